@@ -1,0 +1,159 @@
+//! The TOML configuration file: installation-wide preferences and limits.
+//!
+//! ```toml
+//! # /etc/ocipick/config.toml
+//! platform = "linux/amd64/v3"        # optional; default: this host
+//! max-index-bytes = 4194304           # optional
+//! max-manifest-bytes = 4194304        # optional
+//!
+//! [[prefer]]
+//! annotation = "com.example.gpu"
+//! value = "example-gpu-model"         # optional: any value when left out
+//! weight = 10                         # optional: 1 when left out
+//! ```
+//!
+//! Parsing is pure: it takes the text, so callers decide where it comes
+//! from. Unknown keys are errors, so a misspelt key is never silently
+//! ignored.
+
+use serde::Deserialize;
+
+use crate::prefer::Preference;
+
+/// A parsed configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    /// Target platform selector, if configured.
+    pub platform: Option<String>,
+    /// Index document size limit, if configured.
+    pub max_index_bytes: Option<u64>,
+    /// Manifest size limit, if configured.
+    pub max_manifest_bytes: Option<u64>,
+    /// Preferences, in file order.
+    pub preferences: Vec<Preference>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawConfig {
+    platform: Option<String>,
+    max_index_bytes: Option<u64>,
+    max_manifest_bytes: Option<u64>,
+    #[serde(default)]
+    prefer: Vec<RawPrefer>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrefer {
+    annotation: String,
+    value: Option<String>,
+    weight: Option<i64>,
+}
+
+/// A configuration problem, with its 1-based line when known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct ConfigError {
+    /// 1-based line of the problem.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+impl Config {
+    /// Parses a configuration from TOML text.
+    ///
+    /// ```
+    /// let c = ocipick::Config::parse(r#"
+    /// [[prefer]]
+    /// annotation = "com.example.gpu"
+    /// value = "example-gpu-model"
+    /// weight = 10
+    /// "#).unwrap();
+    /// assert_eq!(c.preferences[0].to_string(), "com.example.gpu=example-gpu-model:10");
+    /// assert!(ocipick::Config::parse("[[prefer]]\nanotation = \"x\"").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
+            line: e.span().map(|s| line_of(text, s.start)),
+            message: e.message().to_owned(),
+        })?;
+        let mut preferences = Vec::with_capacity(raw.prefer.len());
+        for (n, p) in raw.prefer.into_iter().enumerate() {
+            let pref = Preference {
+                key: p.annotation,
+                value: p.value,
+                weight: p.weight.unwrap_or(1),
+            };
+            pref.validate().map_err(|m| ConfigError {
+                line: nth_table_line(text, n),
+                message: format!("[[prefer]] #{}: {m}", n + 1),
+            })?;
+            preferences.push(pref);
+        }
+        Ok(Config {
+            platform: raw.platform,
+            max_index_bytes: raw.max_index_bytes,
+            max_manifest_bytes: raw.max_manifest_bytes,
+            preferences,
+        })
+    }
+}
+
+/// The line of the `n`-th `[[prefer]]` header, for error messages.
+fn nth_table_line(text: &str, n: usize) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "[[prefer]]")
+        .nth(n)
+        .map(|(i, _)| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_file() {
+        let c = Config::parse(
+            "platform = \"linux/arm64\"\nmax-index-bytes = 100\nmax-manifest-bytes = 50\n\
+             [[prefer]]\nannotation = \"a\"\n[[prefer]]\nannotation = \"b\"\nvalue = \"x\"\nweight = -3\n",
+        )
+        .unwrap();
+        assert_eq!(c.platform.as_deref(), Some("linux/arm64"));
+        assert_eq!((c.max_index_bytes, c.max_manifest_bytes), (Some(100), Some(50)));
+        assert_eq!(c.preferences, vec![Preference::key("a"), Preference::key_value("b", "x").weight(-3)]);
+    }
+
+    /// Rows: text → the line the error is reported on.
+    #[test]
+    fn errors_have_lines() {
+        let rows = [
+            ("[[prefer]]\nannotation = \"a\"\nwieght = 3\n", 3),
+            ("\n\n[[prefer]]\nvalue = \"x\"\n", 3),
+            ("[[prefer]]\nannotation = \"a\"\nweight = \"ten\"\n", 3),
+            ("plat = 1\n", 1),
+            ("[[prefer]]\nannotation = \"ok\"\n[[prefer]]\nannotation = \"\"\n", 3),
+            ("[[prefer]]\nannotation = \"a\"\nweight = 99999999999\n", 1),
+            ("this is not toml", 1),
+        ];
+        for (text, line) in rows {
+            let e = Config::parse(text).unwrap_err();
+            assert_eq!(e.line, Some(line), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn empty_is_default() {
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+}

@@ -1,0 +1,217 @@
+//! Content digests (`algorithm:encoded`), as defined by the OCI image-spec
+//! (`descriptor.md`, "Digests").
+
+use std::borrow::Cow;
+use std::fmt;
+
+use sha2::{Digest as _, Sha256, Sha512};
+
+/// A syntactically valid content digest such as
+/// `sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b`.
+///
+/// The grammar is the image-spec's:
+/// `algorithm ":" encoded`, where `algorithm` is
+/// `[a-z0-9]+([+._-][a-z0-9]+)*` and `encoded` is `[a-zA-Z0-9=_-]+`.
+/// For the registered algorithms the encoded part is checked further:
+/// `sha256` needs exactly 64 and `sha512` exactly 128 lower-case hex digits.
+/// Digests with other (unregistered) algorithms that follow the grammar are
+/// accepted, as the spec asks, but cannot be [verified](Digest::verify).
+///
+/// ```
+/// use ocipick::Digest;
+/// let d = Digest::parse("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855").unwrap();
+/// assert_eq!(d.algorithm(), "sha256");
+/// assert!(d.verify(b""));
+/// assert!(Digest::parse("sha256:e6").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest<'a>(Cow<'a, str>);
+
+/// Why a string is not a valid digest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestError {
+    /// No `:` separates algorithm and encoded part.
+    #[error("digest {0:?} has no ':' between algorithm and encoded part")]
+    NoSeparator(String),
+    /// The algorithm part breaks the grammar.
+    #[error("digest {0:?} has an invalid algorithm")]
+    BadAlgorithm(String),
+    /// The encoded part breaks the grammar or the algorithm's own format.
+    #[error("digest {0:?} has an invalid encoded part for its algorithm (sha256 needs 64 and sha512 128 lower-case hex digits)")]
+    BadEncoded(String),
+}
+
+fn is_alnum_lower(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit()
+}
+
+fn valid_algorithm(a: &[u8]) -> bool {
+    // [a-z0-9]+([+._-][a-z0-9]+)*
+    if a.is_empty() || !is_alnum_lower(a[0]) || !is_alnum_lower(a[a.len() - 1]) {
+        return false;
+    }
+    let mut prev_sep = false;
+    for &b in a {
+        if is_alnum_lower(b) {
+            prev_sep = false;
+        } else if matches!(b, b'+' | b'.' | b'_' | b'-') {
+            if prev_sep {
+                return false;
+            }
+            prev_sep = true;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+fn lower_hex(e: &[u8], len: usize) -> bool {
+    e.len() == len && e.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+impl<'a> Digest<'a> {
+    /// Checks `s` against the digest grammar and returns it as a digest.
+    pub fn parse(s: impl Into<Cow<'a, str>>) -> Result<Self, DigestError> {
+        let s = s.into();
+        let Some(colon) = s.find(':') else {
+            return Err(DigestError::NoSeparator(s.into_owned()));
+        };
+        let (alg, enc) = (s[..colon].as_bytes(), s[colon + 1..].as_bytes());
+        let enc_ok = match alg {
+            b"sha256" => lower_hex(enc, 64),
+            b"sha512" => lower_hex(enc, 128),
+            _ => {
+                if !valid_algorithm(alg) {
+                    return Err(DigestError::BadAlgorithm(s.into_owned()));
+                }
+                !enc.is_empty()
+                    && enc
+                        .iter()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'))
+            }
+        };
+        if enc_ok {
+            Ok(Digest(s))
+        } else {
+            Err(DigestError::BadEncoded(s.into_owned()))
+        }
+    }
+
+    /// The SHA-256 digest of `bytes`.
+    pub fn sha256_of(bytes: &[u8]) -> Digest<'static> {
+        Digest(Cow::Owned(format!("sha256:{:x}", Sha256::digest(bytes))))
+    }
+
+    /// The digest of `bytes` computed with this digest's algorithm, when the
+    /// algorithm is one ocipick can compute (`sha256`, `sha512`).
+    pub fn compute_like(&self, bytes: &[u8]) -> Option<Digest<'static>> {
+        let hex = match self.algorithm() {
+            "sha256" => format!("{:x}", Sha256::digest(bytes)),
+            "sha512" => format!("{:x}", Sha512::digest(bytes)),
+            _ => return None,
+        };
+        Some(Digest(Cow::Owned(format!("{}:{hex}", self.algorithm()))))
+    }
+
+    /// Whether `bytes` hash to this digest. Always `false` for algorithms
+    /// ocipick cannot compute: an unverifiable blob is never taken as verified.
+    pub fn verify(&self, bytes: &[u8]) -> bool {
+        self.compute_like(bytes).is_some_and(|d| d == *self)
+    }
+
+    /// The algorithm, e.g. `sha256`.
+    pub fn algorithm(&self) -> &str {
+        &self.0[..self.0.find(':').unwrap_or(0)]
+    }
+
+    /// The encoded part (hex for the registered algorithms).
+    pub fn encoded(&self) -> &str {
+        &self.0[self.0.find(':').map_or(0, |i| i + 1)..]
+    }
+
+    /// The whole digest string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Detaches the digest from the document it was read from.
+    pub fn into_owned(self) -> Digest<'static> {
+        Digest(Cow::Owned(self.0.into_owned()))
+    }
+}
+
+impl fmt::Display for Digest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Digest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Digest({})", self.0)
+    }
+}
+
+impl std::str::FromStr for Digest<'static> {
+    type Err = DigestError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Digest::parse(s.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const E: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    #[test]
+    fn grammar_table() {
+        let long = "a".repeat(128);
+        let rows: &[(String, bool)] = &[
+            (format!("sha256:{E}"), true),
+            (format!("sha256:{}", E.to_uppercase()), false), // registered: lower-case only
+            (format!("sha256:{}", &E[..63]), false),
+            ("sha256:e6".into(), false),
+            (format!("sha512:{long}"), true),
+            (format!("sha512:{E}"), false),
+            ("multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8".into(), true),
+            ("sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564".into(), true),
+            ("Sha256:abc".into(), false),
+            ("sha256".into(), false),
+            (":abc".into(), false),
+            ("x:".into(), false),
+            ("a..b:abc".into(), false),
+            ("-a:abc".into(), false),
+            ("blake3:abc!".into(), false),
+        ];
+        for (s, ok) in rows {
+            assert_eq!(Digest::parse(s.as_str()).is_ok(), *ok, "{s}");
+        }
+    }
+
+    #[test]
+    fn verify_and_parts() {
+        let d = Digest::parse(format!("sha256:{E}")).unwrap();
+        assert!(d.verify(b""));
+        assert!(!d.verify(b"x"));
+        assert_eq!(d.encoded(), E);
+        assert_eq!(Digest::sha256_of(b""), d);
+        let odd = Digest::parse("foo:abc").unwrap();
+        assert!(!odd.verify(b""), "unknown algorithms never verify");
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Digest<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = crate::de::cow(d)?;
+        Digest::parse(s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl serde::Serialize for Digest<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}

@@ -1,0 +1,307 @@
+//! The image index (and Docker manifest list) model, read straight from the
+//! bytes of the document.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, IgnoredAny};
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::media_type;
+use crate::platform::Platform;
+
+/// Descriptor or index annotations: string keys to string values.
+pub type Annotations<'a> = BTreeMap<Cow<'a, str>, Cow<'a, str>>;
+
+/// One entry of an index's `manifests` (an OCI content descriptor).
+///
+/// Parsing checks what the image-spec requires of a descriptor: a valid
+/// `mediaType`, a valid `digest`, a non-negative 64-bit `size`, and, when
+/// present, a `platform` with `os` and `architecture`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor<'a> {
+    /// The media type of the referenced content.
+    #[serde(borrow, deserialize_with = "de_media_type")]
+    pub media_type: Cow<'a, str>,
+    /// The digest of the referenced content.
+    #[serde(borrow)]
+    pub digest: Digest<'a>,
+    /// The size in bytes of the referenced content.
+    #[serde(deserialize_with = "de_size")]
+    pub size: u64,
+    /// URLs the content may be downloaded from.
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "crate::de::vec_cow",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub urls: Vec<Cow<'a, str>>,
+    /// Arbitrary metadata; Proposal A preferences match these.
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "crate::de::annotations",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub annotations: Annotations<'a>,
+    /// Embedded content (base64).
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "crate::de::opt_cow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub data: Option<Cow<'a, str>>,
+    /// The artifact type of the referenced manifest, if any.
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "crate::de::opt_cow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub artifact_type: Option<Cow<'a, str>>,
+    /// The platform the referenced image runs on.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform<'a>>,
+}
+
+fn de_media_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::Error> {
+    let s = crate::de::cow(d)?;
+    if media_type::is_valid(&s) {
+        Ok(s)
+    } else {
+        Err(de::Error::custom(format_args!(
+            "mediaType {s:?} is not a valid media type (type/subtype)"
+        )))
+    }
+}
+
+fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = u64::deserialize(d)?;
+    if n > i64::MAX as u64 {
+        return Err(de::Error::custom(format_args!(
+            "size {n} exceeds the int64 range the image-spec allows"
+        )));
+    }
+    Ok(n)
+}
+
+impl Descriptor<'_> {
+    /// Detaches the descriptor from the document it was read from.
+    pub fn into_owned(self) -> Descriptor<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        Descriptor {
+            media_type: own(self.media_type),
+            digest: self.digest.into_owned(),
+            size: self.size,
+            urls: self.urls.into_iter().map(own).collect(),
+            annotations: self
+                .annotations
+                .into_iter()
+                .map(|(k, v)| (own(k), own(v)))
+                .collect(),
+            data: self.data.map(own),
+            artifact_type: self.artifact_type.map(own),
+            platform: self.platform.map(Platform::into_owned),
+        }
+    }
+}
+
+/// An OCI image index or Docker manifest list.
+///
+/// ```
+/// let doc = br#"{"schemaVersion":2,"manifests":[{"mediaType":"application\/vnd.oci.image.manifest.v1+json",
+///   "digest":"sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f","size":7143,
+///   "platform":{"architecture":"amd64","os":"linux"}}]}"#;
+/// let index = ocipick::Index::parse(doc).unwrap();
+/// assert_eq!(index.manifests.len(), 1);
+/// assert_eq!(index.manifests[0].media_type, ocipick::media_type::OCI_MANIFEST);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Index<'a> {
+    /// Always 2.
+    pub schema_version: u32,
+    /// The document's media type, when it names one (a SHOULD in OCI).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<Cow<'a, str>>,
+    /// The index's artifact type, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<Cow<'a, str>>,
+    /// The entries, in document order.
+    pub manifests: Vec<Descriptor<'a>>,
+    /// The manifest this index refers to (OCI 1.1 `subject`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Descriptor<'a>>,
+    /// Index-level annotations.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: Annotations<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawIndex<'a> {
+    schema_version: Option<u32>,
+    #[serde(borrow, default, deserialize_with = "crate::de::opt_cow")]
+    media_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "crate::de::opt_cow")]
+    artifact_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    manifests: Option<Vec<Descriptor<'a>>>,
+    #[serde(borrow, default)]
+    subject: Option<Descriptor<'a>>,
+    #[serde(borrow, default, deserialize_with = "crate::de::annotations")]
+    annotations: Annotations<'a>,
+    #[serde(default)]
+    config: Option<IgnoredAny>,
+    #[serde(default)]
+    layers: Option<IgnoredAny>,
+}
+
+/// Why a document is not a usable image index.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexError {
+    /// Not JSON, or JSON whose fields have the wrong types or values.
+    #[error("{message} (at {path}, line {line} column {column})")]
+    Json {
+        /// What is wrong.
+        message: String,
+        /// Where, as a JSON path such as `manifests[0].size`.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// A single image manifest (or other document) where an index is needed.
+    #[error("this is {0}, not an image index or manifest list")]
+    NotAnIndex(String),
+    /// `schemaVersion` missing or not 2.
+    #[error("schemaVersion is {0}; an image index has schemaVersion 2")]
+    SchemaVersion(String),
+    /// `manifests` missing or null.
+    #[error("manifests is {0}; an image index needs a manifests array")]
+    NoManifests(&'static str),
+    /// An index that also carries image-manifest fields.
+    #[error("the document has both manifests and {0}: it is ambiguous between an index and an image manifest")]
+    Ambiguous(&'static str),
+}
+
+impl<'a> Index<'a> {
+    /// Parses and validates an index from the raw bytes of the document.
+    ///
+    /// Accepted: OCI image indexes (with or without the top-level
+    /// `mediaType`) and Docker manifest lists. Refused, with the reason: a
+    /// document that is not JSON, has a field of the wrong type, a malformed
+    /// `digest`, `mediaType` or `size` anywhere, a platform without `os` or
+    /// `architecture`, duplicate annotation keys or duplicate fields,
+    /// `manifests` missing or `null`, `schemaVersion` other than 2, an image
+    /// manifest instead of an index, or both `manifests` and
+    /// `config`/`layers`.
+    pub fn parse(bytes: &'a [u8]) -> Result<Index<'a>, IndexError> {
+        let raw: RawIndex<'a> = match serde_json::from_slice(bytes) {
+            Ok(r) => r,
+            Err(e) => return Err(json_error(bytes, e)),
+        };
+        let kind = raw.media_type.as_deref().map(media_type::kind);
+        if let Some(mt) = raw.media_type.as_deref() {
+            match media_type::kind(mt) {
+                media_type::Kind::Index => {}
+                media_type::Kind::ImageManifest | media_type::Kind::LegacyManifest => {
+                    return Err(IndexError::NotAnIndex(format!("an image manifest ({mt})")))
+                }
+                media_type::Kind::Other => {
+                    return Err(IndexError::NotAnIndex(format!("a document of type {mt:?}")))
+                }
+            }
+        }
+        let extra = match (raw.config.is_some(), raw.layers.is_some()) {
+            (true, _) => Some("config"),
+            (false, true) => Some("layers"),
+            _ => None,
+        };
+        let manifests = match (raw.manifests, extra) {
+            (Some(_), Some(field)) => return Err(IndexError::Ambiguous(field)),
+            (Some(m), None) => m,
+            (None, Some(_)) if kind.is_none() => {
+                return Err(IndexError::NotAnIndex("an image manifest".into()))
+            }
+            (None, _) => {
+                let null = serde_json::from_slice::<serde_json::Value>(bytes)
+                    .ok()
+                    .and_then(|v| v.get("manifests").map(|m| m.is_null()))
+                    .unwrap_or(false);
+                return Err(IndexError::NoManifests(if null { "null" } else { "missing" }));
+            }
+        };
+        match raw.schema_version {
+            Some(2) => {}
+            Some(v) => return Err(IndexError::SchemaVersion(v.to_string())),
+            None => return Err(IndexError::SchemaVersion("missing".into())),
+        }
+        Ok(Index {
+            schema_version: 2,
+            media_type: raw.media_type,
+            artifact_type: raw.artifact_type,
+            manifests,
+            subject: raw.subject,
+            annotations: raw.annotations,
+        })
+    }
+
+    /// Detaches the index from the document it was read from.
+    pub fn into_owned(self) -> Index<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        Index {
+            schema_version: self.schema_version,
+            media_type: self.media_type.map(own),
+            artifact_type: self.artifact_type.map(own),
+            manifests: self
+                .manifests
+                .into_iter()
+                .map(Descriptor::into_owned)
+                .collect(),
+            subject: self.subject.map(Descriptor::into_owned),
+            annotations: self
+                .annotations
+                .into_iter()
+                .map(|(k, v)| (own(k), own(v)))
+                .collect(),
+        }
+    }
+}
+
+/// Builds a located error. The fast parse keeps no path; on failure the
+/// document is read once more, tracking the path, to say where.
+fn json_error(bytes: &[u8], e: serde_json::Error) -> IndexError {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let path = match serde_path_to_error::deserialize::<_, RawIndex<'_>>(&mut de) {
+        Err(pe) => pe.path().to_string(),
+        Ok(_) => ".".to_owned(),
+    };
+    let msg = e.to_string();
+    // serde_json appends " at line L column C"; keep the message clean.
+    let message = match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg,
+    };
+    IndexError::Json {
+        message,
+        path,
+        line: e.line(),
+        column: e.column(),
+    }
+}
+
+impl fmt::Display for Descriptor<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.platform {
+            Some(p) => write!(f, "{} {}", self.digest, p),
+            None => write!(f, "{} (no platform)", self.digest),
+        }
+    }
+}

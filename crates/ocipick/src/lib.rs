@@ -1,0 +1,62 @@
+//! # ocipick
+//!
+//! Picks the right manifest out of an OCI image index (or Docker manifest
+//! list) for a target platform and a set of weighted annotation
+//! preferences, following OCI "Proposal A — Runtime Annotations":
+//!
+//! - platform matching is containerd-compatible: the same normalization
+//!   (`x86_64` is `amd64`, `armhf` is `arm/v7`, …), the same compatibility
+//!   lists (an `amd64/v3` host runs `v2`, `v1` and `386`; an `arm64` host runs
+//!   `arm/v8`…`v5`), Windows `os.version` build rules and the same ordering;
+//! - an entry's score is the sum of the weights of the preferences it
+//!   satisfies; the best entry has the highest score, then the closest
+//!   platform, then the earliest position — so with no preferences, or on a
+//!   tie, the first matching entry wins, exactly as the image-spec says;
+//! - attestations, `unknown/unknown` entries and non-image media types are
+//!   never selected; entries larger than a limit are refused.
+//!
+//! The crate does no I/O: give it the bytes of an index and a [`Policy`].
+//!
+//! ```
+//! use ocipick::{Index, Platform, Policy, Preference};
+//!
+//! let bytes = br#"{"schemaVersion":2,"manifests":[
+//!   {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":7143,
+//!    "digest":"sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f",
+//!    "platform":{"architecture":"amd64","os":"linux"}},
+//!   {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":7682,
+//!    "digest":"sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270",
+//!    "platform":{"architecture":"amd64","os":"linux","variant":"v3"},
+//!    "annotations":{"com.example.gpu":"example-gpu-model"}}]}"#;
+//! let index = Index::parse(bytes)?;
+//! let target = ocipick::platform::selector::parse("linux/amd64/v3", &Platform::new("linux", "amd64", None))?;
+//! let policy = Policy::new(&target).prefer("com.example.gpu:10".parse()?);
+//!
+//! let ranking = policy.rank(&index);
+//! assert_eq!(ranking.selected, Some(1));
+//! for entry in &ranking.entries {
+//!     for reason in &entry.reasons {
+//!         println!("#{} {reason}", entry.position);
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod de;
+
+pub mod config;
+pub mod digest;
+pub mod index;
+pub mod media_type;
+pub mod platform;
+pub mod prefer;
+pub mod rank;
+
+pub use config::{Config, ConfigError};
+pub use digest::{Digest, DigestError};
+pub use index::{Annotations, Descriptor, Index, IndexError};
+pub use platform::{Matcher, Mismatch, Platform, PlatformRank};
+pub use prefer::{Preference, PreferenceError};
+pub use rank::{Policy, Ranked, Ranking, Reason, Selection, DEFAULT_MAX_MANIFEST_BYTES};

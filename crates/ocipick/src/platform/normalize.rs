@@ -1,0 +1,172 @@
+//! containerd-compatible normalization of OS, architecture and variant.
+//!
+//! Normalization makes spellings that mean the same platform compare equal:
+//! `x86_64` and `amd64`, `aarch64/v8` and `arm64`, `armhf` and `arm/v7`.
+//! It allocates only when a value actually changes.
+
+use std::borrow::Cow;
+
+use super::Platform;
+
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// Normalizes an operating system name: lower-cased, and `macos` is
+/// `darwin`.
+///
+/// Unlike containerd, an empty OS stays empty (containerd substitutes the
+/// OS of the machine running it, which would make a pure function depend on
+/// where it runs); an empty OS never matches a target.
+///
+/// ```
+/// use ocipick::platform::normalize::normalize_os;
+/// assert_eq!(normalize_os("Linux"), "linux");
+/// assert_eq!(normalize_os("macOS"), "darwin");
+/// ```
+pub fn normalize_os(os: &str) -> Cow<'_, str> {
+    let os = lower(os);
+    if os == "macos" {
+        Cow::Borrowed("darwin")
+    } else {
+        os
+    }
+}
+
+/// Normalizes an architecture and variant pair, as containerd does:
+///
+/// - both are lower-cased;
+/// - `i386` is `386` (any variant is dropped);
+/// - `x86_64`, `x86-64` and `amd64` are `amd64`, and variant `v1` (the
+///   baseline) is the same as no variant;
+/// - `aarch64` and `arm64` are `arm64`; variants `8`, `v8` and `v8.0` are
+///   the baseline (no variant), `9`, `9.0` and `v9.0` are `v9`;
+/// - `armhf` is `arm/v7` and `armel` is `arm/v6`;
+/// - `arm` without a variant is `arm/v7`, and the bare numbers `5`, `6`,
+///   `7`, `8` gain their `v`.
+///
+/// Other values are only lower-cased: unknown variants such as `armv7` stay
+/// as they are and so match only themselves.
+///
+/// ```
+/// use ocipick::platform::normalize::normalize_arch;
+/// assert_eq!(normalize_arch("x86_64", "v1"), ("amd64".into(), "".into()));
+/// assert_eq!(normalize_arch("aarch64", "v8"), ("arm64".into(), "".into()));
+/// assert_eq!(normalize_arch("armhf", ""), ("arm".into(), "v7".into()));
+/// ```
+pub fn normalize_arch<'a>(arch: &'a str, variant: &'a str) -> (Cow<'a, str>, Cow<'a, str>) {
+    let arch = lower(arch);
+    let variant = lower(variant);
+    match &*arch {
+        "i386" => (Cow::Borrowed("386"), Cow::Borrowed("")),
+        "x86_64" | "x86-64" | "amd64" => {
+            let v = if variant == "v1" {
+                Cow::Borrowed("")
+            } else {
+                variant
+            };
+            (Cow::Borrowed("amd64"), v)
+        }
+        "aarch64" | "arm64" => {
+            let v = match &*variant {
+                "8" | "v8" | "v8.0" => Cow::Borrowed(""),
+                "9" | "9.0" | "v9.0" => Cow::Borrowed("v9"),
+                _ => variant,
+            };
+            (Cow::Borrowed("arm64"), v)
+        }
+        "armhf" => (Cow::Borrowed("arm"), Cow::Borrowed("v7")),
+        "armel" => (Cow::Borrowed("arm"), Cow::Borrowed("v6")),
+        "arm" => {
+            let v = match &*variant {
+                "" | "7" => Cow::Borrowed("v7"),
+                "5" => Cow::Borrowed("v5"),
+                "6" => Cow::Borrowed("v6"),
+                "8" => Cow::Borrowed("v8"),
+                _ => variant,
+            };
+            (Cow::Borrowed("arm"), v)
+        }
+        _ => (arch, variant),
+    }
+}
+
+/// The normalized form of a whole platform: OS and architecture/variant as
+/// above; `os.version`, `os.features` and `features` are kept unchanged.
+pub fn normalize(p: &Platform<'_>) -> Platform<'static> {
+    let (arch, variant) = normalize_arch(&p.architecture, p.variant_str());
+    Platform {
+        architecture: Cow::Owned(arch.into_owned()),
+        os: Cow::Owned(normalize_os(&p.os).into_owned()),
+        os_version: p.os_version.as_ref().map(|v| Cow::Owned(v.to_string())),
+        os_features: p
+            .os_features
+            .iter()
+            .map(|v| Cow::Owned(v.to_string()))
+            .collect(),
+        variant: (!variant.is_empty()).then(|| Cow::Owned(variant.into_owned())),
+        features: p.features.iter().map(|v| Cow::Owned(v.to_string())).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows: (architecture, variant) as written → (architecture, variant) normalized.
+    #[test]
+    fn arch_table() {
+        let rows = [
+            (("x86_64", ""), ("amd64", "")),
+            (("x86-64", ""), ("amd64", "")),
+            (("AMD64", ""), ("amd64", "")),
+            (("amd64", "v1"), ("amd64", "")),
+            (("amd64", "v2"), ("amd64", "v2")),
+            (("amd64", "V3"), ("amd64", "v3")),
+            (("i386", ""), ("386", "")),
+            (("386", ""), ("386", "")),
+            (("aarch64", ""), ("arm64", "")),
+            (("arm64", "8"), ("arm64", "")),
+            (("arm64", "v8"), ("arm64", "")),
+            (("arm64", "v8.0"), ("arm64", "")),
+            (("arm64", "v8.2"), ("arm64", "v8.2")),
+            (("arm64", "9"), ("arm64", "v9")),
+            (("arm64", "9.0"), ("arm64", "v9")),
+            (("arm64", "v9.0"), ("arm64", "v9")),
+            (("arm64", "v9.3"), ("arm64", "v9.3")),
+            (("armhf", ""), ("arm", "v7")),
+            (("armel", ""), ("arm", "v6")),
+            (("arm", ""), ("arm", "v7")),
+            (("arm", "5"), ("arm", "v5")),
+            (("arm", "6"), ("arm", "v6")),
+            (("arm", "7"), ("arm", "v7")),
+            (("arm", "8"), ("arm", "v8")),
+            (("arm", "v6"), ("arm", "v6")),
+            (("arm", "armv7"), ("arm", "armv7")),
+            (("ppc64le", ""), ("ppc64le", "")),
+            (("RISCV64", ""), ("riscv64", "")),
+        ];
+        for ((a, v), (wa, wv)) in rows {
+            let (na, nv) = normalize_arch(a, v);
+            assert_eq!((&*na, &*nv), (wa, wv), "normalize_arch({a:?}, {v:?})");
+        }
+    }
+
+    #[test]
+    fn os_table() {
+        for (os, want) in [
+            ("linux", "linux"),
+            ("Linux", "linux"),
+            ("WINDOWS", "windows"),
+            ("macos", "darwin"),
+            ("darwin", "darwin"),
+            ("", ""),
+        ] {
+            assert_eq!(normalize_os(os), want, "{os:?}");
+        }
+    }
+}
