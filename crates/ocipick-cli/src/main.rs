@@ -1,1 +1,73 @@
-fn main() {}
+//! The `ocipick` command: a thin layer over the `ocipick` library.
+
+mod cli;
+mod output;
+mod run;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use cli::{Cli, Command, Generated};
+use run::{Failure, Mode};
+
+fn print(text: &str) {
+    // A closed pipe (`ocipick rank … | head`) is not an error worth a panic.
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+}
+
+fn generate(what: Generated) -> ExitCode {
+    let mut cmd = Cli::command();
+    let mut buf = Vec::new();
+    let result = match what {
+        Generated::Man => clap_mangen::Man::new(cmd).render(&mut buf),
+        Generated::Bash => {
+            clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, "ocipick", &mut buf);
+            Ok(())
+        }
+        Generated::Zsh => {
+            clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, "ocipick", &mut buf);
+            Ok(())
+        }
+        Generated::Fish => {
+            clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, "ocipick", &mut buf);
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => {
+            print(&String::from_utf8_lossy(&buf));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ocipick: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (args, mode) = match &cli.command {
+        Command::Select(a) => (a, Mode::Select),
+        Command::Rank(a) => (a, Mode::Rank),
+        Command::Generate { what } => return generate(*what),
+    };
+    match run::run(args, mode) {
+        Ok(text) => {
+            print(&text);
+            ExitCode::SUCCESS
+        }
+        Err(Failure::NoMatch { stdout, message }) => {
+            print(&stdout);
+            eprintln!("ocipick: {message}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Invalid(message)) => {
+            eprintln!("ocipick: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,1 +1,259 @@
+//! What this machine is, for ocipick: its OS, architecture and CPU variant.
+//!
+//! - The OS and architecture are the compile target's, spelled as Go
+//!   (and so OCI) spells them: `x86_64` is `amd64`, `aarch64` is `arm64`.
+//! - On x86-64 the variant is the microarchitecture level (`v1`…`v4`) of the
+//!   x86-64 psABI, from the CPU's feature flags ([`x86_64_level`]).
+//! - On 32-bit ARM the variant comes from `/proc/cpuinfo`, as containerd
+//!   reads it ([`arm_variant`]); on arm64 it is the baseline `v8`.
+//!
+//! Detection reads files only through the `root` given, so tests can point
+//! it at fixture trees.
 
+use std::path::Path;
+
+use ocipick::Platform;
+
+/// The OCI (Go) name of the architecture this program was compiled for.
+pub fn arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "x86" => "386",
+        "aarch64" => "arm64",
+        "arm" => "arm",
+        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+        "powerpc64" => "ppc64",
+        "powerpc" => "ppc",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        "loongarch64" => "loong64",
+        "mips64" if cfg!(target_endian = "little") => "mips64le",
+        "mips64" => "mips64",
+        "mips" if cfg!(target_endian = "little") => "mipsle",
+        "mips" => "mips",
+        "sparc64" => "sparc64",
+        "wasm32" => "wasm",
+        other => other,
+    }
+}
+
+/// The OCI (Go) name of the OS this program was compiled for.
+pub fn os() -> &'static str {
+    match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    }
+}
+
+/// The x86-64 psABI feature sets, one per level above the baseline, with
+/// flag names as Linux's `/proc/cpuinfo` spells them.
+pub const X86_64_LEVELS: [(&str, &[&str]); 3] = [
+    (
+        "v2",
+        &[
+            "cx16", "lahf_lm", "popcnt", "pni", "sse4_1", "sse4_2", "ssse3",
+        ],
+    ),
+    (
+        "v3",
+        &[
+            "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "osxsave",
+        ],
+    ),
+    (
+        "v4",
+        &["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"],
+    ),
+];
+
+/// The x86-64 microarchitecture level (1–4) that a set of CPU flags
+/// reaches: each level needs all of its own flags and those of every level
+/// below it. `has` answers whether a flag (cpuinfo spelling) is present.
+///
+/// ```
+/// let flags = ["cx16", "lahf_lm", "popcnt", "pni", "sse4_1", "sse4_2", "ssse3"];
+/// assert_eq!(ocipick_host::x86_64_level(|f| flags.contains(&f)), 2);
+/// assert_eq!(ocipick_host::x86_64_level(|_| false), 1);
+/// ```
+pub fn x86_64_level(has: impl Fn(&str) -> bool) -> u8 {
+    let mut level = 1;
+    for (_, flags) in X86_64_LEVELS {
+        if flags.iter().all(|f| has(f)) {
+            level += 1;
+        } else {
+            break;
+        }
+    }
+    level
+}
+
+/// The x86-64 level of the CPU running this program, from CPUID (with the
+/// OS's support for AVX state, as the standard library checks it).
+#[cfg(target_arch = "x86_64")]
+pub fn this_x86_64_level() -> u8 {
+    use std::arch::is_x86_feature_detected as has;
+    // LAHF/SAHF in 64-bit mode: CPUID 0x8000_0001, ECX bit 0; LZCNT ("abm"): bit 5.
+    // CPUID is always available on x86-64 (safe since Rust 1.87).
+    let ext = std::arch::x86_64::__cpuid(0x8000_0000);
+    let ecx81 = if ext.eax >= 0x8000_0001 {
+        std::arch::x86_64::__cpuid(0x8000_0001).ecx
+    } else {
+        0
+    };
+    x86_64_level(|f| match f {
+        "cx16" => has!("cmpxchg16b"),
+        "lahf_lm" => ecx81 & 1 != 0,
+        "popcnt" => has!("popcnt"),
+        "pni" => has!("sse3"),
+        "sse4_1" => has!("sse4.1"),
+        "sse4_2" => has!("sse4.2"),
+        "ssse3" => has!("ssse3"),
+        "avx" => has!("avx"),
+        "avx2" => has!("avx2"),
+        "bmi1" => has!("bmi1"),
+        "bmi2" => has!("bmi2"),
+        "f16c" => has!("f16c"),
+        "fma" => has!("fma"),
+        "abm" => has!("lzcnt"),
+        "movbe" => has!("movbe"),
+        "osxsave" => has!("xsave") && has!("avx"),
+        "avx512f" => has!("avx512f"),
+        "avx512bw" => has!("avx512bw"),
+        "avx512cd" => has!("avx512cd"),
+        "avx512dq" => has!("avx512dq"),
+        "avx512vl" => has!("avx512vl"),
+        _ => false,
+    })
+}
+
+/// The ARM variant (`v5`…`v8`) described by the text of `/proc/cpuinfo`, as
+/// containerd reads it: the `CPU architecture` field; `AArch64` or `8` is
+/// `v8`; `7` is `v7`, except that a CPU whose model name says ARMv6 (early
+/// Raspberry Pi kernels report 7) is `v6`; `6` is `v6`; `5`, `5T`, `5TE`
+/// and `5TEJ` are `v5`. `None` when the field is missing or unknown.
+///
+/// ```
+/// let pi_zero = "model name\t: ARMv6-compatible processor rev 7 (v6l)\nCPU architecture: 7\n";
+/// assert_eq!(ocipick_host::arm_variant(pi_zero).as_deref(), Some("v6"));
+/// assert_eq!(ocipick_host::arm_variant("CPU architecture: 8\n").as_deref(), Some("v8"));
+/// ```
+pub fn arm_variant(cpuinfo: &str) -> Option<String> {
+    let field = |name: &str| {
+        cpuinfo.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim().eq_ignore_ascii_case(name)).then(|| v.trim().to_owned())
+        })
+    };
+    let arch = field("CPU architecture")?;
+    let v = match arch.as_str() {
+        "AArch64" | "aarch64" | "8" => "v8",
+        "7" => {
+            let model = field("model name").unwrap_or_default().to_ascii_lowercase();
+            if model.contains("armv6") {
+                "v6"
+            } else {
+                "v7"
+            }
+        }
+        "6" | "6TEJ" => "v6",
+        "5" | "5T" | "5TE" | "5TEJ" => "v5",
+        _ => return None,
+    };
+    Some(v.to_owned())
+}
+
+/// This machine's platform, reading `/proc` under `root` where needed
+/// (`Path::new("/")` for the real machine).
+///
+/// ```
+/// let p = ocipick_host::platform(std::path::Path::new("/"));
+/// assert_eq!(p.architecture, ocipick_host::arch());
+/// ```
+pub fn platform(root: &Path) -> Platform<'static> {
+    let mut p = Platform::new(os(), arch(), None);
+    p.variant = variant(root).map(Into::into);
+    p
+}
+
+fn variant(root: &Path) -> Option<String> {
+    match arch() {
+        #[cfg(target_arch = "x86_64")]
+        "amd64" => match this_x86_64_level() {
+            1 => None,
+            n => Some(format!("v{n}")),
+        },
+        "arm" => std::fs::read_to_string(root.join("proc/cpuinfo"))
+            .ok()
+            .and_then(|t| arm_variant(&t)),
+        _ => {
+            let _ = root;
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_table() {
+        let v2: Vec<&str> = X86_64_LEVELS[0].1.to_vec();
+        let v3: Vec<&str> = v2.iter().chain(X86_64_LEVELS[1].1).copied().collect();
+        let v4: Vec<&str> = v3.iter().chain(X86_64_LEVELS[2].1).copied().collect();
+        let mut v3_no_movbe = v3.clone();
+        v3_no_movbe.retain(|f| *f != "movbe");
+        // AVX-512 without the v2 set does not make a v4 CPU.
+        let odd: Vec<&str> = X86_64_LEVELS[2].1.to_vec();
+        let rows: [(&[&str], u8); 6] = [
+            (&[], 1),
+            (&v2, 2),
+            (&v3, 3),
+            (&v4, 4),
+            (&v3_no_movbe, 2),
+            (&odd, 1),
+        ];
+        for (flags, want) in rows {
+            assert_eq!(x86_64_level(|f| flags.contains(&f)), want, "{flags:?}");
+        }
+    }
+
+    #[test]
+    fn arm_table() {
+        let rows = [
+            ("CPU architecture: 7\n", Some("v7")),
+            (
+                "Processor\t: AArch64 Processor rev 4 (aarch64)\nCPU architecture: AArch64\n",
+                Some("v8"),
+            ),
+            ("CPU architecture: 8\n", Some("v8")),
+            ("CPU architecture: 6\n", Some("v6")),
+            ("CPU architecture: 5TEJ\n", Some("v5")),
+            (
+                "model name : ARMv6-compatible processor rev 7 (v6l)\nCPU architecture: 7\n",
+                Some("v6"),
+            ),
+            ("processor : 0\n", None),
+            ("CPU architecture: 9\n", None),
+        ];
+        for (text, want) in rows {
+            assert_eq!(arm_variant(text).as_deref(), want, "{text:?}");
+        }
+    }
+
+    /// On the real machine: the architecture is the compile target's, and
+    /// on x86-64 the level is at least 1.
+    #[test]
+    fn real_machine_invariants() {
+        let p = platform(Path::new("/"));
+        assert_eq!(p.architecture, arch());
+        assert_eq!(p.os, os());
+        #[cfg(target_arch = "x86_64")]
+        {
+            let level = this_x86_64_level();
+            assert!((1..=4).contains(&level));
+            // SSE2 is part of the baseline, so every x86-64 CPU has it.
+            assert!(std::arch::is_x86_feature_detected!("sse2"));
+        }
+    }
+}

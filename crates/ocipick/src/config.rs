@@ -130,8 +130,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.platform.as_deref(), Some("linux/arm64"));
-        assert_eq!((c.max_index_bytes, c.max_manifest_bytes), (Some(100), Some(50)));
-        assert_eq!(c.preferences, vec![Preference::key("a"), Preference::key_value("b", "x").weight(-3)]);
+        assert_eq!(
+            (c.max_index_bytes, c.max_manifest_bytes),
+            (Some(100), Some(50))
+        );
+        assert_eq!(
+            c.preferences,
+            vec![
+                Preference::key("a"),
+                Preference::key_value("b", "x").weight(-3)
+            ]
+        );
     }
 
     /// Rows: text → the line the error is reported on.
@@ -142,7 +151,10 @@ mod tests {
             ("\n\n[[prefer]]\nvalue = \"x\"\n", 3),
             ("[[prefer]]\nannotation = \"a\"\nweight = \"ten\"\n", 3),
             ("plat = 1\n", 1),
-            ("[[prefer]]\nannotation = \"ok\"\n[[prefer]]\nannotation = \"\"\n", 3),
+            (
+                "[[prefer]]\nannotation = \"ok\"\n[[prefer]]\nannotation = \"\"\n",
+                3,
+            ),
             ("[[prefer]]\nannotation = \"a\"\nweight = 99999999999\n", 1),
             ("this is not toml", 1),
         ];

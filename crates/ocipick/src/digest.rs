@@ -176,8 +176,14 @@ mod tests {
             ("sha256:e6".into(), false),
             (format!("sha512:{long}"), true),
             (format!("sha512:{E}"), false),
-            ("multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8".into(), true),
-            ("sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564".into(), true),
+            (
+                "multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8".into(),
+                true,
+            ),
+            (
+                "sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564".into(),
+                true,
+            ),
             ("Sha256:abc".into(), false),
             ("sha256".into(), false),
             (":abc".into(), false),

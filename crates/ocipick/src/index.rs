@@ -235,7 +235,11 @@ impl<'a> Index<'a> {
                     .ok()
                     .and_then(|v| v.get("manifests").map(|m| m.is_null()))
                     .unwrap_or(false);
-                return Err(IndexError::NoManifests(if null { "null" } else { "missing" }));
+                return Err(IndexError::NoManifests(if null {
+                    "null"
+                } else {
+                    "missing"
+                }));
             }
         };
         match raw.schema_version {

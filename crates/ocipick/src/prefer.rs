@@ -37,7 +37,9 @@ pub struct Preference {
 
 /// Why a preference string is malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("preference {input:?}: {problem} (expected KEY, KEY=VALUE, KEY:WEIGHT or KEY=VALUE:WEIGHT)")]
+#[error(
+    "preference {input:?}: {problem} (expected KEY, KEY=VALUE, KEY:WEIGHT or KEY=VALUE:WEIGHT)"
+)]
 pub struct PreferenceError {
     /// The string given.
     pub input: String,
@@ -86,7 +88,11 @@ impl Preference {
         if self.key.is_empty() {
             return Err("the annotation key is empty".into());
         }
-        if self.key.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        if self
+            .key
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace())
+        {
             return Err("the annotation key contains white space or control characters".into());
         }
         if self.weight.abs() > MAX_WEIGHT {
@@ -154,9 +160,18 @@ mod tests {
     fn parse_table() {
         let rows: &[(&str, Option<(&str, Option<&str>, i64)>)] = &[
             ("com.example.gpu", Some(("com.example.gpu", None, 1))),
-            ("com.example.gpu=a100", Some(("com.example.gpu", Some("a100"), 1))),
-            ("com.example.gpu=a100:10", Some(("com.example.gpu", Some("a100"), 10))),
-            ("org.example.debug:-5", Some(("org.example.debug", None, -5))),
+            (
+                "com.example.gpu=a100",
+                Some(("com.example.gpu", Some("a100"), 1)),
+            ),
+            (
+                "com.example.gpu=a100:10",
+                Some(("com.example.gpu", Some("a100"), 10)),
+            ),
+            (
+                "org.example.debug:-5",
+                Some(("org.example.debug", None, -5)),
+            ),
             ("org.example.debug:+3", Some(("org.example.debug", None, 3))),
             ("k=:2", Some(("k", Some(""), 2))),
             ("k=", Some(("k", Some(""), 1))),

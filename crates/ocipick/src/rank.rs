@@ -111,7 +111,7 @@ impl fmt::Display for Reason {
                 tier,
             } => write!(
                 f,
-                "platform {platform} runs on {target} (fallback #{tier}, after closer platforms)"
+                "platform {platform} runs on {target} ({tier} steps from exact)"
             ),
             Reason::PlatformMismatch {
                 platform,
@@ -121,25 +121,26 @@ impl fmt::Display for Reason {
             Reason::NoPlatform => f.write_str(
                 "no platform, while other entries have one: not eligible (it could be anything)",
             ),
-            Reason::NoPlatformAnywhere => f.write_str(
-                "no platform, but no entry of this index has one: eligible by position",
-            ),
+            Reason::NoPlatformAnywhere => {
+                f.write_str("no platform, but no entry of this index has one: eligible by position")
+            }
             Reason::Reference(t) => write!(
                 f,
                 "reference entry ({REFERENCE_TYPE_ANNOTATION}={t}), not a runnable image"
             ),
-            Reason::UnknownPlatform => {
-                f.write_str("platform names 'unknown': not a runnable image (attestation, signature…)")
-            }
+            Reason::UnknownPlatform => f.write_str(
+                "platform names 'unknown': not a runnable image (attestation, signature…)",
+            ),
             Reason::NotRunnable(mt) => {
                 write!(f, "media type {mt} is not an image manifest or index")
             }
             Reason::LegacySchema1 => f.write_str("legacy Docker schema 1 manifest"),
-            Reason::NestedIndex => {
-                f.write_str("nested index: the image is chosen inside it")
-            }
+            Reason::NestedIndex => f.write_str("nested index: the image is chosen inside it"),
             Reason::TooLarge { size, limit } => {
-                write!(f, "size {size} bytes exceeds the {limit}-byte manifest limit")
+                write!(
+                    f,
+                    "size {size} bytes exceeds the {limit}-byte manifest limit"
+                )
             }
             Reason::Preferred(p) => {
                 let w = p.weight;
@@ -253,7 +254,12 @@ impl Policy {
     /// The score sums the weights of the satisfied preferences; it is
     /// computed for every entry so that explanations show it, but only
     /// eligible entries compete.
-    fn evaluate(&self, d: &Descriptor<'_>, any_platform: bool, mut why: Option<&mut Vec<Reason>>) -> Eval {
+    fn evaluate(
+        &self,
+        d: &Descriptor<'_>,
+        any_platform: bool,
+        mut why: Option<&mut Vec<Reason>>,
+    ) -> Eval {
         let mut eligible = true;
         let mut rank = PlatformRank::default();
         let mut say = |r: Reason| {
@@ -351,25 +357,33 @@ impl Policy {
         })
     }
 
+    /// Evaluates the entry at `position` alone, with its reasons (as it
+    /// would appear in [`rank`](Policy::rank)). Panics if `position` is out
+    /// of range.
+    pub fn explain(&self, index: &Index<'_>, position: usize) -> Ranked {
+        let any_platform = index.manifests.iter().any(|d| d.platform.is_some());
+        self.ranked(index, any_platform, position)
+    }
+
+    fn ranked(&self, index: &Index<'_>, any_platform: bool, position: usize) -> Ranked {
+        let d = &index.manifests[position];
+        let mut reasons = Vec::new();
+        let e = self.evaluate(d, any_platform, Some(&mut reasons));
+        Ranked {
+            position,
+            eligible: e.eligible,
+            score: e.score,
+            platform_rank: (e.eligible && d.platform.is_some()).then_some(e.rank),
+            reasons,
+        }
+    }
+
     /// Ranks every entry with its reasons. The first eligible entry is the
     /// one [`select`](Policy::select) returns.
     pub fn rank(&self, index: &Index<'_>) -> Ranking {
         let any_platform = index.manifests.iter().any(|d| d.platform.is_some());
-        let mut entries: Vec<Ranked> = index
-            .manifests
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let mut reasons = Vec::new();
-                let e = self.evaluate(d, any_platform, Some(&mut reasons));
-                Ranked {
-                    position: i,
-                    eligible: e.eligible,
-                    score: e.score,
-                    platform_rank: (e.eligible && d.platform.is_some()).then_some(e.rank),
-                    reasons,
-                }
-            })
+        let mut entries: Vec<Ranked> = (0..index.manifests.len())
+            .map(|i| self.ranked(index, any_platform, i))
             .collect();
         entries.sort_by(|a, b| match (a.eligible, b.eligible) {
             (true, false) => Ordering::Less,

@@ -54,10 +54,10 @@ pub enum Mismatch {
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Mismatch::Os { entry } if entry.is_empty() => f.write_str("entry names no OS"),
-            Mismatch::Os { entry } => write!(f, "OS {entry} differs"),
-            Mismatch::Architecture { entry } => write!(f, "{entry} does not run here"),
-            Mismatch::OsVersion { entry } => write!(f, "os.version {entry} does not run here"),
+            Mismatch::Os { entry } if entry.is_empty() => f.write_str("the entry names no OS"),
+            Mismatch::Os { .. } => f.write_str("different OS"),
+            Mismatch::Architecture { .. } => f.write_str("incompatible architecture or variant"),
+            Mismatch::OsVersion { entry } => write!(f, "Windows build of {entry} does not fit"),
             Mismatch::OsFeatures { missing } => {
                 write!(f, "needs os.features {}", missing.join(", "))
             }
@@ -150,7 +150,9 @@ fn vector(arch: &str, variant: &str) -> Vec<(Cow<'static, str>, Cow<'static, str
                     own("arm64", &format!("v{major}.{minor}"))
                 }
             };
-            if let Some((mut major, mut minor)) = arm64_version(v).filter(|(m, _)| *m == 8 || *m == 9) {
+            if let Some((mut major, mut minor)) =
+                arm64_version(v).filter(|(m, _)| *m == 8 || *m == 9)
+            {
                 out.clear();
                 if major == 9 {
                     for m in (0..=minor).rev() {
@@ -163,7 +165,11 @@ fn vector(arch: &str, variant: &str) -> Vec<(Cow<'static, str>, Cow<'static, str
                     out.push(arm64(major, m));
                 }
             }
-            let arm = if v.starts_with("v8.") || v.starts_with("v9.") { "v8" } else { v };
+            let arm = if v.starts_with("v8.") || v.starts_with("v9.") {
+                "v8"
+            } else {
+                v
+            };
             out.extend(vector("arm", &normalize_arch("arm", arm).1));
         }
         _ => {}
@@ -326,9 +332,21 @@ mod tests {
             ("linux/riscv64", "linux/riscv64", true),
             ("darwin/arm64", "macos/arm64", true),
             ("linux/amd64", "unknown/unknown", false),
-            ("windows(10.0.17763.1040)/amd64", "windows(10.0.17763.5458)/amd64", true),
-            ("windows(10.0.17763.1040)/amd64", "windows(10.0.20348.1)/amd64", false),
-            ("windows(10.0.26100.1)/amd64", "windows(10.0.20348.1)/amd64", true),
+            (
+                "windows(10.0.17763.1040)/amd64",
+                "windows(10.0.17763.5458)/amd64",
+                true,
+            ),
+            (
+                "windows(10.0.17763.1040)/amd64",
+                "windows(10.0.20348.1)/amd64",
+                false,
+            ),
+            (
+                "windows(10.0.26100.1)/amd64",
+                "windows(10.0.20348.1)/amd64",
+                true,
+            ),
             ("windows/amd64", "windows(10.0.20348.1)/amd64", true),
             ("windows(10.0.17763.1)/amd64", "windows/amd64", true),
             ("linux/amd64", "linux(+gpu)/amd64", false),
@@ -338,7 +356,11 @@ mod tests {
         ];
         for (target, entry, want) in rows {
             let m = Matcher::new(&p(target));
-            assert_eq!(m.check(&p(entry)).is_ok(), want, "target {target}, entry {entry}");
+            assert_eq!(
+                m.check(&p(entry)).is_ok(),
+                want,
+                "target {target}, entry {entry}"
+            );
         }
     }
 
@@ -349,13 +371,27 @@ mod tests {
             ("linux/amd64", &["linux/amd64", "linux/386"]),
             (
                 "linux/amd64/v3",
-                &["linux/amd64/v3", "linux/amd64/v2", "linux/amd64", "linux/386"],
+                &[
+                    "linux/amd64/v3",
+                    "linux/amd64/v2",
+                    "linux/amd64",
+                    "linux/386",
+                ],
             ),
-            ("linux/arm/v7", &["linux/arm/v7", "linux/arm/v6", "linux/arm/v5"]),
+            (
+                "linux/arm/v7",
+                &["linux/arm/v7", "linux/arm/v6", "linux/arm/v5"],
+            ),
             ("linux/arm/v5", &["linux/arm/v5"]),
             (
                 "linux/arm64",
-                &["linux/arm64", "linux/arm/v8", "linux/arm/v7", "linux/arm/v6", "linux/arm/v5"],
+                &[
+                    "linux/arm64",
+                    "linux/arm/v8",
+                    "linux/arm/v7",
+                    "linux/arm/v6",
+                    "linux/arm/v5",
+                ],
             ),
             (
                 "linux/arm64/v8.2",
@@ -406,6 +442,9 @@ mod tests {
         let own_new = m.check(&p("windows(10.0.26100.90)/amd64")).unwrap();
         let ltsc2022 = m.check(&p("windows(10.0.20348.9999)/amd64")).unwrap();
         assert!(own_new < own_old, "higher revision first");
-        assert!(own_old < ltsc2022, "the host's own build before older builds");
+        assert!(
+            own_old < ltsc2022,
+            "the host's own build before older builds"
+        );
     }
 }

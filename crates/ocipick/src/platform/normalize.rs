@@ -109,7 +109,11 @@ pub fn normalize(p: &Platform<'_>) -> Platform<'static> {
             .map(|v| Cow::Owned(v.to_string()))
             .collect(),
         variant: (!variant.is_empty()).then(|| Cow::Owned(variant.into_owned())),
-        features: p.features.iter().map(|v| Cow::Owned(v.to_string())).collect(),
+        features: p
+            .features
+            .iter()
+            .map(|v| Cow::Owned(v.to_string()))
+            .collect(),
     }
 }
 

@@ -27,21 +27,57 @@ pub enum SelectorError {
 
 /// Go's `GOOS` values, as containerd's `isKnownOS`.
 pub const KNOWN_OS: &[&str] = &[
-    "aix", "android", "darwin", "dragonfly", "freebsd", "hurd", "illumos", "ios", "js", "linux",
-    "nacl", "netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows", "zos",
+    "aix",
+    "android",
+    "darwin",
+    "dragonfly",
+    "freebsd",
+    "hurd",
+    "illumos",
+    "ios",
+    "js",
+    "linux",
+    "nacl",
+    "netbsd",
+    "openbsd",
+    "plan9",
+    "solaris",
+    "wasip1",
+    "windows",
+    "zos",
 ];
 
 /// Go's `GOARCH` values, as containerd's `isKnownArch`.
 pub const KNOWN_ARCH: &[&str] = &[
-    "386", "amd64", "amd64p32", "arm", "armbe", "arm64", "arm64be", "ppc64", "ppc64le", "loong64",
-    "mips", "mipsle", "mips64", "mips64le", "mips64p32", "mips64p32le", "ppc", "riscv", "riscv64",
-    "s390", "s390x", "sparc", "sparc64", "wasm",
+    "386",
+    "amd64",
+    "amd64p32",
+    "arm",
+    "armbe",
+    "arm64",
+    "arm64be",
+    "ppc64",
+    "ppc64le",
+    "loong64",
+    "mips",
+    "mipsle",
+    "mips64",
+    "mips64le",
+    "mips64p32",
+    "mips64p32le",
+    "ppc",
+    "riscv",
+    "riscv64",
+    "s390",
+    "s390x",
+    "sparc",
+    "sparc64",
+    "wasm",
 ];
 
 fn valid_component(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
@@ -191,7 +227,10 @@ mod tests {
             ("armel", Ok("linux/arm/v6")),
             ("x86_64", Ok("linux/amd64")),
             ("windows(10.0.17763)/amd64", Ok("windows(10.0.17763)/amd64")),
-            ("windows(10.0.20348.1+win32k)/amd64", Ok("windows(10.0.20348.1+win32k)/amd64")),
+            (
+                "windows(10.0.20348.1+win32k)/amd64",
+                Ok("windows(10.0.20348.1+win32k)/amd64"),
+            ),
             ("linux(+gpu+fast)/arm64", Ok("linux(+gpu+fast)/arm64")),
             ("plan9/mystery", Ok("plan9/mystery")),
             ("nonsense", Err(())),

@@ -105,14 +105,25 @@ mod tests {
             ("6.3.9600.1", "10.0.9600.1", false),
         ];
         for (h, c, want) in rows {
-            let (h, c) = (WindowsVersion::parse(h).unwrap(), WindowsVersion::parse(c).unwrap());
+            let (h, c) = (
+                WindowsVersion::parse(h).unwrap(),
+                WindowsVersion::parse(c).unwrap(),
+            );
             assert_eq!(h.runs(&c), want, "host {h} container {c}");
         }
     }
 
     #[test]
     fn parse_rejects_junk() {
-        for s in ["", "10", "10.0", "a.b.c", "10.0.1.2.3", "10.0.-1", "10.0.1."] {
+        for s in [
+            "",
+            "10",
+            "10.0",
+            "a.b.c",
+            "10.0.1.2.3",
+            "10.0.-1",
+            "10.0.1.",
+        ] {
             assert!(WindowsVersion::parse(s).is_none(), "{s:?}");
         }
     }

@@ -1,0 +1,159 @@
+//! Every command-line flag, defined once. Help text, the man page and shell
+//! completions are all generated from these definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ocipick::Preference;
+
+/// Pick the right image for a machine out of an OCI image index.
+///
+/// ocipick matches index entries to a platform exactly as containerd does,
+/// then lets weighted annotation preferences (OCI "Proposal A") choose among
+/// the entries that fit. With no preferences it picks what containerd picks.
+#[derive(Debug, Parser)]
+#[command(name = "ocipick", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the manifest selected for the target platform and preferences.
+    ///
+    /// Exit status: 0 selected, 1 no entry fits (the message lists the
+    /// platforms the index offers), 2 usage error or invalid input.
+    Select(SelectArgs),
+    /// Explain the decision: every entry, best first, with its reasons.
+    ///
+    /// Exit status as for select: the ranking is printed either way, and the
+    /// status is 1 when no entry is eligible.
+    Rank(SelectArgs),
+    /// Print shell completions or the man page, generated from these flags.
+    Generate {
+        /// What to generate.
+        #[arg(value_enum)]
+        what: Generated,
+    },
+}
+
+/// What `ocipick generate` can print.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Generated {
+    /// The roff man page.
+    Man,
+    /// bash completions.
+    Bash,
+    /// zsh completions.
+    Zsh,
+    /// fish completions.
+    Fish,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Aligned text for people.
+    Text,
+    /// One JSON object, for scripts.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// The index: a JSON file (an OCI image index or a Docker manifest list),
+    /// `-` for standard input, or an OCI image layout directory as DIR,
+    /// DIR:TAG or oci:DIR[:TAG].
+    pub source: String,
+
+    /// Target platform: os[(osversion+feature…)]/arch[/variant], e.g.
+    /// linux/arm64, linux/amd64/v3, windows(10.0.20348)/amd64.
+    /// [default: this machine, e.g. linux/amd64/v3 on an x86-64-v3 CPU]
+    #[arg(short, long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+
+    /// Prefer entries with an annotation: KEY (any value) or KEY=VALUE, each
+    /// optionally with :WEIGHT (default 1; negative to avoid). Repeatable;
+    /// adds to the config file's preferences.
+    #[arg(long, value_name = "KEY[=VALUE][:WEIGHT]", value_parser = parse_preference)]
+    pub prefer: Vec<Preference>,
+
+    /// Configuration file (TOML) with [[prefer]] entries and defaults.
+    /// [default: $OCIPICK_CONFIG, else /etc/ocipick/config.toml if present]
+    #[arg(long, value_name = "FILE", env = "OCIPICK_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Ignore configuration files.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+
+    /// In an OCI layout, the tag (org.opencontainers.image.ref.name) to use.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+
+    /// Refuse index documents larger than this, while reading them.
+    /// Accepts KiB/MiB suffixes. [default: 4MiB]
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub max_index_bytes: Option<u64>,
+
+    /// Entries whose declared size is larger than this are not eligible.
+    /// Accepts KiB/MiB suffixes. [default: 4MiB]
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub max_manifest_bytes: Option<u64>,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+fn parse_preference(s: &str) -> Result<Preference, String> {
+    s.parse::<Preference>().map_err(|e| e.problem)
+}
+
+/// Parses a byte count: digits with an optional `K`, `KiB`, `M`, `MiB`,
+/// `G` or `GiB` suffix (powers of 1024).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let (num, unit) = t.split_at(digits);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a byte count (e.g. 4194304 or 4MiB)"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" | "k" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        other => return Err(format!("unknown unit {other:?} (use KiB, MiB or GiB)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn byte_counts() {
+        for (s, want) in [
+            ("10", Some(10)),
+            ("4MiB", Some(4 << 20)),
+            ("2K", Some(2048)),
+            ("1 GiB", Some(1 << 30)),
+            ("x", None),
+            ("5TB", None),
+            ("99999999999999999999", None),
+            ("18446744073709551615G", None),
+        ] {
+            assert_eq!(parse_bytes(s).ok(), want, "{s}");
+        }
+    }
+}

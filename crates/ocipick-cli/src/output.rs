@@ -1,0 +1,250 @@
+//! Rendering: aligned text for people (80 columns), JSON for scripts.
+
+use std::fmt::Write as _;
+
+use ocipick::{Descriptor, Ranked};
+use serde_json::{json, Map, Value};
+
+use crate::run::Answer;
+
+const WIDTH: usize = 80;
+
+fn platform_str(d: &Descriptor<'_>) -> String {
+    d.platform
+        .as_ref()
+        .map_or_else(|| "(none)".to_owned(), |p| p.to_string())
+}
+
+fn short(digest: &str) -> &str {
+    // "sha256:" + 12 hex digits, like `docker images` shows.
+    let end = digest.find(':').map_or(0, |i| i + 1) + 12;
+    &digest[..end.min(digest.len())]
+}
+
+/// Word-wraps `text` to `WIDTH`, every line indented by `indent` spaces
+/// (the first by `first` instead, so a label can stand before it).
+fn wrap(out: &mut String, text: &str, first: &str, indent: usize) {
+    let pad = " ".repeat(indent);
+    let mut line = first.to_owned();
+    let mut empty = true;
+    for word in text.split(' ') {
+        if !empty && line.len() + 1 + word.len() > WIDTH {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = pad.clone();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+}
+
+fn label(out: &mut String, name: &str, value: &str) {
+    label_w(out, name, value, 10);
+}
+
+fn label_w(out: &mut String, name: &str, value: &str, width: usize) {
+    wrap(out, value, &format!("{name:<width$}"), width);
+}
+
+/// `ocipick select` as text.
+pub fn select_text(a: &Answer<'_, '_>) -> String {
+    let mut out = String::new();
+    let Some(e) = a.ranking.entries.first() else {
+        return out;
+    };
+    let d = &a.index.manifests[e.position];
+    label(&mut out, "digest", d.digest.as_str());
+    label(&mut out, "platform", &platform_str(d));
+    label(&mut out, "mediaType", &d.media_type);
+    label(&mut out, "size", &d.size.to_string());
+    label(
+        &mut out,
+        "position",
+        &format!(
+            "{} of {} in {}",
+            e.position,
+            a.index.manifests.len(),
+            a.origin
+        ),
+    );
+    for h in a.hops {
+        label(
+            &mut out,
+            "via",
+            &format!("nested index #{} {}", h.position, h.digest),
+        );
+    }
+    label(&mut out, "score", &e.score.to_string());
+    for (k, v) in &d.annotations {
+        label(&mut out, "annotation", &format!("{k}={v}"));
+    }
+    for r in &e.reasons {
+        label(&mut out, "why", &r.to_string());
+    }
+    out
+}
+
+/// `ocipick rank` as text.
+pub fn rank_text(a: &Answer<'_, '_>) -> String {
+    let mut out = String::new();
+    let compatible: Vec<String> = a.policy.matcher().compatible().collect();
+    let target = format!("{} (runs {})", a.policy.target(), compatible.join(", "));
+    label_w(&mut out, "target", &target, 7);
+    if !a.policy.preferences().is_empty() {
+        let p: Vec<String> = a
+            .policy
+            .preferences()
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        label_w(&mut out, "prefer", &p.join(", "), 7);
+    }
+    label_w(&mut out, "index", a.origin, 7);
+    for h in a.hops {
+        label_w(
+            &mut out,
+            "via",
+            &format!("nested index #{} {}", h.position, h.digest),
+            7,
+        );
+    }
+    let pw = a
+        .ranking
+        .entries
+        .iter()
+        .map(|e| platform_str(&a.index.manifests[e.position]).len())
+        .max()
+        .unwrap_or(8)
+        .clamp(8, 34);
+    let _ = writeln!(
+        out,
+        "\n   {:>4} {:>6}  {:<pw$}  DIGEST",
+        "POS", "SCORE", "PLATFORM"
+    );
+    for e in &a.ranking.entries {
+        let d = &a.index.manifests[e.position];
+        let mark = match (Some(e.position) == a.ranking.selected, e.eligible) {
+            (true, _) => '*',
+            (false, true) => ' ',
+            (false, false) => 'x',
+        };
+        let score = if e.eligible {
+            e.score.to_string()
+        } else {
+            "-".to_owned()
+        };
+        let plat = platform_str(d);
+        let _ = writeln!(
+            out,
+            " {mark} {:>4} {score:>6}  {plat:<pw$}  {}",
+            e.position,
+            short(d.digest.as_str())
+        );
+        for r in &e.reasons {
+            wrap(&mut out, &r.to_string(), "         - ", 11);
+        }
+    }
+    match a.ranking.selected {
+        Some(p) => {
+            let _ = writeln!(out, "\nselected {}", a.index.manifests[p].digest);
+        }
+        None => out.push_str("\nno entry is eligible\n"),
+    }
+    out
+}
+
+fn descriptor_json(d: &Descriptor<'_>, position: usize) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("position".into(), json!(position));
+    m.insert("digest".into(), json!(d.digest.as_str()));
+    m.insert("mediaType".into(), json!(d.media_type));
+    m.insert("size".into(), json!(d.size));
+    m.insert(
+        "platform".into(),
+        d.platform.as_ref().map_or(Value::Null, |p| {
+            serde_json::to_value(p).unwrap_or(Value::Null)
+        }),
+    );
+    m.insert("annotations".into(), json!(d.annotations));
+    if let Some(t) = &d.artifact_type {
+        m.insert("artifactType".into(), json!(t));
+    }
+    m
+}
+
+fn ranked_json(a: &Answer<'_, '_>, e: &Ranked) -> Map<String, Value> {
+    let mut m = descriptor_json(&a.index.manifests[e.position], e.position);
+    m.insert("eligible".into(), json!(e.eligible));
+    m.insert("score".into(), json!(e.score));
+    m.insert(
+        "platformRank".into(),
+        e.platform_rank.map_or(Value::Null, |r| json!(r.tier)),
+    );
+    let reasons: Vec<String> = e.reasons.iter().map(|r| r.to_string()).collect();
+    m.insert("reasons".into(), json!(reasons));
+    m
+}
+
+fn context_json(a: &Answer<'_, '_>, m: &mut Map<String, Value>) {
+    m.insert("target".into(), json!(a.policy.target().to_string()));
+    let mut index = Map::new();
+    index.insert("source".into(), json!(a.origin));
+    if let Some(d) = &a.index_digest {
+        index.insert("digest".into(), json!(d.as_str()));
+    }
+    index.insert("mediaType".into(), json!(a.index.media_type));
+    index.insert("entries".into(), json!(a.index.manifests.len()));
+    m.insert("index".into(), Value::Object(index));
+    let via: Vec<Value> = a
+        .hops
+        .iter()
+        .map(|h| json!({"position": h.position, "digest": h.digest}))
+        .collect();
+    m.insert("via".into(), json!(via));
+}
+
+fn to_line(v: Value) -> String {
+    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// `ocipick select --output json`.
+pub fn select_json(a: &Answer<'_, '_>) -> String {
+    let Some(e) = a.ranking.entries.first() else {
+        return String::new();
+    };
+    let mut m = ranked_json(a, e);
+    context_json(a, &mut m);
+    to_line(Value::Object(m))
+}
+
+/// `ocipick rank --output json`.
+pub fn rank_json(a: &Answer<'_, '_>) -> String {
+    let mut m = Map::new();
+    m.insert("selected".into(), json!(a.ranking.selected));
+    context_json(a, &mut m);
+    let compatible: Vec<String> = a.policy.matcher().compatible().collect();
+    m.insert("compatible".into(), json!(compatible));
+    let prefs: Vec<Value> = a
+        .policy
+        .preferences()
+        .iter()
+        .map(|p| json!({"annotation": p.key, "value": p.value, "weight": p.weight}))
+        .collect();
+    m.insert("preferences".into(), json!(prefs));
+    let entries: Vec<Value> = a
+        .ranking
+        .entries
+        .iter()
+        .map(|e| Value::Object(ranked_json(a, e)))
+        .collect();
+    m.insert("entries".into(), json!(entries));
+    to_line(Value::Object(m))
+}

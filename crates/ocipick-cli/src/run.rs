@@ -1,0 +1,333 @@
+//! The select/rank job: load the configuration, the target and the index,
+//! select (descending into nested indexes where their blobs are at hand),
+//! and render the answer. Nothing is printed until everything succeeded.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use ocipick::media_type::{self, Kind};
+use ocipick::{Config, Descriptor, Digest, Index, Platform, Policy, Ranking};
+use ocipick_registry::{Layout, LayoutTarget, SourceError};
+
+use crate::cli::{Output, SelectArgs};
+use crate::output;
+
+/// 4 MiB: the manifest size limit registries commonly enforce.
+pub const DEFAULT_MAX_INDEX_BYTES: u64 = 4 * 1024 * 1024;
+/// Where the installation-wide configuration lives.
+pub const SYSTEM_CONFIG: &str = "/etc/ocipick/config.toml";
+/// How many nested indexes selection descends through at most.
+pub const MAX_DEPTH: usize = 8;
+const INDEX_HINT: &str = " (raise it with --max-index-bytes)";
+
+/// A failed run, with its exit status.
+#[derive(Debug)]
+pub enum Failure {
+    /// Exit 1: no entry fits. The ranking (if any) is still printed.
+    NoMatch {
+        /// What to print on stdout before failing (rank's explanation).
+        stdout: String,
+        /// The one-line message.
+        message: String,
+    },
+    /// Exit 2: usage error or invalid input.
+    Invalid(String),
+}
+
+impl From<SourceError> for Failure {
+    fn from(e: SourceError) -> Self {
+        Failure::Invalid(e.to_string())
+    }
+}
+
+/// Whether to print the chosen entry or the whole ranking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `ocipick select`
+    Select,
+    /// `ocipick rank`
+    Rank,
+}
+
+/// Where the index comes from.
+#[derive(Debug)]
+enum Source {
+    Stdin,
+    File(PathBuf),
+    Layout(PathBuf, Option<String>),
+}
+
+/// One step down into a nested index.
+#[derive(Debug, Clone)]
+pub struct Hop {
+    /// Position of the nested index in its parent.
+    pub position: usize,
+    /// Its digest.
+    pub digest: String,
+}
+
+/// The document at the current level.
+enum Doc {
+    Bytes(Vec<u8>),
+    /// A layout tag that points straight at one image manifest.
+    Single(Descriptor<'static>),
+}
+
+/// Everything the renderers need.
+pub struct Answer<'x, 'a> {
+    /// Where the final index came from.
+    pub origin: &'x str,
+    /// Digest of the final index's bytes as read (JSON output only).
+    pub index_digest: Option<Digest<'static>>,
+    /// The final index.
+    pub index: &'x Index<'a>,
+    /// The policy.
+    pub policy: &'x Policy,
+    /// Nested indexes descended through.
+    pub hops: &'x [Hop],
+    /// The ranking of the final index.
+    pub ranking: Ranking,
+}
+
+fn parse_source(s: &str, tag_flag: Option<&str>) -> Result<Source, Failure> {
+    if s == "-" {
+        return Ok(Source::Stdin);
+    }
+    let layout = |dir: &str, tag: Option<&str>| -> Result<Source, Failure> {
+        if tag.is_some() && tag_flag.is_some() && tag != tag_flag {
+            return Err(Failure::Invalid(format!(
+                "{s}: the source names tag {:?} and --tag names {:?}",
+                tag.unwrap_or_default(),
+                tag_flag.unwrap_or_default()
+            )));
+        }
+        Ok(Source::Layout(
+            PathBuf::from(dir),
+            tag.or(tag_flag).map(str::to_owned),
+        ))
+    };
+    if let Some(rest) = s.strip_prefix("oci:") {
+        if Path::new(rest).is_dir() {
+            return layout(rest, None);
+        }
+        return match rest.rsplit_once(':') {
+            Some((dir, tag)) => layout(dir, Some(tag)),
+            None => layout(rest, None),
+        };
+    }
+    let path = Path::new(s);
+    if path.is_dir() {
+        return layout(s, None);
+    }
+    if path.exists() {
+        if tag_flag.is_some() {
+            return Err(Failure::Invalid(format!(
+                "{s}: --tag applies to OCI layout directories only"
+            )));
+        }
+        return Ok(Source::File(path.to_owned()));
+    }
+    if let Some((dir, tag)) = s.rsplit_once(':') {
+        if Path::new(dir).is_dir() {
+            return layout(dir, Some(tag));
+        }
+    }
+    Err(Failure::Invalid(format!("{s}: no such file or directory")))
+}
+
+/// Loads the configuration file, if any: `--config`, else `$OCIPICK_CONFIG`
+/// (both through clap), else the system file when it exists.
+fn load_config(args: &SelectArgs) -> Result<Config, Failure> {
+    if args.no_config {
+        return Ok(Config::default());
+    }
+    let path = match &args.config {
+        Some(p) => p.clone(),
+        None if Path::new(SYSTEM_CONFIG).is_file() => PathBuf::from(SYSTEM_CONFIG),
+        None => return Ok(Config::default()),
+    };
+    let bytes = ocipick_registry::read_file(&path, 1 << 20, "")?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| Failure::Invalid(format!("{}: not UTF-8 text", path.display())))?;
+    Config::parse(text).map_err(|e| Failure::Invalid(format!("{}: {e}", path.display())))
+}
+
+/// Builds the policy from flags, configuration and this host.
+pub fn policy(args: &SelectArgs) -> Result<(Policy, u64), Failure> {
+    let config = load_config(args)?;
+    let host = ocipick_host::platform(Path::new("/"));
+    let target = match args.platform.as_deref().or(config.platform.as_deref()) {
+        Some(sel) => ocipick::platform::selector::parse(sel, &host)
+            .map_err(|e| Failure::Invalid(format!("--platform {e}")))?,
+        None => host,
+    };
+    let max_manifest = args
+        .max_manifest_bytes
+        .or(config.max_manifest_bytes)
+        .unwrap_or(ocipick::DEFAULT_MAX_MANIFEST_BYTES);
+    let max_index = args
+        .max_index_bytes
+        .or(config.max_index_bytes)
+        .unwrap_or(DEFAULT_MAX_INDEX_BYTES);
+    let policy = Policy::new(&target)
+        .with_preferences(config.preferences)
+        .with_preferences(args.prefer.iter().cloned())
+        .max_manifest_bytes(max_manifest);
+    Ok((policy, max_index))
+}
+
+/// Runs select or rank and returns what to print on stdout.
+pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
+    let (policy, max_index) = policy(args)?;
+    let (mut origin, mut doc, store) = match parse_source(&args.source, args.tag.as_deref())? {
+        Source::Stdin => (
+            "<stdin>".to_owned(),
+            Doc::Bytes(ocipick_registry::read_stdin(max_index, INDEX_HINT)?),
+            None,
+        ),
+        Source::File(p) => {
+            let bytes = ocipick_registry::read_file(&p, max_index, INDEX_HINT)?;
+            (p.display().to_string(), Doc::Bytes(bytes), None)
+        }
+        Source::Layout(dir, tag) => {
+            let layout = Layout::open(&dir, max_index)?;
+            let top = layout.index_json()?;
+            let top_origin = format!("{}/index.json", dir.display());
+            let index = Index::parse(&top).map_err(|err| SourceError::Index {
+                path: top_origin.clone().into(),
+                err,
+            })?;
+            let target = layout.resolve(&index, tag.as_deref())?;
+            drop(index);
+            match target {
+                LayoutTarget::TopIndex => (top_origin, Doc::Bytes(top), Some(layout)),
+                LayoutTarget::Entry(d) if media_type::kind(&d.media_type) == Kind::Index => {
+                    let bytes = layout.blob(&d)?;
+                    (blob_origin(&layout, &d), Doc::Bytes(bytes), Some(layout))
+                }
+                LayoutTarget::Entry(d) => (top_origin, Doc::Single(d), Some(layout)),
+            }
+        }
+    };
+    let mut hops = Vec::new();
+    loop {
+        let single;
+        let index = match &doc {
+            Doc::Bytes(b) => Index::parse(b).map_err(|err| SourceError::Index {
+                path: origin.clone().into(),
+                err,
+            })?,
+            Doc::Single(d) => {
+                single = Index {
+                    schema_version: 2,
+                    media_type: None,
+                    artifact_type: None,
+                    manifests: vec![d.clone()],
+                    subject: None,
+                    annotations: Default::default(),
+                };
+                single.clone()
+            }
+        };
+        let (ranking, chosen) = match mode {
+            Mode::Rank => {
+                let r = policy.rank(&index);
+                let c = r.selected;
+                (Some(r), c)
+            }
+            Mode::Select => (None, policy.select(&index).map(|s| s.position)),
+        };
+        // Descend into a chosen nested index when its blob is at hand.
+        if let (Some(pos), Some(layout)) = (chosen, &store) {
+            let d = &index.manifests[pos];
+            if media_type::kind(&d.media_type) == Kind::Index && hops.len() < MAX_DEPTH {
+                let bytes = layout.blob(d)?;
+                hops.push(Hop {
+                    position: pos,
+                    digest: d.digest.to_string(),
+                });
+                origin = blob_origin(layout, d);
+                doc = Doc::Bytes(bytes);
+                continue;
+            }
+        }
+        let ranking = ranking.unwrap_or_else(|| selected_only(&policy, &index, chosen));
+        let index_digest = match (&doc, args.output) {
+            (Doc::Bytes(b), Output::Json) => Some(Digest::sha256_of(b)),
+            _ => None,
+        };
+        let answer = Answer {
+            origin: &origin,
+            index_digest,
+            index: &index,
+            policy: &policy,
+            hops: &hops,
+            ranking,
+        };
+        let text = match (mode, args.output) {
+            (Mode::Select, Output::Text) => output::select_text(&answer),
+            (Mode::Select, Output::Json) => output::select_json(&answer),
+            (Mode::Rank, Output::Text) => output::rank_text(&answer),
+            (Mode::Rank, Output::Json) => output::rank_json(&answer),
+        };
+        if chosen.is_none() {
+            return Err(Failure::NoMatch {
+                stdout: if mode == Mode::Rank {
+                    text
+                } else {
+                    String::new()
+                },
+                message: no_match_message(&origin, &policy, &index),
+            });
+        }
+        return Ok(text);
+    }
+}
+
+/// For `select`, the chosen entry's own evaluation (with reasons), without
+/// explaining the rest.
+fn selected_only(policy: &Policy, index: &Index<'_>, chosen: Option<usize>) -> Ranking {
+    Ranking {
+        entries: chosen
+            .map(|pos| policy.explain(index, pos))
+            .into_iter()
+            .collect(),
+        selected: chosen,
+    }
+}
+
+fn blob_origin(layout: &Layout, d: &Descriptor<'_>) -> String {
+    format!(
+        "{}/blobs/{}/{}",
+        layout.root().display(),
+        d.digest.algorithm(),
+        d.digest.encoded()
+    )
+}
+
+/// "no manifest for linux/s390x in FILE; it offers linux/amd64, …".
+fn no_match_message(origin: &str, policy: &Policy, index: &Index<'_>) -> String {
+    let offered: BTreeSet<String> = index
+        .manifests
+        .iter()
+        .filter_map(|d| d.platform.as_ref())
+        .filter(|p| p.os != "unknown")
+        .map(Platform::to_string)
+        .collect();
+    let platformless = index
+        .manifests
+        .iter()
+        .filter(|d| d.platform.is_none())
+        .count();
+    let mut msg = format!("no manifest for {} in {origin}", policy.target());
+    if offered.is_empty() {
+        msg.push_str("; it offers no runnable platform");
+    } else {
+        msg.push_str("; it offers ");
+        msg.push_str(&offered.into_iter().collect::<Vec<_>>().join(", "));
+    }
+    if platformless > 0 {
+        msg.push_str(&format!(" (and {platformless} entries without platform)"));
+    }
+    msg
+}

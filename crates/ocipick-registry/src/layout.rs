@@ -1,0 +1,209 @@
+//! OCI image layout directories (`oci-layout`, `index.json`, `blobs/`).
+
+use std::path::{Path, PathBuf};
+
+use ocipick::{Descriptor, Digest, Index};
+
+use crate::read::read_limited;
+use crate::SourceError;
+
+/// The annotation that tags an entry of a layout's `index.json`.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// An opened OCI image layout.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    root: PathBuf,
+    canonical_root: PathBuf,
+    max_bytes: u64,
+}
+
+/// What a layout's `index.json` resolves to, for a tag (or none).
+#[derive(Debug, Clone)]
+pub enum LayoutTarget {
+    /// `index.json` itself is the index to select from (its entries carry
+    /// platforms, or it was asked for without a tag and has several
+    /// untagged entries… see [`Layout::resolve`]).
+    TopIndex,
+    /// A descriptor from `index.json` (tagged, or the only entry).
+    Entry(Descriptor<'static>),
+}
+
+impl Layout {
+    /// Opens `dir` as a layout: `oci-layout` must exist and declare an
+    /// `imageLayoutVersion`. Documents and blobs read later are limited to
+    /// `max_bytes`.
+    pub fn open(dir: &Path, max_bytes: u64) -> Result<Layout, SourceError> {
+        let bad = |problem: String| SourceError::Layout {
+            path: dir.to_owned(),
+            problem,
+        };
+        let marker = dir.join("oci-layout");
+        let bytes = crate::read::read_file(&marker, 64 * 1024, "")
+            .map_err(|e| bad(format!("not an OCI image layout (oci-layout: {e})")))?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| bad(format!("oci-layout is not JSON: {e}")))?;
+        match v.get("imageLayoutVersion").and_then(|v| v.as_str()) {
+            Some(ver) if ver.starts_with("1.") => {}
+            Some(ver) => return Err(bad(format!("unsupported imageLayoutVersion {ver:?}"))),
+            None => return Err(bad("oci-layout has no imageLayoutVersion".into())),
+        }
+        let canonical_root = dir.canonicalize().map_err(|err| SourceError::Io {
+            path: dir.to_owned(),
+            err,
+        })?;
+        Ok(Layout {
+            root: dir.to_owned(),
+            canonical_root,
+            max_bytes,
+        })
+    }
+
+    /// The layout directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The bytes of `index.json`.
+    pub fn index_json(&self) -> Result<Vec<u8>, SourceError> {
+        crate::read::read_file(
+            &self.root.join("index.json"),
+            self.max_bytes,
+            " (raise it with --max-index-bytes)",
+        )
+    }
+
+    /// Reads the blob a descriptor points to, refusing symbolic links that
+    /// lead out of the layout and anything but regular files, reading at
+    /// most the declared size (and the limit), and verifying size and
+    /// digest over the bytes as read.
+    pub fn blob(&self, d: &Descriptor<'_>) -> Result<Vec<u8>, SourceError> {
+        let digest = &d.digest;
+        let path = self
+            .root
+            .join("blobs")
+            .join(digest.algorithm())
+            .join(digest.encoded());
+        let io = |err| SourceError::Io {
+            path: path.clone(),
+            err,
+        };
+        let real = path.canonicalize().map_err(io)?;
+        if !real.starts_with(&self.canonical_root) {
+            return Err(SourceError::Layout {
+                path: path.clone(),
+                problem: "blob is a link that leads out of the layout".into(),
+            });
+        }
+        let meta = std::fs::metadata(&real).map_err(io)?;
+        if !meta.is_file() {
+            return Err(SourceError::NotAFile { path });
+        }
+        if d.size > self.max_bytes {
+            return Err(SourceError::TooLarge {
+                path,
+                limit: self.max_bytes,
+                hint: " (raise it with --max-index-bytes)",
+            });
+        }
+        let file = std::fs::File::open(&real).map_err(io)?;
+        let bytes = read_limited(file, d.size, &path, "").map_err(|_| {
+            mismatch(
+                &path,
+                digest,
+                format!("blob is larger than its declared size {}", d.size),
+            )
+        })?;
+        if bytes.len() as u64 != d.size {
+            return Err(mismatch(
+                &path,
+                digest,
+                format!("{} bytes, declared size {}", bytes.len(), d.size),
+            ));
+        }
+        match digest.compute_like(&bytes) {
+            None => Err(mismatch(
+                &path,
+                digest,
+                format!("cannot verify digests of algorithm {}", digest.algorithm()),
+            )),
+            Some(actual) if actual != *digest => {
+                Err(mismatch(&path, digest, format!("bytes hash to {actual}")))
+            }
+            Some(_) => Ok(bytes),
+        }
+    }
+
+    /// Chooses what to select from in this layout's `index.json`.
+    ///
+    /// - With a tag: the entry whose `org.opencontainers.image.ref.name` is
+    ///   the tag. No such entry, or several with different digests, is an
+    ///   error that lists the tags that exist.
+    /// - Without a tag: if some entry of `index.json` carries a platform,
+    ///   `index.json` is itself a multi-platform index; otherwise its only
+    ///   entry, if it has exactly one; otherwise an error listing the tags.
+    pub fn resolve(
+        &self,
+        index: &Index<'_>,
+        tag: Option<&str>,
+    ) -> Result<LayoutTarget, SourceError> {
+        let bad = |problem: String| SourceError::Layout {
+            path: self.root.clone(),
+            problem,
+        };
+        let tags = || {
+            let mut t: Vec<String> = index
+                .manifests
+                .iter()
+                .filter_map(|d| d.annotations.get(REF_NAME).map(|s| s.to_string()))
+                .collect();
+            t.sort();
+            t.dedup();
+            if t.is_empty() {
+                "the layout has no tagged entries".to_owned()
+            } else {
+                format!("tags: {}", t.join(", "))
+            }
+        };
+        match tag {
+            Some(tag) => {
+                let hits: Vec<&Descriptor<'_>> = index
+                    .manifests
+                    .iter()
+                    .filter(|d| d.annotations.get(REF_NAME).is_some_and(|t| t == tag))
+                    .collect();
+                match hits.as_slice() {
+                    [] => Err(bad(format!("no entry is tagged {tag:?}; {}", tags()))),
+                    [first, rest @ ..] if rest.iter().all(|d| d.digest == first.digest) => {
+                        Ok(LayoutTarget::Entry((*first).clone().into_owned()))
+                    }
+                    _ => Err(bad(format!(
+                        "{} entries with different digests are tagged {tag:?}",
+                        hits.len()
+                    ))),
+                }
+            }
+            None => {
+                if index.manifests.iter().any(|d| d.platform.is_some()) {
+                    Ok(LayoutTarget::TopIndex)
+                } else if let [only] = index.manifests.as_slice() {
+                    Ok(LayoutTarget::Entry(only.clone().into_owned()))
+                } else {
+                    Err(bad(format!(
+                        "{} entries and no tag given: name one with DIR:TAG or --tag ({})",
+                        index.manifests.len(),
+                        tags()
+                    )))
+                }
+            }
+        }
+    }
+}
+
+fn mismatch(path: &Path, digest: &Digest<'_>, problem: String) -> SourceError {
+    SourceError::Mismatch {
+        path: path.to_owned(),
+        expected: digest.to_string(),
+        problem,
+    }
+}
