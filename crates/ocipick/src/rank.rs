@@ -407,12 +407,3 @@ impl Policy {
 fn better_than(sa: i64, ra: PlatformRank, sb: i64, rb: PlatformRank) -> Ordering {
     sb.cmp(&sa).then(ra.cmp(&rb))
 }
-
-impl Default for PlatformRank {
-    fn default() -> Self {
-        PlatformRank {
-            tier: 0,
-            windows: 0,
-        }
-    }
-}

@@ -18,7 +18,7 @@ use super::Platform;
 /// own build comes first), then newest revision, then entries that name no
 /// version. (containerd compares the version strings; ocipick compares the
 /// numbers, so `.1000` is newer than `.999`.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PlatformRank {
     /// Position in the compatibility list.
     pub tier: u32,
