@@ -205,7 +205,7 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
                     let bytes = layout.blob(&d)?;
                     (blob_origin(&layout, &d), Doc::Bytes(bytes), Some(layout))
                 }
-                LayoutTarget::Entry(d) => (top_origin, Doc::Single(d), Some(layout)),
+                LayoutTarget::Entry(d) => (top_origin, Doc::Single(*d), Some(layout)),
             }
         }
     };

@@ -21,12 +21,11 @@ pub struct Layout {
 /// What a layout's `index.json` resolves to, for a tag (or none).
 #[derive(Debug, Clone)]
 pub enum LayoutTarget {
-    /// `index.json` itself is the index to select from (its entries carry
-    /// platforms, or it was asked for without a tag and has several
-    /// untagged entries… see [`Layout::resolve`]).
+    /// `index.json` itself is the index to select from (no tag was given
+    /// and its entries carry platforms; see [`Layout::resolve`]).
     TopIndex,
     /// A descriptor from `index.json` (tagged, or the only entry).
-    Entry(Descriptor<'static>),
+    Entry(Box<Descriptor<'static>>),
 }
 
 impl Layout {
@@ -175,7 +174,7 @@ impl Layout {
                 match hits.as_slice() {
                     [] => Err(bad(format!("no entry is tagged {tag:?}; {}", tags()))),
                     [first, rest @ ..] if rest.iter().all(|d| d.digest == first.digest) => {
-                        Ok(LayoutTarget::Entry((*first).clone().into_owned()))
+                        Ok(LayoutTarget::Entry(Box::new((*first).clone().into_owned())))
                     }
                     _ => Err(bad(format!(
                         "{} entries with different digests are tagged {tag:?}",
@@ -187,7 +186,7 @@ impl Layout {
                 if index.manifests.iter().any(|d| d.platform.is_some()) {
                     Ok(LayoutTarget::TopIndex)
                 } else if let [only] = index.manifests.as_slice() {
-                    Ok(LayoutTarget::Entry(only.clone().into_owned()))
+                    Ok(LayoutTarget::Entry(Box::new(only.clone().into_owned())))
                 } else {
                     Err(bad(format!(
                         "{} entries and no tag given: name one with DIR:TAG or --tag ({})",
