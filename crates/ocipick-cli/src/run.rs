@@ -70,7 +70,7 @@ pub struct Hop {
 enum Doc {
     Bytes(Vec<u8>),
     /// A layout tag that points straight at one image manifest.
-    Single(Descriptor<'static>),
+    Single(Box<Descriptor<'static>>),
 }
 
 /// Everything the renderers need.
@@ -205,7 +205,7 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
                     let bytes = layout.blob(&d)?;
                     (blob_origin(&layout, &d), Doc::Bytes(bytes), Some(layout))
                 }
-                LayoutTarget::Entry(d) => (top_origin, Doc::Single(*d), Some(layout)),
+                LayoutTarget::Entry(d) => (top_origin, Doc::Single(d), Some(layout)),
             }
         }
     };
@@ -222,7 +222,7 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
                     schema_version: 2,
                     media_type: None,
                     artifact_type: None,
-                    manifests: vec![d.clone()],
+                    manifests: vec![(**d).clone()],
                     subject: None,
                     annotations: Default::default(),
                 };
