@@ -160,6 +160,19 @@ impl std::str::FromStr for Digest<'static> {
     }
 }
 
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Digest<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = crate::de::cow(d)?;
+        Digest::parse(s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl serde::Serialize for Digest<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,18 +219,5 @@ mod tests {
         assert_eq!(Digest::sha256_of(b""), d);
         let odd = Digest::parse("foo:abc").unwrap();
         assert!(!odd.verify(b""), "unknown algorithms never verify");
-    }
-}
-
-impl<'de: 'a, 'a> serde::Deserialize<'de> for Digest<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = crate::de::cow(d)?;
-        Digest::parse(s).map_err(serde::de::Error::custom)
-    }
-}
-
-impl serde::Serialize for Digest<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
     }
 }

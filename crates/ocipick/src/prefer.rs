@@ -158,7 +158,8 @@ mod tests {
     /// Rows: input → (key, value, weight) or error.
     #[test]
     fn parse_table() {
-        let rows: &[(&str, Option<(&str, Option<&str>, i64)>)] = &[
+        type Row<'a> = (&'a str, Option<(&'a str, Option<&'a str>, i64)>);
+        let rows: &[Row] = &[
             ("com.example.gpu", Some(("com.example.gpu", None, 1))),
             (
                 "com.example.gpu=a100",
