@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it. Installs what the tests need on a
+# fresh Debian machine (the containerd oracle's Go toolchain and sources,
+# through scripts/build-oracle.sh), then runs every test of the workspace,
+# with the containerd differential test required rather than skipped.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+oracle=$(scripts/build-oracle.sh | tail -n 1)
+export OCIPICK_ORACLE="$oracle"
+export OCIPICK_REQUIRE_ORACLE=1
+
+cargo test --workspace --all-targets
+cargo test --workspace --doc
