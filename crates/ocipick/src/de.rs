@@ -89,3 +89,47 @@ pub(crate) fn annotations<'de, D: Deserializer<'de>>(
     }
     d.deserialize_map(V)
 }
+
+/// Deserializes `T` from a JSON object only. Derived struct impls also
+/// accept arrays (fields by position), which no OCI document uses; such
+/// input is refused instead of being read in an unexpected way.
+pub(crate) fn object<'de, D: Deserializer<'de>, T: de::Deserialize<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: de::Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_map(V(std::marker::PhantomData))
+}
+
+/// A JSON object wrapper for use inside containers.
+pub(crate) struct Obj<T>(pub(crate) T);
+
+impl<'de, T: de::Deserialize<'de>> de::Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        object(d).map(Obj)
+    }
+}
+
+/// `Option<T>` where `T` must be an object.
+pub(crate) fn opt_object<'de, D: Deserializer<'de>, T: de::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    let v: Option<Obj<T>> = de::Deserialize::deserialize(d)?;
+    Ok(v.map(|o| o.0))
+}
+
+/// `Option<Vec<T>>` where every `T` must be an object.
+pub(crate) fn opt_vec_object<'de, D: Deserializer<'de>, T: de::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Vec<T>>, D::Error> {
+    let v: Option<Vec<Obj<T>>> = de::Deserialize::deserialize(d)?;
+    Ok(v.map(|v| v.into_iter().map(|o| o.0).collect()))
+}

@@ -65,7 +65,12 @@ pub struct Descriptor<'a> {
     )]
     pub artifact_type: Option<Cow<'a, str>>,
     /// The platform the referenced image runs on.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "crate::de::opt_object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub platform: Option<Platform<'a>>,
 }
 
@@ -150,9 +155,9 @@ struct RawIndex<'a> {
     media_type: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "crate::de::opt_cow")]
     artifact_type: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "crate::de::opt_vec_object")]
     manifests: Option<Vec<Descriptor<'a>>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "crate::de::opt_object")]
     subject: Option<Descriptor<'a>>,
     #[serde(borrow, default, deserialize_with = "crate::de::annotations")]
     annotations: Annotations<'a>,
@@ -203,7 +208,7 @@ impl<'a> Index<'a> {
     /// manifest instead of an index, or both `manifests` and
     /// `config`/`layers`.
     pub fn parse(bytes: &'a [u8]) -> Result<Index<'a>, IndexError> {
-        let raw: RawIndex<'a> = match serde_json::from_slice(bytes) {
+        let raw: RawIndex<'a> = match parse_object(bytes) {
             Ok(r) => r,
             Err(e) => return Err(json_error(bytes, e)),
         };
@@ -279,11 +284,19 @@ impl<'a> Index<'a> {
     }
 }
 
+/// Reads one JSON object (and nothing after it but white space).
+fn parse_object<'a>(bytes: &'a [u8]) -> Result<RawIndex<'a>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let raw = crate::de::object(&mut de)?;
+    de.end()?;
+    Ok(raw)
+}
+
 /// Builds a located error. The fast parse keeps no path; on failure the
 /// document is read once more, tracking the path, to say where.
 fn json_error(bytes: &[u8], e: serde_json::Error) -> IndexError {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let path = match serde_path_to_error::deserialize::<_, RawIndex<'_>>(&mut de) {
+    let path = match serde_path_to_error::deserialize::<_, crate::de::Obj<RawIndex<'_>>>(&mut de) {
         Err(pe) => pe.path().to_string(),
         Ok(_) => ".".to_owned(),
     };
@@ -307,5 +320,114 @@ impl fmt::Display for Descriptor<'_> {
             Some(p) => write!(f, "{} {}", self.digest, p),
             None => write!(f, "{} (no platform)", self.digest),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f";
+
+    fn doc(entry: &str) -> String {
+        format!(r#"{{"schemaVersion":2,"manifests":[{entry}]}}"#)
+    }
+
+    fn entry(extra: &str) -> String {
+        format!(
+            r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{D}","size":1{extra}}}"#
+        )
+    }
+
+    /// Rows: document → Ok, or a fragment of the error message.
+    #[test]
+    fn validation_table() {
+        let rows: Vec<(&str, String, Result<(), &str>)> = vec![
+            ("minimal", doc(&entry("")), Ok(())),
+            ("no entries", doc(""), Ok(())),
+            ("not json", "{".into(), Err("EOF")),
+            ("not an object", "[]".into(), Err("expected a JSON object")),
+            ("array as descriptor", doc(&format!(r#"["application/vnd.oci.image.manifest.v1+json","{D}",1]"#)), Err("expected a JSON object")),
+            ("array as platform", doc(&entry(r#","platform":["amd64","linux"]"#)), Err("expected a JSON object")),
+            ("trailing garbage", format!("{} x", doc("")), Err("trailing")),
+            ("schemaVersion 1", r#"{"schemaVersion":1,"manifests":[]}"#.into(), Err("schemaVersion is 1")),
+            ("schemaVersion missing", r#"{"manifests":[]}"#.into(), Err("schemaVersion is missing")),
+            ("manifests missing", r#"{"schemaVersion":2}"#.into(), Err("manifests is missing")),
+            ("manifests null", r#"{"schemaVersion":2,"manifests":null}"#.into(), Err("manifests is null")),
+            ("image manifest by type", r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}"#.into(), Err("image manifest")),
+            ("image manifest by shape", r#"{"schemaVersion":2,"config":{},"layers":[]}"#.into(), Err("image manifest")),
+            ("other document type", r#"{"schemaVersion":2,"mediaType":"text/plain","manifests":[]}"#.into(), Err("text/plain")),
+            ("ambiguous", r#"{"schemaVersion":2,"manifests":[],"layers":[]}"#.into(), Err("ambiguous")),
+            ("negative size", doc(&entry("").replace("\"size\":1", "\"size\":-1")), Err("size")),
+            ("float size", doc(&entry("").replace("\"size\":1", "\"size\":1.5")), Err("size")),
+            ("size beyond int64", doc(&entry("").replace("\"size\":1", "\"size\":9223372036854775808")), Err("int64")),
+            ("huge size", doc(&entry("").replace("\"size\":1", "\"size\":1e400")), Err("size")),
+            ("duplicate field", doc(&entry(",\"size\":2")), Err("duplicate field")),
+            ("duplicate annotation", doc(&entry(r#","annotations":{"a":"1","a":"2"}"#)), Err("duplicate annotation key")),
+            ("annotation not a string", doc(&entry(r#","annotations":{"a":1}"#)), Err("invalid type")),
+            ("platform without os", doc(&entry(r#","platform":{"architecture":"amd64"}"#)), Err("missing field `os`")),
+            ("unknown fields are ignored", doc(&entry(r#","x-extra":{"deep":[1,2]}"#)), Ok(())),
+            ("bad digest algorithm", doc(&entry("").replace("sha256:", "SHA256:")), Err("digest")),
+        ];
+        for (name, text, want) in rows {
+            let got = Index::parse(text.as_bytes())
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            match (&got, want) {
+                (Ok(()), Ok(())) => {}
+                (Err(msg), Err(frag)) if msg.contains(frag) => {}
+                _ => panic!("{name}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        let text = doc(&format!(
+            "{},{}",
+            entry(""),
+            entry("").replace("\"size\":1", "\"size\":\"7\"")
+        ));
+        match Index::parse(text.as_bytes()) {
+            Err(IndexError::Json { path, line, .. }) => {
+                assert_eq!(path, "manifests[1].size");
+                assert_eq!(line, 1);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn strings_borrow_unless_escaped() {
+        let plain = doc(&entry(""));
+        let idx = Index::parse(plain.as_bytes()).unwrap();
+        assert!(matches!(idx.manifests[0].media_type, Cow::Borrowed(_)));
+        let escaped = plain.replace("application/", "application\\/");
+        let idx = Index::parse(escaped.as_bytes()).unwrap();
+        assert!(matches!(idx.manifests[0].media_type, Cow::Owned(_)));
+        assert_eq!(idx.manifests[0].media_type, media_type::OCI_MANIFEST);
+    }
+
+    /// Serializing and re-reading a descriptor keeps every field.
+    #[test]
+    fn descriptor_round_trip() {
+        let text = doc(&entry(
+            r#","urls":["https://example.com/x"],"data":"e30=","artifactType":"application/x.test",
+               "annotations":{"org.example.unknown-key":"v","com.example.gpu":"a100"},
+               "platform":{"architecture":"amd64","os":"windows","os.version":"10.0.20348.2031",
+                           "os.features":["win32k"],"variant":"v3","features":["sse4"]}"#,
+        ));
+        let idx = Index::parse(text.as_bytes()).unwrap();
+        let again = serde_json::to_vec(&idx).unwrap();
+        let idx2 = Index::parse(&again).unwrap();
+        assert_eq!(idx, idx2);
+        let p = idx2.manifests[0].platform.as_ref().unwrap();
+        assert_eq!(p.os_version.as_deref(), Some("10.0.20348.2031"));
+        assert_eq!(p.os_features, ["win32k"]);
+        assert_eq!(
+            idx2.manifests[0].annotations["org.example.unknown-key"],
+            "v"
+        );
+        assert_eq!(idx.clone().into_owned(), idx);
     }
 }

@@ -407,3 +407,269 @@ impl Policy {
 fn better_than(sa: i64, ra: PlatformRank, sb: i64, rb: PlatformRank) -> Ordering {
     sb.cmp(&sa).then(ra.cmp(&rb))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds an index from (platform selector or "", annotations, size).
+    fn index(entries: &[(&str, &[(&str, &str)], u64)]) -> Vec<u8> {
+        let host = Platform::new("linux", "amd64", None);
+        let manifests: Vec<serde_json::Value> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (plat, ann, size))| {
+                let mut d = serde_json::json!({
+                    "mediaType": crate::media_type::OCI_MANIFEST,
+                    "digest": format!("sha256:{i:064x}"),
+                    "size": size,
+                });
+                if !plat.is_empty() {
+                    let p = crate::platform::selector::parse(plat, &host).unwrap();
+                    d["platform"] = serde_json::to_value(p).unwrap();
+                }
+                let ann: serde_json::Map<String, serde_json::Value> = ann
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), (*v).into()))
+                    .collect();
+                d["annotations"] = ann.into();
+                d
+            })
+            .collect();
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": manifests}))
+            .unwrap()
+    }
+
+    fn pick(bytes: &[u8], target: &str, prefs: &[&str]) -> Option<(usize, i64)> {
+        let idx = Index::parse(bytes).unwrap();
+        let host = Platform::new("linux", "amd64", None);
+        let t = crate::platform::selector::parse(target, &host).unwrap();
+        let policy = Policy::new(&t)
+            .with_preferences(prefs.iter().map(|p| p.parse::<Preference>().unwrap()));
+        let sel = policy.select(&idx).map(|s| (s.position, s.score));
+        // select and rank always agree.
+        assert_eq!(sel.map(|s| s.0), policy.rank(&idx).selected);
+        sel
+    }
+
+    const GPU: (&str, &str) = ("com.example.gpu", "a100");
+    const FAST: (&str, &str) = ("org.example.fast", "yes");
+    const DEBUG: (&str, &str) = ("org.example.debug", "1");
+
+    /// Proposal A scoring, one row per rule.
+    #[test]
+    fn scoring_table() {
+        let plain_then_gpu = index(&[("linux/amd64", &[], 1), ("linux/amd64", &[GPU], 1)]);
+        let gpu_then_fast = index(&[
+            ("linux/amd64", &[GPU], 1),
+            ("linux/amd64", &[FAST, DEBUG], 1),
+        ]);
+        let debug_first = index(&[("linux/amd64", &[DEBUG], 1), ("linux/amd64", &[], 1)]);
+        let arm_gpu = index(&[("linux/amd64", &[], 1), ("linux/arm64", &[GPU], 1)]);
+        let v1_v2 = index(&[("linux/amd64", &[GPU], 1), ("linux/amd64/v2", &[], 1)]);
+        type Row<'a> = (
+            &'a str,
+            &'a [u8],
+            &'a str,
+            &'a [&'a str],
+            Option<(usize, i64)>,
+        );
+        let rows: &[Row] = &[
+            (
+                "no preference: first match",
+                &plain_then_gpu,
+                "linux/amd64",
+                &[],
+                Some((0, 0)),
+            ),
+            (
+                "key preference",
+                &plain_then_gpu,
+                "linux/amd64",
+                &["com.example.gpu"],
+                Some((1, 1)),
+            ),
+            (
+                "key=value preference",
+                &plain_then_gpu,
+                "linux/amd64",
+                &["com.example.gpu=a100:10"],
+                Some((1, 10)),
+            ),
+            (
+                "wrong value is no match",
+                &plain_then_gpu,
+                "linux/amd64",
+                &["com.example.gpu=h100:10"],
+                Some((0, 0)),
+            ),
+            (
+                "unsatisfiable preference changes nothing",
+                &plain_then_gpu,
+                "linux/amd64",
+                &["org.nobody:50"],
+                Some((0, 0)),
+            ),
+            (
+                "weights sum: 2+2 beats 3",
+                &gpu_then_fast,
+                "linux/amd64",
+                &[
+                    "com.example.gpu:3",
+                    "org.example.fast:2",
+                    "org.example.debug:2",
+                ],
+                Some((1, 4)),
+            ),
+            (
+                "weights sum: 2+1 ties 3, earlier wins",
+                &gpu_then_fast,
+                "linux/amd64",
+                &[
+                    "com.example.gpu:3",
+                    "org.example.fast:2",
+                    "org.example.debug:1",
+                ],
+                Some((0, 3)),
+            ),
+            (
+                "equal scores keep the earlier entry",
+                &gpu_then_fast,
+                "linux/amd64",
+                &["com.example.gpu", "org.example.fast"],
+                Some((0, 1)),
+            ),
+            (
+                "negative weight avoids",
+                &debug_first,
+                "linux/amd64",
+                &["org.example.debug:-5"],
+                Some((1, 0)),
+            ),
+            (
+                "a preference never makes an entry eligible",
+                &arm_gpu,
+                "linux/amd64",
+                &["com.example.gpu:100"],
+                Some((0, 0)),
+            ),
+            (
+                "closer platform wins without preferences",
+                &v1_v2,
+                "linux/amd64/v2",
+                &[],
+                Some((1, 0)),
+            ),
+            (
+                "score beats closeness",
+                &v1_v2,
+                "linux/amd64/v2",
+                &["com.example.gpu"],
+                Some((0, 1)),
+            ),
+            (
+                "nothing fits",
+                &plain_then_gpu,
+                "linux/s390x",
+                &["com.example.gpu"],
+                None,
+            ),
+        ];
+        for (name, bytes, target, prefs, want) in rows {
+            assert_eq!(pick(bytes, target, prefs), *want, "{name}");
+        }
+    }
+
+    #[test]
+    fn size_limit_makes_entries_ineligible() {
+        let bytes = index(&[("linux/amd64", &[], 100), ("linux/amd64", &[GPU], 5000)]);
+        let idx = Index::parse(&bytes).unwrap();
+        let policy = Policy::new(&Platform::new("linux", "amd64", None))
+            .prefer(Preference::key("com.example.gpu").weight(10));
+        assert_eq!(policy.select(&idx).unwrap().position, 1);
+        let limited = policy.max_manifest_bytes(4999);
+        assert_eq!(limited.select(&idx).unwrap().position, 0);
+        let r = limited.rank(&idx);
+        let big = r.entries.iter().find(|e| e.position == 1).unwrap();
+        assert!(!big.eligible);
+        assert!(big.reasons.contains(&Reason::TooLarge {
+            size: 5000,
+            limit: 4999
+        }));
+        // At the limit is fine.
+        assert_eq!(
+            limited
+                .max_manifest_bytes(5000)
+                .select(&idx)
+                .unwrap()
+                .position,
+            1
+        );
+    }
+
+    #[test]
+    fn platformless_entries() {
+        // Beside platformed entries: never eligible, even when preferred.
+        let mixed = index(&[("", &[GPU], 1), ("linux/amd64", &[], 1)]);
+        assert_eq!(
+            pick(&mixed, "linux/amd64", &["com.example.gpu:9"]),
+            Some((1, 0))
+        );
+        assert_eq!(pick(&mixed, "linux/arm64", &[]), None);
+        // When no entry has a platform: eligible, by score then position.
+        let bare = index(&[("", &[], 1), ("", &[GPU], 1)]);
+        assert_eq!(pick(&bare, "linux/arm64", &[]), Some((0, 0)));
+        assert_eq!(
+            pick(&bare, "linux/arm64", &["com.example.gpu"]),
+            Some((1, 1))
+        );
+        let idx = Index::parse(&bare).unwrap();
+        let r = Policy::new(&Platform::new("linux", "arm64", None)).rank(&idx);
+        assert!(r.entries[0].reasons.contains(&Reason::NoPlatformAnywhere));
+    }
+
+    #[test]
+    fn rank_orders_eligible_then_the_rest() {
+        let bytes = index(&[
+            ("linux/arm64", &[], 1),
+            ("linux/386", &[], 1),
+            ("linux/amd64", &[], 1),
+            ("linux/amd64/v2", &[GPU], 1),
+            ("windows/amd64", &[], 1),
+        ]);
+        let idx = Index::parse(&bytes).unwrap();
+        let t = crate::platform::selector::parse(
+            "linux/amd64/v2",
+            &Platform::new("linux", "amd64", None),
+        )
+        .unwrap();
+        let r = Policy::new(&t).rank(&idx);
+        let order: Vec<(usize, bool)> =
+            r.entries.iter().map(|e| (e.position, e.eligible)).collect();
+        assert_eq!(
+            order,
+            [(3, true), (2, true), (1, true), (0, false), (4, false)]
+        );
+        assert_eq!(r.selected, Some(3));
+    }
+
+    #[test]
+    fn attestations_and_non_images_are_never_eligible() {
+        let doc = br#"{"schemaVersion":2,"manifests":[
+          {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha256:0000000000000000000000000000000000000000000000000000000000000001",
+           "platform":{"os":"linux","architecture":"amd64"},"annotations":{"vnd.docker.reference.type":"attestation-manifest"}},
+          {"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","size":1,"digest":"sha256:0000000000000000000000000000000000000000000000000000000000000002",
+           "platform":{"os":"linux","architecture":"amd64"}},
+          {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha256:0000000000000000000000000000000000000000000000000000000000000003",
+           "platform":{"os":"unknown","architecture":"unknown"}}]}"#;
+        let idx = Index::parse(doc).unwrap();
+        for target in ["linux/amd64", "unknown/unknown"] {
+            let t =
+                crate::platform::selector::parse(target, &Platform::new("linux", "amd64", None))
+                    .unwrap();
+            let r = Policy::new(&t).rank(&idx);
+            assert_eq!(r.selected, None, "{target}");
+            assert!(r.entries.iter().all(|e| !e.eligible));
+        }
+    }
+}
