@@ -412,8 +412,11 @@ fn better_than(sa: i64, ra: PlatformRank, sb: i64, rb: PlatformRank) -> Ordering
 mod tests {
     use super::*;
 
-    /// Builds an index from (platform selector or "", annotations, size).
-    fn index(entries: &[(&str, &[(&str, &str)], u64)]) -> Vec<u8> {
+    /// An entry: platform selector (or "" for none), annotations, size.
+    type Entry<'a> = (&'a str, &'a [(&'a str, &'a str)], u64);
+
+    /// Builds an index from entries.
+    fn index(entries: &[Entry]) -> Vec<u8> {
         let host = Platform::new("linux", "amd64", None);
         let manifests: Vec<serde_json::Value> = entries
             .iter()
