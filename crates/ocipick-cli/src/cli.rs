@@ -81,7 +81,7 @@ pub struct SelectArgs {
 
     /// Configuration file (TOML) with [[prefer]] entries and defaults.
     /// [default: $OCIPICK_CONFIG, else /etc/ocipick/config.toml if present]
-    #[arg(long, value_name = "FILE", env = "OCIPICK_CONFIG")]
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     /// Ignore configuration files.

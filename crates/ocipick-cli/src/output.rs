@@ -44,11 +44,13 @@ fn wrap(out: &mut String, text: &str, first: &str, indent: usize) {
     out.push('\n');
 }
 
+/// A `select` line: a 9-column label, so a full sha256 digest fits in 80.
 fn label(out: &mut String, name: &str, value: &str) {
-    label_w(out, name, value, 10);
+    label_w(out, name, value, 9);
 }
 
 fn label_w(out: &mut String, name: &str, value: &str, width: usize) {
+    let width = width.max(name.len() + 1);
     wrap(out, value, &format!("{name:<width$}"), width);
 }
 
@@ -61,7 +63,7 @@ pub fn select_text(a: &Answer<'_, '_>) -> String {
     let d = &a.index.manifests[e.position];
     label(&mut out, "digest", d.digest.as_str());
     label(&mut out, "platform", &platform_str(d));
-    label(&mut out, "mediaType", &d.media_type);
+    label(&mut out, "type", &d.media_type);
     label(&mut out, "size", &d.size.to_string());
     label(
         &mut out,

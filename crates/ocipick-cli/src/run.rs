@@ -135,14 +135,17 @@ fn parse_source(s: &str, tag_flag: Option<&str>) -> Result<Source, Failure> {
     Err(Failure::Invalid(format!("{s}: no such file or directory")))
 }
 
-/// Loads the configuration file, if any: `--config`, else `$OCIPICK_CONFIG`
-/// (both through clap), else the system file when it exists.
+/// Loads the configuration file, if any: `--config`, else `$OCIPICK_CONFIG`,
+/// else the system file when it exists; none with `--no-config`.
 fn load_config(args: &SelectArgs) -> Result<Config, Failure> {
     if args.no_config {
         return Ok(Config::default());
     }
-    let path = match &args.config {
-        Some(p) => p.clone(),
+    let from_env = std::env::var_os("OCIPICK_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let path = match args.config.clone().or(from_env) {
+        Some(p) => p,
         None if Path::new(SYSTEM_CONFIG).is_file() => PathBuf::from(SYSTEM_CONFIG),
         None => return Ok(Config::default()),
     };

@@ -107,8 +107,7 @@ fn ask_oracle(oracle: &Path, file: &Path) -> BTreeMap<String, Option<(String, bo
 /// (platform) comparisons made.
 fn compare(oracle: &Path, file: &Path) -> usize {
     let bytes = std::fs::read(file).unwrap();
-    let index = Index::parse(&bytes)
-        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let index = Index::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let any_platform = index.manifests.iter().any(|d| d.platform.is_some());
     let answers = ask_oracle(oracle, file);
     let host = Platform::new("linux", "amd64", None);
@@ -117,7 +116,10 @@ fn compare(oracle: &Path, file: &Path) -> usize {
         let ours = Policy::new(&target).select(&index);
         let ctx = format!("{} for {plat}", file.display());
         match theirs {
-            None => assert!(ours.is_none(), "{ctx}: containerd chose nothing, ocipick {ours:?}"),
+            None => assert!(
+                ours.is_none(),
+                "{ctx}: containerd chose nothing, ocipick {ours:?}"
+            ),
             Some((digest, has_platform)) => {
                 assert!(
                     index.manifests.iter().any(|d| d.digest.as_str() == digest),
@@ -125,7 +127,9 @@ fn compare(oracle: &Path, file: &Path) -> usize {
                 );
                 let runnable = |d: &ocipick::Descriptor<'_>| {
                     !matches!(media_type::kind(&d.media_type), Kind::Other)
-                        && !d.annotations.contains_key(ocipick::rank::REFERENCE_TYPE_ANNOTATION)
+                        && !d
+                            .annotations
+                            .contains_key(ocipick::rank::REFERENCE_TYPE_ANNOTATION)
                 };
                 if !any_platform {
                     // containerd takes the first entry whatever it is; ocipick
@@ -140,7 +144,9 @@ fn compare(oracle: &Path, file: &Path) -> usize {
                         assert_eq!(first_runnable.unwrap().digest.as_str(), digest, "{ctx}");
                     }
                 } else if *has_platform {
-                    let ours = ours.unwrap_or_else(|| panic!("{ctx}: containerd chose {digest}, ocipick nothing"));
+                    let ours = ours.unwrap_or_else(|| {
+                        panic!("{ctx}: containerd chose {digest}, ocipick nothing")
+                    });
                     assert_eq!(ours.descriptor.digest.as_str(), digest, "{ctx}");
                 } else {
                     assert!(ours.is_none(), "{ctx}: containerd fell back to a platform-less entry, ocipick chose {ours:?}");

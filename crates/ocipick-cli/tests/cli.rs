@@ -1,0 +1,1228 @@
+//! Integration tests of the `ocipick` command on files and standard input:
+//! exit statuses, the output contract, Proposal A scoring, size limits,
+//! configuration and text layout.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+const GPU_DIGEST: &str = "sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270";
+const PLAIN_DIGEST: &str =
+    "sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f";
+const ARM_DIGEST: &str = "sha256:8a5b4c4e1c1a3c2f1e0d9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e";
+
+/// `select --no-config -p PLATFORM -o json FILE EXTRA…`
+fn select_json(file: &str, platform: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["select", "--no-config", "-p", platform, "-o", "json", file];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+fn rank_json(file: &str, platform: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["rank", "--no-config", "-p", platform, "-o", "json", file];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+// ---------------------------------------------------------------------------
+// 1. The malformed corpus, file by file.
+
+/// What each file of `testdata/corpus/invalid/` must produce.
+struct Decided {
+    file: &'static str,
+    platform: &'static str,
+    code: i32,
+    /// Fragments of stderr (exit 1/2) that must appear.
+    stderr: &'static [&'static str],
+    /// The digest selected (exit 0).
+    selected: Option<&'static str>,
+}
+
+const INVALID: &[Decided] = &[
+    Decided {
+        file: "ggcr-docker-v25-save-index-manifests-null.json",
+        platform: "linux/amd64",
+        code: 2,
+        stderr: &["manifests is null"],
+        selected: None,
+    },
+    Decided {
+        file: "image-spec-test-descriptor-mediatype-invalid.json",
+        platform: "linux/amd64",
+        code: 2,
+        stderr: &["manifests[0].mediaType", "\"invalid\""],
+        selected: None,
+    },
+    Decided {
+        file: "image-spec-test-empty-descriptor-mediatype.json",
+        platform: "linux/amd64",
+        code: 2,
+        stderr: &["manifests[0].mediaType", "mediaType \"\""],
+        selected: None,
+    },
+    Decided {
+        file: "image-spec-test-missing-digest.json",
+        platform: "linux/amd64",
+        code: 2,
+        stderr: &["missing field `digest`", "manifests[0]"],
+        selected: None,
+    },
+    Decided {
+        file: "image-spec-test-platform-missing-architecture.json",
+        platform: "linux/amd64",
+        code: 2,
+        stderr: &["missing field `architecture`", "manifests[0].platform"],
+        selected: None,
+    },
+    Decided {
+        file: "image-spec-test-size-is-string.json",
+        platform: "linux/amd64",
+        code: 2,
+        stderr: &["manifests[0].size", "string \"7682\""],
+        selected: None,
+    },
+    Decided {
+        file: "image-spec-test-subject-is-string.json",
+        platform: "linux/amd64",
+        code: 2,
+        stderr: &["(at subject,", "string \"nope\""],
+        selected: None,
+    },
+    Decided {
+        file: "quay-dockerlist-truncated-digests-schema1-child.json",
+        platform: "linux/amd64",
+        code: 2,
+        stderr: &["manifests[0].digest", "\"sha256:e6\""],
+        selected: None,
+    },
+    Decided {
+        file: "containers-image-ocilayout-unknown-mediatype.json",
+        platform: "linux/amd64",
+        code: 2,
+        stderr: &["manifests[4].mediaType", "x-completely-unknown"],
+        selected: None,
+    },
+    Decided {
+        file: "regclient-ambiguous-manifest-and-index-fields.json",
+        platform: "linux/amd64",
+        code: 2,
+        stderr: &["ambiguous"],
+        selected: None,
+    },
+    Decided {
+        file: "regclient-oci-index-with-config-and-layers.json",
+        platform: "linux/amd64",
+        code: 2,
+        stderr: &["ambiguous"],
+        selected: None,
+    },
+    Decided {
+        file: "quay-oci-index-intel386-nongoarch.json",
+        platform: "linux/amd64",
+        code: 1,
+        stderr: &["no manifest for linux/amd64", "linux/intel386"],
+        selected: None,
+    },
+    // The subject's media type is not looked at by selection.
+    Decided {
+        file: "quay-oci-index-subject-is-config-mediatype.json",
+        platform: "linux/amd64",
+        code: 0,
+        stderr: &[],
+        selected: Some("sha256:31dd947a0acb5d8b840dc0de40a74f336e08cb0e17ba951c2faaea6374c1a0f3"),
+    },
+    // As a plain file (not a layout) duplicate ref names do not matter:
+    // no entry has a platform, so the first is eligible by position.
+    Decided {
+        file: "containers-image-ocilayout-duplicate-refname.json",
+        platform: "linux/amd64",
+        code: 0,
+        stderr: &[],
+        selected: Some("sha256:49d1584496c6e196f512c4a9f52b17b187642269d84c044538523c5b69a660b3"),
+    },
+];
+
+#[test]
+fn invalid_corpus_outcomes() {
+    for d in INVALID {
+        let rel = format!("corpus/invalid/{}", d.file);
+        let r = select_json(&td(&rel), d.platform, &[]);
+        assert_eq!(r.code, d.code, "{}: {r:#?}", d.file);
+        match d.code {
+            0 => {
+                assert_eq!(r.stderr, "", "{}", d.file);
+                let v = r.json();
+                assert_eq!(v["digest"], json!(d.selected.unwrap()), "{}", d.file);
+                assert_eq!(v["position"], json!(0), "{}", d.file);
+            }
+            _ => {
+                assert_eq!(r.stdout, "", "{}: select prints nothing on failure", d.file);
+                assert_eq!(
+                    r.stderr.lines().count(),
+                    1,
+                    "{}: one-line message: {:?}",
+                    d.file,
+                    r.stderr
+                );
+                assert!(r.stderr.starts_with("ocipick: "), "{}", d.file);
+                assert!(
+                    r.stderr.contains(d.file),
+                    "{}: message names the file: {}",
+                    d.file,
+                    r.stderr
+                );
+                for frag in d.stderr {
+                    assert!(
+                        r.stderr.contains(frag),
+                        "{}: stderr lacks {frag:?}: {}",
+                        d.file,
+                        r.stderr
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A new file in `corpus/invalid/` fails here until it gets a row above.
+#[test]
+fn invalid_corpus_table_is_complete() {
+    let on_disk: BTreeSet<String> = std::fs::read_dir(testdata().join("corpus/invalid"))
+        .expect("read corpus/invalid")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    let in_table: BTreeSet<String> = INVALID.iter().map(|d| d.file.to_owned()).collect();
+    assert_eq!(in_table.len(), INVALID.len(), "duplicate rows");
+    let missing: Vec<_> = on_disk.difference(&in_table).collect();
+    let stale: Vec<_> = in_table.difference(&on_disk).collect();
+    assert!(missing.is_empty(), "files without a row: {missing:?}");
+    assert!(stale.is_empty(), "rows without a file: {stale:?}");
+}
+
+// ---------------------------------------------------------------------------
+// 2. Exit statuses and the output contract.
+
+#[test]
+fn select_json_contract() {
+    let r = select_json(&gpu(), "linux/amd64", &["--prefer", "com.example.gpu"]);
+    r.expect(0);
+    assert_eq!(r.stderr, "");
+    let v = r.json();
+    for key in [
+        "digest",
+        "mediaType",
+        "size",
+        "position",
+        "score",
+        "platform",
+        "annotations",
+    ] {
+        assert!(v.get(key).is_some(), "select JSON lacks {key}: {v:#}");
+    }
+    assert_eq!(v["digest"], json!(GPU_DIGEST));
+    assert_eq!(v["mediaType"], json!(OCI_MANIFEST));
+    assert_eq!(v["size"], json!(7682));
+    assert_eq!(v["position"], json!(1));
+    assert_eq!(v["score"], json!(1));
+    assert_eq!(
+        v["platform"],
+        json!({"architecture": "amd64", "os": "linux"})
+    );
+    assert_eq!(
+        v["annotations"],
+        json!({"com.example.gpu": "example-gpu-model"})
+    );
+    assert_eq!(v["via"], json!([]));
+    assert_eq!(v["target"], json!("linux/amd64"));
+}
+
+#[test]
+fn select_json_platform_null_and_annotations_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    // No entry has a platform: the first is eligible by position.
+    let f = write_json(
+        dir.path(),
+        "i.json",
+        &index(&[entry("a", None, &[]), entry("b", None, &[])]),
+    );
+    let v = select_json(&f, "linux/amd64", &[]).expect(0).json();
+    assert_eq!(v["platform"], Value::Null);
+    assert_eq!(v["annotations"], json!({}));
+    assert_eq!(v["digest"], json!(fake_digest("a")));
+}
+
+#[test]
+fn rank_json_contract() {
+    let r = rank_json(&gpu(), "linux/amd64", &["--prefer", "com.example.gpu"]);
+    r.expect(0);
+    let v = r.json();
+    assert_eq!(v["selected"], json!(1));
+    let entries = v["entries"].as_array().expect("entries array");
+    let positions: Vec<u64> = entries
+        .iter()
+        .map(|e| e["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(positions, [1, 0, 2], "best first, ineligible last");
+    let digests: Vec<&str> = entries
+        .iter()
+        .map(|e| e["digest"].as_str().unwrap())
+        .collect();
+    assert_eq!(digests, [GPU_DIGEST, PLAIN_DIGEST, ARM_DIGEST]);
+    let eligible: Vec<bool> = entries
+        .iter()
+        .map(|e| e["eligible"].as_bool().unwrap())
+        .collect();
+    assert_eq!(eligible, [true, true, false]);
+    let scores: Vec<i64> = entries
+        .iter()
+        .map(|e| e["score"].as_i64().unwrap())
+        .collect();
+    assert_eq!(scores, [1, 0, 0]);
+    assert_eq!(
+        entries[2]["platform"],
+        json!({"architecture": "arm64", "os": "linux", "variant": "v8"})
+    );
+    for e in entries {
+        let reasons = e["reasons"].as_array().expect("reasons array");
+        assert!(!reasons.is_empty(), "{e:#}");
+        for r in reasons {
+            let s = r.as_str().expect("reason is a string");
+            assert!(!s.trim().is_empty(), "{e:#}");
+        }
+    }
+    assert!(entries[0]["reasons"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("preference com.example.gpu matched: +1")));
+    assert!(entries[2]["reasons"][0]
+        .as_str()
+        .unwrap()
+        .contains("does not run on linux/amd64"));
+}
+
+#[test]
+fn no_match_select_exits_1_with_empty_stdout() {
+    for output in ["text", "json"] {
+        let r = run(&[
+            "select",
+            "--no-config",
+            "-p",
+            "linux/s390x",
+            "-o",
+            output,
+            &gpu(),
+        ]);
+        r.expect(1);
+        assert_eq!(r.stdout, "", "{output}");
+        r.stderr_has("no manifest for linux/s390x")
+            .stderr_has("gpu-index.json")
+            .stderr_has("it offers linux/amd64, linux/arm64/v8");
+        assert_eq!(r.stderr.lines().count(), 1);
+    }
+}
+
+#[test]
+fn no_match_rank_still_prints_ranking() {
+    let r = rank_json(&gpu(), "linux/s390x", &[]);
+    r.expect(1);
+    r.stderr_has("no manifest for linux/s390x");
+    let v = r.json();
+    assert_eq!(v["selected"], Value::Null);
+    let entries = v["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    // Ineligible entries keep index order.
+    let positions: Vec<u64> = entries
+        .iter()
+        .map(|e| e["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(positions, [0, 1, 2]);
+    assert!(entries.iter().all(|e| e["eligible"] == json!(false)));
+
+    let t = run(&["rank", "--no-config", "-p", "linux/s390x", &gpu()]);
+    t.expect(1);
+    assert!(t.stdout.contains("no entry is eligible"), "{}", t.stdout);
+    assert!(t.stdout.contains("POS"), "{}", t.stdout);
+}
+
+#[test]
+fn unusable_documents_exit_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest_v1 = dir.path().join("docker-schema1.json");
+    // A Docker schema 1 image manifest: no manifests array at all.
+    std::fs::write(
+        &manifest_v1,
+        br#"{"schemaVersion":1,"name":"library/hello","tag":"latest","architecture":"amd64","fsLayers":[],"history":[]}"#,
+    )
+    .unwrap();
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, b"").unwrap();
+    let array = dir.path().join("array.json");
+    std::fs::write(&array, b"[]").unwrap();
+    let rows: &[(String, &str)] = &[
+        (td("cases/truncated.json"), "EOF while parsing"),
+        (td("cases/not-json.txt"), "expected value"),
+        (td("cases/image-manifest.json"), "this is an image manifest"),
+        (td("cases/schema-version-1.json"), "schemaVersion is 1"),
+        (manifest_v1.display().to_string(), "manifests is missing"),
+        (empty.display().to_string(), "EOF while parsing"),
+        (array.display().to_string(), "(at ., line 1"),
+    ];
+    for (file, frag) in rows {
+        for mode in ["select", "rank"] {
+            let r = run(&[mode, "--no-config", "-p", "linux/amd64", file]);
+            assert_eq!(r.code, 2, "{mode} {file}: {r:#?}");
+            assert_eq!(r.stdout, "", "{mode} {file}");
+            assert_eq!(r.stderr.lines().count(), 1, "{file}: {:?}", r.stderr);
+            assert!(
+                r.stderr.contains(file.as_str()),
+                "names {file}: {}",
+                r.stderr
+            );
+            assert!(r.stderr.contains(frag), "{file}: {frag:?}: {}", r.stderr);
+        }
+    }
+}
+
+#[test]
+fn missing_file_and_usage_errors_exit_2() {
+    let rows: &[&[&str]] = &[
+        &["select", "--no-config", "-p", "linux/*", "GPU"],
+        &["select", "--no-config", "-p", "", "GPU"],
+        &[
+            "select",
+            "--no-config",
+            "-p",
+            "linux/amd64",
+            "--prefer",
+            "=v",
+            "GPU",
+        ],
+        &[
+            "select",
+            "--no-config",
+            "-p",
+            "linux/amd64",
+            "--prefer",
+            "a key",
+            "GPU",
+        ],
+        &[
+            "select",
+            "--no-config",
+            "-p",
+            "linux/amd64",
+            "--prefer",
+            "k:99999999999",
+            "GPU",
+        ],
+        &[
+            "select",
+            "--no-config",
+            "-p",
+            "linux/amd64",
+            "--max-index-bytes",
+            "5TB",
+            "GPU",
+        ],
+        &[
+            "select",
+            "--no-config",
+            "-p",
+            "linux/amd64",
+            "-o",
+            "yaml",
+            "GPU",
+        ],
+        &[
+            "select",
+            "--no-config",
+            "--config",
+            "x.toml",
+            "-p",
+            "linux/amd64",
+            "GPU",
+        ],
+        &[
+            "select",
+            "--no-config",
+            "-p",
+            "linux/amd64",
+            "--tag",
+            "v1",
+            "GPU",
+        ],
+        &[
+            "select",
+            "--no-config",
+            "-p",
+            "linux/amd64",
+            "/nonexistent/index.json",
+        ],
+        &["select"],
+        &["frobnicate", "GPU"],
+    ];
+    let g = gpu();
+    for row in rows {
+        let args: Vec<&str> = row
+            .iter()
+            .map(|a| if *a == "GPU" { &g } else { *a })
+            .collect();
+        let r = run(&args);
+        assert_eq!(r.code, 2, "{args:?}: {r:#?}");
+        assert_eq!(r.stdout, "", "{args:?}");
+        assert!(!r.stderr.is_empty(), "{args:?}");
+    }
+    run(&["select", "--no-config", "-p", "linux/*", &g])
+        .expect(2)
+        .stderr_has("linux/*");
+    run(&[
+        "select",
+        "--no-config",
+        "-p",
+        "linux/amd64",
+        "/nonexistent/index.json",
+    ])
+    .expect(2)
+    .stderr_has("/nonexistent/index.json");
+}
+
+#[test]
+fn stdin_dash_is_read() {
+    let bytes = std::fs::read(gpu()).unwrap();
+    let r = run_stdin(
+        &[
+            "select",
+            "--no-config",
+            "-p",
+            "linux/amd64",
+            "--prefer",
+            "com.example.gpu",
+            "-o",
+            "json",
+            "-",
+        ],
+        &bytes,
+    );
+    r.expect(0);
+    let v = r.json();
+    assert_eq!(v["position"], json!(1));
+    assert_eq!(v["digest"], json!(GPU_DIGEST));
+    assert_eq!(v["index"]["source"], json!("<stdin>"));
+    assert_eq!(v["index"]["digest"], json!(sha256(&bytes)));
+
+    let bad = run_stdin(&["select", "--no-config", "-p", "linux/amd64", "-"], b"{");
+    bad.expect(2).stderr_has("<stdin>");
+}
+
+// ---------------------------------------------------------------------------
+// 3. Proposal A scoring.
+
+#[test]
+fn gpu_example_choices() {
+    // (platform, extra flags, selected position, score)
+    let rows: &[(&str, &[&str], u64, i64)] = &[
+        ("linux/amd64", &[], 0, 0),
+        ("linux/amd64", &["--prefer", "com.example.gpu"], 1, 1),
+        (
+            "linux/amd64",
+            &["--prefer", "com.example.gpu=example-gpu-model:10"],
+            1,
+            10,
+        ),
+        // A value that does not match is no preference at all.
+        (
+            "linux/amd64",
+            &["--prefer", "com.example.gpu=other:10"],
+            0,
+            0,
+        ),
+        // Avoiding the GPU keeps the first entry.
+        ("linux/amd64", &["--prefer", "com.example.gpu:-3"], 0, 0),
+        ("linux/arm64", &[], 2, 0),
+        ("linux/arm64", &["--prefer", "com.example.gpu:100"], 2, 0),
+    ];
+    for (plat, extra, pos, score) in rows {
+        let v = select_json(&gpu(), plat, extra).expect(0).json();
+        assert_eq!(v["position"], json!(pos), "{plat} {extra:?}");
+        assert_eq!(v["score"], json!(score), "{plat} {extra:?}");
+    }
+}
+
+/// Rows: (entries' annotations, preferences, selected position, score).
+#[test]
+fn weights_sum_and_ties_keep_order() {
+    type Row<'a> = (&'a [&'a [(&'a str, &'a str)]], &'a [&'a str], u64, i64);
+    let rows: &[Row] = &[
+        // Two preferences on one entry (2+2) beat one heavier (3) elsewhere…
+        (
+            &[&[("x", "1")], &[("a", "1"), ("b", "1")]],
+            &["x:3", "a:2", "b:2"],
+            1,
+            4,
+        ),
+        // …but only when the sum is larger: 1+1 < 3.
+        (
+            &[&[("x", "1")], &[("a", "1"), ("b", "1")]],
+            &["x:3", "a:1", "b:1"],
+            0,
+            3,
+        ),
+        // Equal sums (3 vs 2+1): the earlier entry wins.
+        (
+            &[&[("x", "1")], &[("a", "1"), ("b", "1")]],
+            &["x:3", "a:2", "b:1"],
+            0,
+            3,
+        ),
+        (
+            &[&[("a", "1"), ("b", "1")], &[("x", "1")]],
+            &["x:3", "a:2", "b:1"],
+            0,
+            3,
+        ),
+        // Ties keep the earlier entry, whatever the preference order.
+        (&[&[("a", "1")], &[("b", "1")]], &["a", "b"], 0, 1),
+        (&[&[("a", "1")], &[("b", "1")]], &["b", "a"], 0, 1),
+        (&[&[], &[("a", "1")], &[("a", "2")]], &["a"], 1, 1),
+        // Value-specific preferences.
+        (&[&[("a", "1")], &[("a", "2")]], &["a=2"], 1, 1),
+        (&[&[("a", "1")], &[("a", "2")]], &["a=2", "a=1:2"], 0, 2),
+        // A negative weight pushes an entry below a zero-score one.
+        (&[&[("debug", "true")], &[]], &["debug:-1"], 1, 0),
+        (
+            &[&[("debug", "true"), ("a", "1")], &[]],
+            &["debug:-1", "a"],
+            0,
+            0,
+        ),
+        // Weight 0 is no preference.
+        (&[&[], &[("a", "1")]], &["a:0"], 0, 0),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (n, (anns, prefs, pos, score)) in rows.iter().enumerate() {
+        let entries: Vec<Value> = anns
+            .iter()
+            .enumerate()
+            .map(|(i, a)| entry(&format!("e{i}"), Some("linux/amd64"), a))
+            .collect();
+        let f = write_json(dir.path(), &format!("row{n}.json"), &index(&entries));
+        let mut extra = Vec::new();
+        for p in *prefs {
+            extra.push("--prefer");
+            extra.push(p);
+        }
+        let v = select_json(&f, "linux/amd64", &extra).expect(0).json();
+        assert_eq!(v["position"], json!(pos), "row {n}: {prefs:?}");
+        assert_eq!(v["score"], json!(score), "row {n}: {prefs:?}");
+        assert_eq!(
+            v["digest"],
+            json!(fake_digest(&format!("e{pos}"))),
+            "row {n}"
+        );
+        // rank agrees with select.
+        let r = rank_json(&f, "linux/amd64", &extra).expect(0).json();
+        assert_eq!(r["selected"], json!(pos), "row {n}");
+        assert_eq!(r["entries"][0]["position"], json!(pos), "row {n}");
+    }
+}
+
+#[test]
+fn negative_weight_ranks_below_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_json(
+        dir.path(),
+        "i.json",
+        &index(&[
+            entry("debug", Some("linux/amd64"), &[("org.example.debug", "1")]),
+            entry("plain", Some("linux/amd64"), &[]),
+        ]),
+    );
+    let v = rank_json(&f, "linux/amd64", &["--prefer", "org.example.debug:-5"])
+        .expect(0)
+        .json();
+    assert_eq!(v["selected"], json!(1));
+    let e = v["entries"].as_array().unwrap();
+    assert_eq!(
+        (e[0]["position"].clone(), e[0]["score"].clone()),
+        (json!(1), json!(0))
+    );
+    assert_eq!(
+        (e[1]["position"].clone(), e[1]["score"].clone()),
+        (json!(0), json!(-5))
+    );
+    assert_eq!(e[1]["eligible"], json!(true));
+}
+
+#[test]
+fn preference_never_makes_incompatible_entry_eligible() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_json(
+        dir.path(),
+        "i.json",
+        &index(&[
+            entry("amd", Some("linux/amd64"), &[]),
+            entry("arm", Some("linux/arm64"), &[("com.example.fast", "yes")]),
+        ]),
+    );
+    let v = rank_json(&f, "linux/amd64", &["--prefer", "com.example.fast:1000"])
+        .expect(0)
+        .json();
+    assert_eq!(v["selected"], json!(0));
+    let arm = &v["entries"][1];
+    assert_eq!(arm["position"], json!(1));
+    assert_eq!(arm["eligible"], json!(false));
+    // The score is still computed, for the explanation.
+    assert_eq!(arm["score"], json!(1000));
+
+    // With only the arm64 entry, the preference does not rescue it.
+    let g = write_json(
+        dir.path(),
+        "only-arm.json",
+        &index(&[entry(
+            "arm",
+            Some("linux/arm64"),
+            &[("com.example.fast", "yes")],
+        )]),
+    );
+    select_json(&g, "linux/amd64", &["--prefer", "com.example.fast:1000"])
+        .expect(1)
+        .stderr_has("it offers linux/arm64");
+}
+
+#[test]
+fn closeness_beats_position_and_score_beats_closeness() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_json(
+        dir.path(),
+        "i.json",
+        &index(&[
+            entry("v1", Some("linux/amd64"), &[("com.example.generic", "1")]),
+            entry("v2", Some("linux/amd64/v2"), &[]),
+        ]),
+    );
+    let v = select_json(&f, "linux/amd64/v3", &[]).expect(0).json();
+    assert_eq!(v["position"], json!(1), "amd64/v2 is closer to v3 than v1");
+    let r = rank_json(&f, "linux/amd64/v3", &[]).expect(0).json();
+    assert_eq!(r["entries"][0]["platformRank"], json!(1));
+    assert_eq!(r["entries"][1]["platformRank"], json!(2));
+    // On a v2 target both run; v2 is exact.
+    let v = select_json(&f, "linux/amd64/v2", &[]).expect(0).json();
+    assert_eq!(v["position"], json!(1));
+    // On a v1 target, v2 does not run.
+    let v = select_json(&f, "linux/amd64", &[]).expect(0).json();
+    assert_eq!(v["position"], json!(0));
+    // Score beats closeness.
+    let v = select_json(&f, "linux/amd64/v3", &["--prefer", "com.example.generic"])
+        .expect(0)
+        .json();
+    assert_eq!(
+        (v["position"].clone(), v["score"].clone()),
+        (json!(0), json!(1))
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 4. Size limits.
+
+#[test]
+fn max_index_bytes_refuses_large_files() {
+    let r = run(&[
+        "select",
+        "--no-config",
+        "-p",
+        "linux/amd64",
+        "--max-index-bytes",
+        "100",
+        &gpu(),
+    ]);
+    r.expect(2)
+        .stderr_has("100-byte limit")
+        .stderr_has("--max-index-bytes")
+        .stderr_has("gpu-index.json");
+    assert_eq!(r.stdout, "");
+    let size = std::fs::metadata(gpu()).unwrap().len().to_string();
+    // Exactly the file's size is allowed; one less is not.
+    select_json(&gpu(), "linux/amd64", &["--max-index-bytes", &size]).expect(0);
+    let less = (size.parse::<u64>().unwrap() - 1).to_string();
+    select_json(&gpu(), "linux/amd64", &["--max-index-bytes", &less]).expect(2);
+    for ok in ["4MiB", "4M", "2KiB", "1 GiB", "4194304"] {
+        select_json(&gpu(), "linux/amd64", &["--max-index-bytes", ok]).expect(0);
+    }
+    for ok in ["4MiB", "8K", "1 GiB", "8000"] {
+        let v = select_json(
+            &gpu(),
+            "linux/amd64",
+            &["--max-manifest-bytes", ok, "--prefer", "com.example.gpu"],
+        )
+        .expect(0)
+        .json();
+        assert_eq!(v["position"], json!(1), "{ok}");
+    }
+    // 7KiB = 7168 bytes: 7143 fits, 7682 does not.
+    let v = select_json(
+        &gpu(),
+        "linux/amd64",
+        &[
+            "--max-manifest-bytes",
+            "7KiB",
+            "--prefer",
+            "com.example.gpu",
+        ],
+    )
+    .expect(0)
+    .json();
+    assert_eq!(v["position"], json!(0));
+}
+
+#[test]
+fn stdin_over_the_limit_stops_reading() {
+    const TOTAL: usize = 64 << 20;
+    let mut child = cmd(&[
+        "select",
+        "--no-config",
+        "-p",
+        "linux/amd64",
+        "--max-index-bytes",
+        "1000",
+        "-",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b' '; 64 * 1024];
+        let mut written = 0usize;
+        while written < TOTAL {
+            match stdin.write(&chunk) {
+                Ok(n) => written += n,
+                Err(_) => break, // broken pipe: the reader gave up
+            }
+        }
+        written
+    });
+    let r = wait_guarded(child, Duration::from_secs(10));
+    let written = writer.join().unwrap();
+    r.expect(2)
+        .stderr_has("<stdin>")
+        .stderr_has("1000-byte limit");
+    assert!(
+        written < TOTAL,
+        "the whole {TOTAL}-byte input was consumed; ocipick should stop after the limit"
+    );
+}
+
+#[test]
+fn max_manifest_bytes_makes_large_entries_ineligible() {
+    let extra = [
+        "--max-manifest-bytes",
+        "7500",
+        "--prefer",
+        "com.example.gpu:10",
+    ];
+    let v = select_json(&gpu(), "linux/amd64", &extra).expect(0).json();
+    assert_eq!(v["position"], json!(0));
+    assert_eq!(v["digest"], json!(PLAIN_DIGEST));
+    let r = rank_json(&gpu(), "linux/amd64", &extra).expect(0).json();
+    let gpu_entry = r["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["position"] == json!(1))
+        .unwrap()
+        .clone();
+    assert_eq!(gpu_entry["eligible"], json!(false));
+    let reasons: Vec<&str> = gpu_entry["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("7682") && r.contains("7500-byte manifest limit")),
+        "{reasons:?}"
+    );
+    // At the limit exactly, it is eligible again.
+    let v = select_json(
+        &gpu(),
+        "linux/amd64",
+        &[
+            "--max-manifest-bytes",
+            "7682",
+            "--prefer",
+            "com.example.gpu",
+        ],
+    )
+    .expect(0)
+    .json();
+    assert_eq!(v["position"], json!(1));
+}
+
+// ---------------------------------------------------------------------------
+// 5. Configuration files.
+
+fn write_config(dir: &std::path::Path, text: &str) -> String {
+    let p = dir.join("config.toml");
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn config_preferences_change_the_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "[[prefer]]\nannotation = \"com.example.gpu\"\nvalue = \"example-gpu-model\"\nweight = 10\n",
+    );
+    let r = run(&[
+        "select",
+        "--config",
+        &cfg,
+        "-p",
+        "linux/amd64",
+        "-o",
+        "json",
+        &gpu(),
+    ]);
+    let v = r.expect(0).json();
+    assert_eq!(
+        (v["position"].clone(), v["score"].clone()),
+        (json!(1), json!(10))
+    );
+}
+
+#[test]
+fn ocipick_config_env_is_used_without_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "[[prefer]]\nannotation = \"com.example.gpu\"\n");
+    let mut c = cmd(&["select", "-p", "linux/amd64", "-o", "json", &gpu()]);
+    c.env("OCIPICK_CONFIG", &cfg);
+    let v = run_cmd(c).expect(0).json();
+    assert_eq!(v["position"], json!(1));
+    // An explicit --config wins over the variable.
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, "platform = \"linux/arm64\"\n").unwrap();
+    let mut c = cmd(&[
+        "select",
+        "--config",
+        other.to_str().unwrap(),
+        "-o",
+        "json",
+        &gpu(),
+    ]);
+    c.env("OCIPICK_CONFIG", &cfg);
+    let v = run_cmd(c).expect(0).json();
+    assert_eq!(v["digest"], json!(ARM_DIGEST));
+}
+
+/// `--no-config` must work for a user who exported OCIPICK_CONFIG.
+#[test]
+fn no_config_ignores_ocipick_config_env() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "[[prefer]]\nannotation = \"com.example.gpu\"\n");
+    let mut c = cmd(&[
+        "select",
+        "--no-config",
+        "-p",
+        "linux/amd64",
+        "-o",
+        "json",
+        &gpu(),
+    ]);
+    c.env("OCIPICK_CONFIG", &cfg);
+    let v = run_cmd(c).expect(0).json();
+    assert_eq!(v["position"], json!(0));
+}
+
+/// Rows: config text → the line its error is reported on.
+#[test]
+fn config_errors_name_the_line() {
+    let rows: &[(&str, usize, &str)] = &[
+        (
+            "[[prefer]]\nannotation = \"a\"\n\n[[prefer]]\nanotation = \"com.example.gpu\"\n",
+            5,
+            "anotation",
+        ),
+        ("# comment\nplatfrom = \"linux/amd64\"\n", 2, "platfrom"),
+        (
+            "[[prefer]]\nannotation = \"a\"\nweight = \"ten\"\n",
+            3,
+            "\"ten\"",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (text, line, frag) in rows {
+        let cfg = write_config(dir.path(), text);
+        let r = run(&["select", "--config", &cfg, "-p", "linux/amd64", &gpu()]);
+        assert_eq!(r.code, 2, "{text:?}: {r:#?}");
+        assert_eq!(r.stdout, "");
+        assert!(r.stderr.contains(&cfg), "names the file: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("line {line}:")),
+            "{text:?}: want line {line}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.contains(frag), "{text:?}: {}", r.stderr);
+    }
+    // A config file that does not exist is an error, not silence.
+    run(&[
+        "select",
+        "--config",
+        "/nonexistent/ocipick.toml",
+        "-p",
+        "linux/amd64",
+        &gpu(),
+    ])
+    .expect(2)
+    .stderr_has("/nonexistent/ocipick.toml");
+}
+
+#[test]
+fn cli_preferences_add_to_config_preferences() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_json(
+        dir.path(),
+        "i.json",
+        &index(&[
+            entry("b-only", Some("linux/amd64"), &[("b", "1")]),
+            entry("a-and-b", Some("linux/amd64"), &[("a", "1"), ("b", "1")]),
+            entry("a-only", Some("linux/amd64"), &[("a", "1")]),
+        ]),
+    );
+    let cfg = write_config(dir.path(), "[[prefer]]\nannotation = \"a\"\nweight = 2\n");
+    // CLI alone: b-only and a-and-b tie at 2, the earlier wins.
+    let v = select_json(&f, "linux/amd64", &["--prefer", "b:2"])
+        .expect(0)
+        .json();
+    assert_eq!(v["position"], json!(0));
+    // Config alone: a-and-b and a-only tie; a-and-b is earlier.
+    let v = run(&[
+        "select",
+        "--config",
+        &cfg,
+        "-p",
+        "linux/amd64",
+        "-o",
+        "json",
+        &f,
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(v["position"], json!(1));
+    assert_eq!(v["score"], json!(2));
+    // Both: the sum, 2 + 2, on a-and-b.
+    let r = run(&[
+        "rank",
+        "--config",
+        &cfg,
+        "-p",
+        "linux/amd64",
+        "--prefer",
+        "b:2",
+        "-o",
+        "json",
+        &f,
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(r["selected"], json!(1));
+    assert_eq!(r["entries"][0]["score"], json!(4));
+    assert_eq!(
+        r["preferences"],
+        json!([
+            {"annotation": "a", "value": null, "weight": 2},
+            {"annotation": "b", "value": null, "weight": 2},
+        ])
+    );
+}
+
+#[test]
+fn config_platform_is_used_without_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "platform = \"linux/arm64\"\n");
+    let v = run(&["select", "--config", &cfg, "-o", "json", &gpu()])
+        .expect(0)
+        .json();
+    assert_eq!(v["digest"], json!(ARM_DIGEST));
+    assert_eq!(v["target"], json!("linux/arm64"));
+    // The flag wins over the file.
+    let v = run(&[
+        "select",
+        "--config",
+        &cfg,
+        "-p",
+        "linux/amd64",
+        "-o",
+        "json",
+        &gpu(),
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(v["digest"], json!(PLAIN_DIGEST));
+    // Limits come from the file too.
+    let cfg = write_config(
+        dir.path(),
+        "platform = \"linux/amd64\"\nmax-manifest-bytes = 7500\n[[prefer]]\nannotation = \"com.example.gpu\"\n",
+    );
+    let v = run(&["select", "--config", &cfg, "-o", "json", &gpu()])
+        .expect(0)
+        .json();
+    assert_eq!(v["position"], json!(0));
+}
+
+// ---------------------------------------------------------------------------
+// 7. Text output.
+
+/// Long lines are allowed only when a single unbreakable word (a path or a
+/// digest) does not fit after its label or indentation.
+fn check_width(what: &str, text: &str) {
+    for line in text.lines() {
+        let cols = line.chars().count();
+        if cols <= 80 {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let last = *words.last().unwrap();
+        let head = &line[..line.len() - last.len()];
+        let head_words = head.split_whitespace().count();
+        assert!(
+            head_words <= 1 && last.chars().count() + 11 > 80,
+            "{what}: {cols}-column line is not one unbreakable word after a label:\n{line}\n---\n{text}"
+        );
+    }
+}
+
+#[test]
+fn text_output_fits_80_columns() {
+    let root = workspace_root();
+    let mut files: Vec<String> = std::fs::read_dir(root.join("testdata/corpus"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .map(|n| format!("testdata/corpus/{n}"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 30, "{files:?}");
+    files.push("testdata/examples/gpu-index.json".into());
+    let mut checked = 0;
+    for f in &files {
+        for plat in [
+            "linux/amd64/v3",
+            "linux/arm/v7",
+            "windows(10.0.20348)/amd64",
+        ] {
+            for mode in ["rank", "select"] {
+                let mut c = cmd(&[
+                    mode,
+                    "--no-config",
+                    "-p",
+                    plat,
+                    "--prefer",
+                    "org.opencontainers.image.ref.name",
+                    "--prefer",
+                    "com.example.gpu=example-gpu-model:10",
+                    f,
+                ]);
+                c.current_dir(&root);
+                let r = run_cmd(c);
+                assert!(r.code == 0 || r.code == 1, "{mode} {plat} {f}: {r:#?}");
+                if mode == "rank" || r.code == 0 {
+                    assert!(!r.stdout.is_empty(), "{mode} {plat} {f}");
+                }
+                check_width(&format!("{mode} -p {plat} {f}"), &r.stdout);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100);
+}
+
+#[test]
+fn rank_text_shows_marks_and_selection() {
+    let r = run(&[
+        "rank",
+        "--no-config",
+        "-p",
+        "linux/amd64",
+        "--prefer",
+        "com.example.gpu",
+        &gpu(),
+    ]);
+    r.expect(0);
+    let rows: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("sha256:") && !l.starts_with("selected"))
+        .collect();
+    assert_eq!(rows.len(), 3, "{}", r.stdout);
+    assert!(
+        rows[0].starts_with(" *    1      1  linux/amd64"),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[1].starts_with("      0      0  linux/amd64"),
+        "{}",
+        rows[1]
+    );
+    assert!(
+        rows[2].starts_with(" x    2      -  linux/arm64/v8"),
+        "{}",
+        rows[2]
+    );
+    assert!(r.stdout.ends_with(&format!("\nselected {GPU_DIGEST}\n")));
+}
+
+/// Every `select` text line is "LABEL VALUE" with at least one space
+/// between label and value.
+#[test]
+fn select_text_labels_are_separated_from_values() {
+    let r = run(&[
+        "select",
+        "--no-config",
+        "-p",
+        "linux/amd64",
+        "--prefer",
+        "com.example.gpu",
+        &gpu(),
+    ]);
+    r.expect(0);
+    let labels = [
+        "digest",
+        "platform",
+        "type",
+        "size",
+        "position",
+        "score",
+        "annotation",
+        "why",
+    ];
+    for line in r.stdout.lines().filter(|l| !l.starts_with(' ')) {
+        let label = line.split_whitespace().next().unwrap();
+        assert!(
+            labels.contains(&label),
+            "line does not start with a label and a space: {line:?}\n{}",
+            r.stdout
+        );
+    }
+    // A 9-column label keeps the full digest line at 80 columns.
+    let first = format!("digest   {GPU_DIGEST}");
+    assert_eq!(first.len(), 80);
+    assert!(r.stdout.starts_with(&format!("{first}\n")));
+    assert!(r.stdout.contains("position 1 of 3 in"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("com.example.gpu=example-gpu-model"),
+        "{}",
+        r.stdout
+    );
+}
