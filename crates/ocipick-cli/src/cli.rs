@@ -30,6 +30,13 @@ pub enum Command {
     /// Exit status as for select: the ranking is printed either way, and the
     /// status is 1 when no entry is eligible.
     Rank(SelectArgs),
+    /// Print the pinned reference of the selected manifest,
+    /// REGISTRY/REPOSITORY@DIGEST, for any runtime to run unmodified:
+    /// `docker run $(ocipick resolve --prefer com.example.gpu nginx:latest)`.
+    ///
+    /// For local sources it prints the selected digest. Exit status as for
+    /// select, and 3 for network, registry and authentication failures.
+    Resolve(SelectArgs),
     /// Print shell completions or the man page, generated from these flags.
     Generate {
         /// What to generate.
@@ -63,8 +70,9 @@ pub enum Output {
 #[derive(Debug, Args)]
 pub struct SelectArgs {
     /// The index: a JSON file (an OCI image index or a Docker manifest list),
-    /// `-` for standard input, or an OCI image layout directory as DIR,
-    /// DIR:TAG or oci:DIR[:TAG].
+    /// `-` for standard input, an OCI image layout directory as DIR, DIR:TAG
+    /// or oci:DIR[:TAG], or a registry reference [docker://][REGISTRY/]REPO[:TAG|@DIGEST].
+    /// An existing path is always local.
     pub source: String,
 
     /// Target platform: os[(osversion+feature…)]/arch[/variant], e.g.
@@ -105,6 +113,51 @@ pub struct SelectArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// How to reach registries.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Registry options")]
+pub struct RegistryArgs {
+    /// Reach this registry (HOST[:PORT]) over plain HTTP. Repeatable.
+    /// Loopback registries fall back to plain HTTP by themselves.
+    #[arg(long, value_name = "REGISTRY")]
+    pub plain_http: Vec<String>,
+
+    /// Trust the CA certificates in this PEM file instead of the system's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// User name for the registry (with --password-stdin). Without it,
+    /// credentials come from the Docker config file ($DOCKER_CONFIG/config.json
+    /// or ~/.docker/config.json: auths, credsStore, credHelpers).
+    #[arg(long, value_name = "USER", requires = "password_stdin")]
+    pub username: Option<String>,
+
+    /// Read the password (or token) from the first line of standard input.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+
+    /// Connect and read timeout, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_timeout)]
+    pub timeout: f64,
+
+    /// Retries after connection errors, HTTP 429 and 5xx (with backoff,
+    /// honouring Retry-After up to 10 s).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub retries: u32,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 3600.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a number of seconds between 0 and 3600"
+        )),
+    }
 }
 
 fn parse_preference(s: &str) -> Result<Preference, String> {

@@ -53,6 +53,7 @@ fn main() -> ExitCode {
     let (args, mode) = match &cli.command {
         Command::Select(a) => (a, Mode::Select),
         Command::Rank(a) => (a, Mode::Rank),
+        Command::Resolve(a) => (a, Mode::Resolve),
         Command::Generate { what } => return generate(*what),
     };
     match run::run(args, mode) {
@@ -68,6 +69,10 @@ fn main() -> ExitCode {
         Err(Failure::Invalid(message)) => {
             eprintln!("ocipick: {message}");
             ExitCode::from(2)
+        }
+        Err(Failure::Registry(message)) => {
+            eprintln!("ocipick: {message}");
+            ExitCode::from(3)
         }
     }
 }

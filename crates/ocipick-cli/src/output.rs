@@ -203,6 +203,12 @@ fn context_json(a: &Answer<'_, '_>, m: &mut Map<String, Value>) {
     index.insert("mediaType".into(), json!(a.index.media_type));
     index.insert("entries".into(), json!(a.index.manifests.len()));
     m.insert("index".into(), Value::Object(index));
+    if let Some(st) = a.stats {
+        m.insert(
+            "registry".into(),
+            json!({"requests": st.requests, "manifestRequests": st.manifests}),
+        );
+    }
     let via: Vec<Value> = a
         .hops
         .iter()
@@ -248,5 +254,35 @@ pub fn rank_json(a: &Answer<'_, '_>) -> String {
         .map(|e| Value::Object(ranked_json(a, e)))
         .collect();
     m.insert("entries".into(), json!(entries));
+    to_line(Value::Object(m))
+}
+
+/// The chosen digest, pinned to the registry reference when there is one.
+fn pinned(a: &Answer<'_, '_>) -> Option<String> {
+    let e = a.ranking.entries.first()?;
+    let d = &a.index.manifests[e.position].digest;
+    Some(match a.reference {
+        Some(r) => r.pinned(d),
+        None => d.to_string(),
+    })
+}
+
+/// `ocipick resolve`: the pinned reference alone, for `$(…)`.
+pub fn resolve_text(a: &Answer<'_, '_>) -> String {
+    pinned(a).map(|p| p + "\n").unwrap_or_default()
+}
+
+/// `ocipick resolve --output json`.
+pub fn resolve_json(a: &Answer<'_, '_>) -> String {
+    let Some(e) = a.ranking.entries.first() else {
+        return String::new();
+    };
+    let mut m = Map::new();
+    m.insert("reference".into(), json!(pinned(a)));
+    if let Some(r) = a.reference {
+        m.insert("source".into(), json!(r.to_string()));
+    }
+    m.insert("descriptor".into(), Value::Object(ranked_json(a, e)));
+    context_json(a, &mut m);
     to_line(Value::Object(m))
 }

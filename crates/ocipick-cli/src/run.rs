@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 
 use ocipick::media_type::{self, Kind};
 use ocipick::{Config, Descriptor, Digest, Index, Platform, Policy, Ranking};
-use ocipick_registry::{Layout, LayoutTarget, SourceError};
+use ocipick_registry::{
+    Client, ClientOptions, Layout, LayoutTarget, Reference, SourceError, Stats,
+};
 
-use crate::cli::{Output, SelectArgs};
+use crate::cli::{Output, RegistryArgs, SelectArgs};
 use crate::output;
 
 /// 4 MiB: the manifest size limit registries commonly enforce.
@@ -32,6 +34,8 @@ pub enum Failure {
     },
     /// Exit 2: usage error or invalid input.
     Invalid(String),
+    /// Exit 3: network, registry or authentication failure.
+    Registry(String),
 }
 
 impl From<SourceError> for Failure {
@@ -47,6 +51,8 @@ pub enum Mode {
     Select,
     /// `ocipick rank`
     Rank,
+    /// `ocipick resolve`
+    Resolve,
 }
 
 /// Where the index comes from.
@@ -55,6 +61,49 @@ enum Source {
     Stdin,
     File(PathBuf),
     Layout(PathBuf, Option<String>),
+    Registry(Reference),
+}
+
+/// Where nested content can be fetched from.
+enum Store {
+    Layout(Layout),
+    Registry(Box<Client>, Reference),
+}
+
+impl Store {
+    fn fetch(&self, d: &Descriptor<'_>) -> Result<Vec<u8>, Failure> {
+        match self {
+            Store::Layout(l) => Ok(l.blob(d)?),
+            Store::Registry(client, r) => {
+                let f = client
+                    .fetch_manifest(r, d.digest.as_str())
+                    .map_err(|e| Failure::Registry(e.to_string()))?;
+                if f.bytes.len() as u64 != d.size {
+                    return Err(Failure::Registry(format!(
+                        "{}/{}: manifest {} is {} bytes, its descriptor says {}",
+                        r.registry,
+                        r.repository,
+                        d.digest,
+                        f.bytes.len(),
+                        d.size
+                    )));
+                }
+                Ok(f.bytes)
+            }
+        }
+    }
+
+    fn origin(&self, d: &Descriptor<'_>) -> String {
+        match self {
+            Store::Layout(l) => format!(
+                "{}/blobs/{}/{}",
+                l.root().display(),
+                d.digest.algorithm(),
+                d.digest.encoded()
+            ),
+            Store::Registry(_, r) => r.pinned(&d.digest),
+        }
+    }
 }
 
 /// One step down into a nested index.
@@ -87,6 +136,10 @@ pub struct Answer<'x, 'a> {
     pub hops: &'x [Hop],
     /// The ranking of the final index.
     pub ranking: Ranking,
+    /// The registry reference, for registry sources.
+    pub reference: Option<&'x Reference>,
+    /// Registry requests made, for registry sources.
+    pub stats: Option<Stats>,
 }
 
 fn parse_source(s: &str, tag_flag: Option<&str>) -> Result<Source, Failure> {
@@ -106,6 +159,12 @@ fn parse_source(s: &str, tag_flag: Option<&str>) -> Result<Source, Failure> {
             tag.or(tag_flag).map(str::to_owned),
         ))
     };
+    if let Some(rest) = s.strip_prefix("docker://") {
+        return rest
+            .parse::<Reference>()
+            .map(Source::Registry)
+            .map_err(|e| Failure::Invalid(e.to_string()));
+    }
     if let Some(rest) = s.strip_prefix("oci:") {
         if Path::new(rest).is_dir() {
             return layout(rest, None);
@@ -132,7 +191,19 @@ fn parse_source(s: &str, tag_flag: Option<&str>) -> Result<Source, Failure> {
             return layout(dir, Some(tag));
         }
     }
-    Err(Failure::Invalid(format!("{s}: no such file or directory")))
+    match s.parse::<Reference>() {
+        Ok(r) if tag_flag.is_none() => Ok(Source::Registry(r)),
+        Ok(_) => Err(Failure::Invalid(format!(
+            "{s}: --tag applies to OCI layout directories only"
+        ))),
+        Err(e) => Err(Failure::Invalid(format!(
+            "{s}: no such file or directory, and {}",
+            e.problem
+                .strip_prefix("")
+                .map(|p| format!("not an image reference ({p})"))
+                .unwrap_or_default()
+        ))),
+    }
 }
 
 /// Loads the configuration file, if any: `--config`, else `$OCIPICK_CONFIG`,
@@ -179,15 +250,57 @@ pub fn policy(args: &SelectArgs) -> Result<(Policy, u64), Failure> {
     Ok((policy, max_index))
 }
 
-/// Runs select or rank and returns what to print on stdout.
-pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
-    let (policy, max_index) = policy(args)?;
-    let (mut origin, mut doc, store) = match parse_source(&args.source, args.tag.as_deref())? {
-        Source::Stdin => (
-            "<stdin>".to_owned(),
-            Doc::Bytes(ocipick_registry::read_stdin(max_index, INDEX_HINT)?),
-            None,
-        ),
+/// Builds the registry client from the transport flags.
+fn client(args: &RegistryArgs, max_index: u64) -> Result<Client, Failure> {
+    let mut opts = ClientOptions {
+        ca_file: args.ca_file.clone(),
+        plain_http: args.plain_http.iter().cloned().collect(),
+        max_bytes: max_index,
+        connect_timeout: std::time::Duration::from_secs_f64(args.timeout),
+        read_timeout: std::time::Duration::from_secs_f64(args.timeout),
+        retries: args.retries,
+        ..ClientOptions::default()
+    };
+    if let Some(user) = &args.username {
+        if !args.password_stdin {
+            return Err(Failure::Invalid(
+                "--username needs --password-stdin (passwords are never taken as arguments)".into(),
+            ));
+        }
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Failure::Invalid(format!("--password-stdin: {e}")))?;
+        let secret = line.trim_end_matches(['\r', '\n']).to_owned();
+        if secret.is_empty() {
+            return Err(Failure::Invalid("--password-stdin: empty password".into()));
+        }
+        opts.credentials = Some(ocipick_registry::auth::Credentials {
+            username: user.clone(),
+            secret,
+        });
+    } else if args.password_stdin {
+        return Err(Failure::Invalid("--password-stdin needs --username".into()));
+    }
+    Client::new(opts).map_err(|e| Failure::Invalid(e.to_string()))
+}
+
+/// The document to select from, where it came from, and where nested
+/// content can be fetched.
+fn load(args: &SelectArgs, max_index: u64) -> Result<(String, Doc, Option<Store>), Failure> {
+    Ok(match parse_source(&args.source, args.tag.as_deref())? {
+        Source::Stdin => {
+            if args.registry.password_stdin {
+                return Err(Failure::Invalid(
+                    "standard input cannot hold both the index and the password".into(),
+                ));
+            }
+            (
+                "<stdin>".to_owned(),
+                Doc::Bytes(ocipick_registry::read_stdin(max_index, INDEX_HINT)?),
+                None,
+            )
+        }
         Source::File(p) => {
             let bytes = ocipick_registry::read_file(&p, max_index, INDEX_HINT)?;
             (p.display().to_string(), Doc::Bytes(bytes), None)
@@ -202,35 +315,60 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
             })?;
             let target = layout.resolve(&index, tag.as_deref())?;
             drop(index);
+            let store = Store::Layout(layout);
             match target {
-                LayoutTarget::TopIndex => (top_origin, Doc::Bytes(top), Some(layout)),
+                LayoutTarget::TopIndex => (top_origin, Doc::Bytes(top), Some(store)),
                 LayoutTarget::Entry(d) if media_type::kind(&d.media_type) == Kind::Index => {
-                    let bytes = layout.blob(&d)?;
-                    (blob_origin(&layout, &d), Doc::Bytes(bytes), Some(layout))
+                    let bytes = store.fetch(&d)?;
+                    (store.origin(&d), Doc::Bytes(bytes), Some(store))
                 }
-                LayoutTarget::Entry(d) => (top_origin, Doc::Single(d), Some(layout)),
+                LayoutTarget::Entry(d) => (top_origin, Doc::Single(d), Some(store)),
             }
         }
-    };
+        Source::Registry(r) => {
+            let client = client(&args.registry, max_index)?;
+            let f = client
+                .fetch_manifest(&r, &r.manifest_ref())
+                .map_err(|e| Failure::Registry(e.to_string()))?;
+            let origin = r.to_string();
+            let doc = match media_type::kind(&f.media_type) {
+                Kind::Index => Doc::Bytes(f.bytes),
+                // A single image manifest: the only candidate.
+                _ => Doc::Single(Box::new(Descriptor {
+                    media_type: f.media_type.into(),
+                    digest: f.digest,
+                    size: f.bytes.len() as u64,
+                    urls: Vec::new(),
+                    annotations: Default::default(),
+                    data: None,
+                    artifact_type: None,
+                    platform: None,
+                })),
+            };
+            (origin, doc, Some(Store::Registry(Box::new(client), r)))
+        }
+    })
+}
+
+/// Runs select, rank or resolve and returns what to print on stdout.
+pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
+    let (policy, max_index) = policy(args)?;
+    let (mut origin, mut doc, store) = load(args, max_index)?;
     let mut hops = Vec::new();
     loop {
-        let single;
         let index = match &doc {
             Doc::Bytes(b) => Index::parse(b).map_err(|err| SourceError::Index {
                 path: origin.clone().into(),
                 err,
             })?,
-            Doc::Single(d) => {
-                single = Index {
-                    schema_version: 2,
-                    media_type: None,
-                    artifact_type: None,
-                    manifests: vec![(**d).clone()],
-                    subject: None,
-                    annotations: Default::default(),
-                };
-                single.clone()
-            }
+            Doc::Single(d) => Index {
+                schema_version: 2,
+                media_type: None,
+                artifact_type: None,
+                manifests: vec![(**d).clone()],
+                subject: None,
+                annotations: Default::default(),
+            },
         };
         let (ranking, chosen) = match mode {
             Mode::Rank => {
@@ -238,18 +376,18 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
                 let c = r.selected;
                 (Some(r), c)
             }
-            Mode::Select => (None, policy.select(&index).map(|s| s.position)),
+            Mode::Select | Mode::Resolve => (None, policy.select(&index).map(|s| s.position)),
         };
-        // Descend into a chosen nested index when its blob is at hand.
-        if let (Some(pos), Some(layout)) = (chosen, &store) {
+        // Descend into a chosen nested index when its content is at hand.
+        if let (Some(pos), Some(store)) = (chosen, &store) {
             let d = &index.manifests[pos];
             if media_type::kind(&d.media_type) == Kind::Index && hops.len() < MAX_DEPTH {
-                let bytes = layout.blob(d)?;
+                let bytes = store.fetch(d)?;
                 hops.push(Hop {
                     position: pos,
                     digest: d.digest.to_string(),
                 });
-                origin = blob_origin(layout, d);
+                origin = store.origin(d);
                 doc = Doc::Bytes(bytes);
                 continue;
             }
@@ -259,6 +397,10 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
             (Doc::Bytes(b), Output::Json) => Some(Digest::sha256_of(b)),
             _ => None,
         };
+        let (reference, stats) = match &store {
+            Some(Store::Registry(c, r)) => (Some(r), Some(c.stats())),
+            _ => (None, None),
+        };
         let answer = Answer {
             origin: &origin,
             index_digest,
@@ -266,12 +408,16 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
             policy: &policy,
             hops: &hops,
             ranking,
+            reference,
+            stats,
         };
         let text = match (mode, args.output) {
             (Mode::Select, Output::Text) => output::select_text(&answer),
             (Mode::Select, Output::Json) => output::select_json(&answer),
             (Mode::Rank, Output::Text) => output::rank_text(&answer),
             (Mode::Rank, Output::Json) => output::rank_json(&answer),
+            (Mode::Resolve, Output::Text) => output::resolve_text(&answer),
+            (Mode::Resolve, Output::Json) => output::resolve_json(&answer),
         };
         if chosen.is_none() {
             return Err(Failure::NoMatch {
@@ -297,15 +443,6 @@ fn selected_only(policy: &Policy, index: &Index<'_>, chosen: Option<usize>) -> R
             .collect(),
         selected: chosen,
     }
-}
-
-fn blob_origin(layout: &Layout, d: &Descriptor<'_>) -> String {
-    format!(
-        "{}/blobs/{}/{}",
-        layout.root().display(),
-        d.digest.algorithm(),
-        d.digest.encoded()
-    )
 }
 
 /// "no manifest for linux/s390x in FILE; it offers linux/amd64, …".

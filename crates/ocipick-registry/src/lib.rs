@@ -1,16 +1,21 @@
-//! Where ocipick's indexes come from: a file, standard input, or an OCI
-//! image layout directory.
+//! Where ocipick's indexes come from: a file, standard input, an OCI image
+//! layout directory, or a registry (one manifest GET per selection).
 //!
 //! Every read is bounded while it happens (never read first and checked
 //! after), every blob is verified against its digest over the bytes as
 //! read, and nothing but regular files is ever opened, so a FIFO or a
 //! device cannot hang or flood a read.
 
+pub mod auth;
+mod client;
 mod layout;
 mod read;
+mod reference;
 
+pub use client::{Client, ClientOptions, Fetched, RegistryError, Stats, MANIFEST_ACCEPT};
 pub use layout::{Layout, LayoutTarget};
 pub use read::{read_file, read_limited, read_stdin};
+pub use reference::{Reference, ReferenceError, DOCKER_HUB, DOCKER_HUB_API};
 
 use std::path::PathBuf;
 

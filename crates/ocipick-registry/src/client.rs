@@ -1,0 +1,572 @@
+//! A registry client that does exactly what selection needs: fetch one
+//! manifest (the index) by tag or digest, authenticated, verified and
+//! bounded.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ocipick::media_type;
+use ocipick::Digest;
+use ureq::http::Response;
+
+use crate::auth::{self, Challenge, Credentials};
+use crate::reference::Reference;
+
+/// The `Accept` header of manifest requests: indexes first, then single
+/// manifests, so a registry that stores only one can still answer.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, \
+application/vnd.oci.image.manifest.v1+json, \
+application/vnd.docker.distribution.manifest.v2+json";
+
+/// How the client talks to registries.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// PEM file of the CA certificates to trust instead of the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Registries (`host[:port]`) to reach over plain HTTP.
+    pub plain_http: BTreeSet<String>,
+    /// Credentials given on the command line; they win over the Docker
+    /// configuration file.
+    pub credentials: Option<Credentials>,
+    /// The Docker configuration file to read credentials from.
+    pub docker_config: Option<PathBuf>,
+    /// The largest manifest body accepted; reading stops past it.
+    pub max_bytes: u64,
+    /// Connection timeout.
+    pub connect_timeout: Duration,
+    /// Timeout for each read of a response.
+    pub read_timeout: Duration,
+    /// Retries after connection errors, 429 and 5xx answers.
+    pub retries: u32,
+    /// First backoff delay; doubles on every retry.
+    pub backoff: Duration,
+    /// The longest `Retry-After` honoured; a longer one ends the retries.
+    pub max_retry_after: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            ca_file: None,
+            plain_http: BTreeSet::new(),
+            credentials: None,
+            docker_config: auth::docker_config_path(),
+            max_bytes: 4 << 20,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            retries: 3,
+            backoff: Duration::from_millis(200),
+            max_retry_after: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A failure talking to a registry. Messages name the registry, repository
+/// and HTTP status; they never contain credentials or tokens.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// The registry could not be reached or the connection failed.
+    #[error("{registry}/{repository}: {detail}")]
+    Transport {
+        /// Registry host.
+        registry: String,
+        /// Repository.
+        repository: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The registry answered with an error status.
+    #[error("{registry}/{repository}: {what}: HTTP {status}{detail}")]
+    Status {
+        /// Registry host.
+        registry: String,
+        /// Repository.
+        repository: String,
+        /// What was asked for.
+        what: String,
+        /// HTTP status.
+        status: u16,
+        /// The registry's error code and message, if it sent some.
+        detail: String,
+    },
+    /// The answer broke a rule (digest, media type, size).
+    #[error("{registry}/{repository}: {what}: {problem}")]
+    Invalid {
+        /// Registry host.
+        registry: String,
+        /// Repository.
+        repository: String,
+        /// What was asked for.
+        what: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Credentials could not be read or were refused.
+    #[error("{0}")]
+    Auth(String),
+    /// The TLS configuration could not be built (e.g. a bad `--ca-file`).
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// A manifest as the registry served it.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The body, byte for byte.
+    pub bytes: Vec<u8>,
+    /// The media type (from `Content-Type`, checked against the body).
+    pub media_type: String,
+    /// The digest of the body (sha256, or the algorithm of the digest
+    /// asked for).
+    pub digest: Digest<'static>,
+}
+
+/// Request counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Every HTTP request sent, retries and token requests included.
+    pub requests: u32,
+    /// Manifest GETs that returned a manifest.
+    pub manifests: u32,
+}
+
+/// A registry client. One per run; it remembers tokens and which loopback
+/// registries speak plain HTTP.
+pub struct Client {
+    agent: ureq::Agent,
+    opts: ClientOptions,
+    stats: Cell<Stats>,
+    auth_headers: RefCell<BTreeMap<String, String>>,
+    plain: RefCell<BTreeSet<String>>,
+    creds: RefCell<BTreeMap<String, Option<Credentials>>>,
+}
+
+struct Target<'r> {
+    reference: &'r Reference,
+    what: String,
+}
+
+impl Target<'_> {
+    fn err_status(&self, status: u16, detail: String) -> RegistryError {
+        RegistryError::Status {
+            registry: self.reference.registry.clone(),
+            repository: self.reference.repository.clone(),
+            what: self.what.clone(),
+            status,
+            detail,
+        }
+    }
+    fn err_transport(&self, detail: String) -> RegistryError {
+        RegistryError::Transport {
+            registry: self.reference.registry.clone(),
+            repository: self.reference.repository.clone(),
+            detail,
+        }
+    }
+    fn err_invalid(&self, problem: String) -> RegistryError {
+        RegistryError::Invalid {
+            registry: self.reference.registry.clone(),
+            repository: self.reference.repository.clone(),
+            what: self.what.clone(),
+            problem,
+        }
+    }
+}
+
+fn header(resp: &Response<ureq::Body>, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The registry's `{"errors":[{"code","message"}]}`, shortened, if any.
+fn error_detail(resp: &mut Response<ureq::Body>) -> String {
+    let mut buf = Vec::new();
+    let _ = resp
+        .body_mut()
+        .as_reader()
+        .take(16 * 1024)
+        .read_to_end(&mut buf);
+    let v: serde_json::Value = match serde_json::from_slice(&buf) {
+        Ok(v) => v,
+        Err(_) => return String::new(),
+    };
+    let Some(first) = v.get("errors").and_then(|e| e.get(0)) else {
+        return String::new();
+    };
+    let code = first.get("code").and_then(|c| c.as_str()).unwrap_or("");
+    let msg = first.get("message").and_then(|c| c.as_str()).unwrap_or("");
+    let mut s = format!(" ({code}: {msg})");
+    s.truncate(200);
+    s
+}
+
+/// Parses `Retry-After` as delay-seconds (HTTP dates are not honoured).
+fn retry_after(resp: &Response<ureq::Body>) -> Option<Duration> {
+    header(resp, "retry-after")?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+impl Client {
+    /// Builds a client. Fails only on a bad `ca_file`.
+    pub fn new(opts: ClientOptions) -> Result<Client, RegistryError> {
+        let roots = match &opts.ca_file {
+            None => ureq::tls::RootCerts::PlatformVerifier,
+            Some(path) => {
+                let pem = crate::read::read_file(path, 1 << 20, "")
+                    .map_err(|e| RegistryError::Setup(format!("--ca-file: {e}")))?;
+                let mut certs = Vec::new();
+                for item in ureq::tls::parse_pem(&pem) {
+                    match item {
+                        Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+                        Ok(_) => {}
+                        Err(e) => {
+                            return Err(RegistryError::Setup(format!(
+                                "--ca-file {}: {e}",
+                                path.display()
+                            )))
+                        }
+                    }
+                }
+                if certs.is_empty() {
+                    return Err(RegistryError::Setup(format!(
+                        "--ca-file {}: no PEM certificate in it",
+                        path.display()
+                    )));
+                }
+                ureq::tls::RootCerts::new_with_certs(&certs)
+            }
+        };
+        let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .tls_config(tls)
+            .timeout_connect(Some(opts.connect_timeout))
+            .timeout_per_read(Some(opts.read_timeout))
+            .timeout_recv_response(Some(opts.read_timeout))
+            .user_agent(concat!("ocipick/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(Client {
+            agent: config.into(),
+            opts,
+            stats: Cell::new(Stats::default()),
+            auth_headers: RefCell::new(BTreeMap::new()),
+            plain: RefCell::new(BTreeSet::new()),
+            creds: RefCell::new(BTreeMap::new()),
+        })
+    }
+
+    /// Requests made so far.
+    pub fn stats(&self) -> Stats {
+        self.stats.get()
+    }
+
+    fn count(&self, manifest: bool) {
+        let mut s = self.stats.get();
+        if manifest {
+            s.manifests += 1;
+        } else {
+            s.requests += 1;
+        }
+        self.stats.set(s);
+    }
+
+    fn scheme(&self, r: &Reference) -> &'static str {
+        if self.opts.plain_http.contains(&r.registry) || self.plain.borrow().contains(&r.registry) {
+            "http"
+        } else {
+            "https"
+        }
+    }
+
+    fn credentials(&self, registry: &str) -> Result<Option<Credentials>, RegistryError> {
+        if let Some(c) = &self.opts.credentials {
+            return Ok(Some(c.clone()));
+        }
+        if let Some(c) = self.creds.borrow().get(registry) {
+            return Ok(c.clone());
+        }
+        let found = match &self.opts.docker_config {
+            Some(path) => auth::from_docker_config(path, registry)
+                .map_err(|e| RegistryError::Auth(e.to_string()))?,
+            None => None,
+        };
+        self.creds
+            .borrow_mut()
+            .insert(registry.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    /// One GET with retries on connection errors, 429 and 5xx, and the
+    /// HTTPS→HTTP fallback for loopback registries.
+    fn send(
+        &self,
+        t: &Target<'_>,
+        url_for: &dyn Fn(&str) -> String,
+        accept: &str,
+        authorization: Option<&str>,
+    ) -> Result<Response<ureq::Body>, RegistryError> {
+        let r = t.reference;
+        let mut attempt = 0;
+        let mut fell_back = false;
+        loop {
+            let scheme = self.scheme(r);
+            let mut req = self.agent.get(url_for(scheme)).header("Accept", accept);
+            if let Some(a) = authorization {
+                req = req.header("Authorization", a);
+            }
+            self.count(false);
+            match req.call() {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    if (status == 429 || status >= 500) && attempt < self.opts.retries {
+                        let wait =
+                            retry_after(&resp).unwrap_or(self.opts.backoff * 2u32.pow(attempt));
+                        if wait > self.opts.max_retry_after {
+                            return Ok(resp);
+                        }
+                        std::thread::sleep(wait);
+                        attempt += 1;
+                        continue;
+                    }
+                    return Ok(resp);
+                }
+                Err(e) => {
+                    if scheme == "https" && r.is_loopback() && !fell_back {
+                        // As Docker does for loopback registries: plain HTTP
+                        // after HTTPS fails.
+                        self.plain.borrow_mut().insert(r.registry.clone());
+                        fell_back = true;
+                        continue;
+                    }
+                    let transient = matches!(
+                        e,
+                        ureq::Error::ConnectionFailed
+                            | ureq::Error::Io(_)
+                            | ureq::Error::HostNotFound
+                    );
+                    if transient && attempt < self.opts.retries {
+                        std::thread::sleep(self.opts.backoff * 2u32.pow(attempt));
+                        attempt += 1;
+                        continue;
+                    }
+                    let detail = match e {
+                        ureq::Error::Timeout(_) => format!("{} timed out", t.what),
+                        other => format!("{}: {other}", t.what),
+                    };
+                    return Err(t.err_transport(detail));
+                }
+            }
+        }
+    }
+
+    /// Answers a 401 challenge with a header to retry with.
+    fn authenticate(
+        &self,
+        t: &Target<'_>,
+        challenge: Option<Challenge>,
+    ) -> Result<String, RegistryError> {
+        let r = t.reference;
+        let creds = self.credentials(&r.registry)?;
+        match challenge {
+            Some(Challenge::Basic) => match creds {
+                Some(c) => Ok(c.basic()),
+                None => Err(t.err_status(401, " (the registry needs credentials: --username/--password-stdin or a Docker config)".into())),
+            },
+            Some(Challenge::Bearer { realm, service, .. }) => {
+                let scope = format!("repository:{}:pull", r.repository);
+                let mut url = realm.clone();
+                url.push(if realm.contains('?') { '&' } else { '?' });
+                if let Some(s) = &service {
+                    url.push_str(&format!("service={}&", encode(s)));
+                }
+                url.push_str(&format!("scope={}", encode(&scope)));
+                let realm_is_safe = realm.starts_with("https://")
+                    || url_host_is_loopback(&realm)
+                    || self.opts.plain_http.iter().any(|h| realm.starts_with(&format!("http://{h}/")));
+                let mut req = self.agent.get(&url);
+                if let (Some(c), true) = (&creds, realm_is_safe) {
+                    req = req.header("Authorization", c.basic());
+                }
+                self.count(false);
+                let mut resp = req
+                    .call()
+                    .map_err(|e| t.err_transport(format!("token request to {}: {e}", strip_query(&realm))))?;
+                let status = resp.status().as_u16();
+                if status != 200 {
+                    return Err(RegistryError::Auth(format!(
+                        "{}/{}: token endpoint {} answered HTTP {status}",
+                        r.registry,
+                        r.repository,
+                        strip_query(&realm)
+                    )));
+                }
+                let mut body = Vec::new();
+                resp.body_mut()
+                    .as_reader()
+                    .take(1 << 20)
+                    .read_to_end(&mut body)
+                    .map_err(|e| t.err_transport(format!("token response: {e}")))?;
+                #[derive(serde::Deserialize)]
+                struct Token {
+                    token: Option<String>,
+                    access_token: Option<String>,
+                }
+                let tok: Token = serde_json::from_slice(&body).map_err(|_| {
+                    RegistryError::Auth(format!(
+                        "{}/{}: the token endpoint answered something that is not a token",
+                        r.registry, r.repository
+                    ))
+                })?;
+                let token = tok.token.or(tok.access_token).filter(|t| !t.is_empty()).ok_or_else(|| {
+                    RegistryError::Auth(format!("{}/{}: the token endpoint sent no token", r.registry, r.repository))
+                })?;
+                Ok(format!("Bearer {token}"))
+            }
+            None => Err(t.err_status(401, " (no usable WWW-Authenticate challenge)".into())),
+        }
+    }
+
+    /// GETs a manifest of `reference`'s repository by `what` (a tag or a
+    /// digest), following one authentication challenge, and checks it:
+    /// size within the limit (stopping the read there), the body's digest
+    /// against a requested digest and against `Docker-Content-Digest`, and
+    /// the `Content-Type` against the body's own `mediaType`.
+    pub fn fetch_manifest(
+        &self,
+        reference: &Reference,
+        what: &str,
+    ) -> Result<Fetched, RegistryError> {
+        let t = Target {
+            reference,
+            what: format!("manifest {what}"),
+        };
+        let host = reference.api_host().to_owned();
+        let path = format!("/v2/{}/manifests/{what}", reference.repository);
+        let url_for = |scheme: &str| format!("{scheme}://{host}{path}");
+        let key = format!("{}/{}", reference.registry, reference.repository);
+        let cached = self.auth_headers.borrow().get(&key).cloned();
+        let mut authorization = cached;
+        let mut resp = self.send(&t, &url_for, MANIFEST_ACCEPT, authorization.as_deref())?;
+        if resp.status().as_u16() == 401 {
+            let challenge =
+                header(&resp, "www-authenticate").and_then(|h| auth::parse_challenge(&h));
+            let a = self.authenticate(&t, challenge)?;
+            self.auth_headers.borrow_mut().insert(key, a.clone());
+            authorization = Some(a);
+            resp = self.send(&t, &url_for, MANIFEST_ACCEPT, authorization.as_deref())?;
+        }
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let detail = error_detail(&mut resp);
+            return Err(t.err_status(status, detail));
+        }
+        let limit = self.opts.max_bytes;
+        if let Some(len) = header(&resp, "content-length").and_then(|l| l.parse::<u64>().ok()) {
+            if len > limit {
+                return Err(t.err_invalid(format!(
+                    "Content-Length {len} exceeds the {limit}-byte limit (--max-index-bytes)"
+                )));
+            }
+        }
+        let content_type = header(&resp, "content-type")
+            .map(|c| c.split(';').next().unwrap_or("").trim().to_owned())
+            .unwrap_or_default();
+        let header_digest = header(&resp, "docker-content-digest");
+        let mut bytes = Vec::new();
+        resp.body_mut()
+            .as_reader()
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| t.err_transport(format!("reading the body: {e}")))?;
+        if bytes.len() as u64 > limit {
+            return Err(t.err_invalid(format!(
+                "body exceeds the {limit}-byte limit (--max-index-bytes)"
+            )));
+        }
+        self.count(true);
+        let asked = Digest::parse(what.to_owned()).ok();
+        let digest = match &asked {
+            Some(d) => {
+                let actual = d.compute_like(&bytes).ok_or_else(|| {
+                    t.err_invalid(format!("cannot verify digest algorithm {}", d.algorithm()))
+                })?;
+                if &actual != d {
+                    return Err(t.err_invalid(format!(
+                        "body hashes to {actual}, not the requested digest"
+                    )));
+                }
+                actual
+            }
+            None => Digest::sha256_of(&bytes),
+        };
+        if let Some(h) = header_digest.as_deref().filter(|h| !h.is_empty()) {
+            let claimed = Digest::parse(h.to_owned()).map_err(|_| {
+                t.err_invalid(format!("Docker-Content-Digest {h:?} is not a digest"))
+            })?;
+            match claimed.compute_like(&bytes) {
+                Some(actual) if actual == claimed => {}
+                Some(actual) => {
+                    return Err(t.err_invalid(format!(
+                        "Docker-Content-Digest says {claimed} but the body hashes to {actual}"
+                    )))
+                }
+                None => {}
+            }
+        }
+        let body_type = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| {
+                v.get("mediaType")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned)
+            });
+        let media_type = match (body_type, content_type.is_empty()) {
+            (Some(b), false) if b != content_type => {
+                return Err(t.err_invalid(format!(
+                    "Content-Type {content_type} disagrees with the body's mediaType {b}"
+                )))
+            }
+            (Some(b), _) => b,
+            (None, false) => content_type,
+            (None, true) => media_type::OCI_INDEX.to_owned(),
+        };
+        Ok(Fetched {
+            bytes,
+            media_type,
+            digest,
+        })
+    }
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn strip_query(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+fn url_host_is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split('/').next().unwrap_or("");
+    format!("{host}/x")
+        .parse::<Reference>()
+        .is_ok_and(|r| r.is_loopback())
+}
