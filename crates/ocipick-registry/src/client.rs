@@ -316,9 +316,14 @@ impl Client {
     ) -> Result<Response<ureq::Body>, RegistryError> {
         let r = t.reference;
         let mut attempt = 0;
-        let mut fell_back = false;
+        // The HTTPS error of a loopback registry, while plain HTTP is tried.
+        let mut https_error: Option<String> = None;
         loop {
-            let scheme = self.scheme(r);
+            let scheme = if https_error.is_some() {
+                "http"
+            } else {
+                self.scheme(r)
+            };
             let mut req = self.agent.get(url_for(scheme)).header("Accept", accept);
             if let Some(a) = authorization {
                 req = req.header("Authorization", a);
@@ -327,6 +332,19 @@ impl Client {
             match req.call() {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
+                    if let Some(e) = &https_error {
+                        if status == 400 {
+                            // A TLS port answers plain HTTP with 400: the
+                            // HTTPS failure is the one worth reporting.
+                            return Err(t.err_transport(format!(
+                                "{}: https: {e}; plain HTTP answered 400",
+                                t.what
+                            )));
+                        }
+                        // Plain HTTP works here: use it for the rest of the run.
+                        self.plain.borrow_mut().insert(r.registry.clone());
+                        https_error = None;
+                    }
                     if (status == 429 || status >= 500) && attempt < self.opts.retries {
                         let wait =
                             retry_after(&resp).unwrap_or(self.opts.backoff * 2u32.pow(attempt));
@@ -340,11 +358,10 @@ impl Client {
                     return Ok(resp);
                 }
                 Err(e) => {
-                    if scheme == "https" && r.is_loopback() && !fell_back {
+                    if scheme == "https" && r.is_loopback() && https_error.is_none() {
                         // As Docker does for loopback registries: plain HTTP
                         // after HTTPS fails.
-                        self.plain.borrow_mut().insert(r.registry.clone());
-                        fell_back = true;
+                        https_error = Some(e.to_string());
                         continue;
                     }
                     let transient = matches!(
@@ -353,6 +370,14 @@ impl Client {
                             | ureq::Error::Io(_)
                             | ureq::Error::HostNotFound
                     );
+                    if let Some(he) = &https_error {
+                        if !(transient && attempt < self.opts.retries) {
+                            return Err(t.err_transport(format!(
+                                "{}: https: {he}; plain HTTP: {e}",
+                                t.what
+                            )));
+                        }
+                    }
                     if transient && attempt < self.opts.retries {
                         std::thread::sleep(self.opts.backoff * 2u32.pow(attempt));
                         attempt += 1;
