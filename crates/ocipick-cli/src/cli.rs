@@ -141,7 +141,7 @@ pub struct RegistryArgs {
     #[arg(long, requires = "username")]
     pub password_stdin: bool,
 
-    /// Connect and read timeout, in seconds.
+    /// Connect and read timeout, in seconds; one request may take twice this in all.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_timeout)]
     pub timeout: f64,
 

@@ -38,7 +38,8 @@ pub struct ClientOptions {
     pub max_bytes: u64,
     /// Connection timeout.
     pub connect_timeout: Duration,
-    /// Timeout for each read of a response.
+    /// Timeout for each read of a response; one whole request (connect,
+    /// answer, body) may take at most twice this.
     pub read_timeout: Duration,
     /// Retries after connection errors, 429 and 5xx answers.
     pub retries: u32,
@@ -206,6 +207,14 @@ fn error_detail(resp: &mut Response<ureq::Body>) -> String {
     s
 }
 
+/// A transport error for messages: timeouts read "timed out (PHASE)".
+fn describe(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(t) => format!("timed out ({t})"),
+        other => other.to_string(),
+    }
+}
+
 /// Parses `Retry-After` as delay-seconds (HTTP dates are not honoured).
 fn retry_after(resp: &Response<ureq::Body>) -> Option<Duration> {
     header(resp, "retry-after")?
@@ -252,6 +261,9 @@ impl Client {
             .timeout_connect(Some(opts.connect_timeout))
             .timeout_per_read(Some(opts.read_timeout))
             .timeout_recv_response(Some(opts.read_timeout))
+            // A server that trickles bytes cannot stretch one request past
+            // twice the timeout.
+            .timeout_per_call(Some(opts.read_timeout * 2))
             .user_agent(concat!("ocipick/", env!("CARGO_PKG_VERSION")))
             .build();
         Ok(Client {
@@ -361,7 +373,7 @@ impl Client {
                     if scheme == "https" && r.is_loopback() && https_error.is_none() {
                         // As Docker does for loopback registries: plain HTTP
                         // after HTTPS fails.
-                        https_error = Some(e.to_string());
+                        https_error = Some(describe(&e));
                         continue;
                     }
                     let transient = matches!(
@@ -373,8 +385,9 @@ impl Client {
                     if let Some(he) = &https_error {
                         if !(transient && attempt < self.opts.retries) {
                             return Err(t.err_transport(format!(
-                                "{}: https: {he}; plain HTTP: {e}",
-                                t.what
+                                "{}: https: {he}; plain HTTP: {}",
+                                t.what,
+                                describe(&e)
                             )));
                         }
                     }
@@ -383,11 +396,7 @@ impl Client {
                         attempt += 1;
                         continue;
                     }
-                    let detail = match e {
-                        ureq::Error::Timeout(_) => format!("{} timed out", t.what),
-                        other => format!("{}: {other}", t.what),
-                    };
-                    return Err(t.err_transport(detail));
+                    return Err(t.err_transport(format!("{}: {}", t.what, describe(&e))));
                 }
             }
         }
@@ -511,7 +520,7 @@ impl Client {
             .as_reader()
             .take(limit + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| t.err_transport(format!("reading the body: {e}")))?;
+            .map_err(|e| t.err_transport(format!("{}: reading the body: {e}", t.what)))?;
         if bytes.len() as u64 > limit {
             return Err(t.err_invalid(format!(
                 "body exceeds the {limit}-byte limit (--max-index-bytes)"

@@ -74,6 +74,14 @@ impl<'a> Digest<'a> {
     /// Checks `s` against the digest grammar and returns it as a digest.
     pub fn parse(s: impl Into<Cow<'a, str>>) -> Result<Self, DigestError> {
         let s = s.into();
+        // The common case first: one prefix test and one hex scan.
+        if let Some(enc) = s.strip_prefix("sha256:") {
+            return if lower_hex(enc.as_bytes(), 64) {
+                Ok(Digest(s))
+            } else {
+                Err(DigestError::BadEncoded(s.into_owned()))
+            };
+        }
         let Some(colon) = s.find(':') else {
             return Err(DigestError::NoSeparator(s.into_owned()));
         };

@@ -64,6 +64,10 @@ fn restricted_name(s: &[u8]) -> bool {
 /// assert!(!ocipick::media_type::is_valid(""));
 /// ```
 pub fn is_valid(s: &str) -> bool {
+    // The types selection knows are valid: skip the byte scan for them.
+    if kind(s) != Kind::Other {
+        return true;
+    }
     match s.split_once('/') {
         Some((t, sub)) => restricted_name(t.as_bytes()) && restricted_name(sub.as_bytes()),
         None => false,

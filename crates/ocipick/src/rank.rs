@@ -260,29 +260,33 @@ impl Policy {
         any_platform: bool,
         mut why: Option<&mut Vec<Reason>>,
     ) -> Eval {
+        // Reasons are built only when asked for: `select` over a large
+        // index allocates nothing per entry.
+        macro_rules! say {
+            ($r:expr) => {
+                if let Some(w) = why.as_deref_mut() {
+                    w.push($r);
+                }
+            };
+        }
         let mut eligible = true;
         let mut rank = PlatformRank::default();
-        let mut say = |r: Reason| {
-            if let Some(w) = why.as_deref_mut() {
-                w.push(r);
-            }
-        };
         if let Some(t) = d.annotations.get(REFERENCE_TYPE_ANNOTATION) {
             eligible = false;
-            say(Reason::Reference(t.to_string()));
+            say!(Reason::Reference(t.to_string()));
         }
         match media_type::kind(&d.media_type) {
             Kind::ImageManifest => {}
-            Kind::LegacyManifest => say(Reason::LegacySchema1),
-            Kind::Index => say(Reason::NestedIndex),
+            Kind::LegacyManifest => say!(Reason::LegacySchema1),
+            Kind::Index => say!(Reason::NestedIndex),
             Kind::Other => {
                 eligible = false;
-                say(Reason::NotRunnable(d.media_type.to_string()));
+                say!(Reason::NotRunnable(d.media_type.to_string()));
             }
         }
         if d.size > self.max_manifest_bytes {
             eligible = false;
-            say(Reason::TooLarge {
+            say!(Reason::TooLarge {
                 size: d.size,
                 limit: self.max_manifest_bytes,
             });
@@ -290,37 +294,43 @@ impl Policy {
         match &d.platform {
             Some(p) if p.os == "unknown" || p.architecture == "unknown" => {
                 eligible = false;
-                say(Reason::UnknownPlatform);
+                say!(Reason::UnknownPlatform);
             }
-            Some(p) => match self.matcher.check(p) {
+            Some(p) => match self.matcher.rank(p) {
                 Ok(r) => {
                     rank = r;
-                    say(Reason::PlatformMatches {
+                    say!(Reason::PlatformMatches {
                         platform: p.to_string(),
                         target: self.matcher.target().to_string(),
                         tier: r.tier,
                     });
                 }
-                Err(why) => {
+                Err(_) => {
                     eligible = false;
-                    say(Reason::PlatformMismatch {
-                        platform: p.to_string(),
-                        target: self.matcher.target().to_string(),
-                        why,
-                    });
+                    if why.is_some() {
+                        if let Err(why_not) = self.matcher.check(p) {
+                            say!(Reason::PlatformMismatch {
+                                platform: p.to_string(),
+                                target: self.matcher.target().to_string(),
+                                why: why_not,
+                            });
+                        }
+                    }
                 }
             },
             None if any_platform => {
                 eligible = false;
-                say(Reason::NoPlatform);
+                say!(Reason::NoPlatform);
             }
-            None => say(Reason::NoPlatformAnywhere),
+            None => say!(Reason::NoPlatformAnywhere),
         }
         let mut score: i64 = 0;
-        for p in &self.preferences {
-            if p.is_satisfied_by(&d.annotations) {
-                score = score.saturating_add(p.weight);
-                say(Reason::Preferred(p.clone()));
+        if !d.annotations.is_empty() {
+            for p in &self.preferences {
+                if p.is_satisfied_by(&d.annotations) {
+                    score = score.saturating_add(p.weight);
+                    say!(Reason::Preferred(p.clone()));
+                }
             }
         }
         Eval {

@@ -65,6 +65,19 @@ impl fmt::Display for Mismatch {
     }
 }
 
+/// Which rule an entry failed, without the details (see [`Mismatch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fail {
+    /// Rule 1: the OS.
+    Os,
+    /// Rule 2: the architecture and variant.
+    Architecture,
+    /// Rule 3: the Windows build.
+    OsVersion,
+    /// Rule 4: `os.features`.
+    OsFeatures,
+}
+
 /// Decides whether entries' platforms run on one target platform, and how
 /// close each is. Build it once per target, then [`check`](Matcher::check)
 /// each entry once.
@@ -220,56 +233,72 @@ impl Matcher {
     ///    builds must be compatible ([`WindowsVersion::runs`]);
     /// 4. every `os.features` item of the entry must be one of the target's.
     pub fn check(&self, entry: &Platform<'_>) -> Result<PlatformRank, Mismatch> {
+        self.rank(entry).map_err(|fail| self.explain(entry, fail))
+    }
+
+    /// [`check`](Matcher::check) without building the explanation: it
+    /// allocates nothing, which matters when most entries of a large index
+    /// do not match.
+    pub fn rank(&self, entry: &Platform<'_>) -> Result<PlatformRank, Fail> {
         let os = normalize_os(&entry.os);
         if os.is_empty() || os != self.target.os {
-            return Err(Mismatch::Os {
-                entry: os.into_owned(),
-            });
+            return Err(Fail::Os);
         }
         let (arch, variant) = normalize_arch(&entry.architecture, entry.variant_str());
-        let Some(tier) = self
+        let tier = self
             .vector
             .iter()
             .position(|(a, v)| *a == arch && *v == variant)
-        else {
-            let entry = if variant.is_empty() {
-                arch.into_owned()
-            } else {
-                format!("{arch}/{variant}")
-            };
-            return Err(Mismatch::Architecture { entry });
-        };
-        let mut windows = 0;
-        if self.windows.is_some() {
-            // Entries that name no version come after those that do.
-            windows = u64::MAX;
-        }
+            .ok_or(Fail::Architecture)?;
+        // Entries that name no version come after those that do.
+        let mut windows = if self.windows.is_some() { u64::MAX } else { 0 };
         let entry_version = entry.os_version.as_deref().filter(|v| !v.is_empty());
         if let (Some(host), Some(ev)) = (self.windows, entry_version) {
-            let Some(v) = WindowsVersion::parse(ev).filter(|v| host.runs(v)) else {
-                return Err(Mismatch::OsVersion {
-                    entry: ev.to_owned(),
-                });
-            };
+            let v = WindowsVersion::parse(ev)
+                .filter(|v| host.runs(v))
+                .ok_or(Fail::OsVersion)?;
             // Own build first, then newer builds, then higher revisions.
             let build_gap = u64::from(host.build - v.build);
             windows = (build_gap << 32) | u64::from(u32::MAX - v.revision);
         }
-        if !entry.os_features.is_empty() {
-            let missing: Vec<String> = entry
-                .os_features
-                .iter()
-                .filter(|f| !self.target.os_features.iter().any(|t| t == *f))
-                .map(|f| f.to_string())
-                .collect();
-            if !missing.is_empty() {
-                return Err(Mismatch::OsFeatures { missing });
-            }
+        let has = |f: &Cow<'_, str>| self.target.os_features.iter().any(|t| t == f);
+        if !entry.os_features.iter().all(has) {
+            return Err(Fail::OsFeatures);
         }
         Ok(PlatformRank {
             tier: tier as u32,
             windows,
         })
+    }
+
+    /// Turns a [`Fail`] into the [`Mismatch`] that explains it.
+    fn explain(&self, entry: &Platform<'_>, fail: Fail) -> Mismatch {
+        match fail {
+            Fail::Os => Mismatch::Os {
+                entry: normalize_os(&entry.os).into_owned(),
+            },
+            Fail::Architecture => {
+                let (arch, variant) = normalize_arch(&entry.architecture, entry.variant_str());
+                Mismatch::Architecture {
+                    entry: if variant.is_empty() {
+                        arch.into_owned()
+                    } else {
+                        format!("{arch}/{variant}")
+                    },
+                }
+            }
+            Fail::OsVersion => Mismatch::OsVersion {
+                entry: entry.os_version.as_deref().unwrap_or("").to_owned(),
+            },
+            Fail::OsFeatures => Mismatch::OsFeatures {
+                missing: entry
+                    .os_features
+                    .iter()
+                    .filter(|f| !self.target.os_features.iter().any(|t| t == *f))
+                    .map(|f| f.to_string())
+                    .collect(),
+            },
+        }
     }
 }
 

@@ -16,7 +16,7 @@ pub mod normalize;
 pub mod selector;
 pub mod windows;
 
-pub use matcher::{Matcher, Mismatch, PlatformRank};
+pub use matcher::{Fail, Matcher, Mismatch, PlatformRank};
 pub use selector::SelectorError;
 
 /// The `platform` object of a descriptor (image-spec `image-index.md`), or a
