@@ -109,7 +109,7 @@ pub(crate) fn object<'de, D: Deserializer<'de>, T: de::Deserialize<'de>>(
     d.deserialize_map(V(std::marker::PhantomData))
 }
 
-/// A JSON object wrapper for use inside containers.
+/// A JSON object wrapper (see [`object`]).
 pub(crate) struct Obj<T>(pub(crate) T);
 
 impl<'de, T: de::Deserialize<'de>> de::Deserialize<'de> for Obj<T> {
@@ -118,18 +118,265 @@ impl<'de, T: de::Deserialize<'de>> de::Deserialize<'de> for Obj<T> {
     }
 }
 
-/// `Option<T>` where `T` must be an object.
-pub(crate) fn opt_object<'de, D: Deserializer<'de>, T: de::Deserialize<'de>>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    let v: Option<Obj<T>> = de::Deserialize::deserialize(d)?;
-    Ok(v.map(|o| o.0))
+/// Strings of an array, borrowing where possible.
+struct CowVec<'a>(Vec<Cow<'a, str>>);
+
+impl<'de> de::Deserialize<'de> for CowVec<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        vec_cow(d).map(CowVec)
+    }
 }
 
-/// `Option<Vec<T>>` where every `T` must be an object.
-pub(crate) fn opt_vec_object<'de, D: Deserializer<'de>, T: de::Deserialize<'de>>(
+/// An annotation map, refusing duplicate keys.
+struct Ann<'a>(BTreeMap<Cow<'a, str>, Cow<'a, str>>);
+
+impl<'de> de::Deserialize<'de> for Ann<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        annotations(d).map(Ann)
+    }
+}
+
+/// A descriptor `mediaType`: RFC 6838 `type/subtype`. Checked while the
+/// value is read, so errors carry its path.
+struct MediaType<'a>(Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for MediaType<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let m = cow(d)?;
+        if crate::media_type::is_valid(&m) {
+            Ok(MediaType(m))
+        } else {
+            Err(de::Error::custom(format_args!(
+                "mediaType {m:?} is not a valid media type (type/subtype)"
+            )))
+        }
+    }
+}
+
+/// A descriptor `size`: a non-negative int64.
+struct Size(u64);
+
+impl<'de> de::Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = <u64 as de::Deserialize>::deserialize(d)?;
+        if n > i64::MAX as u64 {
+            return Err(de::Error::custom(format_args!(
+                "size {n} exceeds the int64 range the image-spec allows"
+            )));
+        }
+        Ok(Size(n))
+    }
+}
+
+/// Stores a field's value, refusing a second occurrence of the field.
+fn once<T, E: de::Error>(slot: &mut Option<T>, name: &'static str, v: T) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(E::duplicate_field(name));
+    }
+    *slot = Some(v);
+    Ok(())
+}
+
+/// Reads an object's keys without allocating: the known ones by number
+/// (from a `match`, which compiles to a length switch and one compare),
+/// anything else as `None` (its value is then skipped).
+struct KeyIn(fn(&str) -> Option<u8>);
+
+impl<'de> de::DeserializeSeed<'de> for KeyIn {
+    type Value = Option<u8>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<u8>, D::Error> {
+        struct V(fn(&str) -> Option<u8>);
+        impl<'de> Visitor<'de> for V {
+            type Value = Option<u8>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<u8>, E> {
+                Ok((self.0)(v))
+            }
+        }
+        d.deserialize_identifier(V(self.0))
+    }
+}
+
+fn descriptor_field(k: &str) -> Option<u8> {
+    Some(match k {
+        "mediaType" => 0,
+        "digest" => 1,
+        "size" => 2,
+        "urls" => 3,
+        "annotations" => 4,
+        "data" => 5,
+        "artifactType" => 6,
+        "platform" => 7,
+        _ => return None,
+    })
+}
+
+fn platform_field(k: &str) -> Option<u8> {
+    Some(match k {
+        "architecture" => 0,
+        "os" => 1,
+        "os.version" => 2,
+        "os.features" => 3,
+        "variant" => 4,
+        "features" => 5,
+        _ => return None,
+    })
+}
+
+/// Hand-written rather than derived: one pass over the keys, no
+/// intermediate values, and objects only (derived impls also accept arrays).
+impl<'de: 'a, 'a> de::Deserialize<'de> for crate::index::Descriptor<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = crate::index::Descriptor<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a descriptor object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let (mut media_type, mut digest, mut size) = (None, None, None);
+                let (mut urls, mut annotations, mut data) = (None, None, None);
+                let (mut artifact_type, mut platform) = (None, None);
+                while let Some(key) = map.next_key_seed(KeyIn(descriptor_field))? {
+                    match key {
+                        Some(0) => once(
+                            &mut media_type,
+                            "mediaType",
+                            map.next_value::<MediaType>()?.0,
+                        )?,
+                        Some(1) => once(&mut digest, "digest", map.next_value()?)?,
+                        Some(2) => once(&mut size, "size", map.next_value::<Size>()?.0)?,
+                        Some(3) => once(&mut urls, "urls", map.next_value::<CowVec>()?.0)?,
+                        Some(4) => {
+                            once(&mut annotations, "annotations", map.next_value::<Ann>()?.0)?
+                        }
+                        Some(5) => once(
+                            &mut data,
+                            "data",
+                            map.next_value::<Option<CowStr>>()?.map(|c| c.0),
+                        )?,
+                        Some(6) => once(
+                            &mut artifact_type,
+                            "artifactType",
+                            map.next_value::<Option<CowStr>>()?.map(|c| c.0),
+                        )?,
+                        Some(7) => once(&mut platform, "platform", map.next_value()?)?,
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(crate::index::Descriptor {
+                    media_type: media_type.ok_or_else(|| de::Error::missing_field("mediaType"))?,
+                    digest: digest.ok_or_else(|| de::Error::missing_field("digest"))?,
+                    size: size.ok_or_else(|| de::Error::missing_field("size"))?,
+                    urls: urls.unwrap_or_default(),
+                    annotations: annotations.unwrap_or_default(),
+                    data: data.flatten(),
+                    artifact_type: artifact_type.flatten(),
+                    platform: platform.flatten(),
+                })
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// Hand-written for the same reasons as the descriptor's.
+impl<'de: 'a, 'a> de::Deserialize<'de> for crate::platform::Platform<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = crate::platform::Platform<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a platform object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let (mut arch, mut os, mut os_version) = (None, None, None);
+                let (mut os_features, mut variant, mut features) = (None, None, None);
+                while let Some(key) = map.next_key_seed(KeyIn(platform_field))? {
+                    match key {
+                        Some(0) => once(&mut arch, "architecture", map.next_value::<CowStr>()?.0)?,
+                        Some(1) => once(&mut os, "os", map.next_value::<CowStr>()?.0)?,
+                        Some(2) => once(
+                            &mut os_version,
+                            "os.version",
+                            map.next_value::<Option<CowStr>>()?.map(|c| c.0),
+                        )?,
+                        Some(3) => once(
+                            &mut os_features,
+                            "os.features",
+                            map.next_value::<CowVec>()?.0,
+                        )?,
+                        Some(4) => once(
+                            &mut variant,
+                            "variant",
+                            map.next_value::<Option<CowStr>>()?.map(|c| c.0),
+                        )?,
+                        Some(5) => once(&mut features, "features", map.next_value::<CowVec>()?.0)?,
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(crate::platform::Platform {
+                    architecture: arch.ok_or_else(|| de::Error::missing_field("architecture"))?,
+                    os: os.ok_or_else(|| de::Error::missing_field("os"))?,
+                    os_version: os_version.flatten(),
+                    os_features: os_features.unwrap_or_default(),
+                    variant: variant.flatten(),
+                    features: features.unwrap_or_default(),
+                })
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+std::thread_local! {
+    /// How many descriptors the document being parsed can hold at most,
+    /// set by [`with_capacity_hint`] for [`manifests`].
+    static CAPACITY_HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` with a capacity hint for the `manifests` array: the vector is
+/// reserved once instead of doubling (each doubling copies every descriptor
+/// and touches fresh memory), which is a large share of parsing time.
+pub(crate) fn with_capacity_hint<R>(hint: usize, f: impl FnOnce() -> R) -> R {
+    let old = CAPACITY_HINT.with(|c| c.replace(hint));
+    let r = f();
+    CAPACITY_HINT.with(|c| c.set(old));
+    r
+}
+
+/// The `manifests` array, reserved from the capacity hint.
+pub(crate) fn manifests<'de: 'a, 'a, D: Deserializer<'de>>(
     d: D,
-) -> Result<Option<Vec<T>>, D::Error> {
-    let v: Option<Vec<Obj<T>>> = de::Deserialize::deserialize(d)?;
-    Ok(v.map(|v| v.into_iter().map(|o| o.0).collect()))
+) -> Result<Option<Vec<crate::index::Descriptor<'a>>>, D::Error> {
+    struct V<'a>(std::marker::PhantomData<&'a ()>);
+    impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+        type Value = Option<Vec<crate::index::Descriptor<'a>>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an array of descriptors")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_seq(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(CAPACITY_HINT.with(|c| c.get()));
+            while let Some(d) = seq.next_element()? {
+                out.push(d);
+            }
+            Ok(Some(out))
+        }
+    }
+    d.deserialize_option(V(std::marker::PhantomData))
 }

@@ -66,8 +66,20 @@ fn valid_algorithm(a: &[u8]) -> bool {
     true
 }
 
+/// Lower-case hex digits, as a lookup table: checking a whole digest is
+/// then a branch-free fold over its bytes.
+static LOWER_HEX: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = matches!(i as u8, b'0'..=b'9' | b'a'..=b'f');
+        i += 1;
+    }
+    t
+};
+
 fn lower_hex(e: &[u8], len: usize) -> bool {
-    e.len() == len && e.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    e.len() == len && e.iter().fold(true, |ok, &b| ok & LOWER_HEX[b as usize])
 }
 
 impl<'a> Digest<'a> {

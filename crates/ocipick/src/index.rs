@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{self, IgnoredAny};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
@@ -20,79 +20,30 @@ pub type Annotations<'a> = BTreeMap<Cow<'a, str>, Cow<'a, str>>;
 /// Parsing checks what the image-spec requires of a descriptor: a valid
 /// `mediaType`, a valid `digest`, a non-negative 64-bit `size`, and, when
 /// present, a `platform` with `os` and `architecture`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor<'a> {
     /// The media type of the referenced content.
-    #[serde(borrow, deserialize_with = "de_media_type")]
     pub media_type: Cow<'a, str>,
     /// The digest of the referenced content.
-    #[serde(borrow)]
     pub digest: Digest<'a>,
     /// The size in bytes of the referenced content.
-    #[serde(deserialize_with = "de_size")]
     pub size: u64,
     /// URLs the content may be downloaded from.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "crate::de::vec_cow",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub urls: Vec<Cow<'a, str>>,
     /// Arbitrary metadata; Proposal A preferences match these.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "crate::de::annotations",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: Annotations<'a>,
     /// Embedded content (base64).
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "crate::de::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Cow<'a, str>>,
     /// The artifact type of the referenced manifest, if any.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "crate::de::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<Cow<'a, str>>,
     /// The platform the referenced image runs on.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "crate::de::opt_object",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform<'a>>,
-}
-
-fn de_media_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::Error> {
-    let s = crate::de::cow(d)?;
-    if media_type::is_valid(&s) {
-        Ok(s)
-    } else {
-        Err(de::Error::custom(format_args!(
-            "mediaType {s:?} is not a valid media type (type/subtype)"
-        )))
-    }
-}
-
-fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    let n = u64::deserialize(d)?;
-    if n > i64::MAX as u64 {
-        return Err(de::Error::custom(format_args!(
-            "size {n} exceeds the int64 range the image-spec allows"
-        )));
-    }
-    Ok(n)
 }
 
 impl Descriptor<'_> {
@@ -155,9 +106,9 @@ struct RawIndex<'a> {
     media_type: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "crate::de::opt_cow")]
     artifact_type: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "crate::de::opt_vec_object")]
+    #[serde(borrow, default, deserialize_with = "crate::de::manifests")]
     manifests: Option<Vec<Descriptor<'a>>>,
-    #[serde(borrow, default, deserialize_with = "crate::de::opt_object")]
+    #[serde(borrow, default)]
     subject: Option<Descriptor<'a>>,
     #[serde(borrow, default, deserialize_with = "crate::de::annotations")]
     annotations: Annotations<'a>,
@@ -208,10 +159,7 @@ impl<'a> Index<'a> {
     /// manifest instead of an index, or both `manifests` and
     /// `config`/`layers`.
     pub fn parse(bytes: &'a [u8]) -> Result<Index<'a>, IndexError> {
-        let raw: RawIndex<'a> = match parse_object(bytes) {
-            Ok(r) => r,
-            Err(e) => return Err(json_error(bytes, e)),
-        };
+        let raw = parse_object(bytes)?;
         let kind = raw.media_type.as_deref().map(media_type::kind);
         if let Some(mt) = raw.media_type.as_deref() {
             match media_type::kind(mt) {
@@ -285,11 +233,34 @@ impl<'a> Index<'a> {
 }
 
 /// Reads one JSON object (and nothing after it but white space).
-fn parse_object<'a>(bytes: &'a [u8]) -> Result<RawIndex<'a>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let raw = crate::de::object(&mut de)?;
-    de.end()?;
-    Ok(raw)
+fn parse_object<'a>(bytes: &'a [u8]) -> Result<RawIndex<'a>, IndexError> {
+    // UTF-8 is checked once over the whole document (fast for ASCII), so
+    // the parser need not check every string again.
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let before = &bytes[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = at
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1)
+            + 1;
+        IndexError::Json {
+            message: format!("invalid UTF-8 at byte {at}"),
+            path: ".".into(),
+            line,
+            column,
+        }
+    })?;
+    // The smallest descriptor is about 100 bytes of JSON, so this bounds the
+    // entry count; untouched reserved memory costs nothing.
+    let hint = (bytes.len() / 100).min(1 << 20);
+    crate::de::with_capacity_hint(hint, || {
+        let mut de = serde_json::Deserializer::from_str(text);
+        crate::de::object(&mut de).and_then(|raw| de.end().map(|()| raw))
+    })
+    .map_err(|e| json_error(bytes, e))
 }
 
 /// Builds a located error. The fast parse keeps no path; on failure the
@@ -347,8 +318,8 @@ mod tests {
             ("no entries", doc(""), Ok(())),
             ("not json", "{".into(), Err("EOF")),
             ("not an object", "[]".into(), Err("expected a JSON object")),
-            ("array as descriptor", doc(&format!(r#"["application/vnd.oci.image.manifest.v1+json","{D}",1]"#)), Err("expected a JSON object")),
-            ("array as platform", doc(&entry(r#","platform":["amd64","linux"]"#)), Err("expected a JSON object")),
+            ("array as descriptor", doc(&format!(r#"["application/vnd.oci.image.manifest.v1+json","{D}",1]"#)), Err("expected a descriptor object")),
+            ("array as platform", doc(&entry(r#","platform":["amd64","linux"]"#)), Err("expected a platform object")),
             ("trailing garbage", format!("{} x", doc("")), Err("trailing")),
             ("schemaVersion 1", r#"{"schemaVersion":1,"manifests":[]}"#.into(), Err("schemaVersion is 1")),
             ("schemaVersion missing", r#"{"manifests":[]}"#.into(), Err("schemaVersion is missing")),
@@ -378,6 +349,25 @@ mod tests {
                 (Err(msg), Err(frag)) if msg.contains(frag) => {}
                 _ => panic!("{name}: got {got:?}, want {want:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_located() {
+        let mut bytes = doc(&entry(r#","annotations":{"k":"XX"}"#)).into_bytes();
+        let at = bytes.windows(2).position(|w| w == b"XX").unwrap();
+        bytes[at] = 0xff;
+        match Index::parse(&bytes) {
+            Err(IndexError::Json {
+                message,
+                line,
+                column,
+                ..
+            }) => {
+                assert_eq!(message, format!("invalid UTF-8 at byte {at}"));
+                assert_eq!((line, column), (1, at + 1));
+            }
+            other => panic!("{other:?}"),
         }
     }
 

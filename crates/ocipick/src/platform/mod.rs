@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub mod matcher;
 pub mod normalize;
@@ -24,48 +24,24 @@ pub use selector::SelectorError;
 ///
 /// Strings borrow from the parsed document where possible; use
 /// [`Platform::into_owned`] to keep one longer than its document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Platform<'a> {
     /// CPU architecture, e.g. `amd64`, `arm64` (Go's `GOARCH` values).
-    #[serde(borrow, deserialize_with = "crate::de::cow")]
     pub architecture: Cow<'a, str>,
     /// Operating system, e.g. `linux`, `windows` (Go's `GOOS` values).
-    #[serde(borrow, deserialize_with = "crate::de::cow")]
     pub os: Cow<'a, str>,
     /// Operating system version, e.g. `10.0.17763.1040` for Windows.
-    #[serde(
-        rename = "os.version",
-        borrow,
-        default,
-        deserialize_with = "crate::de::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "os.version", skip_serializing_if = "Option::is_none")]
     pub os_version: Option<Cow<'a, str>>,
     /// Operating system features the image requires, e.g. `win32k`.
-    #[serde(
-        rename = "os.features",
-        borrow,
-        default,
-        deserialize_with = "crate::de::vec_cow",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "os.features", skip_serializing_if = "Vec::is_empty")]
     pub os_features: Vec<Cow<'a, str>>,
     /// CPU variant, e.g. `v7` for ARM or `v3` for an x86-64 level.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "crate::de::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<Cow<'a, str>>,
     /// Docker manifest lists' CPU `features` (e.g. `sse4`). Kept for
     /// fidelity; containerd ignores it and so does matching.
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "crate::de::vec_cow",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<Cow<'a, str>>,
 }
 
