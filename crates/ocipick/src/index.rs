@@ -255,7 +255,7 @@ fn parse_object<'a>(bytes: &'a [u8]) -> Result<RawIndex<'a>, IndexError> {
     })?;
     // The smallest descriptor is about 100 bytes of JSON, so this bounds the
     // entry count; untouched reserved memory costs nothing.
-    let hint = (bytes.len() / 100).min(1 << 20);
+    let hint = (bytes.len() / 300).min(1 << 20);
     crate::de::with_capacity_hint(hint, || {
         let mut de = serde_json::Deserializer::from_str(text);
         crate::de::object(&mut de).and_then(|raw| de.end().map(|()| raw))

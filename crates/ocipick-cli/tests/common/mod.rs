@@ -207,3 +207,22 @@ pub fn write_json(dir: &Path, name: &str, v: &Value) -> String {
     std::fs::write(&p, serde_json::to_vec_pretty(v).expect("serialize")).expect("write");
     p.display().to_string()
 }
+
+/// Runs a prepared command with `input` on stdin, under the timeout guard.
+pub fn run_cmd_stdin(mut c: Command, input: &[u8]) -> Run {
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ocipick");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        // The process may stop reading early; a broken pipe is fine.
+        let _ = stdin.write_all(&input);
+    });
+    let r = wait_guarded(child, Duration::from_secs(10));
+    writer.join().expect("writer thread");
+    r
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Time ocipick's whole `select` process against the containerd oracle on the
+# synthetic indexes of shared/peers/make_synth.py.
+#
+# usage: scripts/bench-vs-containerd.sh [N ...]     (default N: 100 1000 10000)
+# env:   OCIPICK_SHARED   shared folder (default: <repo root>/../shared)
+#        BENCH_DIR        where the synthetic indexes go (default: /tmp/ocipick-bench)
+#        ORACLE_ITERS     in-process iterations for the oracle (default: 200)
+#        HYPERFINE_ARGS   extra hyperfine arguments (default: --warmup 5 --min-runs 30)
+#        CARGO_TARGET_DIR honoured when locating the release binary
+#
+# For each N it reports, with hyperfine:
+#   - `ocipick select --no-config -p linux/amd64 FILE` (whole process),
+#   - `containerd-oracle FILE linux/amd64` (whole process),
+# then the oracle's own in-process parse+select time per operation
+# (`containerd-oracle -iters 200 FILE linux/amd64`), and the ratios.
+# The target: ocipick's whole process >= 10x faster than containerd's
+# in-process parse+select on the 10,000-entry index.
+set -euo pipefail
+
+repo_root="$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)"
+shared="${OCIPICK_SHARED:-$repo_root/../shared}"
+bench_dir="${BENCH_DIR:-/tmp/ocipick-bench}"
+iters="${ORACLE_ITERS:-200}"
+read -r -a hf_args <<<"${HYPERFINE_ARGS:---warmup 5 --min-runs 30}"
+sizes=("$@")
+((${#sizes[@]})) || sizes=(100 1000 10000)
+
+if [[ ! -f "$shared/peers/make_synth.py" ]]; then
+  echo "bench-vs-containerd: $shared/peers/make_synth.py not found (set OCIPICK_SHARED)" >&2
+  exit 1
+fi
+
+if ! command -v hyperfine >/dev/null 2>&1; then
+  echo "bench-vs-containerd: installing hyperfine" >&2
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq >&2
+  "${sudo_cmd[@]}" apt-get install -y -qq hyperfine >&2
+fi
+
+echo "== building ocipick (release, LTO)" >&2
+(cd "$repo_root" && cargo build --release -p ocipick-cli --bin ocipick >&2)
+target_dir="${CARGO_TARGET_DIR:-$repo_root/target}"
+case "$target_dir" in
+  /*) ;;
+  *) target_dir="$repo_root/$target_dir" ;;
+esac
+ocipick="$target_dir/release/ocipick"
+
+echo "== building the containerd oracle" >&2
+oracle="$(OCIPICK_SHARED="$shared" "$repo_root/scripts/build-oracle.sh" | tail -n 1)"
+
+echo "== generating synthetic indexes in $bench_dir" >&2
+python3 "$shared/peers/make_synth.py" "$bench_dir" "${sizes[@]}" >&2
+
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "ocipick: $ocipick"
+echo "oracle:  $oracle"
+
+# Go prints durations as 1.234ms / 812.5µs / 95ns / 1.2s; to seconds.
+go_seconds() {
+  python3 -c '
+import re, sys
+m = re.fullmatch(r"([0-9.]+)(ns|µs|us|ms|s)", sys.argv[1])
+print(float(m.group(1)) * {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}[m.group(2)])' "$1"
+}
+
+summary=()
+for n in "${sizes[@]}"; do
+  file="$bench_dir/index-$n.json"
+  bytes=$(stat -c %s "$file")
+  echo
+  echo "== index-$n.json ($bytes bytes)"
+  # Both must agree on the answer before timing means anything.
+  "$ocipick" select --no-config -p linux/amd64 "$file" >/dev/null
+  "$oracle" "$file" linux/amd64 >/dev/null
+
+  json="$bench_dir/hyperfine-$n.json"
+  hyperfine -N "${hf_args[@]}" --export-json "$json" \
+    -n "ocipick select" "$ocipick select --no-config -p linux/amd64 $file" \
+    -n "containerd oracle (process)" "$oracle $file linux/amd64"
+
+  line="$("$oracle" -iters "$iters" "$file" linux/amd64 | grep 'bytes=')"
+  echo "oracle in-process: $line"
+  total="$(sed -n 's/.*total=\([^/]*\)\/op.*/\1/p' <<<"$line")"
+  parse="$(sed -n 's/.*parse=\([^/]*\)\/op.*/\1/p' <<<"$line")"
+  sel="$(sed -n 's/.*select=\([^/]*\)\/op.*/\1/p' <<<"$line")"
+  in_proc="$(go_seconds "$total")"
+
+  read -r ours theirs < <(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+print(r[0]["mean"], r[1]["mean"])' "$json")
+  row="$(python3 -c '
+import sys
+n, b, ours, theirs, inp, p, s = sys.argv[1:]
+ours, theirs, inp = float(ours), float(theirs), float(inp)
+print(f"N={n:>6} bytes={b:>8}  ocipick process {ours*1e3:8.3f} ms | "
+      f"oracle process {theirs*1e3:8.3f} ms ({theirs/ours:5.1f}x) | "
+      f"oracle in-process parse+select {inp*1e3:8.3f} ms (parse {p}, select {s}) "
+      f"-> ocipick process is {inp/ours:5.1f}x faster")' \
+    "$n" "$bytes" "$ours" "$theirs" "$in_proc" "$parse" "$sel")"
+  echo "$row"
+  summary+=("$row")
+done
+
+echo
+echo "== summary"
+printf '%s\n' "${summary[@]}"
