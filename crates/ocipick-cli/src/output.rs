@@ -9,6 +9,15 @@ use crate::run::Answer;
 
 const WIDTH: usize = 80;
 
+/// The descriptor at `position` of the final index.
+fn entry<'x, 'a>(a: &Answer<'x, 'a>, position: usize) -> &'x Descriptor<'a> {
+    match (a.index, a.chosen) {
+        (Some(i), _) => &i.manifests[position],
+        (None, Some(d)) => d,
+        (None, None) => unreachable!("an answer has an index or a chosen entry"),
+    }
+}
+
 fn platform_str(d: &Descriptor<'_>) -> String {
     d.platform
         .as_ref()
@@ -60,7 +69,7 @@ pub fn select_text(a: &Answer<'_, '_>) -> String {
     let Some(e) = a.ranking.entries.first() else {
         return out;
     };
-    let d = &a.index.manifests[e.position];
+    let d = entry(a, e.position);
     label(&mut out, "digest", d.digest.as_str());
     label(&mut out, "platform", &platform_str(d));
     label(&mut out, "type", &d.media_type);
@@ -68,12 +77,7 @@ pub fn select_text(a: &Answer<'_, '_>) -> String {
     label(
         &mut out,
         "position",
-        &format!(
-            "{} of {} in {}",
-            e.position,
-            a.index.manifests.len(),
-            a.origin
-        ),
+        &format!("{} of {} in {}", e.position, a.entries, a.origin),
     );
     for h in a.hops {
         label(
@@ -120,7 +124,7 @@ pub fn rank_text(a: &Answer<'_, '_>) -> String {
         .ranking
         .entries
         .iter()
-        .map(|e| platform_str(&a.index.manifests[e.position]).len())
+        .map(|e| platform_str(entry(a, e.position)).len())
         .max()
         .unwrap_or(8)
         .clamp(8, 34);
@@ -130,7 +134,7 @@ pub fn rank_text(a: &Answer<'_, '_>) -> String {
         "POS", "SCORE", "PLATFORM"
     );
     for e in &a.ranking.entries {
-        let d = &a.index.manifests[e.position];
+        let d = entry(a, e.position);
         let mark = match (Some(e.position) == a.ranking.selected, e.eligible) {
             (true, _) => '*',
             (false, true) => ' ',
@@ -154,7 +158,7 @@ pub fn rank_text(a: &Answer<'_, '_>) -> String {
     }
     match a.ranking.selected {
         Some(p) => {
-            let _ = writeln!(out, "\nselected {}", a.index.manifests[p].digest);
+            let _ = writeln!(out, "\nselected {}", entry(a, p).digest);
         }
         None => out.push_str("\nno entry is eligible\n"),
     }
@@ -181,7 +185,7 @@ fn descriptor_json(d: &Descriptor<'_>, position: usize) -> Map<String, Value> {
 }
 
 fn ranked_json(a: &Answer<'_, '_>, e: &Ranked) -> Map<String, Value> {
-    let mut m = descriptor_json(&a.index.manifests[e.position], e.position);
+    let mut m = descriptor_json(entry(a, e.position), e.position);
     m.insert("eligible".into(), json!(e.eligible));
     m.insert("score".into(), json!(e.score));
     m.insert(
@@ -200,8 +204,8 @@ fn context_json(a: &Answer<'_, '_>, m: &mut Map<String, Value>) {
     if let Some(d) = &a.index_digest {
         index.insert("digest".into(), json!(d.as_str()));
     }
-    index.insert("mediaType".into(), json!(a.index.media_type));
-    index.insert("entries".into(), json!(a.index.manifests.len()));
+    index.insert("mediaType".into(), json!(a.index_media_type));
+    index.insert("entries".into(), json!(a.entries));
     m.insert("index".into(), Value::Object(index));
     if let Some(st) = a.stats {
         m.insert(
@@ -260,7 +264,7 @@ pub fn rank_json(a: &Answer<'_, '_>) -> String {
 /// The chosen digest, pinned to the registry reference when there is one.
 fn pinned(a: &Answer<'_, '_>) -> Option<String> {
     let e = a.ranking.entries.first()?;
-    let d = &a.index.manifests[e.position].digest;
+    let d = &entry(a, e.position).digest;
     Some(match a.reference {
         Some(r) => r.pinned(d),
         None => d.to_string(),

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use ocipick::media_type::{self, Kind};
-use ocipick::{Config, Descriptor, Digest, Index, Platform, Policy, Ranking};
+use ocipick::{Config, Descriptor, Digest, Index, Platform, Policy, Ranked, Ranking};
 use ocipick_registry::{
     Client, ClientOptions, Layout, LayoutTarget, Reference, SourceError, Stats,
 };
@@ -128,8 +128,14 @@ pub struct Answer<'x, 'a> {
     pub origin: &'x str,
     /// Digest of the final index's bytes as read (JSON output only).
     pub index_digest: Option<Digest<'static>>,
-    /// The final index.
-    pub index: &'x Index<'a>,
+    /// The final index, when it was parsed whole (`rank`).
+    pub index: Option<&'x Index<'a>>,
+    /// The chosen descriptor, when only it was kept (`select`, `resolve`).
+    pub chosen: Option<&'x Descriptor<'a>>,
+    /// How many entries the final index has.
+    pub entries: usize,
+    /// The final index's own media type, if it names one.
+    pub index_media_type: Option<&'x str>,
     /// The policy.
     pub policy: &'x Policy,
     /// Nested indexes descended through.
@@ -351,40 +357,84 @@ fn load(args: &SelectArgs, max_index: u64) -> Result<(String, Doc, Option<Store>
 }
 
 /// Runs select, rank or resolve and returns what to print on stdout.
+///
+/// `select` and `resolve` read the index in one pass that keeps only the
+/// best entry ([`Policy::select_bytes`]); `rank` parses it whole.
 pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
     let (policy, max_index) = policy(args)?;
     let (mut origin, mut doc, store) = load(args, max_index)?;
     let mut hops = Vec::new();
     loop {
-        let index = match &doc {
-            Doc::Bytes(b) => Index::parse(b).map_err(|err| SourceError::Index {
-                path: origin.clone().into(),
-                err,
-            })?,
-            Doc::Single(d) => Index {
-                schema_version: 2,
-                media_type: None,
-                artifact_type: None,
-                manifests: vec![(**d).clone()],
-                subject: None,
-                annotations: Default::default(),
-            },
+        let invalid = |err| SourceError::Index {
+            path: origin.clone().into(),
+            err,
         };
-        let (ranking, chosen) = match mode {
-            Mode::Rank => {
-                let r = policy.rank(&index);
-                let c = r.selected;
-                (Some(r), c)
-            }
-            Mode::Select | Mode::Resolve => (None, policy.select(&index).map(|s| s.position)),
+        let single;
+        let (index, chosen): (Option<Index<'_>>, Option<(Descriptor<'_>, Ranked)>) =
+            match (&doc, mode) {
+                (Doc::Bytes(b), Mode::Select | Mode::Resolve) => {
+                    let found = policy.select_bytes(b).map_err(invalid)?;
+                    match found.chosen {
+                        Some(c) => {
+                            single = (found.entries, found.media_type);
+                            (None, Some(c))
+                        }
+                        None => {
+                            // Rare: parse it whole to list what it offers.
+                            let index = Index::parse(b).map_err(invalid)?;
+                            return Err(Failure::NoMatch {
+                                stdout: String::new(),
+                                message: no_match_message(&origin, &policy, &index),
+                            });
+                        }
+                    }
+                }
+                (Doc::Bytes(b), Mode::Rank) => {
+                    let index = Index::parse(b).map_err(invalid)?;
+                    single = (index.manifests.len(), index.media_type.clone());
+                    (Some(index), None)
+                }
+                (Doc::Single(d), _) => {
+                    let index = Index {
+                        schema_version: 2,
+                        media_type: None,
+                        artifact_type: None,
+                        manifests: vec![(**d).clone()],
+                        subject: None,
+                        annotations: Default::default(),
+                    };
+                    single = (1, None);
+                    let chosen = (mode != Mode::Rank)
+                        .then(|| policy.select(&index).map(|s| s.position))
+                        .flatten()
+                        .map(|p| (index.manifests[p].clone(), policy.explain(&index, p)));
+                    if mode != Mode::Rank && chosen.is_none() {
+                        return Err(Failure::NoMatch {
+                            stdout: String::new(),
+                            message: no_match_message(&origin, &policy, &index),
+                        });
+                    }
+                    (Some(index).filter(|_| mode == Mode::Rank), chosen)
+                }
+            };
+        let ranking = index.as_ref().map(|i| policy.rank(i));
+        // The chosen descriptor, in either mode.
+        let picked: Option<Descriptor<'_>> = match (&ranking, &index, &chosen) {
+            (Some(r), Some(i), _) => r.selected.map(|p| i.manifests[p].clone()),
+            (_, _, Some((d, _))) => Some(d.clone()),
+            _ => None,
         };
         // Descend into a chosen nested index when its content is at hand.
-        if let (Some(pos), Some(store)) = (chosen, &store) {
-            let d = &index.manifests[pos];
+        if let (Some(d), Some(store)) = (&picked, &store) {
             if media_type::kind(&d.media_type) == Kind::Index && hops.len() < MAX_DEPTH {
+                let position = match (&ranking, &chosen) {
+                    (Some(r), _) => r.selected.unwrap_or(0),
+                    (_, Some((_, r))) => r.position,
+                    _ => 0,
+                };
                 let bytes = store.fetch(d)?;
                 hops.push(Hop {
-                    position: pos,
+                    position,
                     digest: d.digest.to_string(),
                 });
                 origin = store.origin(d);
@@ -392,7 +442,6 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
                 continue;
             }
         }
-        let ranking = ranking.unwrap_or_else(|| selected_only(&policy, &index, chosen));
         let index_digest = match (&doc, args.output) {
             (Doc::Bytes(b), Output::Json) => Some(Digest::sha256_of(b)),
             _ => None,
@@ -401,15 +450,27 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
             Some(Store::Registry(c, r)) => (Some(r), Some(c.stats())),
             _ => (None, None),
         };
+        let (entries, index_media_type) = single;
+        let selected = match (&ranking, &chosen) {
+            (Some(r), _) => r.selected,
+            (_, Some((_, r))) => Some(r.position),
+            _ => None,
+        };
         let answer = Answer {
             origin: &origin,
             index_digest,
-            index: &index,
             policy: &policy,
             hops: &hops,
-            ranking,
             reference,
             stats,
+            entries,
+            index_media_type: index_media_type.as_deref(),
+            index: index.as_ref(),
+            ranking: ranking.unwrap_or_else(|| Ranking {
+                entries: chosen.iter().map(|(_, r)| r.clone()).collect(),
+                selected,
+            }),
+            chosen: chosen.as_ref().map(|(d, _)| d),
         };
         let text = match (mode, args.output) {
             (Mode::Select, Output::Text) => output::select_text(&answer),
@@ -419,29 +480,21 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
             (Mode::Resolve, Output::Text) => output::resolve_text(&answer),
             (Mode::Resolve, Output::Json) => output::resolve_json(&answer),
         };
-        if chosen.is_none() {
+        if selected.is_none() {
+            let message = match &index {
+                Some(i) => no_match_message(&origin, &policy, i),
+                None => format!("no manifest for {} in {origin}", policy.target()),
+            };
             return Err(Failure::NoMatch {
                 stdout: if mode == Mode::Rank {
                     text
                 } else {
                     String::new()
                 },
-                message: no_match_message(&origin, &policy, &index),
+                message,
             });
         }
         return Ok(text);
-    }
-}
-
-/// For `select`, the chosen entry's own evaluation (with reasons), without
-/// explaining the rest.
-fn selected_only(policy: &Policy, index: &Index<'_>, chosen: Option<usize>) -> Ranking {
-    Ranking {
-        entries: chosen
-            .map(|pos| policy.explain(index, pos))
-            .into_iter()
-            .collect(),
-        selected: chosen,
     }
 }
 

@@ -20,7 +20,19 @@ pub fn read_limited(
     path: &Path,
     hint: &'static str,
 ) -> Result<Vec<u8>, SourceError> {
-    let mut buf = Vec::new();
+    read_limited_sized(reader, limit, path, hint, 0)
+}
+
+/// [`read_limited`], with room reserved for `expected` bytes (a file's
+/// size): one allocation instead of a doubling series.
+fn read_limited_sized(
+    reader: impl Read,
+    limit: u64,
+    path: &Path,
+    hint: &'static str,
+    expected: u64,
+) -> Result<Vec<u8>, SourceError> {
+    let mut buf = Vec::with_capacity(expected.min(limit).saturating_add(1) as usize);
     reader
         .take(limit.saturating_add(1))
         .read_to_end(&mut buf)
@@ -60,7 +72,7 @@ pub fn read_file(path: &Path, limit: u64, hint: &'static str) -> Result<Vec<u8>,
     }
     let file = File::open(path).map_err(io)?;
     // The file may grow between the check and the read: the read is bounded too.
-    read_limited(file, limit, path, hint)
+    read_limited_sized(file, limit, path, hint, meta.len())
 }
 
 /// Reads standard input, at most `limit` bytes.

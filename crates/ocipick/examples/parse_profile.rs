@@ -25,6 +25,15 @@ fn main() {
                 let idx = ocipick::Index::parse(&bytes).unwrap();
                 n += idx.manifests.len();
             }
+            "stream" => {
+                n += policy
+                    .select_bytes(&bytes)
+                    .unwrap()
+                    .chosen
+                    .unwrap()
+                    .1
+                    .position;
+            }
             _ => {
                 let idx = ocipick::Index::parse(&bytes).unwrap();
                 n += policy.select(&idx).unwrap().position;

@@ -38,11 +38,6 @@ pub(crate) fn cow<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::E
     d.deserialize_str(CowVisitor)
 }
 
-pub(crate) fn opt_cow<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
-    let v: Option<CowStr<'de>> = de::Deserialize::deserialize(d)?;
-    Ok(v.map(|c| c.0))
-}
-
 pub(crate) fn vec_cow<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cow<'de, str>>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
@@ -88,34 +83,6 @@ pub(crate) fn annotations<'de, D: Deserializer<'de>>(
         }
     }
     d.deserialize_map(V)
-}
-
-/// Deserializes `T` from a JSON object only. Derived struct impls also
-/// accept arrays (fields by position), which no OCI document uses; such
-/// input is refused instead of being read in an unexpected way.
-pub(crate) fn object<'de, D: Deserializer<'de>, T: de::Deserialize<'de>>(
-    d: D,
-) -> Result<T, D::Error> {
-    struct V<T>(std::marker::PhantomData<T>);
-    impl<'de, T: de::Deserialize<'de>> Visitor<'de> for V<T> {
-        type Value = T;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a JSON object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-            T::deserialize(de::value::MapAccessDeserializer::new(map))
-        }
-    }
-    d.deserialize_map(V(std::marker::PhantomData))
-}
-
-/// A JSON object wrapper (see [`object`]).
-pub(crate) struct Obj<T>(pub(crate) T);
-
-impl<'de, T: de::Deserialize<'de>> de::Deserialize<'de> for Obj<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        object(d).map(Obj)
-    }
 }
 
 /// Strings of an array, borrowing where possible.
@@ -335,48 +302,142 @@ impl<'de: 'a, 'a> de::Deserialize<'de> for crate::platform::Platform<'a> {
     }
 }
 
-std::thread_local! {
-    /// How many descriptors the document being parsed can hold at most,
-    /// set by [`with_capacity_hint`] for [`manifests`].
-    static CAPACITY_HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+/// Where the descriptors of `manifests` go as they are read: into a
+/// vector ([`crate::Index::parse`]), or straight into a selection
+/// ([`crate::Policy::select_bytes`]), which keeps only the best so far.
+pub(crate) trait Sink<'a> {
+    /// Takes the descriptor at `position`.
+    fn accept(&mut self, position: usize, d: crate::index::Descriptor<'a>);
 }
 
-/// Runs `f` with a capacity hint for the `manifests` array: the vector is
-/// reserved once instead of doubling (each doubling copies every descriptor
-/// and touches fresh memory), which is a large share of parsing time.
-pub(crate) fn with_capacity_hint<R>(hint: usize, f: impl FnOnce() -> R) -> R {
-    let old = CAPACITY_HINT.with(|c| c.replace(hint));
-    let r = f();
-    CAPACITY_HINT.with(|c| c.set(old));
-    r
-}
-
-/// The `manifests` array, reserved from the capacity hint.
-pub(crate) fn manifests<'de: 'a, 'a, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Vec<crate::index::Descriptor<'a>>>, D::Error> {
-    struct V<'a>(std::marker::PhantomData<&'a ()>);
-    impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-        type Value = Option<Vec<crate::index::Descriptor<'a>>>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an array of descriptors")
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
-            d.deserialize_seq(self)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::with_capacity(CAPACITY_HINT.with(|c| c.get()));
-            while let Some(d) = seq.next_element()? {
-                out.push(d);
-            }
-            Ok(Some(out))
-        }
+impl<'a> Sink<'a> for Vec<crate::index::Descriptor<'a>> {
+    fn accept(&mut self, _: usize, d: crate::index::Descriptor<'a>) {
+        self.push(d);
     }
-    d.deserialize_option(V(std::marker::PhantomData))
+}
+
+/// The top-level fields of an index document; `manifests` went to a sink.
+pub(crate) struct Top<'a> {
+    pub schema_version: Option<u32>,
+    pub media_type: Option<Cow<'a, str>>,
+    pub artifact_type: Option<Cow<'a, str>>,
+    /// `Some(n)`: an array of `n` descriptors; `Some(None)`... see `manifests_null`.
+    pub manifests: Option<usize>,
+    pub manifests_null: bool,
+    pub subject: Option<crate::index::Descriptor<'a>>,
+    pub annotations: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
+    pub config: bool,
+    pub layers: bool,
+}
+
+fn top_field(k: &str) -> Option<u8> {
+    Some(match k {
+        "schemaVersion" => 0,
+        "mediaType" => 1,
+        "artifactType" => 2,
+        "manifests" => 3,
+        "subject" => 4,
+        "annotations" => 5,
+        "config" => 6,
+        "layers" => 7,
+        _ => return None,
+    })
+}
+
+/// Reads an index document, handing each descriptor to the sink.
+pub(crate) struct TopSeed<'s, S>(pub(crate) &'s mut S);
+
+impl<'de, S: Sink<'de>> de::DeserializeSeed<'de> for TopSeed<'_, S> {
+    type Value = Top<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Top<'de>, D::Error> {
+        struct V<'s, S>(&'s mut S);
+        impl<'de, S: Sink<'de>> Visitor<'de> for V<'_, S> {
+            type Value = Top<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top<'de>, A::Error> {
+                let mut top = Top {
+                    schema_version: None,
+                    media_type: None,
+                    artifact_type: None,
+                    manifests: None,
+                    manifests_null: false,
+                    subject: None,
+                    annotations: BTreeMap::new(),
+                    config: false,
+                    layers: false,
+                };
+                let mut seen = [false; 8];
+                while let Some(key) = map.next_key_seed(KeyIn(top_field))? {
+                    let Some(k) = key else {
+                        map.next_value::<de::IgnoredAny>()?;
+                        continue;
+                    };
+                    if std::mem::replace(&mut seen[k as usize], true) {
+                        const NAMES: [&str; 8] = [
+                            "schemaVersion",
+                            "mediaType",
+                            "artifactType",
+                            "manifests",
+                            "subject",
+                            "annotations",
+                            "config",
+                            "layers",
+                        ];
+                        return Err(de::Error::duplicate_field(NAMES[k as usize]));
+                    }
+                    match k {
+                        0 => top.schema_version = map.next_value()?,
+                        1 => top.media_type = map.next_value::<Option<CowStr>>()?.map(|c| c.0),
+                        2 => top.artifact_type = map.next_value::<Option<CowStr>>()?.map(|c| c.0),
+                        3 => {
+                            top.manifests = map.next_value_seed(ManifestsSeed(&mut *self.0))?;
+                            top.manifests_null = top.manifests.is_none();
+                        }
+                        4 => top.subject = map.next_value()?,
+                        5 => top.annotations = map.next_value::<Ann>()?.0,
+                        6 => top.config = map.next_value::<Option<de::IgnoredAny>>()?.is_some(),
+                        _ => top.layers = map.next_value::<Option<de::IgnoredAny>>()?.is_some(),
+                    }
+                }
+                Ok(top)
+            }
+        }
+        d.deserialize_map(V(self.0))
+    }
+}
+
+/// The `manifests` array (or `null`), each descriptor handed to the sink.
+struct ManifestsSeed<'s, S>(&'s mut S);
+
+impl<'de, S: Sink<'de>> de::DeserializeSeed<'de> for ManifestsSeed<'_, S> {
+    type Value = Option<usize>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        struct V<'s, S>(&'s mut S);
+        impl<'de, S: Sink<'de>> Visitor<'de> for V<'_, S> {
+            type Value = Option<usize>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of descriptors")
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Option<usize>, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Option<usize>, E> {
+                Ok(None)
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Option<usize>, D2::Error> {
+                d.deserialize_seq(self)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<usize>, A::Error> {
+                let mut n = 0;
+                while let Some(d) = seq.next_element()? {
+                    self.0.accept(n, d);
+                    n += 1;
+                }
+                Ok(Some(n))
+            }
+        }
+        d.deserialize_option(V(self.0))
+    }
 }

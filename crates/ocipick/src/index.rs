@@ -5,8 +5,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::digest::Digest;
 use crate::media_type;
@@ -98,26 +97,6 @@ pub struct Index<'a> {
     pub annotations: Annotations<'a>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawIndex<'a> {
-    schema_version: Option<u32>,
-    #[serde(borrow, default, deserialize_with = "crate::de::opt_cow")]
-    media_type: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "crate::de::opt_cow")]
-    artifact_type: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "crate::de::manifests")]
-    manifests: Option<Vec<Descriptor<'a>>>,
-    #[serde(borrow, default)]
-    subject: Option<Descriptor<'a>>,
-    #[serde(borrow, default, deserialize_with = "crate::de::annotations")]
-    annotations: Annotations<'a>,
-    #[serde(default)]
-    config: Option<IgnoredAny>,
-    #[serde(default)]
-    layers: Option<IgnoredAny>,
-}
-
 /// Why a document is not a usable image index.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IndexError {
@@ -159,54 +138,19 @@ impl<'a> Index<'a> {
     /// manifest instead of an index, or both `manifests` and
     /// `config`/`layers`.
     pub fn parse(bytes: &'a [u8]) -> Result<Index<'a>, IndexError> {
-        let raw = parse_object(bytes)?;
-        let kind = raw.media_type.as_deref().map(media_type::kind);
-        if let Some(mt) = raw.media_type.as_deref() {
-            match media_type::kind(mt) {
-                media_type::Kind::Index => {}
-                media_type::Kind::ImageManifest | media_type::Kind::LegacyManifest => {
-                    return Err(IndexError::NotAnIndex(format!("an image manifest ({mt})")))
-                }
-                media_type::Kind::Other => {
-                    return Err(IndexError::NotAnIndex(format!("a document of type {mt:?}")))
-                }
-            }
-        }
-        let extra = match (raw.config.is_some(), raw.layers.is_some()) {
-            (true, _) => Some("config"),
-            (false, true) => Some("layers"),
-            _ => None,
-        };
-        let manifests = match (raw.manifests, extra) {
-            (Some(_), Some(field)) => return Err(IndexError::Ambiguous(field)),
-            (Some(m), None) => m,
-            (None, Some(_)) if kind.is_none() => {
-                return Err(IndexError::NotAnIndex("an image manifest".into()))
-            }
-            (None, _) => {
-                let null = serde_json::from_slice::<serde_json::Value>(bytes)
-                    .ok()
-                    .and_then(|v| v.get("manifests").map(|m| m.is_null()))
-                    .unwrap_or(false);
-                return Err(IndexError::NoManifests(if null {
-                    "null"
-                } else {
-                    "missing"
-                }));
-            }
-        };
-        match raw.schema_version {
-            Some(2) => {}
-            Some(v) => return Err(IndexError::SchemaVersion(v.to_string())),
-            None => return Err(IndexError::SchemaVersion("missing".into())),
-        }
+        // A pretty-printed descriptor is about 300 bytes: reserving for that
+        // many avoids most of the vector's regrowth (each copies every
+        // descriptor and touches fresh memory).
+        let mut manifests = Vec::with_capacity((bytes.len() / 300).min(1 << 20));
+        let top = read_top(bytes, &mut manifests)?;
+        check_top(&top)?;
         Ok(Index {
             schema_version: 2,
-            media_type: raw.media_type,
-            artifact_type: raw.artifact_type,
+            media_type: top.media_type,
+            artifact_type: top.artifact_type,
             manifests,
-            subject: raw.subject,
-            annotations: raw.annotations,
+            subject: top.subject,
+            annotations: top.annotations,
         })
     }
 
@@ -233,9 +177,14 @@ impl<'a> Index<'a> {
 }
 
 /// Reads one JSON object (and nothing after it but white space).
-fn parse_object<'a>(bytes: &'a [u8]) -> Result<RawIndex<'a>, IndexError> {
-    // UTF-8 is checked once over the whole document (fast for ASCII), so
-    // the parser need not check every string again.
+/// Reads the document, handing each descriptor of `manifests` to `sink`.
+/// UTF-8 is checked once over the whole document (fast for ASCII), so the
+/// parser need not check every string again.
+pub(crate) fn read_top<'a, S: crate::de::Sink<'a>>(
+    bytes: &'a [u8],
+    sink: &mut S,
+) -> Result<crate::de::Top<'a>, IndexError> {
+    use serde::de::DeserializeSeed;
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let at = e.valid_up_to();
         let before = &bytes[..at];
@@ -253,22 +202,63 @@ fn parse_object<'a>(bytes: &'a [u8]) -> Result<RawIndex<'a>, IndexError> {
             column,
         }
     })?;
-    // The smallest descriptor is about 100 bytes of JSON, so this bounds the
-    // entry count; untouched reserved memory costs nothing.
-    let hint = (bytes.len() / 300).min(1 << 20);
-    crate::de::with_capacity_hint(hint, || {
-        let mut de = serde_json::Deserializer::from_str(text);
-        crate::de::object(&mut de).and_then(|raw| de.end().map(|()| raw))
-    })
-    .map_err(|e| json_error(bytes, e))
+    let mut de = serde_json::Deserializer::from_str(text);
+    crate::de::TopSeed(sink)
+        .deserialize(&mut de)
+        .and_then(|top| de.end().map(|()| top))
+        .map_err(|e| json_error(text, e))
+}
+
+/// The rules on the top level (see [`Index::parse`]).
+pub(crate) fn check_top(top: &crate::de::Top<'_>) -> Result<(), IndexError> {
+    let kind = top.media_type.as_deref().map(media_type::kind);
+    if let Some(mt) = top.media_type.as_deref() {
+        match media_type::kind(mt) {
+            media_type::Kind::Index => {}
+            media_type::Kind::ImageManifest | media_type::Kind::LegacyManifest => {
+                return Err(IndexError::NotAnIndex(format!("an image manifest ({mt})")))
+            }
+            media_type::Kind::Other => {
+                return Err(IndexError::NotAnIndex(format!("a document of type {mt:?}")))
+            }
+        }
+    }
+    let extra = match (top.config, top.layers) {
+        (true, _) => Some("config"),
+        (false, true) => Some("layers"),
+        _ => None,
+    };
+    match (top.manifests, extra) {
+        (Some(_), Some(field)) => return Err(IndexError::Ambiguous(field)),
+        (Some(_), None) => {}
+        (None, Some(_)) if kind.is_none() => {
+            return Err(IndexError::NotAnIndex("an image manifest".into()))
+        }
+        (None, _) => {
+            return Err(IndexError::NoManifests(if top.manifests_null {
+                "null"
+            } else {
+                "missing"
+            }))
+        }
+    }
+    match top.schema_version {
+        Some(2) => Ok(()),
+        Some(v) => Err(IndexError::SchemaVersion(v.to_string())),
+        None => Err(IndexError::SchemaVersion("missing".into())),
+    }
 }
 
 /// Builds a located error. The fast parse keeps no path; on failure the
 /// document is read once more, tracking the path, to say where.
-fn json_error(bytes: &[u8], e: serde_json::Error) -> IndexError {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let path = match serde_path_to_error::deserialize::<_, crate::de::Obj<RawIndex<'_>>>(&mut de) {
-        Err(pe) => pe.path().to_string(),
+fn json_error(text: &str, e: serde_json::Error) -> IndexError {
+    use serde::de::DeserializeSeed;
+    let mut track = serde_path_to_error::Track::new();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let mut sink: Vec<Descriptor<'_>> = Vec::new();
+    let tracked = serde_path_to_error::Deserializer::new(&mut de, &mut track);
+    let path = match crate::de::TopSeed(&mut sink).deserialize(tracked) {
+        Err(_) => track.path().to_string(),
         Ok(_) => ".".to_owned(),
     };
     let msg = e.to_string();

@@ -188,6 +188,48 @@ pub struct Selection<'i, 'a> {
     pub score: i64,
 }
 
+/// What [`Policy::select_bytes`] found.
+#[derive(Debug, Clone)]
+pub struct Streamed<'a> {
+    /// How many entries the index has.
+    pub entries: usize,
+    /// The index's own `mediaType`, if it names one.
+    pub media_type: Option<std::borrow::Cow<'a, str>>,
+    /// The selected entry with its evaluation (and reasons), if any.
+    pub chosen: Option<(Descriptor<'a>, Ranked)>,
+}
+
+/// Keeps the best entry while the descriptors are read.
+struct Best<'p, 'a> {
+    policy: &'p Policy,
+    any_platform: bool,
+    platformed: Option<(usize, Descriptor<'a>, i64, PlatformRank)>,
+    bare: Option<(usize, Descriptor<'a>, i64)>,
+}
+
+impl<'a> crate::de::Sink<'a> for Best<'_, 'a> {
+    fn accept(&mut self, position: usize, d: Descriptor<'a>) {
+        if d.platform.is_some() {
+            self.any_platform = true;
+            let e = self.policy.evaluate(&d, true, None);
+            let better = e.eligible
+                && match &self.platformed {
+                    None => true,
+                    Some((_, _, s, r)) => better_than(e.score, e.rank, *s, *r) == Ordering::Less,
+                };
+            if better {
+                self.platformed = Some((position, d, e.score, e.rank));
+            }
+        } else if !self.any_platform {
+            // Counts only if no entry turns out to have a platform.
+            let e = self.policy.evaluate(&d, false, None);
+            if e.eligible && self.bare.as_ref().is_none_or(|(_, _, s)| e.score > *s) {
+                self.bare = Some((position, d, e.score));
+            }
+        }
+    }
+}
+
 /// The per-entry evaluation: eligibility, score and closeness.
 struct Eval {
     eligible: bool,
@@ -386,6 +428,55 @@ impl Policy {
             platform_rank: (e.eligible && d.platform.is_some()).then_some(e.rank),
             reasons,
         }
+    }
+
+    /// Parses and selects in one pass over the bytes of an index, keeping
+    /// only the best entry so far instead of a vector of every descriptor.
+    /// The document is validated exactly as [`Index::parse`] validates it,
+    /// and the choice is the one [`select`](Policy::select) makes; the
+    /// chosen entry comes with its reasons.
+    ///
+    /// ```
+    /// use ocipick::{Platform, Policy};
+    /// let doc = br#"{"schemaVersion":2,"manifests":[
+    ///   {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":7143,
+    ///    "digest":"sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f",
+    ///    "platform":{"architecture":"arm64","os":"linux"}}]}"#;
+    /// let found = Policy::new(&Platform::new("linux", "arm64", None)).select_bytes(doc).unwrap();
+    /// assert_eq!((found.entries, found.chosen.unwrap().1.position), (1, 0));
+    /// ```
+    pub fn select_bytes<'a>(&self, bytes: &'a [u8]) -> Result<Streamed<'a>, crate::IndexError> {
+        let mut best = Best {
+            policy: self,
+            any_platform: false,
+            platformed: None,
+            bare: None,
+        };
+        let top = crate::index::read_top(bytes, &mut best)?;
+        crate::index::check_top(&top)?;
+        let any = best.any_platform;
+        let chosen = if any {
+            best.platformed.map(|(i, d, ..)| (i, d))
+        } else {
+            best.bare.map(|(i, d, _)| (i, d))
+        };
+        let chosen = chosen.map(|(position, d)| {
+            let mut reasons = Vec::new();
+            let e = self.evaluate(&d, any, Some(&mut reasons));
+            let ranked = Ranked {
+                position,
+                eligible: e.eligible,
+                score: e.score,
+                platform_rank: d.platform.is_some().then_some(e.rank),
+                reasons,
+            };
+            (d, ranked)
+        });
+        Ok(Streamed {
+            entries: top.manifests.unwrap_or(0),
+            media_type: top.media_type,
+            chosen,
+        })
     }
 
     /// Ranks every entry with its reasons. The first eligible entry is the
@@ -591,6 +682,55 @@ mod tests {
         for (name, bytes, target, prefs, want) in rows {
             assert_eq!(pick(bytes, target, prefs), *want, "{name}");
         }
+    }
+
+    /// The one-pass selection agrees with parse-then-select on every
+    /// document of the corpus, for a spread of targets and preferences.
+    #[test]
+    fn select_bytes_agrees_with_select() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/corpus");
+        let host = Platform::new("linux", "amd64", None);
+        let mut compared = 0;
+        for f in std::fs::read_dir(dir).unwrap() {
+            let path = f.unwrap().path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let idx = Index::parse(&bytes).unwrap();
+            for target in [
+                "linux/amd64",
+                "linux/arm64",
+                "linux/arm/v7",
+                "windows/amd64",
+                "linux/s390x",
+            ] {
+                let t = crate::platform::selector::parse(target, &host).unwrap();
+                for prefs in [
+                    &[][..],
+                    &["org.opencontainers.image.ref.name:5"][..],
+                    &["com.docker.official-images.bashbrew.arch=arm64v8:3"][..],
+                ] {
+                    let policy = Policy::new(&t)
+                        .with_preferences(prefs.iter().map(|p| p.parse::<Preference>().unwrap()));
+                    let a = policy.select(&idx);
+                    let b = policy.select_bytes(&bytes).unwrap();
+                    assert_eq!(b.entries, idx.manifests.len());
+                    assert_eq!(
+                        a.map(|s| (s.position, s.score)),
+                        b.chosen.as_ref().map(|(_, r)| (r.position, r.score)),
+                        "{} for {target} {prefs:?}",
+                        path.display()
+                    );
+                    if let (Some(a), Some((d, r))) = (a, &b.chosen) {
+                        assert_eq!(a.descriptor, d);
+                        assert_eq!(&policy.explain(&idx, a.position), r);
+                    }
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared >= 40 * 15, "{compared}");
     }
 
     #[test]
