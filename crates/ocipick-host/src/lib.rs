@@ -57,7 +57,9 @@ pub const X86_64_LEVELS: [(&str, &[&str]); 3] = [
     (
         "v3",
         &[
-            "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "osxsave",
+            // The psABI names OSXSAVE; Linux never lists that software flag
+            // in /proc/cpuinfo and shows `xsave` when the OS enabled it.
+            "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave",
         ],
     ),
     (
@@ -116,7 +118,7 @@ pub fn this_x86_64_level() -> u8 {
         "fma" => has!("fma"),
         "abm" => has!("lzcnt"),
         "movbe" => has!("movbe"),
-        "osxsave" => has!("xsave") && has!("avx"),
+        "xsave" => has!("xsave") && has!("avx"),
         "avx512f" => has!("avx512f"),
         "avx512bw" => has!("avx512bw"),
         "avx512cd" => has!("avx512cd"),
@@ -239,6 +241,39 @@ mod tests {
         for (text, want) in rows {
             assert_eq!(arm_variant(text).as_deref(), want, "{text:?}");
         }
+    }
+
+    /// The flags of /proc/cpuinfo on a real machine (an H200 GPU server, a
+    /// Xeon under a hypervisor, captured with scripts/capture-host-fixture.sh).
+    fn fixture_flags(name: &str) -> Vec<String> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/hosts")
+            .join(name)
+            .join("proc/cpuinfo");
+        let text = std::fs::read_to_string(path).unwrap();
+        let line = text.lines().find(|l| l.starts_with("flags")).unwrap();
+        line.split_once(':')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn level_of_a_real_avx512_server() {
+        let flags = fixture_flags("h200-xeon-nvidia");
+        assert!(
+            !flags.iter().any(|f| f == "osxsave"),
+            "Linux never lists osxsave"
+        );
+        assert_eq!(x86_64_level(|f| flags.iter().any(|g| g == f)), 4);
+        let cpuinfo = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../testdata/hosts/h200-xeon-nvidia/proc/cpuinfo"),
+        )
+        .unwrap();
+        assert_eq!(arm_variant(&cpuinfo), None);
     }
 
     /// On the real machine: the architecture is the compile target's, and
