@@ -100,21 +100,7 @@ pub fn run_cmd(mut c: Command) -> Run {
 
 /// Runs `ocipick ARGS` with `input` on stdin.
 pub fn run_stdin(args: &[&str], input: &[u8]) -> Run {
-    let mut child = cmd(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ocipick");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        // The process may stop reading early; a broken pipe is fine.
-        let _ = stdin.write_all(&input);
-    });
-    let r = wait_guarded(child, Duration::from_secs(10));
-    writer.join().expect("writer thread");
-    r
+    run_cmd_stdin(cmd(args), input)
 }
 
 /// Waits for `child`, polling, and kills it (failing the test) when it runs
