@@ -23,7 +23,8 @@ pub enum Command {
     /// Print the manifest selected for the target platform and preferences.
     ///
     /// Exit status: 0 selected, 1 no entry fits (the message lists the
-    /// platforms the index offers), 2 usage error or invalid input.
+    /// platforms the index offers), 2 usage error or invalid input, 3
+    /// network, registry or authentication failure.
     Select(SelectArgs),
     /// Explain the decision: every entry, best first, with its reasons.
     ///

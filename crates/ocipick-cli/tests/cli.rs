@@ -1226,3 +1226,30 @@ fn select_text_labels_are_separated_from_values() {
         r.stdout
     );
 }
+
+/// The man page and completions are generated from the flag definitions,
+/// so every subcommand and flag appears in them.
+#[test]
+fn generated_man_page_and_completions_cover_the_flags() {
+    let man = run(&["generate", "man"]);
+    man.expect(0);
+    for word in ["select", "rank", "resolve", "generate"] {
+        assert!(man.stdout.contains(word), "man page lacks {word}");
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let r = run(&["generate", shell]);
+        r.expect(0);
+        for flag in ["prefer", "platform", "max-index-bytes", "plain-http"] {
+            // bash and zsh write `--flag`; fish writes `-l flag`.
+            let spelled = if shell == "fish" {
+                format!("-l {flag}")
+            } else {
+                format!("--{flag}")
+            };
+            assert!(
+                r.stdout.contains(&spelled),
+                "{shell} completions lack {spelled}"
+            );
+        }
+    }
+}
