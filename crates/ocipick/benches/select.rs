@@ -14,9 +14,12 @@
 //! Cases, each reported as bytes of input per second:
 //! - `validate`: `serde_json::from_slice::<IgnoredAny>`, the JSON-validation
 //!   floor;
-//! - `parse_select`: `Index::parse` + `Policy::select` for `linux/amd64`, no
-//!   preferences;
+//! - `parse_select`: `Policy::select_bytes` for `linux/amd64`, no preferences:
+//!   the one-pass parse+select that `ocipick select` runs (the whole document
+//!   is validated; only the best entry is kept);
 //! - `parse_select_pref`: the same with `com.example.gpu=example-gpu-model-3:10`;
+//! - `parse_index_then_select`: `Index::parse` (every descriptor kept) then
+//!   `Policy::select`, what a library user holding an `Index` pays;
 //! - `parse_rank`: `Index::parse` + `Policy::rank` (every entry with reasons).
 
 use std::hint::black_box;
@@ -125,6 +128,11 @@ fn bench(c: &mut Criterion) {
             Some(want)
         );
         assert_eq!(plain.rank(&index).entries.len(), n);
+        let one_pass = gpu.select_bytes(&doc).expect("one-pass select");
+        assert_eq!(
+            one_pass.chosen.map(|(_, r)| (r.position, r.score)),
+            Some(want)
+        );
         drop(index);
 
         let mut g = c.benchmark_group(format!("select/{n}"));
@@ -137,8 +145,8 @@ fn bench(c: &mut Criterion) {
             &doc,
             |b, doc| {
                 b.iter(|| {
-                    let index = Index::parse(black_box(doc)).unwrap();
-                    plain.select(&index).map(|s| s.position)
+                    let found = plain.select_bytes(black_box(doc)).unwrap();
+                    found.chosen.map(|(_, r)| r.position)
                 })
             },
         );
@@ -147,8 +155,18 @@ fn bench(c: &mut Criterion) {
             &doc,
             |b, doc| {
                 b.iter(|| {
+                    let found = gpu.select_bytes(black_box(doc)).unwrap();
+                    found.chosen.map(|(_, r)| r.position)
+                })
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::from_parameter("parse_index_then_select"),
+            &doc,
+            |b, doc| {
+                b.iter(|| {
                     let index = Index::parse(black_box(doc)).unwrap();
-                    gpu.select(&index).map(|s| s.position)
+                    plain.select(&index).map(|s| s.position)
                 })
             },
         );
