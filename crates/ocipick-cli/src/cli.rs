@@ -38,6 +38,17 @@ pub enum Command {
     /// For local sources it prints the selected digest. Exit status as for
     /// select, and 3 for network, registry and authentication failures.
     Resolve(SelectArgs),
+    /// Print what this machine is: its platform and its facts, named as
+    /// node-feature-discovery names them (cpu.cpuid, kernel.version,
+    /// pci.device, …). `--output json` prints NFD's feature layout.
+    Host {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+        /// Read /proc, /sys and /etc under this directory instead of /.
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+    },
     /// Print shell completions or the man page, generated from these flags.
     Generate {
         /// What to generate.

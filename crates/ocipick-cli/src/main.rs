@@ -55,6 +55,10 @@ fn main() -> ExitCode {
         Command::Rank(a) => (a, Mode::Rank),
         Command::Resolve(a) => (a, Mode::Resolve),
         Command::Generate { what } => return generate(*what),
+        Command::Host { output, root } => {
+            print(&output::host(root, *output));
+            return ExitCode::SUCCESS;
+        }
     };
     match run::run(args, mode) {
         Ok(text) => {

@@ -290,3 +290,66 @@ pub fn resolve_json(a: &Answer<'_, '_>) -> String {
     context_json(a, &mut m);
     to_line(Value::Object(m))
 }
+
+/// `ocipick host`: the platform and the facts of the machine under `root`.
+pub fn host(root: &std::path::Path, output: crate::cli::Output) -> String {
+    let platform = ocipick_host::platform(root);
+    let facts = ocipick_host::Facts::detect(root);
+    if output == crate::cli::Output::Json {
+        let flags: Map<String, Value> = facts
+            .flags
+            .iter()
+            .map(|(k, set)| {
+                let elements: Map<String, Value> =
+                    set.iter().map(|n| (n.clone(), json!({}))).collect();
+                (k.clone(), json!({ "elements": elements }))
+            })
+            .collect();
+        let attributes: Map<String, Value> = facts
+            .attributes
+            .iter()
+            .map(|(k, m)| (k.clone(), json!({ "elements": m })))
+            .collect();
+        let instances: Map<String, Value> = facts
+            .instances
+            .iter()
+            .map(|(k, list)| {
+                let elements: Vec<Value> =
+                    list.iter().map(|a| json!({ "attributes": a })).collect();
+                (k.clone(), json!({ "elements": elements }))
+            })
+            .collect();
+        return to_line(json!({
+            "platform": platform.to_string(),
+            "flags": flags,
+            "attributes": attributes,
+            "instances": instances,
+        }));
+    }
+    let mut out = String::new();
+    label(&mut out, "platform", &platform.to_string());
+    for (feature, m) in &facts.attributes {
+        for (k, v) in m {
+            label(&mut out, "fact", &format!("{feature}.{k}={v}"));
+        }
+    }
+    for (feature, list) in &facts.instances {
+        for a in list {
+            let parts: Vec<String> = a.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            label(
+                &mut out,
+                "device",
+                &format!("{feature} {}", parts.join(" ")),
+            );
+        }
+    }
+    for (feature, set) in &facts.flags {
+        let names: Vec<&str> = set.iter().map(String::as_str).collect();
+        label(
+            &mut out,
+            "flags",
+            &format!("{feature}: {}", names.join(" ")),
+        );
+    }
+    out
+}

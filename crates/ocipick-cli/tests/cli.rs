@@ -1253,3 +1253,41 @@ fn generated_man_page_and_completions_cover_the_flags() {
         }
     }
 }
+
+/// `ocipick host` on a real machine's files (an H200 GPU server captured by
+/// scripts/capture-host-fixture.sh): the platform comes from its CPU flags,
+/// and the JSON uses node-feature-discovery's layout.
+#[test]
+fn host_facts_of_a_gpu_server_fixture() {
+    let root = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/hosts/h200-xeon-nvidia"
+    );
+    let r = run(&["host", "--root", root, "-o", "json"]);
+    r.expect(0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    if cfg!(target_arch = "x86_64") {
+        assert_eq!(v["platform"], json!("linux/amd64/v4"));
+    }
+    assert_eq!(
+        v["attributes"]["nvidia.driver"]["elements"]["version"],
+        json!("580.159.04")
+    );
+    assert_eq!(
+        v["attributes"]["system.osrelease"]["elements"]["ID"],
+        json!("ubuntu")
+    );
+    assert!(v["flags"]["cpu.cpuid"]["elements"]["AVX512F"].is_object());
+    let devices = v["instances"]["pci.device"]["elements"].as_array().unwrap();
+    assert!(devices
+        .iter()
+        .any(|d| d["attributes"]["vendor"] == json!("10de")
+            && d["attributes"]["class"] == json!("0302")));
+    let text = run(&["host", "--root", root]);
+    text.expect(0);
+    assert!(
+        text.stdout.contains("nvidia.driver.version=580.159.04"),
+        "{}",
+        text.stdout
+    );
+}

@@ -12,6 +12,10 @@
 
 use std::path::Path;
 
+mod facts;
+
+pub use facts::Facts;
+
 use ocipick::Platform;
 
 /// The OCI (Go) name of the architecture this program was compiled for.
@@ -180,10 +184,21 @@ pub fn platform(root: &Path) -> Platform<'static> {
 fn variant(root: &Path) -> Option<String> {
     match arch() {
         #[cfg(target_arch = "x86_64")]
-        "amd64" => match this_x86_64_level() {
-            1 => None,
-            n => Some(format!("v{n}")),
-        },
+        "amd64" => {
+            // This CPU through CPUID; another root (a fixture, a node's
+            // files) through the flags of its /proc/cpuinfo.
+            let level = if root == Path::new("/") {
+                this_x86_64_level()
+            } else {
+                Facts::detect(root)
+                    .attributes
+                    .get("cpu.x86_64")
+                    .and_then(|a| a.get("level"))
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(1)
+            };
+            (level > 1).then(|| format!("v{level}"))
+        }
         "arm" => std::fs::read_to_string(root.join("proc/cpuinfo"))
             .ok()
             .and_then(|t| arm_variant(&t)),
