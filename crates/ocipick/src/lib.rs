@@ -59,4 +59,6 @@ pub use digest::{Digest, DigestError};
 pub use index::{Annotations, Descriptor, Index, IndexError};
 pub use platform::{Matcher, Mismatch, Platform, PlatformRank};
 pub use prefer::{Preference, PreferenceError};
-pub use rank::{Policy, Ranked, Ranking, Reason, Selection, Streamed, DEFAULT_MAX_MANIFEST_BYTES};
+pub use rank::{
+    Adjustment, Policy, Ranked, Ranking, Reason, Selection, Streamed, DEFAULT_MAX_MANIFEST_BYTES,
+};

@@ -46,9 +46,27 @@ pub const REFERENCE_TYPE_ANNOTATION: &str = "vnd.docker.reference.type";
 pub struct Policy {
     matcher: Matcher,
     preferences: Vec<Preference>,
+    adjustments: Vec<Adjustment>,
     /// Entries whose declared `size` exceeds this are not eligible
     /// ("runtimes MAY reject manifests that exceed size limits").
     pub max_manifest_bytes: u64,
+}
+
+/// A change to one entry's score or eligibility from outside the policy:
+/// a selection hook's answer. It can lower or raise a score or veto an
+/// entry; it can never make an ineligible entry eligible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adjustment {
+    /// 0-based position of the entry in the index's `manifests`.
+    pub position: usize,
+    /// Added to the entry's score.
+    pub delta: i64,
+    /// Makes the entry ineligible.
+    pub veto: bool,
+    /// Who said so (a hook's name), for the reasons.
+    pub source: String,
+    /// Why, in the source's words, if it gave any.
+    pub note: Option<String>,
 }
 
 /// Why an entry is, or is not, eligible, and what added to its score.
@@ -95,6 +113,8 @@ pub enum Reason {
     },
     /// A preference the entry satisfies.
     Preferred(Preference),
+    /// An adjustment from outside the policy (a hook).
+    Adjusted(Adjustment),
 }
 
 impl fmt::Display for Reason {
@@ -141,6 +161,17 @@ impl fmt::Display for Reason {
                     f,
                     "size {size} bytes exceeds the {limit}-byte manifest limit"
                 )
+            }
+            Reason::Adjusted(a) => {
+                if a.veto {
+                    write!(f, "vetoed by {}", a.source)?;
+                } else {
+                    write!(f, "{} adjusted the score: {:+}", a.source, a.delta)?;
+                }
+                if let Some(n) = &a.note {
+                    write!(f, " ({n})")?;
+                }
+                Ok(())
             }
             Reason::Preferred(p) => {
                 let w = p.weight;
@@ -211,7 +242,7 @@ impl<'a> crate::de::Sink<'a> for Best<'_, 'a> {
     fn accept(&mut self, position: usize, d: Descriptor<'a>) {
         if d.platform.is_some() {
             self.any_platform = true;
-            let e = self.policy.evaluate(&d, true, None);
+            let e = self.policy.evaluate(&d, position, true, None);
             let better = e.eligible
                 && match &self.platformed {
                     None => true,
@@ -222,7 +253,7 @@ impl<'a> crate::de::Sink<'a> for Best<'_, 'a> {
             }
         } else if !self.any_platform {
             // Counts only if no entry turns out to have a platform.
-            let e = self.policy.evaluate(&d, false, None);
+            let e = self.policy.evaluate(&d, position, false, None);
             if e.eligible && self.bare.as_ref().is_none_or(|(_, _, s)| e.score > *s) {
                 self.bare = Some((position, d, e.score));
             }
@@ -243,6 +274,7 @@ impl Policy {
         Policy {
             matcher: Matcher::new(target),
             preferences: Vec::new(),
+            adjustments: Vec::new(),
             max_manifest_bytes: DEFAULT_MAX_MANIFEST_BYTES,
         }
     }
@@ -256,6 +288,13 @@ impl Policy {
     /// Adds preferences.
     pub fn with_preferences(mut self, ps: impl IntoIterator<Item = Preference>) -> Policy {
         self.preferences.extend(ps);
+        self
+    }
+
+    /// Adds adjustments (hooks' answers) for entries of the index that will
+    /// be selected from; positions refer to that index.
+    pub fn with_adjustments(mut self, adj: impl IntoIterator<Item = Adjustment>) -> Policy {
+        self.adjustments.extend(adj);
         self
     }
 
@@ -299,6 +338,7 @@ impl Policy {
     fn evaluate(
         &self,
         d: &Descriptor<'_>,
+        position: usize,
         any_platform: bool,
         mut why: Option<&mut Vec<Reason>>,
     ) -> Eval {
@@ -375,6 +415,13 @@ impl Policy {
                 }
             }
         }
+        for a in self.adjustments.iter().filter(|a| a.position == position) {
+            score = score.saturating_add(a.delta);
+            if a.veto {
+                eligible = false;
+            }
+            say!(Reason::Adjusted(a.clone()));
+        }
         Eval {
             eligible,
             score,
@@ -390,7 +437,7 @@ impl Policy {
         let any_platform = index.manifests.iter().any(|d| d.platform.is_some());
         let mut best: Option<(usize, Eval)> = None;
         for (i, d) in index.manifests.iter().enumerate() {
-            let e = self.evaluate(d, any_platform, None);
+            let e = self.evaluate(d, i, any_platform, None);
             if !e.eligible {
                 continue;
             }
@@ -420,7 +467,7 @@ impl Policy {
     fn ranked(&self, index: &Index<'_>, any_platform: bool, position: usize) -> Ranked {
         let d = &index.manifests[position];
         let mut reasons = Vec::new();
-        let e = self.evaluate(d, any_platform, Some(&mut reasons));
+        let e = self.evaluate(d, position, any_platform, Some(&mut reasons));
         Ranked {
             position,
             eligible: e.eligible,
@@ -462,7 +509,7 @@ impl Policy {
         };
         let chosen = chosen.map(|(position, d)| {
             let mut reasons = Vec::new();
-            let e = self.evaluate(&d, any, Some(&mut reasons));
+            let e = self.evaluate(&d, position, any, Some(&mut reasons));
             let ranked = Ranked {
                 position,
                 eligible: e.eligible,
@@ -757,6 +804,47 @@ mod tests {
                 .unwrap()
                 .position,
             1
+        );
+    }
+
+    #[test]
+    fn adjustments_lower_raise_and_veto_but_never_widen() {
+        let bytes = index(&[
+            ("linux/amd64", &[], 1),
+            ("linux/amd64", &[GPU], 1),
+            ("linux/arm64", &[], 1),
+        ]);
+        let idx = Index::parse(&bytes).unwrap();
+        let adj = |position, delta, veto| Adjustment {
+            position,
+            delta,
+            veto,
+            source: "hook".into(),
+            note: None,
+        };
+        let base = Policy::new(&Platform::new("linux", "amd64", None));
+        assert_eq!(base.select(&idx).unwrap().position, 0);
+        let raised = base.clone().with_adjustments([adj(1, 5, false)]);
+        assert_eq!(
+            raised.select(&idx).map(|s| (s.position, s.score)),
+            Some((1, 5))
+        );
+        let vetoed = base.clone().with_adjustments([adj(0, 0, true)]);
+        assert_eq!(vetoed.select(&idx).unwrap().position, 1);
+        let r = vetoed.rank(&idx);
+        assert!(r.entries.iter().any(|e| e.position == 0 && !e.eligible));
+        // A hook cannot make the arm64 entry eligible on an amd64 target.
+        let widened =
+            base.clone()
+                .with_adjustments([adj(2, 1000, false), adj(0, 0, true), adj(1, 0, true)]);
+        assert!(widened.select(&idx).is_none());
+        assert_eq!(
+            widened
+                .select_bytes(&bytes)
+                .unwrap()
+                .chosen
+                .map(|(_, r)| r.position),
+            None
         );
     }
 
