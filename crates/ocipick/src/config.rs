@@ -31,6 +31,39 @@ pub struct Config {
     pub max_manifest_bytes: Option<u64>,
     /// Preferences, in file order.
     pub preferences: Vec<Preference>,
+    /// Selection hooks, in file order.
+    pub hooks: Vec<HookSpec>,
+}
+
+/// What a failing hook does to the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFailure {
+    /// Warn on stderr and select as if the hook had not been configured.
+    #[default]
+    Ignore,
+    /// Stop: the run fails.
+    Fail,
+}
+
+/// A `[[hook]]`: an external program that adjusts or vetoes candidates.
+///
+/// ```toml
+/// [[hook]]
+/// name = "gpu-check"              # optional; default: the program's name
+/// command = ["/usr/local/bin/gpu-check", "--strict"]
+/// timeout-ms = 2000               # optional; default 5000
+/// on-failure = "fail"             # or "ignore" (default): warn and go on
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookSpec {
+    /// The name used in reasons and warnings.
+    pub name: String,
+    /// Program and arguments (no shell).
+    pub command: Vec<String>,
+    /// How long the program may take, in milliseconds.
+    pub timeout_ms: u64,
+    /// What a failure does.
+    pub on_failure: OnFailure,
 }
 
 #[derive(Deserialize)]
@@ -41,6 +74,24 @@ struct RawConfig {
     max_manifest_bytes: Option<u64>,
     #[serde(default)]
     prefer: Vec<RawPrefer>,
+    #[serde(default)]
+    hook: Vec<RawHook>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawHook {
+    name: Option<String>,
+    command: Vec<String>,
+    timeout_ms: Option<u64>,
+    on_failure: Option<RawOnFailure>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum RawOnFailure {
+    Ignore,
+    Fail,
 }
 
 #[derive(Deserialize)]
@@ -95,25 +146,56 @@ impl Config {
                 weight: p.weight.unwrap_or(1),
             };
             pref.validate().map_err(|m| ConfigError {
-                line: nth_table_line(text, n),
+                line: nth_header_line(text, "[[prefer]]", n),
                 message: format!("[[prefer]] #{}: {m}", n + 1),
             })?;
             preferences.push(pref);
+        }
+        let mut hooks = Vec::with_capacity(raw.hook.len());
+        for (n, h) in raw.hook.into_iter().enumerate() {
+            let line = nth_header_line(text, "[[hook]]", n);
+            let Some(program) = h.command.first().filter(|p| !p.is_empty()) else {
+                return Err(ConfigError {
+                    line,
+                    message: format!("[[hook]] #{}: command is empty", n + 1),
+                });
+            };
+            let name = h
+                .name
+                .unwrap_or_else(|| program.rsplit('/').next().unwrap_or(program).to_owned());
+            let timeout_ms = h.timeout_ms.unwrap_or(5000);
+            if timeout_ms == 0 || timeout_ms > 600_000 {
+                return Err(ConfigError {
+                    line,
+                    message: format!("[[hook]] #{}: timeout-ms must be 1 to 600000", n + 1),
+                });
+            }
+            hooks.push(HookSpec {
+                name,
+                command: h.command,
+                timeout_ms,
+                on_failure: match h.on_failure {
+                    Some(RawOnFailure::Fail) => OnFailure::Fail,
+                    _ => OnFailure::Ignore,
+                },
+            });
         }
         Ok(Config {
             platform: raw.platform,
             max_index_bytes: raw.max_index_bytes,
             max_manifest_bytes: raw.max_manifest_bytes,
             preferences,
+            hooks,
         })
     }
 }
 
-/// The line of the `n`-th `[[prefer]]` header, for error messages.
-fn nth_table_line(text: &str, n: usize) -> Option<usize> {
+/// The line of the `n`-th `header` (`[[prefer]]`, `[[hook]]`), for error
+/// messages.
+fn nth_header_line(text: &str, header: &str, n: usize) -> Option<usize> {
     text.lines()
         .enumerate()
-        .filter(|(_, l)| l.trim() == "[[prefer]]")
+        .filter(|(_, l)| l.trim() == header)
         .nth(n)
         .map(|(i, _)| i + 1)
 }
@@ -161,6 +243,38 @@ mod tests {
         for (text, line) in rows {
             let e = Config::parse(text).unwrap_err();
             assert_eq!(e.line, Some(line), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn hooks() {
+        let c = Config::parse(
+            "[[hook]]\ncommand = [\"/usr/bin/gpu-check\", \"-q\"]\n[[hook]]\nname = \"x\"\ncommand = [\"y\"]\ntimeout-ms = 10\non-failure = \"fail\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.hooks[0].name, "gpu-check");
+        assert_eq!(
+            (c.hooks[0].timeout_ms, c.hooks[0].on_failure),
+            (5000, OnFailure::Ignore)
+        );
+        assert_eq!(
+            (
+                c.hooks[1].name.as_str(),
+                c.hooks[1].timeout_ms,
+                c.hooks[1].on_failure
+            ),
+            ("x", 10, OnFailure::Fail)
+        );
+        for (text, line) in [
+            ("\n[[hook]]\ncommand = []\n", 2),
+            ("[[hook]]\ncommand = [\"a\"]\ntimeout-ms = 0\n", 1),
+            ("[[hook]]\ncommand = [\"a\"]\non-failure = \"explode\"\n", 3),
+        ] {
+            assert_eq!(
+                Config::parse(text).unwrap_err().line,
+                Some(line),
+                "{text:?}"
+            );
         }
     }
 

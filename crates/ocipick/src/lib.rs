@@ -54,7 +54,7 @@ pub mod platform;
 pub mod prefer;
 pub mod rank;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, HookSpec, OnFailure};
 pub use digest::{Digest, DigestError};
 pub use index::{Annotations, Descriptor, Index, IndexError};
 pub use platform::{Matcher, Mismatch, Platform, PlatformRank};
