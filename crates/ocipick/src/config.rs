@@ -33,6 +33,8 @@ pub struct Config {
     pub preferences: Vec<Preference>,
     /// Selection hooks, in file order.
     pub hooks: Vec<HookSpec>,
+    /// Rules over annotations and host facts, in file order.
+    pub rules: Vec<crate::rules::Rule>,
 }
 
 /// What a failing hook does to the run.
@@ -76,6 +78,28 @@ struct RawConfig {
     prefer: Vec<RawPrefer>,
     #[serde(default)]
     hook: Vec<RawHook>,
+    #[serde(default)]
+    rule: Vec<RawRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRule {
+    annotation: String,
+    op: String,
+    fact: Option<String>,
+    value: Option<String>,
+    kind: Option<String>,
+    weight: Option<i64>,
+    #[serde(default)]
+    when: Vec<RawWhen>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWhen {
+    fact: String,
+    equals: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -180,12 +204,70 @@ impl Config {
                 },
             });
         }
+        let mut rules = Vec::with_capacity(raw.rule.len());
+        for (n, r) in raw.rule.into_iter().enumerate() {
+            let line = nth_header_line(text, "[[rule]]", n);
+            let err = |m: String| ConfigError {
+                line,
+                message: format!("[[rule]] #{}: {m}", n + 1),
+            };
+            use crate::rules::{Condition, Kind, Op, Operand, Rule};
+            let op = Op::parse(&r.op).ok_or_else(|| {
+                err(format!(
+                    "unknown op {:?} (equals, one-of, glob, version-at-least, version-at-most, version-range, subset)",
+                    r.op
+                ))
+            })?;
+            let operand = match (r.fact, r.value) {
+                (Some(f), None) => Operand::Fact(f),
+                (None, Some(v)) => Operand::Value(v),
+                _ => return Err(err("give exactly one of fact or value".into())),
+            };
+            let kind = match (r.kind.as_deref().unwrap_or("prefer"), r.weight) {
+                ("prefer", w) => {
+                    let w = w.unwrap_or(1);
+                    if w.abs() > crate::prefer::MAX_WEIGHT {
+                        return Err(err(format!("weight {w} is out of range")));
+                    }
+                    Kind::Prefer(w)
+                }
+                ("require", None) => Kind::Require,
+                ("exclude", None) => Kind::Exclude,
+                ("require" | "exclude", Some(_)) => {
+                    return Err(err("weight applies to kind = \"prefer\" only".into()))
+                }
+                (k, _) => {
+                    return Err(err(format!(
+                        "unknown kind {k:?} (prefer, require, exclude)"
+                    )))
+                }
+            };
+            if r.annotation.is_empty() {
+                return Err(err("annotation is empty".into()));
+            }
+            rules.push(Rule {
+                annotation: r.annotation,
+                op,
+                operand,
+                kind,
+                when: r
+                    .when
+                    .into_iter()
+                    .map(|w| Condition {
+                        fact: w.fact,
+                        equals: w.equals,
+                    })
+                    .collect(),
+                line,
+            });
+        }
         Ok(Config {
             platform: raw.platform,
             max_index_bytes: raw.max_index_bytes,
             max_manifest_bytes: raw.max_manifest_bytes,
             preferences,
             hooks,
+            rules,
         })
     }
 }
@@ -243,6 +325,36 @@ mod tests {
         for (text, line) in rows {
             let e = Config::parse(text).unwrap_err();
             assert_eq!(e.line, Some(line), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn rules() {
+        let c = Config::parse(
+            "[[rule]]\nannotation = \"org.example.cpu.features\"\nop = \"subset\"\nfact = \"cpu.cpuid\"\nkind = \"require\"\n\n[[rule]]\nannotation = \"com.example.gpu\"\nop = \"equals\"\nvalue = \"a100\"\nweight = 10\n[[rule.when]]\nfact = \"pci.device.vendor\"\nequals = \"10de\"\n",
+        )
+        .unwrap();
+        use crate::rules::{Kind, Op, Operand};
+        assert_eq!(c.rules.len(), 2);
+        assert_eq!(
+            (c.rules[0].op, c.rules[0].kind, c.rules[0].line),
+            (Op::Subset, Kind::Require, Some(1))
+        );
+        assert_eq!(c.rules[1].operand, Operand::Value("a100".into()));
+        assert_eq!(
+            (c.rules[1].kind, c.rules[1].line),
+            (Kind::Prefer(10), Some(7))
+        );
+        assert_eq!(c.rules[1].when[0].equals.as_deref(), Some("10de"));
+        for (text, line) in [
+            ("\n[[rule]]\nannotation = \"a\"\nop = \"bigger\"\nfact = \"x\"\n", 2),
+            ("[[rule]]\nannotation = \"a\"\nop = \"equals\"\n", 1),
+            ("[[rule]]\nannotation = \"a\"\nop = \"equals\"\nfact = \"x\"\nvalue = \"y\"\n", 1),
+            ("[[rule]]\nannotation = \"a\"\nop = \"equals\"\nfact = \"x\"\nkind = \"require\"\nweight = 3\n", 1),
+            ("[[rule]]\nannotation = \"a\"\nop = \"equals\"\nfact = \"x\"\nkind = \"maybe\"\n", 1),
+            ("[[rule]]\nannotation = \"a\"\nop = \"equals\"\nfact = \"x\"\nfacts = 1\n", 5),
+        ] {
+            assert_eq!(Config::parse(text).unwrap_err().line, Some(line), "{text:?}");
         }
     }
 

@@ -53,6 +53,7 @@ pub mod media_type;
 pub mod platform;
 pub mod prefer;
 pub mod rank;
+pub mod rules;
 
 pub use config::{Config, ConfigError, HookSpec, OnFailure};
 pub use digest::{Digest, DigestError};

@@ -47,6 +47,8 @@ pub struct Policy {
     matcher: Matcher,
     preferences: Vec<Preference>,
     adjustments: Vec<Adjustment>,
+    rules: Vec<crate::rules::Rule>,
+    facts: crate::rules::HostFacts,
     /// Entries whose declared `size` exceeds this are not eligible
     /// ("runtimes MAY reject manifests that exceed size limits").
     pub max_manifest_bytes: u64,
@@ -115,6 +117,8 @@ pub enum Reason {
     Preferred(Preference),
     /// An adjustment from outside the policy (a hook).
     Adjusted(Adjustment),
+    /// A rule's verdict, with the host facts it used.
+    Rule(crate::rules::Verdict),
 }
 
 impl fmt::Display for Reason {
@@ -162,6 +166,7 @@ impl fmt::Display for Reason {
                     "size {size} bytes exceeds the {limit}-byte manifest limit"
                 )
             }
+            Reason::Rule(v) => write!(f, "{v}"),
             Reason::Adjusted(a) => {
                 if a.veto {
                     write!(f, "vetoed by {}", a.source)?;
@@ -275,6 +280,8 @@ impl Policy {
             matcher: Matcher::new(target),
             preferences: Vec::new(),
             adjustments: Vec::new(),
+            rules: Vec::new(),
+            facts: Default::default(),
             max_manifest_bytes: DEFAULT_MAX_MANIFEST_BYTES,
         }
     }
@@ -289,6 +296,22 @@ impl Policy {
     pub fn with_preferences(mut self, ps: impl IntoIterator<Item = Preference>) -> Policy {
         self.preferences.extend(ps);
         self
+    }
+
+    /// Adds rules, judged against these host facts (see [`crate::rules`]).
+    pub fn with_rules(
+        mut self,
+        rules: impl IntoIterator<Item = crate::rules::Rule>,
+        facts: crate::rules::HostFacts,
+    ) -> Policy {
+        self.rules.extend(rules);
+        self.facts = facts;
+        self
+    }
+
+    /// The rules, in the order given.
+    pub fn rules(&self) -> &[crate::rules::Rule] {
+        &self.rules
     }
 
     /// Adds adjustments (hooks' answers) for entries of the index that will
@@ -413,6 +436,21 @@ impl Policy {
                     score = score.saturating_add(p.weight);
                     say!(Reason::Preferred(p.clone()));
                 }
+            }
+        }
+        if !d.annotations.is_empty() {
+            for (n, rule) in self.rules.iter().enumerate() {
+                let Some(v) = rule.judge(n + 1, &d.annotations, &self.facts) else {
+                    continue;
+                };
+                match (v.kind, v.held) {
+                    (crate::rules::Kind::Prefer(w), true) => score = score.saturating_add(w),
+                    (crate::rules::Kind::Require, false) | (crate::rules::Kind::Exclude, true) => {
+                        eligible = false
+                    }
+                    _ => {}
+                }
+                say!(Reason::Rule(v));
             }
         }
         for a in self.adjustments.iter().filter(|a| a.position == position) {
@@ -846,6 +884,72 @@ mod tests {
                 .map(|(_, r)| r.position),
             None
         );
+    }
+
+    /// Must-have, nice-to-have and exclusion through rules, with reasons
+    /// that name the rule and the facts it used.
+    #[test]
+    fn rule_kinds() {
+        use crate::rules::{HostFacts, Kind, Op, Operand, Rule};
+        const V3: (&str, &str) = ("org.example.cpu.features", "avx2,fma");
+        const V4: (&str, &str) = ("org.example.cpu.features", "avx512f");
+        let bytes = index(&[
+            ("linux/amd64", &[], 1),
+            ("linux/amd64", &[V3], 1),
+            ("linux/amd64", &[V4], 1),
+        ]);
+        let idx = Index::parse(&bytes).unwrap();
+        let mut facts = HostFacts::new();
+        facts.insert(
+            "cpu.cpuid".into(),
+            ["AVX2", "FMA"].iter().map(|s| s.to_string()).collect(),
+        );
+        let rule = |kind| Rule {
+            annotation: "org.example.cpu.features".into(),
+            op: Op::Subset,
+            operand: Operand::Fact("cpu.cpuid".into()),
+            kind,
+            when: vec![],
+            line: Some(3),
+        };
+        let target = Platform::new("linux", "amd64", None);
+        let pick = |kind| {
+            let p = Policy::new(&target).with_rules([rule(kind)], facts.clone());
+            let r = p.rank(&idx);
+            let eligible: Vec<usize> = r
+                .entries
+                .iter()
+                .filter(|e| e.eligible)
+                .map(|e| e.position)
+                .collect();
+            (r.selected, eligible, r)
+        };
+        // Nice-to-have: the v3 build wins on this host; v4 stays eligible.
+        let (sel, eligible, r) = pick(Kind::Prefer(5));
+        assert_eq!((sel, eligible), (Some(1), vec![1, 0, 2]));
+        let why = r.entries[0]
+            .reasons
+            .iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            why.contains("rule #1 (line 3)")
+                && why.contains("cpu.cpuid=AVX2, FMA")
+                && why.contains("+5"),
+            "{why}"
+        );
+        // Must-have: the v4 build is ineligible here; entries without the
+        // annotation are unaffected, so the generic one still leads.
+        let (sel, eligible, _) = pick(Kind::Require);
+        assert_eq!((sel, eligible), (Some(0), vec![0, 1]));
+        // Exclusion: entries whose rule holds are ineligible.
+        let (sel, eligible, _) = pick(Kind::Exclude);
+        assert_eq!((sel, eligible), (Some(0), vec![0, 2]));
+        // Rules never widen eligibility: on arm64 nothing fits.
+        let p = Policy::new(&Platform::new("linux", "arm64", None))
+            .with_rules([rule(Kind::Prefer(100))], facts.clone());
+        assert!(p.select(&idx).is_none());
     }
 
     #[test]

@@ -498,7 +498,7 @@ fn huge_target_variant_is_bounded() {
         let started = Instant::now();
         let m = Matcher::new(&t);
         let n = m.compatible().count();
-        assert!(n <= 128, "{s}: {n} compatible platforms");
+        assert!(n <= 256, "{s}: {n} compatible platforms");
         assert!(started.elapsed() < Duration::from_secs(1), "{s}");
         // It still runs itself and the baseline.
         assert_eq!(m.check(&t).unwrap().tier, 0, "{s}");
