@@ -212,6 +212,108 @@ impl Facts {
         f
     }
 
+    /// The facts as rules see them ([`ocipick::rules::HostFacts`]): a flag
+    /// feature by its name (`cpu.cpuid` → its flags), an attribute as
+    /// `feature.name` (`kernel.version.full`), an instance attribute as
+    /// `feature.name` over all instances (`pci.device.vendor` → every
+    /// vendor).
+    pub fn flatten(&self) -> ocipick::rules::HostFacts {
+        let mut out = ocipick::rules::HostFacts::new();
+        for (k, set) in &self.flags {
+            out.insert(k.clone(), set.clone());
+        }
+        for (k, m) in &self.attributes {
+            for (name, v) in m {
+                out.entry(format!("{k}.{name}"))
+                    .or_default()
+                    .insert(v.clone());
+            }
+        }
+        for (k, list) in &self.instances {
+            for a in list {
+                for (name, v) in a {
+                    out.entry(format!("{k}.{name}"))
+                        .or_default()
+                        .insert(v.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Reads facts in node-feature-discovery's layout: what `nfd export
+    /// features` prints, and what `ocipick host --output json` prints (which
+    /// adds `platform`). Returns the facts and the platform, if named.
+    pub fn from_nfd_json(v: &serde_json::Value) -> Result<(Facts, Option<String>), String> {
+        let obj = v.as_object().ok_or("a node facts file is a JSON object")?;
+        // `nfd export features` may wrap the features in "features".
+        let root = obj
+            .get("features")
+            .and_then(|f| f.as_object())
+            .unwrap_or(obj);
+        let mut f = Facts::default();
+        let section = |name: &str| root.get(name).and_then(|s| s.as_object());
+        if let Some(flags) = section("flags") {
+            for (k, v) in flags {
+                let elems = v
+                    .get("elements")
+                    .and_then(|e| e.as_object())
+                    .ok_or_else(|| format!("flags.{k}.elements is not an object"))?;
+                f.flags.insert(k.clone(), elems.keys().cloned().collect());
+            }
+        }
+        if let Some(attrs) = section("attributes") {
+            for (k, v) in attrs {
+                let elems = v
+                    .get("elements")
+                    .and_then(|e| e.as_object())
+                    .ok_or_else(|| format!("attributes.{k}.elements is not an object"))?;
+                let m = elems
+                    .iter()
+                    .map(|(n, x)| {
+                        (
+                            n.clone(),
+                            x.as_str().map_or_else(|| x.to_string(), str::to_owned),
+                        )
+                    })
+                    .collect();
+                f.attributes.insert(k.clone(), m);
+            }
+        }
+        if let Some(inst) = section("instances") {
+            for (k, v) in inst {
+                let elems = v
+                    .get("elements")
+                    .and_then(|e| e.as_array())
+                    .ok_or_else(|| format!("instances.{k}.elements is not an array"))?;
+                let list = elems
+                    .iter()
+                    .map(|e| {
+                        e.get("attributes")
+                            .and_then(|a| a.as_object())
+                            .map(|a| {
+                                a.iter()
+                                    .map(|(n, x)| {
+                                        (
+                                            n.clone(),
+                                            x.as_str().map_or_else(|| x.to_string(), str::to_owned),
+                                        )
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                f.instances.insert(k.clone(), list);
+            }
+        }
+        let platform = obj
+            .get("platform")
+            .and_then(|p| p.as_str())
+            .map(str::to_owned);
+        Ok((f, platform))
+    }
+
     fn attr(&mut self, feature: &str, name: &str, value: &str) {
         self.attributes
             .entry(feature.to_owned())
@@ -291,6 +393,32 @@ mod tests {
             ("2335", "0302")
         );
         assert_eq!(f.instances["pci.device"].len(), 7);
+    }
+
+    #[test]
+    fn flatten_and_nfd_json() {
+        let f = fixture("h200-xeon-nvidia");
+        let flat = f.flatten();
+        assert!(flat["cpu.cpuid"].contains("AVX512F"));
+        assert!(flat["pci.device.vendor"].contains("10de"));
+        assert!(flat["pci.device.vendor"].contains("1af4"));
+        assert_eq!(flat["nvidia.driver.major"].iter().next().unwrap(), "580");
+        // NFD's own layout, as `nfd export features` prints it.
+        let nfd = serde_json::json!({
+            "flags": {"cpu.cpuid": {"elements": {"AVX2": {}, "FMA3": {}}}},
+            "attributes": {"kernel.version": {"elements": {"major": "6", "full": "6.8.0"}}},
+            "instances": {"pci.device": {"elements": [{"attributes": {"vendor": "10de", "class": "0302"}}]}}
+        });
+        let (g, platform) = Facts::from_nfd_json(&nfd).unwrap();
+        assert_eq!(platform, None);
+        let flat = g.flatten();
+        assert!(flat["cpu.cpuid"].contains("FMA3"));
+        assert!(flat["kernel.version.full"].contains("6.8.0"));
+        assert!(flat["pci.device.class"].contains("0302"));
+        assert!(Facts::from_nfd_json(&serde_json::json!([1])).is_err());
+        assert!(
+            Facts::from_nfd_json(&serde_json::json!({"flags": {"x": {"elements": 3}}})).is_err()
+        );
     }
 
     #[test]

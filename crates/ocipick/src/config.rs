@@ -158,10 +158,21 @@ impl Config {
     /// assert!(ocipick::Config::parse("[[prefer]]\nanotation = \"x\"").is_err());
     /// ```
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
-            line: e.span().map(|s| line_of(text, s.start)),
-            message: e.message().to_owned(),
+        Config::check(text).map_err(|mut all| all.remove(0))
+    }
+
+    /// Parses a configuration, reporting every problem (each with its
+    /// line), not only the first: what `ocipick config check` prints. A
+    /// TOML syntax or type error is reported alone, since nothing after it
+    /// can be read.
+    pub fn check(text: &str) -> Result<Config, Vec<ConfigError>> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            vec![ConfigError {
+                line: e.span().map(|s| line_of(text, s.start)),
+                message: e.message().to_owned(),
+            }]
         })?;
+        let mut problems = Vec::new();
         let mut preferences = Vec::with_capacity(raw.prefer.len());
         for (n, p) in raw.prefer.into_iter().enumerate() {
             let pref = Preference {
@@ -169,97 +180,115 @@ impl Config {
                 value: p.value,
                 weight: p.weight.unwrap_or(1),
             };
-            pref.validate().map_err(|m| ConfigError {
-                line: nth_header_line(text, "[[prefer]]", n),
-                message: format!("[[prefer]] #{}: {m}", n + 1),
-            })?;
-            preferences.push(pref);
+            match pref.validate() {
+                Ok(()) => preferences.push(pref),
+                Err(m) => problems.push(ConfigError {
+                    line: nth_header_line(text, "[[prefer]]", n),
+                    message: format!("[[prefer]] #{}: {m}", n + 1),
+                }),
+            }
         }
         let mut hooks = Vec::with_capacity(raw.hook.len());
         for (n, h) in raw.hook.into_iter().enumerate() {
             let line = nth_header_line(text, "[[hook]]", n);
-            let Some(program) = h.command.first().filter(|p| !p.is_empty()) else {
-                return Err(ConfigError {
-                    line,
-                    message: format!("[[hook]] #{}: command is empty", n + 1),
-                });
-            };
-            let name = h
-                .name
-                .unwrap_or_else(|| program.rsplit('/').next().unwrap_or(program).to_owned());
-            let timeout_ms = h.timeout_ms.unwrap_or(5000);
-            if timeout_ms == 0 || timeout_ms > 600_000 {
-                return Err(ConfigError {
-                    line,
-                    message: format!("[[hook]] #{}: timeout-ms must be 1 to 600000", n + 1),
-                });
+            let hook = (|| -> Result<HookSpec, ConfigError> {
+                let Some(program) = h.command.first().filter(|p| !p.is_empty()) else {
+                    return Err(ConfigError {
+                        line,
+                        message: format!("[[hook]] #{}: command is empty", n + 1),
+                    });
+                };
+                let name = h
+                    .name
+                    .unwrap_or_else(|| program.rsplit('/').next().unwrap_or(program).to_owned());
+                let timeout_ms = h.timeout_ms.unwrap_or(5000);
+                if timeout_ms == 0 || timeout_ms > 600_000 {
+                    return Err(ConfigError {
+                        line,
+                        message: format!("[[hook]] #{}: timeout-ms must be 1 to 600000", n + 1),
+                    });
+                }
+                Ok(HookSpec {
+                    name,
+                    command: h.command,
+                    timeout_ms,
+                    on_failure: match h.on_failure {
+                        Some(RawOnFailure::Fail) => OnFailure::Fail,
+                        _ => OnFailure::Ignore,
+                    },
+                })
+            })();
+            match hook {
+                Ok(h) => hooks.push(h),
+                Err(e) => problems.push(e),
             }
-            hooks.push(HookSpec {
-                name,
-                command: h.command,
-                timeout_ms,
-                on_failure: match h.on_failure {
-                    Some(RawOnFailure::Fail) => OnFailure::Fail,
-                    _ => OnFailure::Ignore,
-                },
-            });
         }
         let mut rules = Vec::with_capacity(raw.rule.len());
         for (n, r) in raw.rule.into_iter().enumerate() {
             let line = nth_header_line(text, "[[rule]]", n);
-            let err = |m: String| ConfigError {
-                line,
-                message: format!("[[rule]] #{}: {m}", n + 1),
-            };
-            use crate::rules::{Condition, Kind, Op, Operand, Rule};
-            let op = Op::parse(&r.op).ok_or_else(|| {
+            let rule = (|| -> Result<crate::rules::Rule, ConfigError> {
+                let err = |m: String| ConfigError {
+                    line,
+                    message: format!("[[rule]] #{}: {m}", n + 1),
+                };
+                use crate::rules::{Condition, Kind, Op, Operand, Rule};
+                let op = Op::parse(&r.op).ok_or_else(|| {
                 err(format!(
                     "unknown op {:?} (equals, one-of, glob, version-at-least, version-at-most, version-range, subset)",
                     r.op
                 ))
             })?;
-            let operand = match (r.fact, r.value) {
-                (Some(f), None) => Operand::Fact(f),
-                (None, Some(v)) => Operand::Value(v),
-                _ => return Err(err("give exactly one of fact or value".into())),
-            };
-            let kind = match (r.kind.as_deref().unwrap_or("prefer"), r.weight) {
-                ("prefer", w) => {
-                    let w = w.unwrap_or(1);
-                    if w.abs() > crate::prefer::MAX_WEIGHT {
-                        return Err(err(format!("weight {w} is out of range")));
+                let operand = match (r.fact, r.value) {
+                    (Some(f), None) => Operand::Fact(f),
+                    (None, Some(v)) => Operand::Value(v),
+                    _ => return Err(err("give exactly one of fact or value".into())),
+                };
+                let kind = match (r.kind.as_deref().unwrap_or("prefer"), r.weight) {
+                    ("prefer", w) => {
+                        let w = w.unwrap_or(1);
+                        if w.abs() > crate::prefer::MAX_WEIGHT {
+                            return Err(err(format!("weight {w} is out of range")));
+                        }
+                        Kind::Prefer(w)
                     }
-                    Kind::Prefer(w)
+                    ("require", None) => Kind::Require,
+                    ("exclude", None) => Kind::Exclude,
+                    ("require" | "exclude", Some(_)) => {
+                        return Err(err("weight applies to kind = \"prefer\" only".into()))
+                    }
+                    (k, _) => {
+                        return Err(err(format!(
+                            "unknown kind {k:?} (prefer, require, exclude)"
+                        )))
+                    }
+                };
+                if r.annotation.is_empty() {
+                    return Err(err("annotation is empty".into()));
                 }
-                ("require", None) => Kind::Require,
-                ("exclude", None) => Kind::Exclude,
-                ("require" | "exclude", Some(_)) => {
-                    return Err(err("weight applies to kind = \"prefer\" only".into()))
-                }
-                (k, _) => {
-                    return Err(err(format!(
-                        "unknown kind {k:?} (prefer, require, exclude)"
-                    )))
-                }
-            };
-            if r.annotation.is_empty() {
-                return Err(err("annotation is empty".into()));
+                Ok(Rule {
+                    annotation: r.annotation,
+                    op,
+                    operand,
+                    kind,
+                    when: r
+                        .when
+                        .into_iter()
+                        .map(|w| Condition {
+                            fact: w.fact,
+                            equals: w.equals,
+                        })
+                        .collect(),
+                    line,
+                })
+            })();
+            match rule {
+                Ok(r) => rules.push(r),
+                Err(e) => problems.push(e),
             }
-            rules.push(Rule {
-                annotation: r.annotation,
-                op,
-                operand,
-                kind,
-                when: r
-                    .when
-                    .into_iter()
-                    .map(|w| Condition {
-                        fact: w.fact,
-                        equals: w.equals,
-                    })
-                    .collect(),
-                line,
-            });
+        }
+        if !problems.is_empty() {
+            problems.sort_by_key(|p| p.line);
+            return Err(problems);
         }
         Ok(Config {
             platform: raw.platform,
@@ -388,6 +417,15 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn check_reports_every_problem() {
+        let text = "[[prefer]]\nannotation = \"\"\n[[rule]]\nannotation = \"a\"\nop = \"nope\"\nfact = \"x\"\n[[hook]]\ncommand = []\n";
+        let problems = Config::check(text).unwrap_err();
+        let lines: Vec<Option<usize>> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [Some(1), Some(3), Some(7)]);
+        assert_eq!(Config::parse(text).unwrap_err(), problems[0]);
     }
 
     #[test]
