@@ -49,11 +49,25 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
     },
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print shell completions or the man page, generated from these flags.
     Generate {
         /// What to generate.
         #[arg(value_enum)]
         what: Generated,
+    },
+}
+
+/// `ocipick config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file and print every problem with its line.
+    /// Exit status 0 when it is valid, 2 otherwise.
+    Check {
+        /// The file. [default: $OCIPICK_CONFIG, else /etc/ocipick/config.toml]
+        file: Option<PathBuf>,
     },
 }
 
@@ -107,6 +121,13 @@ pub struct SelectArgs {
     /// Ignore configuration files.
     #[arg(long, conflicts_with = "config")]
     pub no_config: bool,
+
+    /// Select for another node instead of this host: a facts file written by
+    /// `ocipick host --output json`, or the JSON of `nfd export features`.
+    /// Its facts feed the config file's rules and hooks; its platform (if it
+    /// names one) is the target unless --platform is given.
+    #[arg(long, value_name = "FILE")]
+    pub node: Option<PathBuf>,
 
     /// In an OCI layout, the tag (org.opencontainers.image.ref.name) to use.
     #[arg(long, value_name = "TAG")]

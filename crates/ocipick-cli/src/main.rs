@@ -1,6 +1,7 @@
 //! The `ocipick` command: a thin layer over the `ocipick` library.
 
 mod cli;
+mod hooks;
 mod output;
 mod run;
 
@@ -55,6 +56,22 @@ fn main() -> ExitCode {
         Command::Rank(a) => (a, Mode::Rank),
         Command::Resolve(a) => (a, Mode::Resolve),
         Command::Generate { what } => return generate(*what),
+        Command::Config(cli::ConfigCommand::Check { file }) => {
+            return match run::config_check(file.as_deref()) {
+                Ok(text) => {
+                    print(&text);
+                    ExitCode::SUCCESS
+                }
+                Err(Failure::Invalid(m) | Failure::Registry(m)) => {
+                    eprintln!("ocipick: {m}");
+                    ExitCode::from(2)
+                }
+                Err(Failure::NoMatch { message, .. }) => {
+                    eprintln!("ocipick: {message}");
+                    ExitCode::from(1)
+                }
+            };
+        }
         Command::Host { output, root } => {
             print(&output::host(root, *output));
             return ExitCode::SUCCESS;

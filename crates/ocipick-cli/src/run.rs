@@ -233,10 +233,50 @@ fn load_config(args: &SelectArgs) -> Result<Config, Failure> {
 }
 
 /// Builds the policy from flags, configuration and this host.
-pub fn policy(args: &SelectArgs) -> Result<(Policy, u64), Failure> {
+/// What a run selects with: the policy, the index size limit, and the
+/// facts and hooks of the node it selects for.
+pub struct Setup {
+    /// The policy (target, preferences, rules, limits).
+    pub policy: Policy,
+    /// `--max-index-bytes`.
+    pub max_index: u64,
+    /// The node's facts: `--node FILE`, else this host's (read only when
+    /// rules or hooks need them).
+    pub facts: ocipick_host::Facts,
+    /// Configured hooks.
+    pub hooks: Vec<ocipick::HookSpec>,
+}
+
+/// Reads a node facts file: `ocipick host --output json` or `nfd export
+/// features` JSON.
+fn load_node(path: &Path) -> Result<(ocipick_host::Facts, Option<String>), Failure> {
+    let bytes = ocipick_registry::read_file(path, 16 << 20, "")?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Failure::Invalid(format!("{}: not JSON: {e}", path.display())))?;
+    ocipick_host::Facts::from_nfd_json(&v)
+        .map_err(|e| Failure::Invalid(format!("{}: {e}", path.display())))
+}
+
+/// Builds the policy from flags, configuration, the node and this host.
+///
+/// The target platform is `--platform`, else the node file's platform,
+/// else the configuration's, else this host's.
+pub fn setup(args: &SelectArgs) -> Result<Setup, Failure> {
     let config = load_config(args)?;
     let host = ocipick_host::platform(Path::new("/"));
-    let target = match args.platform.as_deref().or(config.platform.as_deref()) {
+    let (facts, node_platform) = match &args.node {
+        Some(path) => load_node(path)?,
+        None if !config.rules.is_empty() || !config.hooks.is_empty() => {
+            (ocipick_host::Facts::detect(Path::new("/")), None)
+        }
+        None => (ocipick_host::Facts::default(), None),
+    };
+    let chosen = args
+        .platform
+        .as_deref()
+        .or(node_platform.as_deref())
+        .or(config.platform.as_deref());
+    let target = match chosen {
         Some(sel) => ocipick::platform::selector::parse(sel, &host)
             .map_err(|e| Failure::Invalid(format!("--platform {e}")))?,
         None => host,
@@ -252,8 +292,94 @@ pub fn policy(args: &SelectArgs) -> Result<(Policy, u64), Failure> {
     let policy = Policy::new(&target)
         .with_preferences(config.preferences)
         .with_preferences(args.prefer.iter().cloned())
+        .with_rules(config.rules, facts.flatten())
         .max_manifest_bytes(max_manifest);
-    Ok((policy, max_index))
+    Ok(Setup {
+        policy,
+        max_index,
+        facts,
+        hooks: config.hooks,
+    })
+}
+
+/// Runs the hooks on every candidate of `index` and returns the policy
+/// with their adjustments. Warnings (hooks that failed and are ignored) go
+/// to stderr; a failing hook whose policy is `fail` fails the run (exit 2).
+fn apply_hooks(
+    base: &Policy,
+    hooks: &[ocipick::HookSpec],
+    facts: &ocipick_host::Facts,
+    index: &Index<'_>,
+) -> Result<Policy, Failure> {
+    let ranking = base.rank(index);
+    let mut by_position: Vec<Option<&Ranked>> = vec![None; index.manifests.len()];
+    for e in &ranking.entries {
+        by_position[e.position] = Some(e);
+    }
+    let candidates: Vec<crate::hooks::Candidate> = index
+        .manifests
+        .iter()
+        .enumerate()
+        .map(|(i, d)| crate::hooks::Candidate {
+            position: i,
+            digest: d.digest.to_string(),
+            media_type: d.media_type.to_string(),
+            size: d.size,
+            platform: d
+                .platform
+                .as_ref()
+                .and_then(|p| serde_json::to_value(p).ok()),
+            annotations: d
+                .annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            eligible: by_position[i].is_some_and(|e| e.eligible),
+            score: by_position[i].map_or(0, |e| e.score),
+        })
+        .collect();
+    let input = crate::hooks::HookInput {
+        target: base.target().to_string(),
+        facts,
+        index_media_type: index.media_type.as_deref(),
+        candidates: &candidates,
+    };
+    let (adjustments, warnings) =
+        crate::hooks::run_hooks(hooks, &input).map_err(|e| Failure::Invalid(e.to_string()))?;
+    for w in warnings {
+        eprintln!("ocipick: warning: {w}");
+    }
+    Ok(base.clone().with_adjustments(adjustments))
+}
+
+/// `ocipick config check [FILE]`: every problem with its line.
+pub fn config_check(file: Option<&Path>) -> Result<String, Failure> {
+    let path = match file {
+        Some(p) => p.to_owned(),
+        None => match std::env::var_os("OCIPICK_CONFIG").filter(|v| !v.is_empty()) {
+            Some(p) => PathBuf::from(p),
+            None => PathBuf::from(SYSTEM_CONFIG),
+        },
+    };
+    let bytes = ocipick_registry::read_file(&path, 1 << 20, "")?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| Failure::Invalid(format!("{}: not UTF-8 text", path.display())))?;
+    match Config::check(text) {
+        Ok(c) => Ok(format!(
+            "{}: ok ({} preferences, {} rules, {} hooks)\n",
+            path.display(),
+            c.preferences.len(),
+            c.rules.len(),
+            c.hooks.len()
+        )),
+        Err(problems) => Err(Failure::Invalid(
+            problems
+                .iter()
+                .map(|p| format!("{}: {p}", path.display()))
+                .collect::<Vec<_>>()
+                .join("\nocipick: "),
+        )),
+    }
 }
 
 /// Builds the registry client from the transport flags.
@@ -361,7 +487,12 @@ fn load(args: &SelectArgs, max_index: u64) -> Result<(String, Doc, Option<Store>
 /// `select` and `resolve` read the index in one pass that keeps only the
 /// best entry ([`Policy::select_bytes`]); `rank` parses it whole.
 pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
-    let (policy, max_index) = policy(args)?;
+    let Setup {
+        policy: base,
+        max_index,
+        facts,
+        hooks,
+    } = setup(args)?;
     let (mut origin, mut doc, store) = load(args, max_index)?;
     let mut hops = Vec::new();
     loop {
@@ -369,10 +500,29 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
             path: origin.clone().into(),
             err,
         };
+        // The whole index is parsed for rank, for single manifests, and when
+        // hooks must see every candidate; otherwise select reads it in one
+        // pass that keeps only the best entry.
+        let whole: Option<Index<'_>> = match (&doc, mode) {
+            (Doc::Bytes(_), Mode::Select | Mode::Resolve) if hooks.is_empty() => None,
+            (Doc::Bytes(b), _) => Some(Index::parse(b).map_err(invalid)?),
+            (Doc::Single(d), _) => Some(Index {
+                schema_version: 2,
+                media_type: None,
+                artifact_type: None,
+                manifests: vec![(**d).clone()],
+                subject: None,
+                annotations: Default::default(),
+            }),
+        };
+        let policy = match &whole {
+            Some(index) if !hooks.is_empty() => apply_hooks(&base, &hooks, &facts, index)?,
+            _ => base.clone(),
+        };
         let single;
         let (index, chosen): (Option<Index<'_>>, Option<(Descriptor<'_>, Ranked)>) =
-            match (&doc, mode) {
-                (Doc::Bytes(b), Mode::Select | Mode::Resolve) => {
+            match (whole, &doc) {
+                (None, Doc::Bytes(b)) => {
                     let found = policy.select_bytes(b).map_err(invalid)?;
                     match found.chosen {
                         Some(c) => {
@@ -389,32 +539,22 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
                         }
                     }
                 }
-                (Doc::Bytes(b), Mode::Rank) => {
-                    let index = Index::parse(b).map_err(invalid)?;
+                (None, Doc::Single(_)) => unreachable!("single manifests are always parsed whole"),
+                (Some(index), _) if mode == Mode::Rank => {
                     single = (index.manifests.len(), index.media_type.clone());
                     (Some(index), None)
                 }
-                (Doc::Single(d), _) => {
-                    let index = Index {
-                        schema_version: 2,
-                        media_type: None,
-                        artifact_type: None,
-                        manifests: vec![(**d).clone()],
-                        subject: None,
-                        annotations: Default::default(),
-                    };
-                    single = (1, None);
-                    let chosen = (mode != Mode::Rank)
-                        .then(|| policy.select(&index).map(|s| s.position))
-                        .flatten()
-                        .map(|p| (index.manifests[p].clone(), policy.explain(&index, p)));
-                    if mode != Mode::Rank && chosen.is_none() {
+                (Some(index), _) => {
+                    single = (index.manifests.len(), index.media_type.clone());
+                    let Some(p) = policy.select(&index).map(|s| s.position) else {
                         return Err(Failure::NoMatch {
                             stdout: String::new(),
                             message: no_match_message(&origin, &policy, &index),
                         });
-                    }
-                    (Some(index).filter(|_| mode == Mode::Rank), chosen)
+                    };
+                    let ranked = policy.explain(&index, p);
+                    let d = index.manifests[p].clone();
+                    (None, Some((d, ranked)))
                 }
             };
         let ranking = index.as_ref().map(|i| policy.rank(i));

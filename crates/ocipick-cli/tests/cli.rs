@@ -1291,3 +1291,147 @@ fn host_facts_of_a_gpu_server_fixture() {
         text.stdout
     );
 }
+
+/// The README's worked example: one index with a generic, an x86-64-v3 and
+/// a CUDA build, one config file, three nodes.
+#[test]
+fn worked_example_three_nodes() {
+    let ex = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    let config = format!("{ex}/ocipick.toml");
+    let index = format!("{ex}/cuda-index.json");
+    let pick = |node: &str| {
+        let r = run(&[
+            "select",
+            "--config",
+            &config,
+            "--node",
+            &format!("{ex}/nodes/{node}.json"),
+            "-o",
+            "json",
+            &index,
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&r.expect(0).stdout).unwrap();
+        (
+            v["position"].as_u64().unwrap(),
+            v["score"].as_i64().unwrap(),
+            v["reasons"].to_string(),
+        )
+    };
+    // The GPU server (real files of an H200 machine): the CUDA build.
+    let (pos, score, why) = pick("gpu-server");
+    assert_eq!((pos, score), (2, 100), "{why}");
+    assert!(why.contains("nvidia.driver.version=580.159.04"), "{why}");
+    // An x86-64-v3 VM without a GPU: the v3 build; the CUDA build is out.
+    assert_eq!(pick("epyc-vm").0, 1);
+    // An old x86-64-v2 server: the generic build.
+    assert_eq!(pick("old-xeon").0, 0);
+    // And the rank explains why the CUDA build is out on the VM.
+    let r = run(&[
+        "rank",
+        "--config",
+        &config,
+        "--node",
+        &format!("{ex}/nodes/epyc-vm.json"),
+        &index,
+    ]);
+    assert!(
+        r.expect(0).stdout.contains("required, so not eligible"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn config_check_lists_every_problem_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[[prefer]]\nannotation = \"\"\n\n[[rule]]\nannotation = \"a\"\nop = \"bigger\"\nfact = \"x\"\n",
+    )
+    .unwrap();
+    let r = run(&["config", "check", path.to_str().unwrap()]);
+    r.expect(2);
+    assert!(r.stderr.contains("line 1:"), "{}", r.stderr);
+    assert!(r.stderr.contains("line 4:"), "{}", r.stderr);
+    let ok = run(&[
+        "config",
+        "check",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/ocipick.toml"),
+    ]);
+    assert!(ok.expect(0).stdout.contains("3 rules"), "{}", ok.stdout);
+}
+
+#[test]
+fn node_file_errors_are_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("node.json");
+    std::fs::write(&bad, "[1,2]").unwrap();
+    let r = run(&[
+        "select",
+        "--no-config",
+        "--node",
+        bad.to_str().unwrap(),
+        &gpu(),
+    ]);
+    r.expect(2);
+    assert!(r.stderr.contains("node.json"), "{}", r.stderr);
+}
+
+/// Hooks configured in the config file take part in select and rank; a
+/// failing `fail` hook fails the run, an `ignore` one only warns.
+#[test]
+fn hooks_from_the_config_file() {
+    let hooks = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/hooks");
+    let dir = tempfile::tempdir().unwrap();
+    let config = |body: &str| {
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, body).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let veto = config(&format!(
+        "[[hook]]\ncommand = [\"{hooks}/veto.sh\", \"0\"]\n"
+    ));
+    let r = run(&[
+        "select",
+        "--config",
+        &veto,
+        "-p",
+        "linux/amd64",
+        "-o",
+        "json",
+        &gpu(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.expect(0).stdout).unwrap();
+    assert_eq!(v["position"], json!(1), "entry 0 was vetoed");
+    let r = run(&["rank", "--config", &veto, "-p", "linux/amd64", &gpu()]);
+    assert!(
+        r.expect(0).stdout.contains("vetoed by veto.sh"),
+        "{}",
+        r.stdout
+    );
+    let fail = config(&format!(
+        "[[hook]]\ncommand = [\"{hooks}/crash.sh\"]\non-failure = \"fail\"\n"
+    ));
+    run(&["select", "--config", &fail, "-p", "linux/amd64", &gpu()])
+        .expect(2)
+        .stderr_has("crash.sh");
+    let ignore = config(&format!("[[hook]]\ncommand = [\"{hooks}/crash.sh\"]\n"));
+    let r = run(&[
+        "select",
+        "--config",
+        &ignore,
+        "-p",
+        "linux/amd64",
+        "-o",
+        "json",
+        &gpu(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.expect(0).stdout).unwrap();
+    assert_eq!(v["position"], json!(0));
+    assert!(
+        r.stderr.contains("warning") && r.stderr.contains("crash.sh"),
+        "{}",
+        r.stderr
+    );
+}

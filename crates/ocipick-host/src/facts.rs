@@ -32,13 +32,17 @@ fn read(root: &Path, rel: &str) -> Option<String> {
     Some(s)
 }
 
-/// The first processor's fields of `/proc/cpuinfo`.
+/// The fields of `/proc/cpuinfo`, the first occurrence of each winning
+/// (the first processor's). Not only the first block: old 32-bit ARM
+/// kernels list `Features` and `CPU implementer` after all the per-CPU
+/// blocks.
 fn cpuinfo_fields(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .take_while(|l| !l.trim().is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
+    let mut m = BTreeMap::new();
+    for (k, v) in text.lines().filter_map(|l| l.split_once(':')) {
+        m.entry(k.trim().to_owned())
+            .or_insert_with(|| v.trim().to_owned());
+    }
+    m
 }
 
 /// `6.1.0-18-amd64` → major 6, minor 1, revision 0, full.
@@ -426,6 +430,16 @@ mod tests {
         let dir = std::env::temp_dir().join("ocipick-host-empty-root-test");
         let _ = std::fs::create_dir_all(&dir);
         assert_eq!(Facts::detect(&dir), Facts::default());
+    }
+
+    /// Old 32-bit ARM kernels print the per-CPU blocks first and the CPU's
+    /// features after them.
+    #[test]
+    fn old_arm_kernel_layout() {
+        let f = cpuinfo_fields("Processor\t: ARMv7 Processor rev 0 (v7l)\nprocessor\t: 0\nBogoMIPS\t: 1.0\n\nprocessor\t: 1\nBogoMIPS\t: 1.0\n\nFeatures\t: swp half thumb neon\nCPU implementer\t: 0x41\nCPU architecture: 7\n");
+        assert_eq!(f["Features"], "swp half thumb neon");
+        assert_eq!(f["CPU implementer"], "0x41");
+        assert_eq!(f["processor"], "0", "the first occurrence wins");
     }
 
     #[test]

@@ -134,8 +134,9 @@ pub fn this_x86_64_level() -> u8 {
 
 /// The ARM variant (`v5`…`v8`) described by the text of `/proc/cpuinfo`, as
 /// containerd reads it: the `CPU architecture` field; `AArch64` or `8` is
-/// `v8`; `7` is `v7`, except that a CPU whose model name says ARMv6 (early
-/// Raspberry Pi kernels report 7) is `v6`; `6` is `v6`; `5`, `5T`, `5TE`
+/// `v8`; `7` (or `7M`) is `v7`, except that a CPU whose model name (or, on
+/// old kernels, `Processor` line) says ARMv6 (early Raspberry Pi kernels
+/// report 7) is `v6`; `6` is `v6`; `5`, `5T`, `5TE`
 /// and `5TEJ` are `v5`. `None` when the field is missing or unknown.
 ///
 /// ```
@@ -153,8 +154,18 @@ pub fn arm_variant(cpuinfo: &str) -> Option<String> {
     let arch = field("CPU architecture")?;
     let v = match arch.as_str() {
         "AArch64" | "aarch64" | "8" => "v8",
-        "7" => {
-            let model = field("model name").unwrap_or_default().to_ascii_lowercase();
+        "7" | "7M" => {
+            // Old kernels name the CPU in `Processor`, not `model name`
+            // (matched case-sensitively: `processor : 0` is the CPU number).
+            let processor = cpuinfo.lines().find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.trim() == "Processor")
+                    .map(|(_, v)| v.trim().to_owned())
+            });
+            let model = field("model name")
+                .or(processor)
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             if model.contains("armv6") {
                 "v6"
             } else {
@@ -252,6 +263,9 @@ mod tests {
             ),
             ("processor : 0\n", None),
             ("CPU architecture: 9\n", None),
+            ("CPU architecture: 7M\n", Some("v7")),
+            // An old kernel: the model is in `Processor`, after the CPU blocks.
+            ("Processor\t: ARMv6-compatible processor rev 7 (v6l)\nprocessor\t: 0\nBogoMIPS\t: 697.95\n\nFeatures\t: swp half thumb fastmult vfp edsp java tls\nCPU architecture: 7\n", Some("v6")),
         ];
         for (text, want) in rows {
             assert_eq!(arm_variant(text).as_deref(), want, "{text:?}");

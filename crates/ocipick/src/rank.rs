@@ -135,7 +135,8 @@ impl fmt::Display for Reason {
                 tier,
             } => write!(
                 f,
-                "platform {platform} runs on {target} ({tier} steps from exact)"
+                "platform {platform} runs on {target} ({tier} step{} from exact)",
+                if *tier == 1 { "" } else { "s" }
             ),
             Reason::PlatformMismatch {
                 platform,

@@ -5,8 +5,10 @@
 //! its `when` conditions hold on the host). The host side is a fact (a set
 //! of values: a flag feature such as `cpu.cpuid`, an attribute such as
 //! `kernel.version.full`, or an instance attribute such as
-//! `pci.device.vendor`) or a constant. Operators compare the host side
-//! with the annotation value `A`:
+//! `pci.device.vendor`) or a constant `value`, which stands in for a host
+//! fact (what this installation has: `value = "12.8"` for "our nodes run
+//! CUDA up to 12.8"). Operators compare the host side with the annotation
+//! value `A`:
 //!
 //! | op | holds when |
 //! |---|---|
@@ -309,7 +311,22 @@ impl Rule {
         }
         let host = self.host_values(facts);
         let held = self.compare(&host, a);
-        let shown = if host.is_empty() {
+        let name = match &self.operand {
+            Operand::Fact(f) => f.as_str(),
+            Operand::Value(_) => "value",
+        };
+        let shown = if self.op == Op::Subset && !host.is_empty() {
+            // Name only what matters: the items the host lacks.
+            let lower: BTreeSet<String> = host.iter().map(|h| h.to_ascii_lowercase()).collect();
+            let missing: Vec<&str> = items(a)
+                .filter(|i| !lower.contains(&i.to_ascii_lowercase()))
+                .collect();
+            if missing.is_empty() {
+                format!("{name} has them all")
+            } else {
+                format!("{name} lacks {}", missing.join(", "))
+            }
+        } else if host.is_empty() {
             "no such host value".to_owned()
         } else {
             let mut h = host.join(", ");
