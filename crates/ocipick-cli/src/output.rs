@@ -30,9 +30,28 @@ fn short(digest: &str) -> &str {
     &digest[..end.min(digest.len())]
 }
 
+/// Strings from the document are untrusted: control characters are shown
+/// escaped, never raw (a newline in an annotation must not forge a line, an
+/// escape sequence must not reach the terminal).
+fn visible(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut s = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            s.extend(c.escape_default())
+        } else {
+            s.push(c)
+        }
+    }
+    std::borrow::Cow::Owned(s)
+}
+
 /// Word-wraps `text` to `WIDTH`, every line indented by `indent` spaces
 /// (the first by `first` instead, so a label can stand before it).
 fn wrap(out: &mut String, text: &str, first: &str, indent: usize) {
+    let text = visible(text);
     let pad = " ".repeat(indent);
     let mut line = first.to_owned();
     let mut empty = true;

@@ -246,7 +246,7 @@ impl Config {
                 let kind = match (r.kind.as_deref().unwrap_or("prefer"), r.weight) {
                     ("prefer", w) => {
                         let w = w.unwrap_or(1);
-                        if w.abs() > crate::prefer::MAX_WEIGHT {
+                        if w.unsigned_abs() > crate::prefer::MAX_WEIGHT.unsigned_abs() {
                             return Err(err(format!("weight {w} is out of range")));
                         }
                         Kind::Prefer(w)

@@ -95,7 +95,7 @@ impl Preference {
         {
             return Err("the annotation key contains white space or control characters".into());
         }
-        if self.weight.abs() > MAX_WEIGHT {
+        if self.weight.unsigned_abs() > MAX_WEIGHT.unsigned_abs() {
             return Err(format!("weight {} is outside ±{MAX_WEIGHT}", self.weight));
         }
         Ok(())

@@ -936,7 +936,7 @@ mod tests {
             .join("\n");
         assert!(
             why.contains("rule #1 (line 3)")
-                && why.contains("cpu.cpuid=AVX2, FMA")
+                && why.contains("cpu.cpuid has them all")
                 && why.contains("+5"),
             "{why}"
         );

@@ -393,4 +393,40 @@ proptest! {
             prop_assert!(plain.explain(&index, sel.position).eligible);
         }
     }
+
+    /// Hook answers (`Adjustment`s: any delta, including the extremes, and
+    /// vetoes, for any position, even out of range) never widen
+    /// eligibility: every entry eligible with them is eligible without
+    /// them, a vetoed entry is never eligible, and `select`, `rank` and
+    /// `select_bytes` still agree.
+    #[test]
+    fn hook_adjustments_never_widen_eligibility(
+        entries in index_strategy(true),
+        t in 0..TARGETS.len(),
+        ps in prefs(),
+        adj in prop::collection::vec(
+            (0..14usize, prop_oneof![Just(i64::MIN), Just(i64::MAX), -100i64..100], any::<bool>()),
+            0..6,
+        ),
+    ) {
+        let bytes = document(&entries);
+        let index = Index::parse(&bytes).unwrap();
+        let base = Policy::new(&target(t)).with_preferences(ps);
+        let adjusted = base.clone().with_adjustments(adj.iter().map(|&(position, delta, veto)| {
+            ocipick::rank::Adjustment { position, delta, veto, source: "hook".into(), note: None }
+        }));
+        for i in 0..index.manifests.len() {
+            let a = adjusted.explain(&index, i);
+            if a.eligible {
+                prop_assert!(base.explain(&index, i).eligible, "entry {} widened", i);
+            }
+            if adj.iter().any(|&(p, _, v)| p == i && v) {
+                prop_assert!(!a.eligible, "vetoed entry {} eligible", i);
+            }
+        }
+        let sel = adjusted.select(&index).map(|s| s.position);
+        prop_assert_eq!(sel, adjusted.rank(&index).selected);
+        let streamed = adjusted.select_bytes(&bytes).unwrap();
+        prop_assert_eq!(streamed.chosen.map(|(_, r)| r.position), sel);
+    }
 }

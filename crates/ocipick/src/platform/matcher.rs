@@ -112,6 +112,11 @@ fn arm64_version(v: &str) -> Option<(u32, u32)> {
     }
 }
 
+/// The highest variant number expanded into a compatibility list. No CPU
+/// variant comes near it; it bounds the list whatever a target names
+/// (`amd64/v4000000000` would otherwise list four billion platforms).
+const MAX_VARIANT_STEPS: u32 = 64;
+
 /// How many arm64 v8 minor versions an arm64 v9 core adds to its base:
 /// Armv9.0 builds on Armv8.5, v9.1 on v8.6, and so on.
 const ARM64_V9_BASE: u32 = 5;
@@ -141,7 +146,7 @@ fn vector(arch: &str, variant: &str) -> Vec<(Cow<'static, str>, Cow<'static, str
     match arch {
         "amd64" => {
             if let Some(n) = numeric_variant(variant).filter(|_| variant.starts_with('v')) {
-                for k in (1..n).rev() {
+                for k in (1..n.min(MAX_VARIANT_STEPS)).rev() {
                     out.push(own("amd64", &format!("v{k}")));
                 }
             }
@@ -149,7 +154,7 @@ fn vector(arch: &str, variant: &str) -> Vec<(Cow<'static, str>, Cow<'static, str
         }
         "arm" => {
             if let Some(n) = numeric_variant(variant) {
-                for k in (5..n).rev() {
+                for k in (5..n.min(MAX_VARIANT_STEPS)).rev() {
                     out.push(own("arm", &format!("v{k}")));
                 }
             }
@@ -163,10 +168,11 @@ fn vector(arch: &str, variant: &str) -> Vec<(Cow<'static, str>, Cow<'static, str
                     own("arm64", &format!("v{major}.{minor}"))
                 }
             };
-            if let Some((mut major, mut minor)) =
-                arm64_version(v).filter(|(m, _)| *m == 8 || *m == 9)
-            {
-                out.clear();
+            if let Some((mut major, minor)) = arm64_version(v).filter(|(m, _)| *m == 8 || *m == 9) {
+                let mut minor = minor.min(MAX_VARIANT_STEPS);
+                // The target as written stays first, even when it spells
+                // its variant unusually (`v09.0`) or beyond the bound.
+                let target = out.pop();
                 if major == 9 {
                     for m in (0..=minor).rev() {
                         out.push(arm64(9, m));
@@ -176,6 +182,9 @@ fn vector(arch: &str, variant: &str) -> Vec<(Cow<'static, str>, Cow<'static, str
                 }
                 for m in (0..=minor).rev() {
                     out.push(arm64(major, m));
+                }
+                if let Some(t) = target.filter(|t| !out.contains(t)) {
+                    out.insert(0, t);
                 }
             }
             let arm = if v.starts_with("v8.") || v.starts_with("v9.") {

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Writes seed inputs for a fuzz target (see scripts/fuzz.sh) from testdata/.
+
+usage: fuzz-seeds.py TARGET CORPUS_DIR
+"""
+import glob
+import hashlib
+import json
+import os
+import sys
+
+target, out = sys.argv[1], sys.argv[2]
+root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+td = os.path.join(root, "testdata")
+
+
+def docs():
+    pats = ["corpus/*.json", "corpus/invalid/*.json", "examples/*", "cases/*"]
+    for p in pats:
+        for f in sorted(glob.glob(os.path.join(td, p))):
+            if f.endswith(".md"):
+                continue
+            with open(f, "rb") as fh:
+                yield os.path.basename(f), fh.read()
+
+
+def write(name, data):
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(out, "seed-" + name), "wb") as fh:
+        fh.write(data)
+
+
+SELECTORS = [
+    "linux", "linux/amd64", "linux/amd64/v3", "linux/arm64", "linux/arm64/v8",
+    "linux/arm64/v9.2", "linux/arm/v6", "armhf", "aarch64", "x86_64",
+    "windows(10.0.20348.2031)/amd64", "windows(10.0.17763.1040+win32k)/amd64",
+    "linux(+gpu+x)/ppc64le", "windows", "Linux/AMD64", "darwin/arm64/v8.3",
+    "linux/riscv64", "linux/386", "freebsd/i386", "arm64", "wasip1/wasm",
+]
+
+if target == "index_select":
+    for name, data in docs():
+        write(name, data)
+elif target == "platform_selector":
+    for i, s in enumerate(SELECTORS):
+        write(f"{i}", s)
+    for name, data in docs():
+        try:
+            for m in json.loads(data).get("manifests") or []:
+                p = m.get("platform") or {}
+                if p.get("os") and p.get("architecture"):
+                    s = p["os"]
+                    if p.get("os.version") or p.get("os.features"):
+                        s += "(" + p.get("os.version", "") + "".join("+" + f for f in p.get("os.features", [])) + ")"
+                    s += "/" + p["architecture"] + ("/" + p["variant"] if p.get("variant") else "")
+                    write("p-" + hashlib.sha256(s.encode()).hexdigest()[:12], s)
+        except Exception:
+            pass
+elif target == "prefer":
+    for i, s in enumerate([
+        "com.example.gpu", "com.example.gpu=a100", "com.example.gpu=a100:10",
+        "org.example.debug:-5", "org.example.endpoint=host:8080:1", "k=v=w:+3",
+        "k:2147483648", "k:-2147483648", "k=", "a:b", "k=v:x", "=v", "k\u00e9=\u00fc:1",
+    ]):
+        write(f"{i}", s)
+elif target == "config":
+    write("full", """platform = "linux/amd64/v3"
+max-index-bytes = 4194304
+max-manifest-bytes = 4194304
+
+[[prefer]]
+annotation = "com.example.gpu"
+value = "example-gpu-model"
+weight = 10
+
+[[prefer]]
+annotation = "org.example.debug"
+weight = -5
+""")
+    write("empty", "")
+    write("one", '[[prefer]]\nannotation = "a"\n')
+    write("typo", '[[prefer]]\nanotation = "a"\n')
+    write("inline", 'prefer = [{annotation = "x", value = "y", weight = 2147483648}]\n')
+elif target == "layout":
+    marker = b'{"imageLayoutVersion":"1.0.0"}'
+    for i, (name, data) in enumerate(docs()):
+        blob = data
+        desc = {"mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": "sha256:" + hashlib.sha256(blob).hexdigest(),
+                "size": len(blob),
+                "annotations": {"org.opencontainers.image.ref.name": "latest"}}
+        index = json.dumps({"schemaVersion": 2, "manifests": [desc]}).encode()
+        for kind in (0, 1, 3) if i < 4 else (0,):
+            write(f"{kind}-{name}", bytes([kind, 0]) + marker + b"\0" + index + b"\0" + blob + b"\0latest")
+        # index.json itself as the multi-platform index.
+        write(f"top-{name}", bytes([0, 0]) + marker + b"\0" + data + b"\0" + b"" + b"\0")
+elif target == "registry_response":
+    bodies = [d for n, d in docs() if n.endswith(".json")][:12]
+    for i, body in enumerate(bodies):
+        try:
+            mt = json.loads(body).get("mediaType") or "application/vnd.oci.image.index.v1+json"
+        except Exception:
+            mt = "application/json"
+        dg = "sha256:" + hashlib.sha256(body).hexdigest()
+        ok = f"200\nContent-Type: {mt}\nDocker-Content-Digest: {dg}\n\n".encode() + body
+        write(f"ok-{i}", bytes([i % 2]) + ok)
+    write("404", b"\x00404\nContent-Type: application/json\n\n{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"no\"}]}")
+    write("429", b"\x04429\nRetry-After: 0\n\n\x00200\n\n{}")
+    write("bad-digest", b"\x00200\nDocker-Content-Digest: sha256:" + b"0" * 64 + b"\n\n{}")
+    write("bearer", b"\x00401\nWWW-Authenticate: Bearer realm=\"http://127.0.0.1:5000/token\",service=\"reg\"\n\n"
+          b"\x00200\n\n{\"token\":\"t\"}\x00200\nContent-Type: application/vnd.oci.image.index.v1+json\n\n"
+          b"{\"schemaVersion\":2,\"manifests\":[]}")
+    write("basic", b"\x00401\nWWW-Authenticate: Basic realm=\"x\"\n\n")
+    write("raw", b"\x02HTTP/1.1 200 OK\r\nContent-Length: 99999\r\n\r\n{}")
+    write("raw-chunked", b"\x02HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+    write("toolong", b"\x00200\nContent-Length: 999999999999\n\n")
+else:
+    sys.exit(f"unknown target {target}")
