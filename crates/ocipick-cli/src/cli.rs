@@ -49,6 +49,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
     },
+    /// Check an index against the OCI image-spec and Proposal A's guidance.
+    ///
+    /// Every finding has a stable ID, a severity, a JSON path and a fix
+    /// hint. Exit status: 0 clean (or warnings only), 1 warnings with
+    /// --strict, 2 errors (or unreadable input), 3 registry failures.
+    Lint(LintArgs),
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -58,6 +64,40 @@ pub enum Command {
         #[arg(value_enum)]
         what: Generated,
     },
+}
+
+/// `ocipick lint` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintOutput {
+    /// One line a finding.
+    Text,
+    /// One JSON object, for CI.
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// The index, as for select.
+    pub source: String,
+    /// Exit 1 when there are warnings (and no errors).
+    #[arg(long)]
+    pub strict: bool,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = LintOutput::Text)]
+    pub output: LintOutput,
+    /// In an OCI layout, the tag to use.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Refuse index documents larger than this, while reading them. [default: 4MiB]
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub max_index_bytes: Option<u64>,
+    /// Flag entries whose declared size is larger than this. [default: 4MiB]
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub max_manifest_bytes: Option<u64>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `ocipick config …`

@@ -72,6 +72,22 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::Lint(a) => {
+            return match run::lint(a) {
+                Ok((text, status)) => {
+                    print(&text);
+                    ExitCode::from(status)
+                }
+                Err(Failure::Registry(m)) => {
+                    eprintln!("ocipick: {m}");
+                    ExitCode::from(3)
+                }
+                Err(Failure::Invalid(m) | Failure::NoMatch { message: m, .. }) => {
+                    eprintln!("ocipick: {m}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         Command::Host { output, root } => {
             print(&output::host(root, *output));
             return ExitCode::SUCCESS;

@@ -372,3 +372,90 @@ pub fn host(root: &std::path::Path, output: crate::cli::Output) -> String {
     }
     out
 }
+
+/// `ocipick lint` as text: one finding a line (wrapped), then a count.
+pub fn lint_text(origin: &str, findings: &[ocipick::lint::Finding]) -> String {
+    let mut out = String::new();
+    for f in findings {
+        wrap(
+            &mut out,
+            &format!(
+                "{} {} {}: {} (fix: {})",
+                f.severity.as_str(),
+                f.id,
+                f.path,
+                f.message,
+                f.hint
+            ),
+            "",
+            4,
+        );
+    }
+    let count = |s| findings.iter().filter(|f| f.severity == s).count();
+    let _ = writeln!(
+        out,
+        "{origin}: {} errors, {} warnings, {} notes",
+        count(ocipick::lint::Severity::Error),
+        count(ocipick::lint::Severity::Warning),
+        count(ocipick::lint::Severity::Info)
+    );
+    out
+}
+
+fn finding_json(f: &ocipick::lint::Finding) -> Value {
+    json!({"id": f.id, "severity": f.severity.as_str(), "path": f.path, "message": f.message, "hint": f.hint})
+}
+
+/// `ocipick lint --output json`.
+pub fn lint_json(
+    origin: &str,
+    findings: &[ocipick::lint::Finding],
+    errors: usize,
+    warnings: usize,
+) -> String {
+    let list: Vec<Value> = findings.iter().map(finding_json).collect();
+    to_line(json!({"source": origin, "errors": errors, "warnings": warnings, "findings": list}))
+}
+
+/// `ocipick lint --output sarif`: SARIF 2.1.0, every rule listed, each
+/// finding located by the source and its JSON path.
+pub fn lint_sarif(origin: &str, findings: &[ocipick::lint::Finding]) -> String {
+    let rules: Vec<Value> = ocipick::lint::RULES
+        .iter()
+        .map(|(id, sev, text)| {
+            let level = match sev {
+                ocipick::lint::Severity::Error => "error",
+                ocipick::lint::Severity::Warning => "warning",
+                ocipick::lint::Severity::Info => "note",
+            };
+            json!({"id": id, "shortDescription": {"text": text}, "defaultConfiguration": {"level": level}})
+        })
+        .collect();
+    let results: Vec<Value> = findings
+        .iter()
+        .map(|f| {
+            let level = match f.severity {
+                ocipick::lint::Severity::Error => "error",
+                ocipick::lint::Severity::Warning => "warning",
+                ocipick::lint::Severity::Info => "note",
+            };
+            json!({
+                "ruleId": f.id,
+                "level": level,
+                "message": {"text": format!("{} Fix: {}", f.message, f.hint)},
+                "locations": [{
+                    "physicalLocation": {"artifactLocation": {"uri": origin}},
+                    "logicalLocations": [{"fullyQualifiedName": f.path, "kind": "object"}]
+                }]
+            })
+        })
+        .collect();
+    to_line(json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "ocipick", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
+            "results": results
+        }]
+    }))
+}

@@ -420,9 +420,19 @@ fn client(args: &RegistryArgs, max_index: u64) -> Result<Client, Failure> {
 /// The document to select from, where it came from, and where nested
 /// content can be fetched.
 fn load(args: &SelectArgs, max_index: u64) -> Result<(String, Doc, Option<Store>), Failure> {
-    Ok(match parse_source(&args.source, args.tag.as_deref())? {
+    load_source(&args.source, args.tag.as_deref(), &args.registry, max_index)
+}
+
+/// [`load`] for any command that takes a SOURCE.
+fn load_source(
+    source: &str,
+    tag: Option<&str>,
+    registry: &RegistryArgs,
+    max_index: u64,
+) -> Result<(String, Doc, Option<Store>), Failure> {
+    Ok(match parse_source(source, tag)? {
         Source::Stdin => {
-            if args.registry.password_stdin {
+            if registry.password_stdin {
                 return Err(Failure::Invalid(
                     "standard input cannot hold both the index and the password".into(),
                 ));
@@ -458,7 +468,7 @@ fn load(args: &SelectArgs, max_index: u64) -> Result<(String, Doc, Option<Store>
             }
         }
         Source::Registry(r) => {
-            let client = client(&args.registry, max_index)?;
+            let client = client(registry, max_index)?;
             let f = client
                 .fetch_manifest(&r, &r.manifest_ref())
                 .map_err(|e| Failure::Registry(e.to_string()))?;
@@ -663,4 +673,47 @@ fn no_match_message(origin: &str, policy: &Policy, index: &Index<'_>) -> String 
         msg.push_str(&format!(" (and {platformless} entries without platform)"));
     }
     msg
+}
+
+/// `ocipick lint`: the findings, and the exit status they call for (0
+/// clean, 1 warnings with `--strict`, 2 errors).
+pub fn lint(args: &crate::cli::LintArgs) -> Result<(String, u8), Failure> {
+    let max_index = args.max_index_bytes.unwrap_or(DEFAULT_MAX_INDEX_BYTES);
+    let (origin, doc, _) =
+        load_source(&args.source, args.tag.as_deref(), &args.registry, max_index)?;
+    let findings = match &doc {
+        Doc::Bytes(b) => ocipick::lint::lint(
+            b,
+            args.max_manifest_bytes
+                .unwrap_or(ocipick::DEFAULT_MAX_MANIFEST_BYTES),
+        ),
+        Doc::Single(d) => vec![ocipick::lint::Finding {
+            id: "OCI005",
+            severity: ocipick::lint::Severity::Error,
+            path: ".".into(),
+            message: format!("{origin} is a single {} , not an index", d.media_type),
+            hint: "lint an image index or manifest list",
+        }],
+    };
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == ocipick::lint::Severity::Error)
+        .count();
+    let warnings = findings
+        .iter()
+        .filter(|f| f.severity == ocipick::lint::Severity::Warning)
+        .count();
+    let status = if errors > 0 {
+        2
+    } else if warnings > 0 && args.strict {
+        1
+    } else {
+        0
+    };
+    let text = match args.output {
+        crate::cli::LintOutput::Text => output::lint_text(&origin, &findings),
+        crate::cli::LintOutput::Json => output::lint_json(&origin, &findings, errors, warnings),
+        crate::cli::LintOutput::Sarif => output::lint_sarif(&origin, &findings),
+    };
+    Ok((text, status))
 }

@@ -1435,3 +1435,84 @@ fn hooks_from_the_config_file() {
         r.stderr
     );
 }
+
+/// `ocipick lint`: exit status by severity, JSON for CI, SARIF for
+/// dashboards, and no failure on any document of the corpus.
+#[test]
+fn lint_exit_status_and_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let warn = dir.path().join("warn.json");
+    // The proposal's example, with its misspelt `annotation` field.
+    std::fs::write(
+        &warn,
+        r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
+          {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":7143,"digest":"sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f","platform":{"architecture":"amd64","os":"linux"}},
+          {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":7682,"digest":"sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270","platform":{"architecture":"amd64","os":"linux"},"annotation":{"com.example.gpu":"example-gpu-model"}}]}"#,
+    )
+    .unwrap();
+    let warn = warn.to_str().unwrap();
+    run(&["lint", &gpu()]).expect(0);
+    assert!(run(&["lint", warn]).expect(0).stdout.contains("PA006"));
+    run(&["lint", "--strict", warn]).expect(1);
+    let bad = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/corpus/invalid/quay-dockerlist-truncated-digests-schema1-child.json"
+    );
+    assert!(run(&["lint", bad])
+        .expect(2)
+        .stdout
+        .contains("manifests[0].digest"));
+
+    let j: serde_json::Value =
+        serde_json::from_str(&run(&["lint", "-o", "json", warn]).expect(0).stdout).unwrap();
+    assert_eq!(j["warnings"], json!(2));
+    let ids: Vec<&str> = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["PA002", "PA006"]);
+    assert_eq!(j["findings"][1]["path"], json!("manifests[1].annotation"));
+    assert!(j["findings"][1]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("annotations"));
+
+    let s: serde_json::Value =
+        serde_json::from_str(&run(&["lint", "-o", "sarif", warn]).expect(0).stdout).unwrap();
+    assert_eq!(s["version"], json!("2.1.0"));
+    let results = s["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[1]["ruleId"], json!("PA006"));
+    assert_eq!(results[1]["level"], json!("warning"));
+    assert_eq!(
+        results[1]["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
+        json!("manifests[1].annotation")
+    );
+    let rule_ids: Vec<&str> = s["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(rule_ids.contains(&"PA006") && rule_ids.contains(&"OCI012"));
+
+    for dir in ["", "invalid/"] {
+        let base = format!("{}/../../testdata/corpus/{dir}", env!("CARGO_MANIFEST_DIR"));
+        for f in std::fs::read_dir(&base).unwrap() {
+            let p = f.unwrap().path();
+            if p.extension().is_some_and(|e| e == "json") {
+                let r = run(&["lint", "-o", "json", p.to_str().unwrap()]);
+                assert!(r.code == 0 || r.code == 2, "{}: {r:?}", p.display());
+                let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+                assert_eq!(
+                    v["errors"].as_u64().unwrap() > 0,
+                    r.code == 2,
+                    "{}",
+                    p.display()
+                );
+            }
+        }
+    }
+}

@@ -49,6 +49,7 @@ mod de;
 pub mod config;
 pub mod digest;
 pub mod index;
+pub mod lint;
 pub mod media_type;
 pub mod platform;
 pub mod prefer;

@@ -1,0 +1,659 @@
+//! Lint rules for image indexes: the OCI image-spec's requirements and
+//! Proposal A's guidance for annotated indexes.
+//!
+//! Linting reads the document as plain JSON, so it reports every problem it
+//! finds (with its JSON path) instead of stopping at the first, and sees
+//! fields the selection model ignores (such as a misspelt `annotation`).
+//!
+//! Every finding has a stable ID: `OCI…` for the image-spec, `PA…` for
+//! Proposal A's guidance.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::media_type::{self, Kind};
+use crate::platform::selector::{KNOWN_ARCH, KNOWN_OS};
+use crate::Digest;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Works, but against guidance; fails `lint --strict`.
+    Warning,
+    /// Breaks the spec: tools may refuse the index.
+    Error,
+}
+
+impl Severity {
+    /// `error`, `warning`, `info`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Stable ID, e.g. `OCI012`.
+    pub id: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// JSON path, e.g. `manifests[2].digest`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: &'static str,
+}
+
+/// Every rule: ID, severity, one-line description (for SARIF rule lists).
+pub const RULES: &[(&str, Severity, &str)] = &[
+    (
+        "OCI001",
+        Severity::Error,
+        "the document is not a JSON object",
+    ),
+    (
+        "OCI002",
+        Severity::Error,
+        "schemaVersion is missing or not 2",
+    ),
+    (
+        "OCI003",
+        Severity::Error,
+        "manifests is missing or not an array",
+    ),
+    (
+        "OCI004",
+        Severity::Warning,
+        "the index does not name its mediaType",
+    ),
+    (
+        "OCI005",
+        Severity::Error,
+        "mediaType is not an image index or manifest list type",
+    ),
+    ("OCI010", Severity::Error, "a descriptor is not an object"),
+    (
+        "OCI011",
+        Severity::Error,
+        "a descriptor's mediaType is missing or malformed",
+    ),
+    (
+        "OCI012",
+        Severity::Error,
+        "a descriptor's digest is missing or malformed",
+    ),
+    (
+        "OCI013",
+        Severity::Warning,
+        "a digest uses an unregistered algorithm",
+    ),
+    (
+        "OCI014",
+        Severity::Error,
+        "a descriptor's size is missing or not a non-negative 64-bit integer",
+    ),
+    (
+        "OCI015",
+        Severity::Error,
+        "a platform is malformed or lacks os or architecture",
+    ),
+    (
+        "OCI016",
+        Severity::Warning,
+        "a platform names an unknown os or architecture",
+    ),
+    (
+        "OCI017",
+        Severity::Error,
+        "annotations are not an object of strings",
+    ),
+    (
+        "OCI018",
+        Severity::Info,
+        "an entry is not an image manifest or index",
+    ),
+    (
+        "PA001",
+        Severity::Warning,
+        "the first entry for a platform is not the generic one",
+    ),
+    (
+        "PA002",
+        Severity::Warning,
+        "entries that share a platform are not told apart by annotations",
+    ),
+    (
+        "PA003",
+        Severity::Warning,
+        "an annotation key is not in reverse-DNS form",
+    ),
+    (
+        "PA004",
+        Severity::Warning,
+        "an annotation key uses org.opencontainers without being defined there",
+    ),
+    (
+        "PA005",
+        Severity::Info,
+        "a descriptor carries large or numerous annotations",
+    ),
+    (
+        "PA006",
+        Severity::Warning,
+        "a descriptor has an `annotation` field (misspelt `annotations`)",
+    ),
+    (
+        "PA007",
+        Severity::Warning,
+        "a descriptor's size is over the manifest size limit",
+    ),
+];
+
+/// The annotation keys the image-spec defines (`annotations.md`).
+pub const OCI_KEYS: &[&str] = &[
+    "org.opencontainers.image.created",
+    "org.opencontainers.image.authors",
+    "org.opencontainers.image.url",
+    "org.opencontainers.image.documentation",
+    "org.opencontainers.image.source",
+    "org.opencontainers.image.version",
+    "org.opencontainers.image.revision",
+    "org.opencontainers.image.vendor",
+    "org.opencontainers.image.licenses",
+    "org.opencontainers.image.ref.name",
+    "org.opencontainers.image.title",
+    "org.opencontainers.image.description",
+    "org.opencontainers.image.base.digest",
+    "org.opencontainers.image.base.name",
+];
+
+/// Keys that describe an image rather than tell entries apart; they do not
+/// make an entry "non-generic".
+fn informational(key: &str) -> bool {
+    key.starts_with("org.opencontainers.")
+        || key.starts_with("vnd.docker.")
+        || key.starts_with("com.docker.official-images.")
+}
+
+/// A descriptor carrying more annotations than this is flagged (PA005).
+pub const MANY_ANNOTATIONS: usize = 16;
+/// An annotation value longer than this is flagged (PA005).
+pub const LARGE_ANNOTATION: usize = 256;
+
+fn hint(id: &str) -> &'static str {
+    match id {
+        "OCI001" => "an index is a JSON object with schemaVersion, mediaType and manifests",
+        "OCI002" => "set \"schemaVersion\": 2",
+        "OCI003" => "list the manifests in a \"manifests\" array (it may be empty)",
+        "OCI004" => "add \"mediaType\": \"application/vnd.oci.image.index.v1+json\"",
+        "OCI005" => "use application/vnd.oci.image.index.v1+json (or the Docker manifest list type)",
+        "OCI010" => "each manifests item is a descriptor object",
+        "OCI011" => "use a registered media type such as application/vnd.oci.image.manifest.v1+json",
+        "OCI012" => "use algorithm:encoded, e.g. sha256 followed by 64 lower-case hex digits",
+        "OCI013" => "use sha256 (or sha512): other algorithms cannot be verified by most clients",
+        "OCI014" => "size is the byte count of the referenced content, an integer from 0 to 2^63-1",
+        "OCI015" => "platform needs string os and architecture (GOOS/GOARCH values)",
+        "OCI016" => "use Go's GOOS/GOARCH names (e.g. 386, not intel386)",
+        "OCI017" => "annotations map string keys to string values",
+        "OCI018" => "runtimes skip such entries; attestations belong in unknown/unknown entries or referrers",
+        "PA001" => "list the generic build first for each platform, so runtimes without preferences run it",
+        "PA002" => "give each entry of a platform a distinguishing annotation (e.g. com.example.gpu)",
+        "PA003" => "prefix keys with a domain you control, reversed: com.example.gpu",
+        "PA004" => "use your own namespace; org.opencontainers is reserved for keys the image-spec defines",
+        "PA005" => "keep descriptor annotations to those needed to tell entries apart; move the rest into the manifest",
+        "PA006" => "rename the field to \"annotations\": tools ignore \"annotation\"",
+        "PA007" => "registries and runtimes may refuse manifests over 4 MiB",
+        _ => "",
+    }
+}
+
+struct Out(Vec<Finding>);
+
+impl Out {
+    fn add(&mut self, id: &'static str, path: String, message: String) {
+        let severity = RULES
+            .iter()
+            .find(|r| r.0 == id)
+            .map_or(Severity::Warning, |r| r.1);
+        self.0.push(Finding {
+            id,
+            severity,
+            path,
+            message,
+            hint: hint(id),
+        });
+    }
+}
+
+fn reverse_dns(key: &str) -> bool {
+    // label(.label)+ where labels are lower-case letters, digits and '-',
+    // and the key may go on after the domain with '.', '/', '_' or '-'.
+    let mut parts = key.split('.');
+    let first = parts.next().unwrap_or("");
+    !first.is_empty()
+        && first
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && key.contains('.')
+        && !key.ends_with('.')
+        && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Lints an index document.
+///
+/// ```
+/// let doc = br#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json",
+///   "digest":"sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f","size":7143,
+///   "platform":{"architecture":"amd64","os":"linux"},"annotation":{"com.example.gpu":"x"}}]}"#;
+/// let ids: Vec<&str> = ocipick::lint::lint(doc, 4 << 20).iter().map(|f| f.id).collect();
+/// assert_eq!(ids, ["PA006", "OCI004"]); // errors first, then by JSON path
+/// ```
+pub fn lint(bytes: &[u8], max_manifest_bytes: u64) -> Vec<Finding> {
+    let mut out = Out(Vec::new());
+    let v: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            out.add("OCI001", ".".into(), format!("not JSON: {e}"));
+            return out.0;
+        }
+    };
+    let Some(top) = v.as_object() else {
+        out.add("OCI001", ".".into(), "the document is not an object".into());
+        return out.0;
+    };
+    match top.get("schemaVersion") {
+        Some(Value::Number(n)) if n.as_u64() == Some(2) => {}
+        Some(other) => out.add(
+            "OCI002",
+            "schemaVersion".into(),
+            format!("schemaVersion is {other}"),
+        ),
+        None => out.add(
+            "OCI002",
+            "schemaVersion".into(),
+            "schemaVersion is missing".into(),
+        ),
+    }
+    match top.get("mediaType") {
+        None => out.add(
+            "OCI004",
+            "mediaType".into(),
+            "the index has no mediaType".into(),
+        ),
+        Some(Value::String(m)) if media_type::kind(m) == Kind::Index => {}
+        Some(m) => out.add("OCI005", "mediaType".into(), format!("mediaType is {m}")),
+    }
+    if let Some(a) = top.get("annotations") {
+        annotations(&mut out, a, "annotations");
+    }
+    let Some(manifests) = top.get("manifests").and_then(Value::as_array) else {
+        let what = if top.get("manifests").is_some_and(Value::is_null) {
+            "null"
+        } else if top.contains_key("manifests") {
+            "not an array"
+        } else {
+            "missing"
+        };
+        out.add("OCI003", "manifests".into(), format!("manifests is {what}"));
+        return out.0;
+    };
+    // Platform groups, in document order: platform → positions.
+    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut anns: Vec<BTreeMap<String, String>> = Vec::new();
+    for (i, d) in manifests.iter().enumerate() {
+        let path = format!("manifests[{i}]");
+        anns.push(BTreeMap::new());
+        let Some(d) = d.as_object() else {
+            out.add("OCI010", path, "the descriptor is not an object".into());
+            continue;
+        };
+        match d.get("mediaType").and_then(Value::as_str) {
+            Some(m) if media_type::is_valid(m) => {
+                if !matches!(
+                    media_type::kind(m),
+                    Kind::ImageManifest | Kind::Index | Kind::LegacyManifest
+                ) {
+                    out.add(
+                        "OCI018",
+                        format!("{path}.mediaType"),
+                        format!("{m} is not an image manifest or index"),
+                    );
+                }
+            }
+            Some(m) => out.add(
+                "OCI011",
+                format!("{path}.mediaType"),
+                format!("{m:?} is not a media type"),
+            ),
+            None => out.add(
+                "OCI011",
+                format!("{path}.mediaType"),
+                "mediaType is missing or not a string".into(),
+            ),
+        }
+        match d.get("digest").and_then(Value::as_str) {
+            Some(s) => match Digest::parse(s) {
+                Ok(dg) if !matches!(dg.algorithm(), "sha256" | "sha512") => out.add(
+                    "OCI013",
+                    format!("{path}.digest"),
+                    format!("algorithm {} is not registered", dg.algorithm()),
+                ),
+                Ok(_) => {}
+                Err(e) => out.add("OCI012", format!("{path}.digest"), e.to_string()),
+            },
+            None => out.add(
+                "OCI012",
+                format!("{path}.digest"),
+                "digest is missing or not a string".into(),
+            ),
+        }
+        match d.get("size").and_then(Value::as_u64) {
+            Some(n) if n <= i64::MAX as u64 => {
+                if n > max_manifest_bytes {
+                    out.add(
+                        "PA007",
+                        format!("{path}.size"),
+                        format!("{n} bytes, over the {max_manifest_bytes}-byte limit"),
+                    );
+                }
+            }
+            _ => out.add(
+                "OCI014",
+                format!("{path}.size"),
+                format!(
+                    "size is {}",
+                    d.get("size").map_or("missing".into(), |s| s.to_string())
+                ),
+            ),
+        }
+        if d.contains_key("annotation") {
+            out.add(
+                "PA006",
+                format!("{path}.annotation"),
+                "`annotation` is not a descriptor field; tools ignore it".into(),
+            );
+        }
+        if let Some(a) = d.get("annotations") {
+            if let Some(m) = annotations(&mut out, a, &format!("{path}.annotations")) {
+                anns[i] = m;
+            }
+        }
+        match d.get("platform") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(p)) => {
+                let os = p.get("os").and_then(Value::as_str);
+                let arch = p.get("architecture").and_then(Value::as_str);
+                let (Some(os), Some(arch)) = (os, arch) else {
+                    out.add(
+                        "OCI015",
+                        format!("{path}.platform"),
+                        "platform needs string os and architecture".into(),
+                    );
+                    continue;
+                };
+                let (nos, (narch, nvar)) = (
+                    crate::platform::normalize::normalize_os(os),
+                    crate::platform::normalize::normalize_arch(
+                        arch,
+                        p.get("variant").and_then(Value::as_str).unwrap_or(""),
+                    ),
+                );
+                if os != "unknown" && !KNOWN_OS.contains(&&*nos) {
+                    out.add(
+                        "OCI016",
+                        format!("{path}.platform.os"),
+                        format!("os {os:?} is not a GOOS value"),
+                    );
+                }
+                if arch != "unknown" && !KNOWN_ARCH.contains(&&*narch) {
+                    out.add(
+                        "OCI016",
+                        format!("{path}.platform.architecture"),
+                        format!("architecture {arch:?} is not a GOARCH value"),
+                    );
+                }
+                if os != "unknown" {
+                    let key = if nvar.is_empty() {
+                        format!("{nos}/{narch}")
+                    } else {
+                        format!("{nos}/{narch}/{nvar}")
+                    };
+                    let osv = p.get("os.version").and_then(Value::as_str).unwrap_or("");
+                    groups
+                        .entry(format!(
+                            "{key}{}",
+                            if osv.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" ({osv})")
+                            }
+                        ))
+                        .or_default()
+                        .push(i);
+                }
+            }
+            Some(_) => out.add(
+                "OCI015",
+                format!("{path}.platform"),
+                "platform is not an object".into(),
+            ),
+        }
+    }
+    for (platform, positions) in &groups {
+        if positions.len() < 2 {
+            continue;
+        }
+        // Keys whose values differ within the group tell its entries apart.
+        let distinguishing: Vec<&String> = {
+            let mut keys: Vec<&String> = positions
+                .iter()
+                .flat_map(|&p| anns[p].keys())
+                .filter(|k| !informational(k))
+                .collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter()
+                .filter(|k| {
+                    positions
+                        .iter()
+                        .map(|&p| anns[p].get(*k))
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .len()
+                        > 1
+                })
+                .collect()
+        };
+        let first = positions[0];
+        let carried: Vec<&str> = distinguishing
+            .iter()
+            .filter(|k| anns[first].contains_key(k.as_str()))
+            .map(|k| k.as_str())
+            .collect();
+        if !carried.is_empty() {
+            out.add(
+                "PA001",
+                format!("manifests[{first}]"),
+                format!("the first {platform} entry carries {}, so runtimes without preferences get a specialised build", carried.join(", ")),
+            );
+        }
+        for (a, &p) in positions.iter().enumerate() {
+            for &q in &positions[a + 1..] {
+                let key = |x: usize| -> BTreeMap<&String, &String> {
+                    anns[x].iter().filter(|(k, _)| !informational(k)).collect()
+                };
+                if key(p) == key(q) {
+                    out.add(
+                        "PA002",
+                        format!("manifests[{q}]"),
+                        format!("entries {p} and {q} are both {platform} with the same annotations: only the first can ever be chosen"),
+                    );
+                }
+            }
+        }
+    }
+    out.0.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    out.0
+}
+
+/// Checks an annotations object; returns it as a map when it is one.
+fn annotations(out: &mut Out, a: &Value, path: &str) -> Option<BTreeMap<String, String>> {
+    let Some(obj) = a.as_object() else {
+        out.add(
+            "OCI017",
+            path.to_owned(),
+            "annotations are not an object".into(),
+        );
+        return None;
+    };
+    let mut m = BTreeMap::new();
+    for (k, v) in obj {
+        let Some(v) = v.as_str() else {
+            out.add(
+                "OCI017",
+                format!("{path}.{k}"),
+                format!("the value of {k} is not a string"),
+            );
+            continue;
+        };
+        if !reverse_dns(k) {
+            out.add(
+                "PA003",
+                format!("{path}.{k}"),
+                format!("{k:?} is not a reverse-DNS key"),
+            );
+        } else if k.starts_with("org.opencontainers.") && !OCI_KEYS.contains(&k.as_str()) {
+            out.add(
+                "PA004",
+                format!("{path}.{k}"),
+                format!("{k} is not defined by the image-spec"),
+            );
+        }
+        if v.len() > LARGE_ANNOTATION {
+            out.add(
+                "PA005",
+                format!("{path}.{k}"),
+                format!("the value is {} bytes", v.len()),
+            );
+        }
+        m.insert(k.clone(), v.to_owned());
+    }
+    if obj.len() > MANY_ANNOTATIONS {
+        out.add(
+            "PA005",
+            path.to_owned(),
+            format!("{} annotations on one descriptor", obj.len()),
+        );
+    }
+    Some(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f";
+
+    fn ids(doc: &str) -> Vec<&'static str> {
+        let mut v: Vec<&str> = lint(doc.as_bytes(), 4 << 20).iter().map(|f| f.id).collect();
+        v.sort();
+        v
+    }
+
+    fn entry(plat: &str, ann: &str) -> String {
+        format!(
+            r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{D}","size":100,"platform":{plat}{ann}}}"#
+        )
+    }
+
+    fn index(entries: &[String]) -> String {
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#,
+            entries.join(",")
+        )
+    }
+
+    const AMD64: &str = r#"{"os":"linux","architecture":"amd64"}"#;
+
+    /// Rows: document → the IDs found.
+    #[test]
+    fn rule_table() {
+        let gpu = r#","annotations":{"com.example.gpu":"a100"}"#;
+        let rows: Vec<(&str, String, Vec<&str>)> = vec![
+            ("clean", index(&[entry(AMD64, ""), entry(AMD64, gpu)]), vec![]),
+            ("not json", "{".into(), vec!["OCI001"]),
+            ("array", "[]".into(), vec!["OCI001"]),
+            ("schema 1, no mediaType, manifests null", r#"{"schemaVersion":1,"manifests":null}"#.into(), vec!["OCI002", "OCI003", "OCI004"]),
+            ("manifest type", r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","manifests":[]}"#.into(), vec!["OCI005"]),
+            ("bad descriptor fields", index(&[r#"{"mediaType":"invalid","digest":"sha256:e6","size":"7"}"#.into()]), vec!["OCI011", "OCI012", "OCI014"]),
+            ("not an object", index(&["3".into()]), vec!["OCI010"]),
+            ("unregistered algorithm", index(&[entry(AMD64, "").replace(D, "blake3:abcd")]), vec!["OCI013"]),
+            ("platform without arch", index(&[entry(r#"{"os":"linux"}"#, "")]), vec!["OCI015"]),
+            ("intel386", index(&[entry(r#"{"os":"linux","architecture":"intel386"}"#, "")]), vec!["OCI016"]),
+            ("annotation value not a string", index(&[entry(AMD64, r#","annotations":{"com.example.n":1}"#)]), vec!["OCI017"]),
+            ("layer in an index", index(&[entry(AMD64, "").replace("manifest.v1+json", "layer.v1.tar+gzip")]), vec!["OCI018"]),
+            ("specialised build first", index(&[entry(AMD64, gpu), entry(AMD64, "")]), vec!["PA001"]),
+            ("twins", index(&[entry(AMD64, ""), entry(AMD64, "")]), vec!["PA002"]),
+            ("twins that differ only informationally", index(&[entry(AMD64, ""), entry(AMD64, r#","annotations":{"org.opencontainers.image.version":"2"}"#)]), vec!["PA002"]),
+            ("not reverse-DNS", index(&[entry(AMD64, r#","annotations":{"gpu":"a100"}"#)]), vec!["PA003"]),
+            ("invented OCI key", index(&[entry(AMD64, r#","annotations":{"org.opencontainers.image.gpu":"a100"}"#)]), vec!["PA004"]),
+            ("large value", index(&[entry(AMD64, &format!(r#","annotations":{{"com.example.blob":"{}"}}"#, "x".repeat(300)))]), vec!["PA005"]),
+            ("misspelt annotation", index(&[entry(AMD64, r#","annotation":{"com.example.gpu":"a100"}"#)]), vec!["PA006"]),
+            ("oversized manifest", index(&[entry(AMD64, "").replace("\"size\":100", "\"size\":5000000")]), vec!["PA007"]),
+        ];
+        for (name, doc, want) in rows {
+            assert_eq!(ids(&doc), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn many_annotations_and_paths() {
+        let many: Vec<String> = (0..20)
+            .map(|i| format!(r#""com.example.k{i}":"v""#))
+            .collect();
+        let doc = index(&[entry(
+            AMD64,
+            &format!(r#","annotations":{{{}}}"#, many.join(",")),
+        )]);
+        let f = lint(doc.as_bytes(), 4 << 20);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            (f[0].id, f[0].path.as_str()),
+            ("PA005", "manifests[0].annotations")
+        );
+        assert!(!f[0].hint.is_empty());
+    }
+
+    /// The proposal's own example: a generic entry first, then the GPU
+    /// build, whose annotations are spelt `annotation`.
+    #[test]
+    fn the_proposal_example() {
+        let doc = index(&[
+            entry(AMD64, ""),
+            entry(
+                AMD64,
+                r#","annotation":{"com.example.gpu":"example-gpu-model"}"#,
+            ),
+        ]);
+        assert_eq!(ids(&doc), ["PA002", "PA006"]);
+    }
+
+    #[test]
+    fn every_rule_has_a_hint() {
+        for (id, _, _) in RULES {
+            assert!(!hint(id).is_empty(), "{id}");
+        }
+    }
+}
