@@ -57,7 +57,7 @@ pub enum Mode {
 
 /// Where the index comes from.
 #[derive(Debug)]
-enum Source {
+pub(crate) enum Source {
     Stdin,
     File(PathBuf),
     Layout(PathBuf, Option<String>),
@@ -65,13 +65,13 @@ enum Source {
 }
 
 /// Where nested content can be fetched from.
-enum Store {
+pub(crate) enum Store {
     Layout(Layout),
     Registry(Box<Client>, Reference),
 }
 
 impl Store {
-    fn fetch(&self, d: &Descriptor<'_>) -> Result<Vec<u8>, Failure> {
+    pub(crate) fn fetch(&self, d: &Descriptor<'_>) -> Result<Vec<u8>, Failure> {
         match self {
             Store::Layout(l) => Ok(l.blob(d)?),
             Store::Registry(client, r) => {
@@ -93,7 +93,7 @@ impl Store {
         }
     }
 
-    fn origin(&self, d: &Descriptor<'_>) -> String {
+    pub(crate) fn origin(&self, d: &Descriptor<'_>) -> String {
         match self {
             Store::Layout(l) => format!(
                 "{}/blobs/{}/{}",
@@ -116,7 +116,7 @@ pub struct Hop {
 }
 
 /// The document at the current level.
-enum Doc {
+pub(crate) enum Doc {
     Bytes(Vec<u8>),
     /// A layout tag that points straight at one image manifest.
     Single(Box<Descriptor<'static>>),
@@ -148,7 +148,7 @@ pub struct Answer<'x, 'a> {
     pub stats: Option<Stats>,
 }
 
-fn parse_source(s: &str, tag_flag: Option<&str>) -> Result<Source, Failure> {
+pub(crate) fn parse_source(s: &str, tag_flag: Option<&str>) -> Result<Source, Failure> {
     if s == "-" {
         return Ok(Source::Stdin);
     }
@@ -214,7 +214,7 @@ fn parse_source(s: &str, tag_flag: Option<&str>) -> Result<Source, Failure> {
 
 /// Loads the configuration file, if any: `--config`, else `$OCIPICK_CONFIG`,
 /// else the system file when it exists; none with `--no-config`.
-fn load_config(args: &SelectArgs) -> Result<Config, Failure> {
+pub(crate) fn load_config(args: &SelectArgs) -> Result<Config, Failure> {
     if args.no_config {
         return Ok(Config::default());
     }
@@ -249,7 +249,7 @@ pub struct Setup {
 
 /// Reads a node facts file: `ocipick host --output json` or `nfd export
 /// features` JSON.
-fn load_node(path: &Path) -> Result<(ocipick_host::Facts, Option<String>), Failure> {
+pub(crate) fn load_node(path: &Path) -> Result<(ocipick_host::Facts, Option<String>), Failure> {
     let bytes = ocipick_registry::read_file(path, 16 << 20, "")?;
     let v: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| Failure::Invalid(format!("{}: not JSON: {e}", path.display())))?;
@@ -383,7 +383,7 @@ pub fn config_check(file: Option<&Path>) -> Result<String, Failure> {
 }
 
 /// Builds the registry client from the transport flags.
-fn client(args: &RegistryArgs, max_index: u64) -> Result<Client, Failure> {
+pub(crate) fn client(args: &RegistryArgs, max_index: u64) -> Result<Client, Failure> {
     let mut opts = ClientOptions {
         ca_file: args.ca_file.clone(),
         plain_http: args.plain_http.iter().cloned().collect(),
@@ -424,7 +424,7 @@ fn load(args: &SelectArgs, max_index: u64) -> Result<(String, Doc, Option<Store>
 }
 
 /// [`load`] for any command that takes a SOURCE.
-fn load_source(
+pub(crate) fn load_source(
     source: &str,
     tag: Option<&str>,
     registry: &RegistryArgs,
@@ -649,7 +649,7 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
 }
 
 /// "no manifest for linux/s390x in FILE; it offers linux/amd64, …".
-fn no_match_message(origin: &str, policy: &Policy, index: &Index<'_>) -> String {
+pub(crate) fn no_match_message(origin: &str, policy: &Policy, index: &Index<'_>) -> String {
     let offered: BTreeSet<String> = index
         .manifests
         .iter()
