@@ -55,6 +55,16 @@ pub enum Command {
     /// hint. Exit status: 0 clean (or warnings only), 1 warnings with
     /// --strict, 2 errors (or unreadable input), 3 registry failures.
     Lint(LintArgs),
+    /// Check many images against many nodes: which manifest each node
+    /// would get, or "no fit".
+    ///
+    /// Images come from SOURCE arguments, --images FILE and --pods FILE
+    /// (`kubectl get pods -A -o json`); nodes from --node FILE|DIR and
+    /// --nodes FILE (`kubectl get nodes -o json`). Each index is fetched
+    /// once. Exit status: 0 every pair fits, 1 some pair has no fit, 2
+    /// usage error or an invalid image, 3 an image failed to fetch from its
+    /// registry (the others are still checked and reported).
+    Check(crate::check::CheckArgs),
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),

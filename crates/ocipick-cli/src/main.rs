@@ -1,5 +1,6 @@
 //! The `ocipick` command: a thin layer over the `ocipick` library.
 
+mod check;
 mod cli;
 mod hooks;
 mod output;
@@ -69,6 +70,22 @@ fn main() -> ExitCode {
                 Err(Failure::NoMatch { message, .. }) => {
                     eprintln!("ocipick: {message}");
                     ExitCode::from(1)
+                }
+            };
+        }
+        Command::Check(a) => {
+            return match check::run(a) {
+                Ok((text, status)) => {
+                    print(&text);
+                    ExitCode::from(status)
+                }
+                Err(Failure::Registry(m)) => {
+                    eprintln!("ocipick: {m}");
+                    ExitCode::from(3)
+                }
+                Err(Failure::Invalid(m) | Failure::NoMatch { message: m, .. }) => {
+                    eprintln!("ocipick: {m}");
+                    ExitCode::from(2)
                 }
             };
         }
