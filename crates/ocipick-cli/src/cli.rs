@@ -65,6 +65,16 @@ pub enum Command {
     /// usage error or an invalid image, 3 an image failed to fetch from its
     /// registry (the others are still checked and reported).
     Check(crate::check::CheckArgs),
+    /// Add, change or remove descriptor annotations of an index and write
+    /// the new index (to SOURCE, or --to a file, OCI layout or registry).
+    ///
+    /// Only the index changes: the child manifests, their digests and
+    /// order stay as they were. Prints the old and new index digests.
+    /// Exit status: 0 written (or nothing to change), 2 usage error,
+    /// invalid input, unknown selector or failed write, 3 network,
+    /// registry or authentication failure, or child manifests missing
+    /// from the destination repository.
+    Annotate(crate::annotate::AnnotateArgs),
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),

@@ -1,5 +1,6 @@
 //! The `ocipick` command: a thin layer over the `ocipick` library.
 
+mod annotate;
 mod check;
 mod cli;
 mod hooks;
@@ -70,6 +71,22 @@ fn main() -> ExitCode {
                 Err(Failure::NoMatch { message, .. }) => {
                     eprintln!("ocipick: {message}");
                     ExitCode::from(1)
+                }
+            };
+        }
+        Command::Annotate(a) => {
+            return match annotate::run(a) {
+                Ok((text, status)) => {
+                    print(&text);
+                    ExitCode::from(status)
+                }
+                Err(Failure::Registry(m)) => {
+                    eprintln!("ocipick: {m}");
+                    ExitCode::from(3)
+                }
+                Err(Failure::Invalid(m) | Failure::NoMatch { message: m, .. }) => {
+                    eprintln!("ocipick: {m}");
+                    ExitCode::from(2)
                 }
             };
         }

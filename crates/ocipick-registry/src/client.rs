@@ -146,6 +146,17 @@ pub struct Client {
     creds: RefCell<BTreeMap<String, Option<Credentials>>>,
 }
 
+/// The request methods the client sends.
+#[derive(Clone, Copy)]
+enum Method<'b> {
+    Get,
+    Head,
+    Put {
+        body: &'b [u8],
+        content_type: &'b str,
+    },
+}
+
 struct Target<'r> {
     reference: &'r Reference,
     what: String,
@@ -326,6 +337,18 @@ impl Client {
         accept: &str,
         authorization: Option<&str>,
     ) -> Result<Response<ureq::Body>, RegistryError> {
+        self.send_method(t, url_for, Method::Get, accept, authorization)
+    }
+
+    /// [`Client::send`] with any method: GET, HEAD, or a PUT of a body.
+    fn send_method(
+        &self,
+        t: &Target<'_>,
+        url_for: &dyn Fn(&str) -> String,
+        method: Method<'_>,
+        accept: &str,
+        authorization: Option<&str>,
+    ) -> Result<Response<ureq::Body>, RegistryError> {
         let r = t.reference;
         let mut attempt = 0;
         // The HTTPS error of a loopback registry, while plain HTTP is tried.
@@ -336,12 +359,32 @@ impl Client {
             } else {
                 self.scheme(r)
             };
-            let mut req = self.agent.get(url_for(scheme)).header("Accept", accept);
-            if let Some(a) = authorization {
-                req = req.header("Authorization", a);
-            }
             self.count(false);
-            match req.call() {
+            let result = match method {
+                Method::Get | Method::Head => {
+                    let mut req = match method {
+                        Method::Head => self.agent.head(url_for(scheme)),
+                        _ => self.agent.get(url_for(scheme)),
+                    }
+                    .header("Accept", accept);
+                    if let Some(a) = authorization {
+                        req = req.header("Authorization", a);
+                    }
+                    req.call()
+                }
+                Method::Put { body, content_type } => {
+                    let mut req = self
+                        .agent
+                        .put(url_for(scheme))
+                        .header("Accept", accept)
+                        .header("Content-Type", content_type);
+                    if let Some(a) = authorization {
+                        req = req.header("Authorization", a);
+                    }
+                    req.send(body)
+                }
+            };
+            match result {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     if let Some(e) = &https_error {
@@ -408,6 +451,17 @@ impl Client {
         t: &Target<'_>,
         challenge: Option<Challenge>,
     ) -> Result<String, RegistryError> {
+        self.authenticate_for(t, challenge, "pull")
+    }
+
+    /// [`Client::authenticate`] for a bearer-token scope with `actions`
+    /// (`pull`, or `push,pull` to write).
+    fn authenticate_for(
+        &self,
+        t: &Target<'_>,
+        challenge: Option<Challenge>,
+        actions: &str,
+    ) -> Result<String, RegistryError> {
         let r = t.reference;
         let creds = self.credentials(&r.registry)?;
         match challenge {
@@ -416,7 +470,7 @@ impl Client {
                 None => Err(t.err_status(401, " (the registry needs credentials: --username/--password-stdin or a Docker config)".into())),
             },
             Some(Challenge::Bearer { realm, service, .. }) => {
-                let scope = format!("repository:{}:pull", r.repository);
+                let scope = format!("repository:{}:{actions}", r.repository);
                 let mut url = realm.clone();
                 url.push(if realm.contains('?') { '&' } else { '?' });
                 if let Some(s) = &service {
@@ -578,6 +632,110 @@ impl Client {
             media_type,
             digest,
         })
+    }
+}
+
+impl Client {
+    /// Sends a request that may need credentials: with the cached
+    /// authorization for `key`, then, after a 401, once more with the
+    /// answer to its challenge (a bearer token for `actions`).
+    fn send_authorized(
+        &self,
+        t: &Target<'_>,
+        url_for: &dyn Fn(&str) -> String,
+        method: Method<'_>,
+        key: String,
+        actions: &str,
+    ) -> Result<Response<ureq::Body>, RegistryError> {
+        let cached = self.auth_headers.borrow().get(&key).cloned();
+        let mut resp = self.send_method(t, url_for, method, MANIFEST_ACCEPT, cached.as_deref())?;
+        if resp.status().as_u16() == 401 {
+            let challenge =
+                header(&resp, "www-authenticate").and_then(|h| auth::parse_challenge(&h));
+            let a = self.authenticate_for(t, challenge, actions)?;
+            self.auth_headers.borrow_mut().insert(key, a.clone());
+            resp = self.send_method(t, url_for, method, MANIFEST_ACCEPT, Some(&a))?;
+        }
+        Ok(resp)
+    }
+
+    /// Whether `reference`'s repository holds the manifest `digest`: a
+    /// HEAD request (authenticated for pull as [`Client::fetch_manifest`]
+    /// is). `Ok(false)` on 404; other failures are errors.
+    pub fn has_manifest(
+        &self,
+        reference: &Reference,
+        digest: &Digest<'_>,
+    ) -> Result<bool, RegistryError> {
+        let t = Target {
+            reference,
+            what: format!("manifest {digest}"),
+        };
+        let host = reference.api_host().to_owned();
+        let path = format!("/v2/{}/manifests/{digest}", reference.repository);
+        let url_for = |scheme: &str| format!("{scheme}://{host}{path}");
+        let key = format!("{}/{}", reference.registry, reference.repository);
+        let resp = self.send_authorized(&t, &url_for, Method::Head, key, "pull")?;
+        match resp.status().as_u16() {
+            200 => {
+                if let Some(h) = header(&resp, "docker-content-digest").filter(|h| !h.is_empty()) {
+                    if h != digest.as_str() {
+                        return Err(
+                            t.err_invalid(format!("HEAD answered Docker-Content-Digest {h}"))
+                        );
+                    }
+                }
+                Ok(true)
+            }
+            404 => Ok(false),
+            status => Err(t.err_status(status, String::new())),
+        }
+    }
+
+    /// PUTs `bytes` as a manifest of `reference`'s repository under `tag`
+    /// with `Content-Type: media_type`, authenticated for `push,pull`,
+    /// and returns its digest (checked against `Docker-Content-Digest`).
+    pub fn put_manifest(
+        &self,
+        reference: &Reference,
+        tag: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<Digest<'static>, RegistryError> {
+        let t = Target {
+            reference,
+            what: format!("PUT manifest {tag}"),
+        };
+        let host = reference.api_host().to_owned();
+        let path = format!("/v2/{}/manifests/{tag}", reference.repository);
+        let url_for = |scheme: &str| format!("{scheme}://{host}{path}");
+        let key = format!("{}/{}#push", reference.registry, reference.repository);
+        let mut resp = self.send_authorized(
+            &t,
+            &url_for,
+            Method::Put {
+                body: bytes,
+                content_type: media_type,
+            },
+            key,
+            "push,pull",
+        )?;
+        let status = resp.status().as_u16();
+        if status != 201 && status != 200 {
+            let detail = error_detail(&mut resp);
+            return Err(t.err_status(status, detail));
+        }
+        let digest = Digest::sha256_of(bytes);
+        if let Some(h) = header(&resp, "docker-content-digest").filter(|h| !h.is_empty()) {
+            if let Ok(claimed) = Digest::parse(h.clone()) {
+                if claimed.compute_like(bytes).is_some_and(|a| a != claimed) {
+                    return Err(t.err_invalid(format!(
+                        "the registry stored it as {claimed}, but the bytes sent hash to {digest}"
+                    )));
+                }
+            }
+        }
+        Ok(digest)
     }
 }
 

@@ -199,6 +199,169 @@ impl Layout {
     }
 }
 
+/// Writing to a layout. Every file is written whole to a temporary file
+/// beside its destination and renamed into place, so a failure leaves the
+/// old file (or none) and never a partial one.
+impl Layout {
+    /// Whether the blob `digest` exists as a regular file in this layout.
+    pub fn has_blob(&self, digest: &Digest<'_>) -> bool {
+        let path = self
+            .root
+            .join("blobs")
+            .join(digest.algorithm())
+            .join(digest.encoded());
+        std::fs::metadata(path).is_ok_and(|m| m.is_file())
+    }
+
+    /// Stores `bytes` as a sha256 blob (`blobs/sha256/HEX`, written to a
+    /// temporary file in the same directory and renamed) and returns its
+    /// digest. A blob already present is left as it is.
+    pub fn write_blob(&self, bytes: &[u8]) -> Result<Digest<'static>, SourceError> {
+        let digest = Digest::sha256_of(bytes);
+        let dir = self.root.join("blobs").join(digest.algorithm());
+        std::fs::create_dir_all(&dir).map_err(|err| SourceError::Io {
+            path: dir.clone(),
+            err,
+        })?;
+        let path = dir.join(digest.encoded());
+        if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
+            && std::fs::read(&path).is_ok_and(|b| b == bytes)
+        {
+            return Ok(digest);
+        }
+        write_atomically(&path, bytes)?;
+        Ok(digest)
+    }
+
+    /// Replaces `index.json` with `bytes` (temporary file and rename).
+    pub fn write_index_json(&self, bytes: &[u8]) -> Result<(), SourceError> {
+        write_atomically(&self.root.join("index.json"), bytes)
+    }
+
+    /// Points `tag` at a new manifest in `index.json`: the first entry
+    /// tagged `tag` gets the new media type, digest and size (keeping its
+    /// other fields and annotations, and its place); other entries tagged
+    /// `tag` are dropped; with none, an entry is appended. Blobs are never
+    /// removed. `index.json` is rewritten atomically; its other entries are
+    /// kept as they were (their keys in serde_json's sorted order).
+    pub fn retag(
+        &self,
+        tag: &str,
+        media_type: &str,
+        digest: &Digest<'_>,
+        size: u64,
+    ) -> Result<(), SourceError> {
+        let path = self.root.join("index.json");
+        let bytes = self.index_json()?;
+        let bad = |problem: String| SourceError::Layout {
+            path: path.clone(),
+            problem,
+        };
+        let mut doc: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| bad(format!("index.json is not JSON: {e}")))?;
+        let manifests = doc
+            .get_mut("manifests")
+            .and_then(|m| m.as_array_mut())
+            .ok_or_else(|| bad("index.json has no manifests array".into()))?;
+        let tagged = |d: &serde_json::Value| {
+            d.get("annotations")
+                .and_then(|a| a.get(REF_NAME))
+                .and_then(|t| t.as_str())
+                == Some(tag)
+        };
+        let mut found = false;
+        let mut kept = Vec::with_capacity(manifests.len() + 1);
+        for mut d in std::mem::take(manifests) {
+            if !tagged(&d) {
+                kept.push(d);
+                continue;
+            }
+            if found {
+                continue;
+            }
+            found = true;
+            if let Some(obj) = d.as_object_mut() {
+                obj.insert("mediaType".into(), media_type.into());
+                obj.insert("digest".into(), digest.as_str().into());
+                obj.insert("size".into(), size.into());
+            }
+            kept.push(d);
+        }
+        if !found {
+            kept.push(serde_json::json!({
+                "mediaType": media_type,
+                "digest": digest.as_str(),
+                "size": size,
+                "annotations": { REF_NAME: tag },
+            }));
+        }
+        *manifests = kept;
+        let mut out = serde_json::to_vec(&doc).map_err(|e| bad(e.to_string()))?;
+        if bytes.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+        self.write_index_json(&out)
+    }
+}
+
+impl Layout {
+    /// Writes `bytes` to a temporary file in `path`'s directory, syncs it
+    /// and renames it over `path`. On failure the temporary file is removed
+    /// and `path` is as it was. An existing file's permissions are kept.
+    /// (Used for layout files; any file can be written so.)
+    pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SourceError> {
+        write_atomically(path, bytes)
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SourceError> {
+    use std::io::Write;
+    let io = |p: &Path| {
+        let p = p.to_owned();
+        move |err| SourceError::Io { path: p, err }
+    };
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(SourceError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        f.write_all(bytes).map_err(io(&tmp))?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            f.set_permissions(meta.permissions()).map_err(io(&tmp))?;
+        }
+        f.sync_all().map_err(io(&tmp))?;
+        drop(f);
+        std::fs::rename(&tmp, path).map_err(io(path))?;
+        // Make the rename itself durable where the platform allows.
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 fn mismatch(path: &Path, digest: &Digest<'_>, problem: String) -> SourceError {
     SourceError::Mismatch {
         path: path.to_owned(),
