@@ -80,6 +80,17 @@ pub const RULES: &[(&str, Severity, &str)] = &[
         Severity::Error,
         "mediaType is not an image index or manifest list type",
     ),
+    ("OCI006", Severity::Error, "subject is not a descriptor"),
+    (
+        "OCI007",
+        Severity::Error,
+        "the index also carries image-manifest fields (config, layers)",
+    ),
+    (
+        "OCI008",
+        Severity::Warning,
+        "subject does not point at a manifest",
+    ),
     ("OCI010", Severity::Error, "a descriptor is not an object"),
     (
         "OCI011",
@@ -196,6 +207,9 @@ fn hint(id: &str) -> &'static str {
         "OCI003" => "list the manifests in a \"manifests\" array (it may be empty)",
         "OCI004" => "add \"mediaType\": \"application/vnd.oci.image.index.v1+json\"",
         "OCI005" => "use application/vnd.oci.image.index.v1+json (or the Docker manifest list type)",
+        "OCI006" => "subject is a descriptor object with mediaType, digest and size",
+        "OCI007" => "an index has manifests only; config and layers belong in an image manifest",
+        "OCI008" => "subject refers to the manifest (or index) this one is about, not to a config or blob",
         "OCI010" => "each manifests item is a descriptor object",
         "OCI011" => "use a registered media type such as application/vnd.oci.image.manifest.v1+json",
         "OCI012" => "use algorithm:encoded, e.g. sha256 followed by 64 lower-case hex digits",
@@ -294,6 +308,37 @@ pub fn lint(bytes: &[u8], max_manifest_bytes: u64) -> Vec<Finding> {
     }
     if let Some(a) = top.get("annotations") {
         annotations(&mut out, a, "annotations");
+    }
+    if let Some(sub) = top.get("subject") {
+        let ok = sub.as_object().is_some_and(|o| {
+            o.get("mediaType")
+                .and_then(Value::as_str)
+                .is_some_and(media_type::is_valid)
+                && o.get("digest")
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| Digest::parse(d).is_ok())
+                && o.get("size").and_then(Value::as_u64).is_some()
+        });
+        if !ok {
+            out.add("OCI006", "subject".into(), format!("subject is {sub}"));
+        } else if let Some(m) = sub.get("mediaType").and_then(Value::as_str) {
+            if !matches!(media_type::kind(m), Kind::ImageManifest | Kind::Index) {
+                out.add(
+                    "OCI008",
+                    "subject.mediaType".into(),
+                    format!("subject is a {m}"),
+                );
+            }
+        }
+    }
+    for field in ["config", "layers"] {
+        if top.contains_key(field) {
+            out.add(
+                "OCI007",
+                field.into(),
+                format!("an index with {field} is ambiguous"),
+            );
+        }
     }
     let Some(manifests) = top.get("manifests").and_then(Value::as_array) else {
         let what = if top.get("manifests").is_some_and(Value::is_null) {
@@ -597,6 +642,8 @@ mod tests {
             ("array", "[]".into(), vec!["OCI001"]),
             ("schema 1, no mediaType, manifests null", r#"{"schemaVersion":1,"manifests":null}"#.into(), vec!["OCI002", "OCI003", "OCI004"]),
             ("manifest type", r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","manifests":[]}"#.into(), vec!["OCI005"]),
+            ("subject is a string", index(&[]).replace("\"manifests\"", "\"subject\":\"nope\",\"manifests\""), vec!["OCI006"]),
+            ("config and layers", index(&[]).replace("\"manifests\"", "\"config\":{},\"layers\":[],\"manifests\""), vec!["OCI007", "OCI007"]),
             ("bad descriptor fields", index(&[r#"{"mediaType":"invalid","digest":"sha256:e6","size":"7"}"#.into()]), vec!["OCI011", "OCI012", "OCI014"]),
             ("not an object", index(&["3".into()]), vec!["OCI010"]),
             ("unregistered algorithm", index(&[entry(AMD64, "").replace(D, "blake3:abcd")]), vec!["OCI013"]),
