@@ -10,5 +10,12 @@ oracle=$(scripts/build-oracle.sh | tail -n 1)
 export OCIPICK_ORACLE="$oracle"
 export OCIPICK_REQUIRE_ORACLE=1
 
+# Headless Chromium renders check's HTML report (tests/check_registry.rs).
+if ! command -v chromium >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+fi
+export OCIPICK_REQUIRE_CHROMIUM=1
+
 cargo test --workspace --all-targets
 cargo test --workspace --doc

@@ -960,6 +960,49 @@ impl Counts {
     }
 }
 
+#[derive(serde::Serialize)]
+struct JsonReport<'r, 'a> {
+    images: Vec<Value>,
+    nodes: Vec<Value>,
+    results: Rows<'r, 'a>,
+    summary: Value,
+}
+
+/// Every image × node pair, serialized lazily from the report.
+struct Rows<'r, 'a>(&'r Report<'a>);
+
+#[derive(serde::Serialize)]
+struct Row<'c> {
+    image: &'c str,
+    node: &'c str,
+    result: &'static str,
+    digest: &'c Option<String>,
+    platform: &'c Option<String>,
+    position: Option<usize>,
+    score: Option<i64>,
+    nested: &'c [String],
+    reasons: &'c [String],
+}
+
+impl serde::Serialize for Rows<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        ser.collect_seq(r.images.iter().zip(r.results).flat_map(|(i, res)| {
+            r.nodes.iter().zip(&res.cells).map(move |(n, c)| Row {
+                image: &i.source,
+                node: &n.name,
+                result: c.verdict.word(),
+                digest: &c.digest,
+                platform: &c.platform,
+                position: c.position,
+                score: c.score,
+                nested: &c.hops,
+                reasons: &c.reasons,
+            })
+        }))
+    }
+}
+
 impl Report<'_> {
     fn status(&self) -> u8 {
         let worst = self
@@ -1143,22 +1186,6 @@ impl Report<'_> {
             .iter()
             .map(|n| json!({"name": n.name, "platform": n.platform, "from": n.from}))
             .collect();
-        let mut results = Vec::new();
-        for (i, r) in self.images.iter().zip(self.results) {
-            for (n, c) in self.nodes.iter().zip(&r.cells) {
-                results.push(json!({
-                    "image": i.source,
-                    "node": n.name,
-                    "result": c.verdict.word(),
-                    "digest": c.digest,
-                    "platform": c.platform,
-                    "position": c.position,
-                    "score": c.score,
-                    "nested": c.hops,
-                    "reasons": c.reasons,
-                }));
-            }
-        }
         let per_image: serde_json::Map<String, Value> = self
             .images
             .iter()
@@ -1172,11 +1199,7 @@ impl Report<'_> {
             .map(|(n, node)| (node.name.clone(), self.per_node(n).json()))
             .collect();
         let t = self.total();
-        let v = json!({
-            "images": images,
-            "nodes": nodes,
-            "results": results,
-            "summary": {
+        let summary = json!({
                 "images": self.images.len(),
                 "nodes": self.nodes.len(),
                 "pairs": t.fit + t.no_fit + t.error,
@@ -1186,11 +1209,19 @@ impl Report<'_> {
                 "per_image": per_image,
                 "per_node": per_node,
                 "exit_status": self.status(),
-            },
         });
-        let mut s = serde_json::to_string_pretty(&v).expect("JSON values serialize");
-        s.push('\n');
-        s
+        // The pairs (images × nodes: 200,000 for a large fleet) are written
+        // straight from the report, not built as a JSON tree first.
+        let top = JsonReport {
+            images,
+            nodes,
+            results: Rows(self),
+            summary,
+        };
+        let mut out = Vec::new();
+        serde_json::to_writer_pretty(&mut out, &top).expect("JSON serializes");
+        out.push(b'\n');
+        String::from_utf8(out).expect("serde_json writes UTF-8")
     }
 
     fn csv(&self) -> String {

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# `ocipick check` at fleet scale: 200 images × 1,000 nodes from a real
+# registry (CNCF distribution, started by shared/peers/registry.sh on a free
+# loopback port). Reports wall time and peak RSS (/usr/bin/time -v) and the
+# manifest GETs the registry logged (each index must be fetched exactly once:
+# 200).
+#
+# usage: bench/check.sh
+# env:   IMAGES            number of indexes (default 200)
+#        NODES             number of nodes (default 1000)
+#        JOBS              passed as --jobs when set
+#        OCIPICK_SHARED    the shared folder (default: <repo root>/../shared)
+#        CARGO_TARGET_DIR  honoured when locating the release binary
+#        KEEP_WORK=1       keep the work folder (registry log, data, inputs)
+#
+# Target (bench/README.md): under 5 s wall and 200 MiB peak RSS, and exactly
+# IMAGES manifest GETs.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+shared=${OCIPICK_SHARED:-$repo_root/../shared}
+n_images=${IMAGES:-200}
+n_nodes=${NODES:-1000}
+peers_registry=$shared/peers/registry.sh
+if [[ ! -x $peers_registry ]]; then
+  echo "bench/check.sh: $peers_registry not found (set OCIPICK_SHARED)" >&2
+  exit 2
+fi
+[[ -x /usr/bin/time ]] || {
+  echo "bench/check.sh: installing time" >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time; } >&2
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ocipick-bench-check.XXXXXX")
+port=$(free_port)
+stop() {
+  "$peers_registry" stop "$work" "$port" >/dev/null 2>&1 || true
+  if [[ ${KEEP_WORK:-0} == 1 ]]; then
+    echo "work folder kept: $work" >&2
+  else
+    rm -rf "$work"
+  fi
+}
+trap stop EXIT
+
+echo "== starting the registry on 127.0.0.1:$port" >&2
+REGISTRY_LOG_LEVEL=info "$peers_registry" start "$work" "$port" >&2
+log=$work/registry.log
+
+echo "== pushing $n_images indexes, generating $n_nodes nodes" >&2
+python3 - "$port" "$n_images" "$n_nodes" "$work" <<'PY'
+import hashlib, json, random, sys, urllib.request
+
+port, n_images, n_nodes, work = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+base = f"http://127.0.0.1:{port}"
+repo = "bench/app"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+def sha(b):
+    return "sha256:" + hashlib.sha256(b).hexdigest()
+
+def req(method, url, data=None, ctype=None):
+    r = urllib.request.Request(url, data=data, method=method)
+    if ctype:
+        r.add_header("Content-Type", ctype)
+    with urllib.request.urlopen(r) as resp:
+        return resp.status, resp.headers
+
+def push_blob(b):
+    _, h = req("POST", f"{base}/v2/{repo}/blobs/uploads/")
+    loc = h["Location"]
+    if loc.startswith("/"):
+        loc = base + loc
+    sep = "&" if "?" in loc else "?"
+    req("PUT", f"{loc}{sep}digest={sha(b)}", b, "application/octet-stream")
+    return {"digest": sha(b), "size": len(b)}
+
+def push_manifest(ref, b, mt):
+    req("PUT", f"{base}/v2/{repo}/manifests/{ref}", b, mt)
+    return sha(b)
+
+# The few child manifests, pushed once.
+children = {}
+for name, os_, arch, variant in [
+    ("amd64", "linux", "amd64", None),
+    ("amd64-v3", "linux", "amd64", "v3"),
+    ("arm64", "linux", "arm64", None),
+    ("gpu", "linux", "amd64", None),
+    ("ppc64le", "linux", "ppc64le", None),
+]:
+    cfg = json.dumps({"architecture": arch, "os": os_, "config": {"Labels": {"n": name}},
+                      "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    c = push_blob(cfg)
+    l = push_blob(f"layer {name}".encode())
+    m = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **c},
+                    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **l}]}).encode()
+    d = push_manifest(sha(m), m, OCI_MANIFEST)
+    plat = {"os": os_, "architecture": arch}
+    if variant:
+        plat["variant"] = variant
+    desc = {"mediaType": OCI_MANIFEST, "digest": d, "size": len(m), "platform": plat}
+    if name == "gpu":
+        desc["annotations"] = {"com.example.gpu": "example-gpu-model"}
+    children[name] = desc
+
+# IMAGES distinct indexes of 2–4 entries under as many tags.
+rng = random.Random(42)
+shapes = [
+    ["amd64", "arm64"],
+    ["amd64", "arm64", "gpu"],
+    ["amd64-v3", "amd64", "arm64", "gpu"],
+    ["arm64", "ppc64le"],
+    ["amd64", "gpu", "ppc64le"],
+    ["amd64-v3", "amd64", "arm64"],
+]
+refs = []
+for i in range(n_images):
+    entries = [dict(children[n]) for n in shapes[i % len(shapes)]]
+    doc = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries,
+           "annotations": {"org.example.bench.image": str(i)}}
+    push_manifest(f"i{i}", json.dumps(doc).encode(), OCI_INDEX)
+    refs.append(f"127.0.0.1:{port}/{repo}:i{i}")
+with open(f"{work}/images.txt", "w") as f:
+    f.write("\n".join(refs) + "\n")
+
+# NODES kubectl nodes: varied platforms and NFD labels.
+x86_v3 = ["AVX", "AVX2", "FMA3", "MOVBE", "OSXSAVE", "LAHF", "BMI1", "BMI2"]
+items = []
+for i in range(n_nodes):
+    kind = rng.choices(["amd64", "amd64-v3", "gpu", "arm64", "ppc64le"], [30, 35, 10, 20, 5])[0]
+    arch = {"amd64-v3": "amd64", "gpu": "amd64"}.get(kind, kind)
+    labels = {"kubernetes.io/os": "linux", "kubernetes.io/arch": arch,
+              "kubernetes.io/hostname": f"node-{i:04d}",
+              "topology.kubernetes.io/zone": f"zone-{i % 3}",
+              "feature.node.kubernetes.io/kernel-version.full": rng.choice(["6.1.0-18-amd64", "6.8.0", "5.15.0"]),
+              "feature.node.kubernetes.io/system-os_release.ID": rng.choice(["debian", "ubuntu", "rhel"])}
+    if kind in ("amd64-v3", "gpu"):
+        for fl in x86_v3:
+            labels[f"feature.node.kubernetes.io/cpu-cpuid.{fl}"] = "true"
+    elif kind == "amd64":
+        labels["feature.node.kubernetes.io/cpu-cpuid.LAHF"] = "true"
+    elif kind == "arm64":
+        labels["feature.node.kubernetes.io/cpu-cpuid.ASIMD"] = "true"
+    if kind == "gpu":
+        labels["feature.node.kubernetes.io/pci-0300_10de.present"] = "true"
+        labels["nvidia.com/cuda.driver.major"] = "550"
+        labels["nvidia.com/cuda.driver.minor"] = "90"
+        labels["nvidia.com/cuda.driver.rev"] = "07"
+    items.append({"apiVersion": "v1", "kind": "Node",
+                  "metadata": {"name": f"node-{i:04d}", "labels": labels},
+                  "status": {"nodeInfo": {"architecture": arch, "operatingSystem": "linux"}}})
+with open(f"{work}/nodes.json", "w") as f:
+    json.dump({"apiVersion": "v1", "kind": "List", "items": items}, f)
+PY
+
+echo "== cargo build --release -p ocipick-cli" >&2
+(cd "$repo_root" && cargo build --release --quiet -p ocipick-cli)
+bin=${CARGO_TARGET_DIR:-$repo_root/target}/release/ocipick
+[[ -x $bin ]] || { echo "bench/check.sh: $bin not built" >&2; exit 1; }
+
+manifest_gets() { grep 'response completed' "$log" | grep 'http.request.method=GET' | grep -c '/manifests/' || true; }
+settled() {
+  local a b
+  a=$(manifest_gets)
+  while sleep 0.3; b=$(manifest_gets); [[ $a != "$b" ]]; do a=$b; done
+  echo "$a"
+}
+
+jobs_arg=()
+[[ -n ${JOBS:-} ]] && jobs_arg=(--jobs "$JOBS")
+before=$(settled)
+echo "== ocipick check: $n_images images × $n_nodes nodes" >&2
+set +e
+/usr/bin/time -v -o "$work/time.txt" \
+  "$bin" check --no-config --plain-http "127.0.0.1:$port" --nodes "$work/nodes.json" \
+  --images "$work/images.txt" -o json "${jobs_arg[@]}" >"$work/out.json" 2>"$work/err.txt"
+status=$?
+set -e
+gets=$(($(settled) - before))
+if ((status != 0 && status != 1)); then
+  echo "bench/check.sh: ocipick check exited $status:" >&2
+  cat "$work/err.txt" >&2
+  exit 1
+fi
+
+wall=$(python3 -c '
+import sys
+for l in open(sys.argv[1]):
+    if "Elapsed (wall clock)" in l:
+        t = l.rsplit(": ", 1)[1].strip().split(":")
+        s = 0.0
+        for p in t:
+            s = s * 60 + float(p)
+        print(f"{s:.2f}")' "$work/time.txt")
+rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time.txt")
+rss_mib=$(awk -v k="$rss_kb" 'BEGIN{printf "%.1f", k/1024}')
+user=$(sed -n 's/.*User time (seconds): //p' "$work/time.txt")
+sys_t=$(sed -n 's/.*System time (seconds): //p' "$work/time.txt")
+read -r pairs fit nofit err < <(python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))["summary"]
+print(s["pairs"], s["fit"], s["no_fit"], s["error"])' "$work/out.json")
+
+echo
+echo "check benchmark: $n_images images × $n_nodes nodes, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "exit status: $status; pairs $pairs: $fit fit, $nofit no fit, $err errors"
+echo "wall: ${wall} s (user ${user} s, sys ${sys_t} s)"
+echo "peak RSS: ${rss_mib} MiB"
+echo "manifest GETs: $gets (want $n_images)"
+echo "output: $(wc -c <"$work/out.json") bytes of JSON"
+
+verdict=ok
+awk -v w="$wall" 'BEGIN{exit !(w < 5)}' || verdict=missed
+awk -v r="$rss_mib" 'BEGIN{exit !(r < 200)}' || verdict=missed
+((gets == n_images)) || verdict=missed
+((err == 0)) || verdict=missed
+echo
+echo "target (< 5 s, < 200 MiB, one GET per index): $verdict"
+[[ $verdict == ok ]]
