@@ -26,7 +26,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ocipick::{Adjustment, HookSpec, OnFailure};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// The protocol version written as `"version"` on the hook's stdin.
 pub const PROTOCOL_VERSION: u64 = 1;
@@ -235,40 +235,13 @@ fn input_json(input: &HookInput<'_>) -> Vec<u8> {
     let doc = json!({
         "version": PROTOCOL_VERSION,
         "target": input.target,
-        "facts": facts_json(input.facts),
+        "facts": input.facts.to_nfd_json(),
         "index": { "mediaType": input.index_media_type },
         "candidates": candidates,
     });
     let mut bytes = serde_json::to_vec(&doc).expect("a JSON value serializes");
     bytes.push(b'\n');
     bytes
-}
-
-/// Facts in node-feature-discovery's layout, as `ocipick host --output
-/// json` prints them (without its `platform`).
-fn facts_json(facts: &ocipick_host::Facts) -> Value {
-    let flags: Map<String, Value> = facts
-        .flags
-        .iter()
-        .map(|(k, set)| {
-            let elements: Map<String, Value> = set.iter().map(|n| (n.clone(), json!({}))).collect();
-            (k.clone(), json!({ "elements": elements }))
-        })
-        .collect();
-    let attributes: Map<String, Value> = facts
-        .attributes
-        .iter()
-        .map(|(k, m)| (k.clone(), json!({ "elements": m })))
-        .collect();
-    let instances: Map<String, Value> = facts
-        .instances
-        .iter()
-        .map(|(k, list)| {
-            let elements: Vec<Value> = list.iter().map(|a| json!({ "attributes": a })).collect();
-            (k.clone(), json!({ "elements": elements }))
-        })
-        .collect();
-    json!({ "flags": flags, "attributes": attributes, "instances": instances })
 }
 
 /// What the stdout reader saw.

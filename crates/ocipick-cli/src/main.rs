@@ -51,6 +51,26 @@ fn generate(what: Generated) -> ExitCode {
     }
 }
 
+/// Prints a command's output and turns its status into the exit code:
+/// the command's own status on success, 3 for registry failures, 2 for
+/// usage errors and invalid input.
+fn finish(result: Result<(String, u8), Failure>) -> ExitCode {
+    match result {
+        Ok((text, status)) => {
+            print(&text);
+            ExitCode::from(status)
+        }
+        Err(Failure::Registry(m)) => {
+            eprintln!("ocipick: {m}");
+            ExitCode::from(3)
+        }
+        Err(Failure::Invalid(m) | Failure::NoMatch { message: m, .. }) => {
+            eprintln!("ocipick: {m}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (args, mode) = match &cli.command {
@@ -74,54 +94,9 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Command::Annotate(a) => {
-            return match annotate::run(a) {
-                Ok((text, status)) => {
-                    print(&text);
-                    ExitCode::from(status)
-                }
-                Err(Failure::Registry(m)) => {
-                    eprintln!("ocipick: {m}");
-                    ExitCode::from(3)
-                }
-                Err(Failure::Invalid(m) | Failure::NoMatch { message: m, .. }) => {
-                    eprintln!("ocipick: {m}");
-                    ExitCode::from(2)
-                }
-            };
-        }
-        Command::Check(a) => {
-            return match check::run(a) {
-                Ok((text, status)) => {
-                    print(&text);
-                    ExitCode::from(status)
-                }
-                Err(Failure::Registry(m)) => {
-                    eprintln!("ocipick: {m}");
-                    ExitCode::from(3)
-                }
-                Err(Failure::Invalid(m) | Failure::NoMatch { message: m, .. }) => {
-                    eprintln!("ocipick: {m}");
-                    ExitCode::from(2)
-                }
-            };
-        }
-        Command::Lint(a) => {
-            return match run::lint(a) {
-                Ok((text, status)) => {
-                    print(&text);
-                    ExitCode::from(status)
-                }
-                Err(Failure::Registry(m)) => {
-                    eprintln!("ocipick: {m}");
-                    ExitCode::from(3)
-                }
-                Err(Failure::Invalid(m) | Failure::NoMatch { message: m, .. }) => {
-                    eprintln!("ocipick: {m}");
-                    ExitCode::from(2)
-                }
-            };
-        }
+        Command::Annotate(a) => return finish(annotate::run(a)),
+        Command::Check(a) => return finish(check::run(a)),
+        Command::Lint(a) => return finish(run::lint(a)),
         Command::Host { output, root } => {
             print(&output::host(root, *output));
             return ExitCode::SUCCESS;

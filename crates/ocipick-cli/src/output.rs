@@ -315,35 +315,9 @@ pub fn host(root: &std::path::Path, output: crate::cli::Output) -> String {
     let platform = ocipick_host::platform(root);
     let facts = ocipick_host::Facts::detect(root);
     if output == crate::cli::Output::Json {
-        let flags: Map<String, Value> = facts
-            .flags
-            .iter()
-            .map(|(k, set)| {
-                let elements: Map<String, Value> =
-                    set.iter().map(|n| (n.clone(), json!({}))).collect();
-                (k.clone(), json!({ "elements": elements }))
-            })
-            .collect();
-        let attributes: Map<String, Value> = facts
-            .attributes
-            .iter()
-            .map(|(k, m)| (k.clone(), json!({ "elements": m })))
-            .collect();
-        let instances: Map<String, Value> = facts
-            .instances
-            .iter()
-            .map(|(k, list)| {
-                let elements: Vec<Value> =
-                    list.iter().map(|a| json!({ "attributes": a })).collect();
-                (k.clone(), json!({ "elements": elements }))
-            })
-            .collect();
-        return to_line(json!({
-            "platform": platform.to_string(),
-            "flags": flags,
-            "attributes": attributes,
-            "instances": instances,
-        }));
+        let mut v = facts.to_nfd_json();
+        v["platform"] = json!(platform.to_string());
+        return to_line(v);
     }
     let mut out = String::new();
     label(&mut out, "platform", &platform.to_string());

@@ -245,6 +245,38 @@ impl Facts {
         out
     }
 
+    /// The facts in node-feature-discovery's layout (what `nfd export
+    /// features` prints): flags as `{"elements": {NAME: {}}}`, attributes as
+    /// `{"elements": {k: v}}`, instances as `{"elements": [{"attributes":
+    /// {…}}]}`. [`Facts::from_nfd_json`] reads it back.
+    pub fn to_nfd_json(&self) -> serde_json::Value {
+        use serde_json::{json, Map, Value};
+        let flags: Map<String, Value> = self
+            .flags
+            .iter()
+            .map(|(k, set)| {
+                let elements: Map<String, Value> =
+                    set.iter().map(|n| (n.clone(), json!({}))).collect();
+                (k.clone(), json!({ "elements": elements }))
+            })
+            .collect();
+        let attributes: Map<String, Value> = self
+            .attributes
+            .iter()
+            .map(|(k, m)| (k.clone(), json!({ "elements": m })))
+            .collect();
+        let instances: Map<String, Value> = self
+            .instances
+            .iter()
+            .map(|(k, list)| {
+                let elements: Vec<Value> =
+                    list.iter().map(|a| json!({ "attributes": a })).collect();
+                (k.clone(), json!({ "elements": elements }))
+            })
+            .collect();
+        json!({ "flags": flags, "attributes": attributes, "instances": instances })
+    }
+
     /// Reads facts in node-feature-discovery's layout: what `nfd export
     /// features` prints, and what `ocipick host --output json` prints (which
     /// adds `platform`). Returns the facts and the platform, if named.
@@ -414,6 +446,8 @@ mod tests {
             "instances": {"pci.device": {"elements": [{"attributes": {"vendor": "10de", "class": "0302"}}]}}
         });
         let (g, platform) = Facts::from_nfd_json(&nfd).unwrap();
+        // And what to_nfd_json writes reads back the same.
+        assert_eq!(Facts::from_nfd_json(&f.to_nfd_json()).unwrap().0, f);
         assert_eq!(platform, None);
         let flat = g.flatten();
         assert!(flat["cpu.cpuid"].contains("FMA3"));
