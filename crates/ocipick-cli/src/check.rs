@@ -17,11 +17,11 @@ use std::sync::Mutex;
 
 use clap::{Args, ValueEnum};
 use ocipick::media_type::{self, Kind};
-use ocipick::{Config, Digest, Index, Platform, Policy, Preference, Reason};
+use ocipick::{Config, Digest, Index, Platform, Policy, Reason};
 use ocipick_host::Facts;
 use serde_json::{json, Value};
 
-use crate::cli::{RegistryArgs, SelectArgs};
+use crate::cli::RegistryArgs;
 use crate::run::{Doc, Failure, Store};
 
 /// `ocipick check` output formats.
@@ -67,29 +67,14 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub nodes: Vec<PathBuf>,
 
-    /// Prefer entries with an annotation: KEY, KEY=VALUE, each optionally
-    /// with :WEIGHT, as for select. Repeatable.
-    #[arg(long, value_name = "KEY[=VALUE][:WEIGHT]", value_parser = parse_preference)]
-    pub prefer: Vec<Preference>,
-
-    /// Configuration file (TOML): preferences and rules (rules are judged
-    /// against each node's facts; hooks are not run by check).
-    /// [default: $OCIPICK_CONFIG, else /etc/ocipick/config.toml if present]
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Ignore configuration files.
-    #[arg(long, conflicts_with = "config")]
-    pub no_config: bool,
+    /// Rules in the configuration file are judged against each node's
+    /// facts; hooks are not run by check.
+    #[command(flatten)]
+    pub policy: crate::cli::PolicyArgs,
 
     /// Refuse index documents larger than this. [default: 4MiB]
     #[arg(long, value_name = "BYTES", value_parser = crate::cli::parse_bytes)]
     pub max_index_bytes: Option<u64>,
-
-    /// Entries whose declared size is larger than this are not eligible.
-    /// [default: 4MiB]
-    #[arg(long, value_name = "BYTES", value_parser = crate::cli::parse_bytes)]
-    pub max_manifest_bytes: Option<u64>,
 
     /// How many images to load at once.
     #[arg(short, long, value_name = "N", default_value_t = 8,
@@ -102,10 +87,6 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub registry: RegistryArgs,
-}
-
-fn parse_preference(s: &str) -> Result<Preference, String> {
-    s.parse::<Preference>().map_err(|e| e.problem)
 }
 
 // ---------------------------------------------------------------------------
@@ -538,27 +519,7 @@ fn collect_nodes(args: &CheckArgs) -> Result<Vec<(String, String, &'static str, 
 
 /// The configuration, read as select reads it.
 fn config(args: &CheckArgs) -> Result<Config, Failure> {
-    let select = SelectArgs {
-        source: String::new(),
-        platform: None,
-        prefer: Vec::new(),
-        config: args.config.clone(),
-        no_config: args.no_config,
-        node: None,
-        tag: None,
-        max_index_bytes: None,
-        max_manifest_bytes: None,
-        output: crate::cli::Output::Text,
-        registry: RegistryArgs {
-            plain_http: Vec::new(),
-            ca_file: None,
-            username: None,
-            password_stdin: false,
-            timeout: 30.0,
-            retries: 0,
-        },
-    };
-    crate::run::load_config(&select)
+    crate::run::load_config(&args.policy)
 }
 
 // ---------------------------------------------------------------------------
@@ -827,6 +788,7 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
         );
     }
     let max_manifest = args
+        .policy
         .max_manifest_bytes
         .or(config.max_manifest_bytes)
         .unwrap_or(ocipick::DEFAULT_MAX_MANIFEST_BYTES);
@@ -841,7 +803,7 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
             .map_err(|e| Failure::Invalid(format!("node {name}: platform {e}")))?;
         let policy = Policy::new(&target)
             .with_preferences(config.preferences.iter().cloned())
-            .with_preferences(args.prefer.iter().cloned())
+            .with_preferences(args.policy.prefer.iter().cloned())
             .with_rules(config.rules.iter().cloned(), facts.flatten())
             .max_manifest_bytes(max_manifest);
         nodes.push(Node {

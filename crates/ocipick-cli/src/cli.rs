@@ -167,20 +167,8 @@ pub struct SelectArgs {
     #[arg(short, long, value_name = "PLATFORM")]
     pub platform: Option<String>,
 
-    /// Prefer entries with an annotation: KEY (any value) or KEY=VALUE, each
-    /// optionally with :WEIGHT (default 1; negative to avoid). Repeatable;
-    /// adds to the config file's preferences.
-    #[arg(long, value_name = "KEY[=VALUE][:WEIGHT]", value_parser = parse_preference)]
-    pub prefer: Vec<Preference>,
-
-    /// Configuration file (TOML) with [[prefer]] entries and defaults.
-    /// [default: $OCIPICK_CONFIG, else /etc/ocipick/config.toml if present]
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Ignore configuration files.
-    #[arg(long, conflicts_with = "config")]
-    pub no_config: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 
     /// Select for another node instead of this host: a facts file written by
     /// `ocipick host --output json`, or the JSON of `nfd export features`.
@@ -198,17 +186,39 @@ pub struct SelectArgs {
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub max_index_bytes: Option<u64>,
 
-    /// Entries whose declared size is larger than this are not eligible.
-    /// Accepts KiB/MiB suffixes. [default: 4MiB]
-    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
-    pub max_manifest_bytes: Option<u64>,
-
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
 
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// What selects among the entries that fit: preferences, the
+/// configuration file (preferences, rules, hooks), the size limit. Shared
+/// by every command that selects.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Prefer entries with an annotation: KEY (any value) or KEY=VALUE, each
+    /// optionally with :WEIGHT (default 1; negative to avoid). Repeatable;
+    /// adds to the config file's preferences.
+    #[arg(long, value_name = "KEY[=VALUE][:WEIGHT]", value_parser = parse_preference)]
+    pub prefer: Vec<Preference>,
+
+    /// Configuration file (TOML) with [[prefer]], [[rule]] and [[hook]]
+    /// entries and defaults.
+    /// [default: $OCIPICK_CONFIG, else /etc/ocipick/config.toml if present]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Ignore configuration files.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+
+    /// Entries whose declared size is larger than this are not eligible.
+    /// Accepts KiB/MiB suffixes. [default: 4MiB]
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub max_manifest_bytes: Option<u64>,
 }
 
 /// How to reach registries.

@@ -214,7 +214,7 @@ pub(crate) fn parse_source(s: &str, tag_flag: Option<&str>) -> Result<Source, Fa
 
 /// Loads the configuration file, if any: `--config`, else `$OCIPICK_CONFIG`,
 /// else the system file when it exists; none with `--no-config`.
-pub(crate) fn load_config(args: &SelectArgs) -> Result<Config, Failure> {
+pub(crate) fn load_config(args: &crate::cli::PolicyArgs) -> Result<Config, Failure> {
     if args.no_config {
         return Ok(Config::default());
     }
@@ -262,7 +262,7 @@ pub(crate) fn load_node(path: &Path) -> Result<(ocipick_host::Facts, Option<Stri
 /// The target platform is `--platform`, else the node file's platform,
 /// else the configuration's, else this host's.
 pub fn setup(args: &SelectArgs) -> Result<Setup, Failure> {
-    let config = load_config(args)?;
+    let config = load_config(&args.policy)?;
     let host = ocipick_host::platform(Path::new("/"));
     let (facts, node_platform) = match &args.node {
         Some(path) => load_node(path)?,
@@ -282,6 +282,7 @@ pub fn setup(args: &SelectArgs) -> Result<Setup, Failure> {
         None => host,
     };
     let max_manifest = args
+        .policy
         .max_manifest_bytes
         .or(config.max_manifest_bytes)
         .unwrap_or(ocipick::DEFAULT_MAX_MANIFEST_BYTES);
@@ -291,7 +292,7 @@ pub fn setup(args: &SelectArgs) -> Result<Setup, Failure> {
         .unwrap_or(DEFAULT_MAX_INDEX_BYTES);
     let policy = Policy::new(&target)
         .with_preferences(config.preferences)
-        .with_preferences(args.prefer.iter().cloned())
+        .with_preferences(args.policy.prefer.iter().cloned())
         .with_rules(config.rules, facts.flatten())
         .max_manifest_bytes(max_manifest);
     Ok(Setup {
