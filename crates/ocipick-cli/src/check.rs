@@ -787,11 +787,6 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
             config.hooks.len()
         );
     }
-    let max_manifest = args
-        .policy
-        .max_manifest_bytes
-        .or(config.max_manifest_bytes)
-        .unwrap_or(ocipick::DEFAULT_MAX_MANIFEST_BYTES);
     let max_index = args
         .max_index_bytes
         .or(config.max_index_bytes)
@@ -801,11 +796,7 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
     for (name, platform, from, facts) in node_list {
         let target = ocipick::platform::selector::parse(&platform, &host)
             .map_err(|e| Failure::Invalid(format!("node {name}: platform {e}")))?;
-        let policy = Policy::new(&target)
-            .with_preferences(config.preferences.iter().cloned())
-            .with_preferences(args.policy.prefer.iter().cloned())
-            .with_rules(config.rules.iter().cloned(), facts.flatten())
-            .max_manifest_bytes(max_manifest);
+        let policy = crate::run::build_policy(&target, &config, &args.policy, &facts);
         nodes.push(Node {
             name,
             platform: target.to_string(),

@@ -281,20 +281,11 @@ pub fn setup(args: &SelectArgs) -> Result<Setup, Failure> {
             .map_err(|e| Failure::Invalid(format!("--platform {e}")))?,
         None => host,
     };
-    let max_manifest = args
-        .policy
-        .max_manifest_bytes
-        .or(config.max_manifest_bytes)
-        .unwrap_or(ocipick::DEFAULT_MAX_MANIFEST_BYTES);
     let max_index = args
         .max_index_bytes
         .or(config.max_index_bytes)
         .unwrap_or(DEFAULT_MAX_INDEX_BYTES);
-    let policy = Policy::new(&target)
-        .with_preferences(config.preferences)
-        .with_preferences(args.policy.prefer.iter().cloned())
-        .with_rules(config.rules, facts.flatten())
-        .max_manifest_bytes(max_manifest);
+    let policy = build_policy(&target, &config, &args.policy, &facts);
     Ok(Setup {
         policy,
         max_index,
@@ -351,6 +342,27 @@ fn apply_hooks(
         eprintln!("ocipick: warning: {w}");
     }
     Ok(base.clone().with_adjustments(adjustments))
+}
+
+/// The policy for one target: the config file's preferences and rules
+/// (rules judged against `facts`), then `--prefer`, and the manifest size
+/// limit (flag, else config, else 4 MiB). Shared by select/rank/resolve and
+/// by check (once per node).
+pub(crate) fn build_policy(
+    target: &ocipick::Platform<'_>,
+    config: &Config,
+    args: &crate::cli::PolicyArgs,
+    facts: &ocipick_host::Facts,
+) -> Policy {
+    let max_manifest = args
+        .max_manifest_bytes
+        .or(config.max_manifest_bytes)
+        .unwrap_or(ocipick::DEFAULT_MAX_MANIFEST_BYTES);
+    Policy::new(target)
+        .with_preferences(config.preferences.iter().cloned())
+        .with_preferences(args.prefer.iter().cloned())
+        .with_rules(config.rules.iter().cloned(), facts.flatten())
+        .max_manifest_bytes(max_manifest)
 }
 
 /// `ocipick config check [FILE]`: every problem with its line.

@@ -411,17 +411,13 @@ impl Policy {
                         tier: r.tier,
                     });
                 }
-                Err(_) => {
+                Err(fail) => {
                     eligible = false;
-                    if why.is_some() {
-                        if let Err(why_not) = self.matcher.check(p) {
-                            say!(Reason::PlatformMismatch {
-                                platform: p.to_string(),
-                                target: self.matcher.target().to_string(),
-                                why: why_not,
-                            });
-                        }
-                    }
+                    say!(Reason::PlatformMismatch {
+                        platform: p.to_string(),
+                        target: self.matcher.target().to_string(),
+                        why: self.matcher.explain(p, fail),
+                    });
                 }
             },
             None if any_platform => {

@@ -280,8 +280,9 @@ impl Matcher {
         })
     }
 
-    /// Turns a [`Fail`] into the [`Mismatch`] that explains it.
-    fn explain(&self, entry: &Platform<'_>, fail: Fail) -> Mismatch {
+    /// Turns a [`Fail`] from [`rank`](Matcher::rank) into the [`Mismatch`]
+    /// that explains it (this allocates; `rank` does not).
+    pub fn explain(&self, entry: &Platform<'_>, fail: Fail) -> Mismatch {
         match fail {
             Fail::Os => Mismatch::Os {
                 entry: normalize_os(&entry.os).into_owned(),
