@@ -542,14 +542,15 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
             Some(index) if !hooks.is_empty() => apply_hooks(&base, &hooks, &facts, index)?,
             _ => base.clone(),
         };
-        let single;
+        // (entry count, media type) of the final index, for the output.
+        let shape;
         let (index, chosen): (Option<Index<'_>>, Option<(Descriptor<'_>, Ranked)>) =
             match (whole, &doc) {
                 (None, Doc::Bytes(b)) => {
                     let found = policy.select_bytes(b).map_err(invalid)?;
                     match found.chosen {
                         Some(c) => {
-                            single = (found.entries, found.media_type);
+                            shape = (found.entries, found.media_type);
                             (None, Some(c))
                         }
                         None => {
@@ -564,11 +565,11 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
                 }
                 (None, Doc::Single(_)) => unreachable!("single manifests are always parsed whole"),
                 (Some(index), _) if mode == Mode::Rank => {
-                    single = (index.manifests.len(), index.media_type.clone());
+                    shape = (index.manifests.len(), index.media_type.clone());
                     (Some(index), None)
                 }
                 (Some(index), _) => {
-                    single = (index.manifests.len(), index.media_type.clone());
+                    shape = (index.manifests.len(), index.media_type.clone());
                     let Some(p) = policy.select(&index).map(|s| s.position) else {
                         return Err(Failure::NoMatch {
                             stdout: String::new(),
@@ -613,7 +614,7 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
             Some(Store::Registry(c, r)) => (Some(r), Some(c.stats())),
             _ => (None, None),
         };
-        let (entries, index_media_type) = single;
+        let (entries, index_media_type) = shape;
         let selected = match (&ranking, &chosen) {
             (Some(r), _) => r.selected,
             (_, Some((_, r))) => Some(r.position),
