@@ -75,6 +75,17 @@ pub enum Command {
     /// registry or authentication failure, or child manifests missing
     /// from the destination repository.
     Annotate(crate::annotate::AnnotateArgs),
+    /// Run a node-local pull-through registry mirror that answers tag
+    /// requests with the manifest selected for this node, so unmodified
+    /// runtimes (containerd, CRI-O, Podman, Docker) pull it.
+    ///
+    /// A manifest request by tag whose upstream answer is an index gets
+    /// the selected child manifest, byte for byte (or, with --mode
+    /// reorder, an index with that entry first); everything else passes
+    /// through, streamed. Decisions are logged on standard error, one line
+    /// each; /metrics serves Prometheus counters. Runs until SIGINT or
+    /// SIGTERM (exit 0); exit 2 for usage errors or an address in use.
+    Serve(crate::serve::ServeArgs),
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),

@@ -6,6 +6,7 @@ mod cli;
 mod hooks;
 mod output;
 mod run;
+mod serve;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -97,6 +98,7 @@ fn main() -> ExitCode {
         Command::Annotate(a) => return finish(annotate::run(a)),
         Command::Check(a) => return finish(check::run(a)),
         Command::Lint(a) => return finish(run::lint(a)),
+        Command::Serve(a) => return finish(serve::run(a)),
         Command::Host { output, root } => {
             print(&output::host(root, *output));
             return ExitCode::SUCCESS;

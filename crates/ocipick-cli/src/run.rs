@@ -262,18 +262,33 @@ pub(crate) fn load_node(path: &Path) -> Result<(ocipick_host::Facts, Option<Stri
 /// The target platform is `--platform`, else the node file's platform,
 /// else the configuration's, else this host's.
 pub fn setup(args: &SelectArgs) -> Result<Setup, Failure> {
-    let config = load_config(&args.policy)?;
+    setup_target(
+        args.platform.as_deref(),
+        &args.policy,
+        args.node.as_deref(),
+        args.max_index_bytes,
+    )
+}
+
+/// [`setup`] from the flags that choose the target and the policy, shared
+/// by every command that selects for one node (`select`, `rank`,
+/// `resolve`, `serve`).
+pub(crate) fn setup_target(
+    platform: Option<&str>,
+    policy_args: &crate::cli::PolicyArgs,
+    node: Option<&Path>,
+    max_index_bytes: Option<u64>,
+) -> Result<Setup, Failure> {
+    let config = load_config(policy_args)?;
     let host = ocipick_host::platform(Path::new("/"));
-    let (facts, node_platform) = match &args.node {
+    let (facts, node_platform) = match node {
         Some(path) => load_node(path)?,
         None if !config.rules.is_empty() || !config.hooks.is_empty() => {
             (ocipick_host::Facts::detect(Path::new("/")), None)
         }
         None => (ocipick_host::Facts::default(), None),
     };
-    let chosen = args
-        .platform
-        .as_deref()
+    let chosen = platform
         .or(node_platform.as_deref())
         .or(config.platform.as_deref());
     let target = match chosen {
@@ -281,11 +296,10 @@ pub fn setup(args: &SelectArgs) -> Result<Setup, Failure> {
             .map_err(|e| Failure::Invalid(format!("--platform {e}")))?,
         None => host,
     };
-    let max_index = args
-        .max_index_bytes
+    let max_index = max_index_bytes
         .or(config.max_index_bytes)
         .unwrap_or(DEFAULT_MAX_INDEX_BYTES);
-    let policy = build_policy(&target, &config, &args.policy, &facts);
+    let policy = build_policy(&target, &config, policy_args, &facts);
     Ok(Setup {
         policy,
         max_index,
@@ -297,7 +311,7 @@ pub fn setup(args: &SelectArgs) -> Result<Setup, Failure> {
 /// Runs the hooks on every candidate of `index` and returns the policy
 /// with their adjustments. Warnings (hooks that failed and are ignored) go
 /// to stderr; a failing hook whose policy is `fail` fails the run (exit 2).
-fn apply_hooks(
+pub(crate) fn apply_hooks(
     base: &Policy,
     hooks: &[ocipick::HookSpec],
     facts: &ocipick_host::Facts,

@@ -2,10 +2,10 @@
 //! manifest (the index) by tag or digest, authenticated, verified and
 //! bounded.
 
-use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use ocipick::media_type;
@@ -126,6 +126,28 @@ pub struct Fetched {
     pub digest: Digest<'static>,
 }
 
+/// What a registry answered to a manifest request.
+#[derive(Debug, Clone)]
+pub enum ManifestAnswer {
+    /// The manifest, checked.
+    Manifest(Fetched),
+    /// An HTTP error status.
+    Refused(Refusal),
+}
+
+/// A registry's refusal of a request, as it sent it.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The HTTP status (not 200).
+    pub status: u16,
+    /// Its `Content-Type`.
+    pub content_type: Option<String>,
+    /// The first 16 KiB of its body (usually `{"errors":[…]}`).
+    pub body: Vec<u8>,
+    /// The same refusal as an error, for messages.
+    pub error: RegistryError,
+}
+
 /// Request counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -140,10 +162,10 @@ pub struct Stats {
 pub struct Client {
     agent: ureq::Agent,
     opts: ClientOptions,
-    stats: Cell<Stats>,
-    auth_headers: RefCell<BTreeMap<String, String>>,
-    plain: RefCell<BTreeSet<String>>,
-    creds: RefCell<BTreeMap<String, Option<Credentials>>>,
+    stats: Mutex<Stats>,
+    auth_headers: Mutex<BTreeMap<String, String>>,
+    plain: Mutex<BTreeSet<String>>,
+    creds: Mutex<BTreeMap<String, Option<Credentials>>>,
 }
 
 /// The request methods the client sends.
@@ -154,6 +176,12 @@ enum Method<'b> {
     Put {
         body: &'b [u8],
         content_type: &'b str,
+    },
+    /// A GET or HEAD whose body is read by the caller, as long as it
+    /// takes: no per-call deadline, only the per-read timeout.
+    Stream {
+        head: bool,
+        range: Option<&'b str>,
     },
 }
 
@@ -189,6 +217,12 @@ impl Target<'_> {
     }
 }
 
+/// Locks a mutex of the client's caches; a thread that panicked while
+/// holding one left plain data behind, still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn header(resp: &Response<ureq::Body>, name: &str) -> Option<String> {
     resp.headers()
         .get(name)
@@ -204,7 +238,12 @@ fn error_detail(resp: &mut Response<ureq::Body>) -> String {
         .as_reader()
         .take(16 * 1024)
         .read_to_end(&mut buf);
-    let v: serde_json::Value = match serde_json::from_slice(&buf) {
+    error_detail_of(&buf)
+}
+
+/// [`error_detail`] of a body already read.
+fn error_detail_of(buf: &[u8]) -> String {
+    let v: serde_json::Value = match serde_json::from_slice(buf) {
         Ok(v) => v,
         Err(_) => return String::new(),
     };
@@ -280,30 +319,29 @@ impl Client {
         Ok(Client {
             agent: config.into(),
             opts,
-            stats: Cell::new(Stats::default()),
-            auth_headers: RefCell::new(BTreeMap::new()),
-            plain: RefCell::new(BTreeSet::new()),
-            creds: RefCell::new(BTreeMap::new()),
+            stats: Mutex::new(Stats::default()),
+            auth_headers: Mutex::new(BTreeMap::new()),
+            plain: Mutex::new(BTreeSet::new()),
+            creds: Mutex::new(BTreeMap::new()),
         })
     }
 
     /// Requests made so far.
     pub fn stats(&self) -> Stats {
-        self.stats.get()
+        *lock(&self.stats)
     }
 
     fn count(&self, manifest: bool) {
-        let mut s = self.stats.get();
+        let mut s = lock(&self.stats);
         if manifest {
             s.manifests += 1;
         } else {
             s.requests += 1;
         }
-        self.stats.set(s);
     }
 
     fn scheme(&self, r: &Reference) -> &'static str {
-        if self.opts.plain_http.contains(&r.registry) || self.plain.borrow().contains(&r.registry) {
+        if self.opts.plain_http.contains(&r.registry) || lock(&self.plain).contains(&r.registry) {
             "http"
         } else {
             "https"
@@ -314,7 +352,7 @@ impl Client {
         if let Some(c) = &self.opts.credentials {
             return Ok(Some(c.clone()));
         }
-        if let Some(c) = self.creds.borrow().get(registry) {
+        if let Some(c) = lock(&self.creds).get(registry) {
             return Ok(c.clone());
         }
         let found = match &self.opts.docker_config {
@@ -322,25 +360,13 @@ impl Client {
                 .map_err(|e| RegistryError::Auth(e.to_string()))?,
             None => None,
         };
-        self.creds
-            .borrow_mut()
-            .insert(registry.to_owned(), found.clone());
+        lock(&self.creds).insert(registry.to_owned(), found.clone());
         Ok(found)
     }
 
-    /// One GET with retries on connection errors, 429 and 5xx, and the
-    /// HTTPS→HTTP fallback for loopback registries.
-    fn send(
-        &self,
-        t: &Target<'_>,
-        url_for: &dyn Fn(&str) -> String,
-        accept: &str,
-        authorization: Option<&str>,
-    ) -> Result<Response<ureq::Body>, RegistryError> {
-        self.send_method(t, url_for, Method::Get, accept, authorization)
-    }
-
-    /// [`Client::send`] with any method: GET, HEAD, or a PUT of a body.
+    /// One request with retries on connection errors, 429 and 5xx, and
+    /// the HTTPS→HTTP fallback for loopback registries: GET, HEAD, a PUT
+    /// of a body, or a streamed GET/HEAD.
     fn send_method(
         &self,
         t: &Target<'_>,
@@ -372,6 +398,21 @@ impl Client {
                     }
                     req.call()
                 }
+                Method::Stream { head, range } => {
+                    let mut req = if head {
+                        self.agent.head(url_for(scheme))
+                    } else {
+                        self.agent.get(url_for(scheme))
+                    }
+                    .header("Accept", accept);
+                    if let Some(a) = authorization {
+                        req = req.header("Authorization", a);
+                    }
+                    if let Some(r) = range {
+                        req = req.header("Range", r);
+                    }
+                    req.config().timeout_per_call(None).build().call()
+                }
                 Method::Put { body, content_type } => {
                     let mut req = self
                         .agent
@@ -397,7 +438,7 @@ impl Client {
                             )));
                         }
                         // Plain HTTP works here: use it for the rest of the run.
-                        self.plain.borrow_mut().insert(r.registry.clone());
+                        lock(&self.plain).insert(r.registry.clone());
                         https_error = None;
                     }
                     if (status == 429 || status >= 500) && attempt < self.opts.retries {
@@ -445,17 +486,9 @@ impl Client {
         }
     }
 
-    /// Answers a 401 challenge with a header to retry with.
-    fn authenticate(
-        &self,
-        t: &Target<'_>,
-        challenge: Option<Challenge>,
-    ) -> Result<String, RegistryError> {
-        self.authenticate_for(t, challenge, "pull")
-    }
-
-    /// [`Client::authenticate`] for a bearer-token scope with `actions`
-    /// (`pull`, or `push,pull` to write).
+    /// Answers a 401 challenge with a header to retry with: credentials,
+    /// or a bearer token for the scope `actions` (`pull`, or `push,pull`
+    /// to write).
     fn authenticate_for(
         &self,
         t: &Target<'_>,
@@ -533,6 +566,21 @@ impl Client {
         reference: &Reference,
         what: &str,
     ) -> Result<Fetched, RegistryError> {
+        match self.fetch_manifest_answer(reference, what)? {
+            ManifestAnswer::Manifest(f) => Ok(f),
+            ManifestAnswer::Refused(r) => Err(r.error),
+        }
+    }
+
+    /// [`Client::fetch_manifest`], but a registry's refusal (an HTTP error
+    /// status) comes back as [`ManifestAnswer::Refused`] with the status and
+    /// the start of the body as the registry sent them, for a mirror to pass
+    /// on.
+    pub fn fetch_manifest_answer(
+        &self,
+        reference: &Reference,
+        what: &str,
+    ) -> Result<ManifestAnswer, RegistryError> {
         let t = Target {
             reference,
             what: format!("manifest {what}"),
@@ -541,21 +589,23 @@ impl Client {
         let path = format!("/v2/{}/manifests/{what}", reference.repository);
         let url_for = |scheme: &str| format!("{scheme}://{host}{path}");
         let key = format!("{}/{}", reference.registry, reference.repository);
-        let cached = self.auth_headers.borrow().get(&key).cloned();
-        let mut authorization = cached;
-        let mut resp = self.send(&t, &url_for, MANIFEST_ACCEPT, authorization.as_deref())?;
-        if resp.status().as_u16() == 401 {
-            let challenge =
-                header(&resp, "www-authenticate").and_then(|h| auth::parse_challenge(&h));
-            let a = self.authenticate(&t, challenge)?;
-            self.auth_headers.borrow_mut().insert(key, a.clone());
-            authorization = Some(a);
-            resp = self.send(&t, &url_for, MANIFEST_ACCEPT, authorization.as_deref())?;
-        }
+        let mut resp = self.send_authorized(&t, &url_for, Method::Get, key, "pull")?;
         let status = resp.status().as_u16();
         if status != 200 {
-            let detail = error_detail(&mut resp);
-            return Err(t.err_status(status, detail));
+            let content_type = header(&resp, "content-type");
+            let mut body = Vec::new();
+            let _ = resp
+                .body_mut()
+                .as_reader()
+                .take(16 * 1024)
+                .read_to_end(&mut body);
+            let detail = error_detail_of(&body);
+            return Ok(ManifestAnswer::Refused(Refusal {
+                status,
+                content_type,
+                body,
+                error: t.err_status(status, detail),
+            }));
         }
         let limit = self.opts.max_bytes;
         if let Some(len) = header(&resp, "content-length").and_then(|l| l.parse::<u64>().ok()) {
@@ -627,11 +677,11 @@ impl Client {
             (None, false) => content_type,
             (None, true) => media_type::OCI_INDEX.to_owned(),
         };
-        Ok(Fetched {
+        Ok(ManifestAnswer::Manifest(Fetched {
             bytes,
             media_type,
             digest,
-        })
+        }))
     }
 }
 
@@ -647,13 +697,13 @@ impl Client {
         key: String,
         actions: &str,
     ) -> Result<Response<ureq::Body>, RegistryError> {
-        let cached = self.auth_headers.borrow().get(&key).cloned();
+        let cached = lock(&self.auth_headers).get(&key).cloned();
         let mut resp = self.send_method(t, url_for, method, MANIFEST_ACCEPT, cached.as_deref())?;
         if resp.status().as_u16() == 401 {
             let challenge =
                 header(&resp, "www-authenticate").and_then(|h| auth::parse_challenge(&h));
             let a = self.authenticate_for(t, challenge, actions)?;
-            self.auth_headers.borrow_mut().insert(key, a.clone());
+            lock(&self.auth_headers).insert(key, a.clone());
             resp = self.send_method(t, url_for, method, MANIFEST_ACCEPT, Some(&a))?;
         }
         Ok(resp)
@@ -736,6 +786,62 @@ impl Client {
             }
         }
         Ok(digest)
+    }
+}
+
+/// How [`Client::forward`] asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardMethod {
+    /// GET: the caller reads the body.
+    Get,
+    /// HEAD.
+    Head,
+}
+
+impl Client {
+    /// Sends a read request for `path` (everything after `/v2/NAME/`, with
+    /// its query, e.g. `blobs/sha256:…` or `tags/list?n=10`) of
+    /// `reference`'s repository, authenticated for pull, and returns the
+    /// registry's answer unread, whatever its status: a mirror passes it
+    /// on as it streams in. The body has no overall deadline (a large blob
+    /// takes as long as it takes) but every read times out.
+    pub fn forward(
+        &self,
+        reference: &Reference,
+        method: ForwardMethod,
+        path: &str,
+        accept: &str,
+        range: Option<&str>,
+    ) -> Result<Response<ureq::Body>, RegistryError> {
+        let t = Target {
+            reference,
+            what: path.split('?').next().unwrap_or(path).to_owned(),
+        };
+        let host = reference.api_host().to_owned();
+        let full = if reference.repository.is_empty() {
+            format!("/v2/{path}")
+        } else {
+            format!("/v2/{}/{path}", reference.repository)
+        };
+        let url_for = |scheme: &str| format!("{scheme}://{host}{full}");
+        let key = format!("{}/{}", reference.registry, reference.repository);
+        let accept = if accept.is_empty() { "*/*" } else { accept };
+        let method = Method::Stream {
+            head: method == ForwardMethod::Head,
+            range,
+        };
+        let cached = lock(&self.auth_headers).get(&key).cloned();
+        let mut resp = self.send_method(&t, &url_for, method, accept, cached.as_deref())?;
+        if resp.status().as_u16() == 401 {
+            let challenge =
+                header(&resp, "www-authenticate").and_then(|h| auth::parse_challenge(&h));
+            // Without a usable challenge or credentials, the 401 is the answer.
+            if let Ok(a) = self.authenticate_for(&t, challenge, "pull") {
+                lock(&self.auth_headers).insert(key, a.clone());
+                resp = self.send_method(&t, &url_for, method, accept, Some(&a))?;
+            }
+        }
+        Ok(resp)
     }
 }
 

@@ -12,7 +12,10 @@ mod layout;
 mod read;
 mod reference;
 
-pub use client::{Client, ClientOptions, Fetched, RegistryError, Stats, MANIFEST_ACCEPT};
+pub use client::{
+    Client, ClientOptions, Fetched, ForwardMethod, ManifestAnswer, Refusal, RegistryError, Stats,
+    MANIFEST_ACCEPT,
+};
 pub use layout::{Layout, LayoutTarget};
 pub use read::{read_file, read_limited, read_stdin};
 pub use reference::{Reference, ReferenceError, DOCKER_HUB, DOCKER_HUB_API};

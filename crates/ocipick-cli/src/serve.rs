@@ -1,0 +1,185 @@
+//! `ocipick serve`: the node-local pull-through mirror
+//! (`ocipick-mirror`), with this node's policy built from the same flags,
+//! configuration, node facts and hooks as `select`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use ocipick::{Index, Policy};
+use ocipick_mirror::{Decide, Decision, Mirror, Options};
+
+use crate::cli::{parse_bytes, PolicyArgs, RegistryArgs};
+use crate::run::{self, Failure, Setup};
+
+/// What a tag request for an index is answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServeMode {
+    /// The selected child manifest, byte for byte as upstream serves it.
+    Child,
+    /// A new index whose selected entry comes first among the entries
+    /// that fit this node, for clients that insist on an index.
+    Reorder,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Port 0 picks a free port; the address in use
+    /// is printed on standard error ("listening on ADDR").
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5050")]
+    pub listen: SocketAddr,
+
+    /// An upstream registry (HOST[:PORT], or docker.io). Repeatable: the
+    /// first answers requests that name no other; containerd's `?ns=`
+    /// parameter or a first path component naming an upstream
+    /// (`/v2/ghcr.io/org/app/…`) choose another.
+    #[arg(long, value_name = "REGISTRY", required = true)]
+    pub upstream: Vec<String>,
+
+    /// Answer tag requests for indexes with the selected child manifest,
+    /// or with a reordered index.
+    #[arg(long, value_enum, default_value_t = ServeMode::Child)]
+    pub mode: ServeMode,
+
+    /// Seconds an answer to a tag request (and the decision for an index
+    /// digest) is reused; 0 fetches the tag for every request.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_ttl)]
+    pub cache_ttl: f64,
+
+    /// Bytes of selected manifests kept by digest. Accepts KiB/MiB suffixes.
+    #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_bytes)]
+    pub cache_bytes: u64,
+
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_connections: u32,
+
+    /// Target platform, as for select. [default: this machine]
+    #[arg(short, long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// Select for another node: a facts file, as for select.
+    #[arg(long, value_name = "FILE")]
+    pub node: Option<PathBuf>,
+
+    /// Refuse upstream indexes larger than this, while reading them.
+    /// Accepts KiB/MiB suffixes. [default: 4MiB]
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub max_index_bytes: Option<u64>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+fn parse_ttl(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=86400.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a number of seconds between 0 and 86400"
+        )),
+    }
+}
+
+/// The node's policy as the mirror asks for it.
+struct NodePolicy {
+    setup: Setup,
+    /// The same target with no preferences, rules or hooks: what a
+    /// first-match runtime takes, for `--mode reorder`.
+    plain: Policy,
+}
+
+impl Decide for NodePolicy {
+    fn decide(&self, bytes: &[u8]) -> Result<Decision, String> {
+        let index = Index::parse(bytes).map_err(|e| format!("invalid index: {e}"))?;
+        let adjusted;
+        let policy = if self.setup.hooks.is_empty() {
+            &self.setup.policy
+        } else {
+            adjusted = run::apply_hooks(
+                &self.setup.policy,
+                &self.setup.hooks,
+                &self.setup.facts,
+                &index,
+            )
+            .map_err(|f| match f {
+                Failure::Invalid(m) | Failure::Registry(m) => m,
+                Failure::NoMatch { message, .. } => message,
+            })?;
+            &adjusted
+        };
+        let Some(chosen) = policy.select(&index) else {
+            return Err(run::no_match_message("the index", policy, &index));
+        };
+        let ranked = policy.explain(&index, chosen.position);
+        let d = &index.manifests[chosen.position];
+        Ok(Decision {
+            position: chosen.position,
+            digest: d.digest.to_string(),
+            media_type: d.media_type.to_string(),
+            score: ranked.score,
+            reasons: ranked.reasons.iter().map(ToString::to_string).collect(),
+            first_fit: self.plain.select(&index).map(|s| s.position),
+        })
+    }
+}
+
+/// Runs the mirror until SIGINT or SIGTERM.
+pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
+    let setup = run::setup_target(
+        args.platform.as_deref(),
+        &args.policy,
+        args.node.as_deref(),
+        args.max_index_bytes,
+    )?;
+    let client = run::client(&args.registry, setup.max_index)?;
+    for u in &args.upstream {
+        format!("{u}/x")
+            .parse::<ocipick_registry::Reference>()
+            .ok()
+            .filter(|r| r.registry == *u)
+            .ok_or_else(|| {
+                Failure::Invalid(format!("--upstream {u:?} is not a registry host[:port]"))
+            })?;
+    }
+    let plain = Policy::new(setup.policy.target()).max_manifest_bytes(u64::MAX);
+    let target = setup.policy.target().to_string();
+    let opts = Options {
+        mode: match args.mode {
+            ServeMode::Child => ocipick_mirror::Mode::Child,
+            ServeMode::Reorder => ocipick_mirror::Mode::Reorder,
+        },
+        ttl: Duration::from_secs_f64(args.cache_ttl),
+        max_connections: args.max_connections as usize,
+        manifest_cache_bytes: usize::try_from(args.cache_bytes).unwrap_or(usize::MAX),
+        ..Options::new(args.upstream.clone())
+    };
+    let listener = std::net::TcpListener::bind(args.listen)
+        .map_err(|e| Failure::Invalid(format!("--listen {}: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Failure::Invalid(format!("--listen {}: {e}", args.listen)))?;
+    eprintln!(
+        "ocipick serve: listening on {addr}, mirroring {} for {target} ({} mode, cache TTL {} s)",
+        args.upstream.join(", "),
+        match args.mode {
+            ServeMode::Child => "child",
+            ServeMode::Reorder => "reorder",
+        },
+        args.cache_ttl
+    );
+    let mirror = Mirror::new(
+        opts,
+        Arc::new(client),
+        Arc::new(NodePolicy { setup, plain }),
+    );
+    mirror
+        .run(listener)
+        .map_err(|e| Failure::Invalid(format!("serve: {e}")))?;
+    eprintln!("ocipick serve: stopped");
+    Ok((String::new(), 0))
+}

@@ -1,0 +1,141 @@
+//! A node-local pull-through registry mirror that makes unmodified
+//! container runtimes honour ocipick's selection.
+//!
+//! containerd, CRI-O, Podman and Docker take the first index entry that
+//! fits their platform. Pointed at this mirror (containerd's `hosts.toml`,
+//! `registries.conf`, Docker's `registry-mirrors`), they get instead the
+//! manifest that the node's policy selects: a manifest request **by tag**
+//! whose upstream answer is an index is answered with the selected child
+//! manifest, byte for byte as the upstream serves it (so its digest and
+//! signatures stay valid), or, in [`Mode::Reorder`], with a new index whose
+//! chosen entry comes first. Everything else — manifests by digest, blobs,
+//! tag lists, referrers — passes through unchanged and streamed.
+//!
+//! The policy is not this crate's business: the caller supplies a
+//! [`Decide`] implementation (the `ocipick serve` command builds one from
+//! its flags, configuration, node facts and hooks).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use ocipick_mirror::{Decide, Decision, Mirror, Options};
+//! use ocipick_registry::{Client, ClientOptions};
+//!
+//! /// Always the last entry (a real policy ranks them).
+//! struct Last;
+//! impl Decide for Last {
+//!     fn decide(&self, index: &[u8]) -> Result<Decision, String> {
+//!         let idx = ocipick::Index::parse(index).map_err(|e| e.to_string())?;
+//!         let position = idx.manifests.len().checked_sub(1).ok_or("empty index")?;
+//!         let d = &idx.manifests[position];
+//!         Ok(Decision {
+//!             position,
+//!             digest: d.digest.to_string(),
+//!             media_type: d.media_type.to_string(),
+//!             score: 0,
+//!             reasons: vec!["last entry".into()],
+//!             first_fit: Some(0),
+//!         })
+//!     }
+//! }
+//!
+//! let client = Client::new(ClientOptions::default())?;
+//! let mirror = Mirror::new(
+//!     Options::new(vec!["registry.example:5000".into()]),
+//!     Arc::new(client),
+//!     Arc::new(Last),
+//! );
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! mirror.run(listener)?; // serves until SIGINT or SIGTERM
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod cache;
+pub mod metrics;
+mod mirror;
+pub mod reorder;
+pub mod route;
+mod server;
+
+use std::time::Duration;
+
+pub use mirror::Mirror;
+
+/// What a tag request whose upstream answer is an index is answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// The selected child manifest, byte for byte.
+    #[default]
+    Child,
+    /// A new index with the selected entry moved to the front of the
+    /// entries the runtime would consider (see [`Decision::first_fit`]).
+    Reorder,
+}
+
+/// The mirror's settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Upstream registries (`host[:port]`, `docker.io`); the first one
+    /// answers requests that name no other (see [`route::pick_upstream`]).
+    pub upstreams: Vec<String>,
+    /// How tag requests for indexes are answered.
+    pub mode: Mode,
+    /// How long an answer to a tag request (and a decision per index
+    /// digest) is reused; zero caches nothing.
+    pub ttl: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Bytes of manifests kept by digest (selected children, reordered
+    /// indexes).
+    pub manifest_cache_bytes: usize,
+    /// How long a client may take to send a request's headers, or stall
+    /// while a streamed body waits for it to read.
+    pub client_timeout: Duration,
+    /// Bytes of an upstream body read ahead of a slow client, per
+    /// streamed response.
+    pub stream_buffer: usize,
+}
+
+impl Options {
+    /// Defaults for `upstreams`: child mode, 30 s TTL, 512 connections,
+    /// 64 MiB of cached manifests, 30 s client timeout, 256 KiB read-ahead.
+    pub fn new(upstreams: Vec<String>) -> Self {
+        Options {
+            upstreams,
+            mode: Mode::Child,
+            ttl: Duration::from_secs(30),
+            max_connections: 512,
+            manifest_cache_bytes: 64 << 20,
+            client_timeout: Duration::from_secs(30),
+            stream_buffer: 256 << 10,
+        }
+    }
+}
+
+/// The node's choice among the entries of an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Position of the chosen entry in `manifests`.
+    pub position: usize,
+    /// Its digest.
+    pub digest: String,
+    /// Its media type.
+    pub media_type: String,
+    /// Its score (sum of satisfied preference weights).
+    pub score: i64,
+    /// Why it was chosen, for the log.
+    pub reasons: Vec<String>,
+    /// The position a runtime that takes the first entry fitting its
+    /// platform would take; [`Mode::Reorder`] moves the chosen entry there.
+    pub first_fit: Option<usize>,
+}
+
+/// The node's selection policy. Called from blocking threads, once per
+/// index digest and TTL.
+pub trait Decide: Send + Sync + 'static {
+    /// Chooses an entry of the index `index` (the raw bytes as upstream
+    /// served them), or says why none can be chosen — the mirror then
+    /// passes the index through unchanged.
+    fn decide(&self, index: &[u8]) -> Result<Decision, String>;
+}

@@ -1,0 +1,176 @@
+//! The mirror's counters, served at `/metrics` in the Prometheus text
+//! format (version 0.0.4).
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// Labels of `ocipick_mirror_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `manifest_tag`, `manifest_digest`, `blob`, `other`, `base`,
+    /// `metrics`, `unknown`.
+    pub kind: &'static str,
+    /// `GET`, `HEAD`, or `other`.
+    pub method: &'static str,
+    /// The status answered.
+    pub code: u16,
+}
+
+/// Labels of `ocipick_mirror_selections_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `selected` (the node's manifest answered), `reordered` (a new
+    /// index answered), `fallback` (the upstream index passed through
+    /// because selection failed), `not_index` (the tag names a single
+    /// manifest).
+    pub outcome: &'static str,
+}
+
+/// Labels of `ocipick_mirror_cache_lookups_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    /// `tag` (tag → answer, for the TTL), `decision` (index digest →
+    /// choice, for the TTL) or `manifest` (digest → bytes).
+    pub cache: &'static str,
+    /// `hit` or `miss`.
+    pub result: &'static str,
+}
+
+/// Labels of the upstream metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamLabels {
+    /// `manifest`, `blob` or `other`.
+    pub kind: &'static str,
+}
+
+/// Labels of `ocipick_mirror_upstream_errors_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    /// `transport` (unreachable, timed out), `status` (an HTTP error
+    /// answer), `invalid` (a body that broke a rule or a limit), `auth`.
+    pub kind: &'static str,
+}
+
+type Hist = Family<UpstreamLabels, Histogram, fn() -> Histogram>;
+
+/// Every metric of the mirror.
+pub struct Metrics {
+    registry: Registry,
+    /// Requests answered.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Tag requests answered from an index, by outcome.
+    pub selections: Family<OutcomeLabels, Counter>,
+    /// Cache lookups.
+    pub cache: Family<CacheLabels, Counter>,
+    /// Requests sent upstream.
+    pub upstream_requests: Family<UpstreamLabels, Counter>,
+    /// Time to the upstream's answer (headers; for manifests, the body).
+    pub upstream_latency: Hist,
+    /// Upstream failures.
+    pub upstream_errors: Family<ErrorLabels, Counter>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms … about 16 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("ocipick_mirror");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let selections = Family::<OutcomeLabels, Counter>::default();
+        let cache = Family::<CacheLabels, Counter>::default();
+        let upstream_requests = Family::<UpstreamLabels, Counter>::default();
+        let upstream_latency: Hist = Family::new_with_constructor(latency_histogram);
+        let upstream_errors = Family::<ErrorLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests answered, by resource kind, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "selections",
+            "Tag requests whose upstream answer was an index, by outcome",
+            selections.clone(),
+        );
+        registry.register(
+            "cache_lookups",
+            "Cache lookups by cache and result",
+            cache.clone(),
+        );
+        registry.register(
+            "upstream_requests",
+            "Requests sent to upstream registries (token requests and retries not counted)",
+            upstream_requests.clone(),
+        );
+        registry.register(
+            "upstream_latency_seconds",
+            "Time until the upstream's answer",
+            upstream_latency.clone(),
+        );
+        registry.register(
+            "upstream_errors",
+            "Upstream failures by kind",
+            upstream_errors.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            selections,
+            cache,
+            upstream_requests,
+            upstream_latency,
+            upstream_errors,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one upstream request of `kind` that took `took`.
+    pub fn upstream(&self, kind: &'static str, took: Duration) {
+        let l = UpstreamLabels { kind };
+        self.upstream_requests.get_or_create(&l).inc();
+        self.upstream_latency
+            .get_or_create(&l)
+            .observe(took.as_secs_f64());
+    }
+
+    /// Counts a cache lookup.
+    pub fn cache(&self, cache: &'static str, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.cache
+            .get_or_create(&CacheLabels { cache, result })
+            .inc();
+    }
+
+    /// Counts an outcome of a tag request.
+    pub fn outcome(&self, outcome: &'static str) {
+        self.selections
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// Counts an upstream failure.
+    pub fn error(&self, kind: &'static str) {
+        self.upstream_errors
+            .get_or_create(&ErrorLabels { kind })
+            .inc();
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// The `Content-Type` of [`Metrics::render`].
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;

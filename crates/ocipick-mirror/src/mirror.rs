@@ -1,0 +1,273 @@
+//! What the mirror answers to a tag request, and the state behind it. All
+//! of it runs on blocking threads: the registry client is synchronous.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use ocipick::media_type::{self, Kind};
+use ocipick::Digest;
+use ocipick_registry::{Client, ManifestAnswer, Reference, Refusal, RegistryError};
+
+use crate::cache::{ManifestCache, TtlSlots};
+use crate::metrics::Metrics;
+use crate::{reorder, Decide, Decision, Mode, Options};
+
+/// How deep the mirror follows a chosen entry that is itself an index.
+const MAX_DEPTH: usize = 4;
+
+/// A manifest to answer with.
+#[derive(Debug, Clone)]
+pub(crate) struct Served {
+    pub(crate) bytes: Bytes,
+    pub(crate) media_type: String,
+    pub(crate) digest: String,
+}
+
+/// Why a request could not be answered from upstream.
+#[derive(Debug, Clone)]
+pub(crate) enum Failure {
+    /// The upstream answered with an error status: passed on.
+    Refused(Box<Refusal>),
+    /// The upstream could not be reached, or broke a rule.
+    Registry(Box<RegistryError>),
+}
+
+/// The metric label of a registry error.
+pub(crate) fn error_kind(e: &RegistryError) -> &'static str {
+    match e {
+        RegistryError::Transport { .. } => "transport",
+        RegistryError::Status { .. } => "status",
+        RegistryError::Invalid { .. } => "invalid",
+        RegistryError::Auth(_) | RegistryError::Setup(_) => "auth",
+    }
+}
+
+/// The mirror: its options, upstream client, policy, caches and metrics.
+pub struct Mirror {
+    pub(crate) state: Arc<State>,
+}
+
+pub(crate) struct State {
+    pub(crate) opts: Options,
+    pub(crate) client: Arc<Client>,
+    decide: Arc<dyn Decide>,
+    pub(crate) metrics: Metrics,
+    /// (upstream, repository, tag) → answer.
+    tags: TtlSlots<(usize, String, String), Served>,
+    /// index digest → decision (or why there is none).
+    decisions: TtlSlots<String, Result<Decision, String>>,
+    pub(crate) manifests: ManifestCache,
+}
+
+impl Mirror {
+    /// A mirror of `opts.upstreams` that fetches with `client` and selects
+    /// with `decide`.
+    pub fn new(opts: Options, client: Arc<Client>, decide: Arc<dyn Decide>) -> Mirror {
+        let ttl = opts.ttl;
+        let budget = opts.manifest_cache_bytes;
+        Mirror {
+            state: Arc::new(State {
+                opts,
+                client,
+                decide,
+                metrics: Metrics::default(),
+                tags: TtlSlots::new(ttl, 4096),
+                decisions: TtlSlots::new(ttl, 4096),
+                manifests: ManifestCache::new(budget),
+            }),
+        }
+    }
+}
+
+/// Quotes a value for a log line (control characters escaped).
+fn q(s: &str) -> String {
+    format!("{s:?}")
+}
+
+impl State {
+    fn reference(&self, upstream: usize, repo: &str, tag: Option<&str>) -> Reference {
+        Reference {
+            registry: self.opts.upstreams[upstream].clone(),
+            repository: repo.to_owned(),
+            tag: tag.map(str::to_owned),
+            digest: None,
+        }
+    }
+
+    /// The answer to a manifest request by tag: cached for the TTL, one
+    /// upstream fetch for any number of concurrent requests.
+    pub(crate) fn resolve_tag(
+        &self,
+        upstream: usize,
+        repo: &str,
+        tag: &str,
+    ) -> Result<Served, Failure> {
+        let key = (upstream, repo.to_owned(), tag.to_owned());
+        let (result, hit) = self
+            .tags
+            .get_or_fetch(&key, || self.fetch_tag(upstream, repo, tag));
+        self.metrics.cache("tag", hit);
+        result
+    }
+
+    fn fetch_tag(&self, upstream: usize, repo: &str, tag: &str) -> Result<Served, Failure> {
+        let r = self.reference(upstream, repo, Some(tag));
+        let image = format!("{}/{}:{}", r.registry, r.repository, tag);
+        let began = Instant::now();
+        let answer = self.client.fetch_manifest_answer(&r, tag);
+        self.metrics.upstream("manifest", began.elapsed());
+        let fetched = match answer {
+            Ok(ManifestAnswer::Manifest(f)) => f,
+            Ok(ManifestAnswer::Refused(refusal)) => {
+                self.metrics.error("status");
+                return Err(Failure::Refused(Box::new(refusal)));
+            }
+            Err(e) => {
+                self.metrics.error(error_kind(&e));
+                eprintln!(
+                    "ocipick serve: error image={} error={}",
+                    q(&image),
+                    q(&e.to_string())
+                );
+                return Err(Failure::Registry(Box::new(e)));
+            }
+        };
+        let served = Served {
+            bytes: Bytes::from(fetched.bytes),
+            media_type: fetched.media_type,
+            digest: fetched.digest.to_string(),
+        };
+        if media_type::kind(&served.media_type) != Kind::Index {
+            self.metrics.outcome("not_index");
+            return Ok(served);
+        }
+        Ok(self.select(&r, &image, served, 0))
+    }
+
+    /// Answers with the node's choice among the entries of `index`, or
+    /// with `index` itself when there is none.
+    fn select(&self, r: &Reference, image: &str, index: Served, depth: usize) -> Served {
+        let (decision, hit) = self.decisions.get_or_fetch(&index.digest, || {
+            Ok::<_, std::convert::Infallible>(self.decide.decide(&index.bytes))
+        });
+        self.metrics.cache("decision", hit);
+        let d = match decision {
+            Ok(Ok(d)) => d,
+            Ok(Err(why)) => return self.fallback(image, index, &why),
+            Err(never) => match never {},
+        };
+        match self.opts.mode {
+            Mode::Child => {
+                let child = match self.manifest(r, &d.digest) {
+                    Ok(c) => c,
+                    Err(f) => {
+                        let why = match f {
+                            Failure::Refused(rf) => rf.error.to_string(),
+                            Failure::Registry(e) => e.to_string(),
+                        };
+                        return self.fallback(
+                            image,
+                            index,
+                            &format!("the chosen manifest could not be fetched: {why}"),
+                        );
+                    }
+                };
+                self.log_decision(image, &index.digest, &d, "selected");
+                if media_type::kind(&child.media_type) == Kind::Index && depth < MAX_DEPTH {
+                    return self.select(r, image, child, depth + 1);
+                }
+                self.metrics.outcome("selected");
+                child
+            }
+            Mode::Reorder => {
+                let Some(to) = d.first_fit.filter(|&to| to < d.position) else {
+                    // Already where a first-match runtime looks.
+                    self.log_decision(image, &index.digest, &d, "unchanged");
+                    self.metrics.outcome("reordered");
+                    return index;
+                };
+                match reorder::move_entry(&index.bytes, d.position, to) {
+                    Ok(new) => {
+                        let digest = Digest::sha256_of(&new).to_string();
+                        let bytes = Bytes::from(new);
+                        self.manifests
+                            .put(&digest, bytes.clone(), &index.media_type);
+                        self.log_decision(image, &index.digest, &d, "reordered");
+                        self.metrics.outcome("reordered");
+                        Served {
+                            bytes,
+                            media_type: index.media_type,
+                            digest,
+                        }
+                    }
+                    Err(why) => self.fallback(image, index, &why),
+                }
+            }
+        }
+    }
+
+    fn fallback(&self, image: &str, index: Served, why: &str) -> Served {
+        self.metrics.outcome("fallback");
+        eprintln!(
+            "ocipick serve: fallback image={} index={} reason={} (the index is passed through unchanged)",
+            q(image),
+            index.digest,
+            q(why)
+        );
+        index
+    }
+
+    fn log_decision(&self, image: &str, index: &str, d: &Decision, answer: &str) {
+        eprintln!(
+            "ocipick serve: {answer} image={} index={index} chosen={} position={} score={} reasons={}",
+            q(image),
+            d.digest,
+            d.position,
+            d.score,
+            q(&d.reasons.join("; "))
+        );
+    }
+
+    /// A manifest by digest: from the cache, else fetched (verified against
+    /// the digest) and cached.
+    fn manifest(&self, r: &Reference, digest: &str) -> Result<Served, Failure> {
+        if let Some(s) = self.cached_manifest(digest) {
+            return Ok(s);
+        }
+        let began = Instant::now();
+        let answer = self.client.fetch_manifest_answer(r, digest);
+        self.metrics.upstream("manifest", began.elapsed());
+        match answer {
+            Ok(ManifestAnswer::Manifest(f)) => {
+                let s = Served {
+                    bytes: Bytes::from(f.bytes),
+                    media_type: f.media_type,
+                    digest: f.digest.to_string(),
+                };
+                self.manifests
+                    .put(&s.digest, s.bytes.clone(), &s.media_type);
+                Ok(s)
+            }
+            Ok(ManifestAnswer::Refused(rf)) => {
+                self.metrics.error("status");
+                Err(Failure::Refused(Box::new(rf)))
+            }
+            Err(e) => {
+                self.metrics.error(error_kind(&e));
+                Err(Failure::Registry(Box::new(e)))
+            }
+        }
+    }
+
+    /// A manifest by digest from the cache only.
+    pub(crate) fn cached_manifest(&self, digest: &str) -> Option<Served> {
+        let found = self.manifests.get(digest);
+        self.metrics.cache("manifest", found.is_some());
+        found.map(|(bytes, media_type)| Served {
+            bytes,
+            media_type,
+            digest: digest.to_owned(),
+        })
+    }
+}

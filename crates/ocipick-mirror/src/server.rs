@@ -1,0 +1,466 @@
+//! The HTTP side: HTTP/1.1 connections, routing, and responses — answered
+//! from the mirror's state, or streamed from upstream.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io::{self, Read};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use ocipick_registry::{ForwardMethod, Reference, RegistryError, MANIFEST_ACCEPT};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use crate::metrics::RequestLabels;
+use crate::mirror::{error_kind, Failure, Mirror, Served, State};
+use crate::route::{self, Resource};
+
+type Body = BoxBody<Bytes, io::Error>;
+
+/// Size of the chunks a streamed body is read and sent in.
+const CHUNK: usize = 64 << 10;
+
+/// Upstream response headers passed on to clients; everything else
+/// (connection handling, authentication challenges, cookies) is the
+/// mirror's own business.
+const PASSED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "content-range",
+    "accept-ranges",
+    "docker-content-digest",
+    "etag",
+    "last-modified",
+    "link",
+    "oci-filters-applied",
+];
+
+impl Mirror {
+    /// Serves on `listener` until `shutdown` completes. Connections in
+    /// progress are dropped then.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> io::Result<()> {
+        let state = self.state;
+        let permits = Arc::new(Semaphore::new(state.opts.max_connections.max(1)));
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                p = permits.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => return Ok(()),
+                },
+                _ = &mut shutdown => return Ok(()),
+            };
+            let stream = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok((s, _)) => s,
+                    Err(e) => {
+                        // Out of descriptors, say: wait a little, go on.
+                        eprintln!("ocipick serve: accept: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = &mut shutdown => return Ok(()),
+            };
+            let _ = stream.set_nodelay(true);
+            let state = state.clone();
+            tokio::spawn(async move {
+                let timeout = state.opts.client_timeout;
+                let svc = hyper::service::service_fn(move |req| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(handle(state, req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(timeout)
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+                drop(permit);
+            });
+        }
+    }
+
+    /// Serves on `listener` on a new Tokio runtime until SIGINT or SIGTERM.
+    pub fn run(self, listener: std::net::TcpListener) -> io::Result<()> {
+        listener.set_nonblocking(true)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("ocipick-serve")
+            .build()?;
+        rt.block_on(async move {
+            let listener = TcpListener::from_std(listener)?;
+            self.serve(listener, shutdown_signal()).await
+        })?;
+        rt.shutdown_timeout(std::time::Duration::from_secs(1));
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// A response with the API version header every answer carries.
+fn response(status: u16, body: Body) -> Response<Body> {
+    let mut r = Response::new(body);
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    r.headers_mut().insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static("registry/2.0"),
+    );
+    r
+}
+
+fn empty() -> Body {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+fn full(bytes: Bytes) -> Body {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
+/// A body of `bytes`, or none for HEAD, with its `Content-Length` either
+/// way (a HEAD answer says how long the GET's body is).
+fn sized(status: u16, bytes: Bytes, content_type: &str, head: bool) -> Response<Body> {
+    let len = bytes.len();
+    let mut r = response(status, if head { empty() } else { full(bytes) });
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        h.insert("content-type", v);
+    }
+    h.insert("content-length", HeaderValue::from(len));
+    r
+}
+
+/// A distribution-spec error: `{"errors":[{"code","message"}]}`.
+fn error(status: u16, code: &str, message: &str, head: bool) -> Response<Body> {
+    let body = serde_json::json!({
+        "errors": [{ "code": code, "message": message }]
+    });
+    sized(
+        status,
+        Bytes::from(body.to_string()),
+        "application/json",
+        head,
+    )
+}
+
+/// The answer for a failure upstream: its own error passed on, or a
+/// gateway error in the distribution format.
+fn failure(f: Failure, head: bool) -> Response<Body> {
+    match f {
+        Failure::Refused(rf) => {
+            let is_errors = serde_json::from_slice::<serde_json::Value>(&rf.body)
+                .ok()
+                .is_some_and(|v| v.get("errors").is_some_and(|e| e.is_array()));
+            if is_errors {
+                let ct = rf.content_type.as_deref().unwrap_or("application/json");
+                sized(rf.status, Bytes::from(rf.body.clone()), ct, head)
+            } else {
+                let code = match rf.status {
+                    401 => "UNAUTHORIZED",
+                    403 => "DENIED",
+                    404 => "MANIFEST_UNKNOWN",
+                    429 => "TOOMANYREQUESTS",
+                    _ => "UNKNOWN",
+                };
+                error(rf.status, code, &rf.error.to_string(), head)
+            }
+        }
+        Failure::Registry(e) => registry_error(&e, head),
+    }
+}
+
+fn registry_error(e: &RegistryError, head: bool) -> Response<Body> {
+    let message = format!("upstream: {e}");
+    match e {
+        RegistryError::Transport { detail, .. } if detail.contains("timed out") => {
+            error(504, "UNAVAILABLE", &message, head)
+        }
+        RegistryError::Transport { .. } => error(502, "UNAVAILABLE", &message, head),
+        RegistryError::Invalid { .. } => error(502, "MANIFEST_INVALID", &message, head),
+        RegistryError::Auth(_) => error(502, "UNAUTHORIZED", &message, head),
+        RegistryError::Status { .. } | RegistryError::Setup(_) => {
+            error(502, "UNKNOWN", &message, head)
+        }
+    }
+}
+
+fn served(s: Served, head: bool) -> Response<Body> {
+    let mut r = sized(200, s.bytes, &s.media_type, head);
+    if let Ok(v) = HeaderValue::from_str(&s.digest) {
+        r.headers_mut().insert("docker-content-digest", v);
+    }
+    r
+}
+
+fn header<'r>(req: &'r Request<Incoming>, name: &str) -> Option<&'r str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let head = req.method() == Method::HEAD;
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        _ => "other",
+    };
+    let (kind, resp) = answer(&state, &req, head).await;
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            kind,
+            method,
+            code: resp.status().as_u16(),
+        })
+        .inc();
+    resp
+}
+
+async fn answer(
+    state: &Arc<State>,
+    req: &Request<Incoming>,
+    head: bool,
+) -> (&'static str, Response<Body>) {
+    let path = req.uri().path();
+    let query = req.uri().query().unwrap_or("");
+    let read = matches!(*req.method(), Method::GET | Method::HEAD);
+    if path == "/metrics" && read {
+        let text = state.metrics.render();
+        return (
+            "metrics",
+            sized(200, Bytes::from(text), crate::metrics::CONTENT_TYPE, head),
+        );
+    }
+    let Some(route) = route::parse(path) else {
+        return (
+            "unknown",
+            error(404, "NAME_UNKNOWN", "not a distribution API path", head),
+        );
+    };
+    let kind = match route.resource {
+        Resource::Base => "base",
+        Resource::ManifestByTag(_) => "manifest_tag",
+        Resource::ManifestByDigest(_) => "manifest_digest",
+        Resource::Blob(_) => "blob",
+        Resource::Other | Resource::Catalog | Resource::Upload => "other",
+    };
+    if !read || route.resource == Resource::Upload {
+        return (
+            kind,
+            error(405, "UNSUPPORTED", "this mirror is read-only", head),
+        );
+    }
+    if route.resource == Resource::Base {
+        return (
+            kind,
+            sized(200, Bytes::from_static(b"{}"), "application/json", head),
+        );
+    }
+    let (ns, rest_query) = route::take_query_param(query, "ns");
+    let (upstream, repo) = match route.resource {
+        Resource::Catalog => (0, ""),
+        _ => match route::pick_upstream(&state.opts.upstreams, ns, route.name) {
+            Ok(x) => x,
+            Err(e) => return (kind, error(404, "NAME_UNKNOWN", &e.0, head)),
+        },
+    };
+    let repo = repo.to_owned();
+    match route.resource {
+        Resource::ManifestByTag(tag) => {
+            let st = state.clone();
+            let tag = tag.to_owned();
+            let result =
+                tokio::task::spawn_blocking(move || st.resolve_tag(upstream, &repo, &tag)).await;
+            let resp = match result {
+                Ok(Ok(s)) => served(s, head),
+                Ok(Err(f)) => failure(f, head),
+                Err(_) => error(500, "UNKNOWN", "internal error while selecting", head),
+            };
+            (kind, resp)
+        }
+        Resource::ManifestByDigest(digest) => {
+            let st = state.clone();
+            let digest = digest.to_owned();
+            let cached = tokio::task::spawn_blocking(move || st.cached_manifest(&digest))
+                .await
+                .ok()
+                .flatten();
+            if let Some(s) = cached {
+                return (kind, served(s, head));
+            }
+            let accept = header(req, "accept").unwrap_or(MANIFEST_ACCEPT).to_owned();
+            let rest = with_query(route.rest, &rest_query);
+            (
+                kind,
+                forward(state, upstream, repo, rest, head, accept, None, "manifest").await,
+            )
+        }
+        _ => {
+            let accept = header(req, "accept").unwrap_or("").to_owned();
+            let range = header(req, "range").map(str::to_owned);
+            let rest = with_query(route.rest, &rest_query);
+            let up_kind = if kind == "blob" { "blob" } else { "other" };
+            (
+                kind,
+                forward(state, upstream, repo, rest, head, accept, range, up_kind).await,
+            )
+        }
+    }
+}
+
+fn with_query(rest: &str, query: &str) -> String {
+    if query.is_empty() {
+        rest.to_owned()
+    } else {
+        format!("{rest}?{query}")
+    }
+}
+
+/// A body fed by a blocking thread that reads the upstream's body.
+struct ChannelBody {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    len: Option<u64>,
+}
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        self.rx.poll_recv(cx).map(|o| o.map(|r| r.map(Frame::data)))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.len {
+            Some(n) => SizeHint::with_exact(n),
+            None => SizeHint::default(),
+        }
+    }
+}
+
+/// Passes a request on to the upstream and its answer back, streamed: a
+/// blocking thread reads the upstream body in chunks into a bounded
+/// channel, so a slow client slows the upstream read instead of filling
+/// memory, and a client that stops reading for the client timeout ends the
+/// transfer.
+#[allow(clippy::too_many_arguments)]
+async fn forward(
+    state: &Arc<State>,
+    upstream: usize,
+    repo: String,
+    rest: String,
+    head: bool,
+    accept: String,
+    range: Option<String>,
+    kind: &'static str,
+) -> Response<Body> {
+    let (head_tx, head_rx) = oneshot::channel();
+    let depth = (state.opts.stream_buffer / CHUNK).max(1);
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(depth);
+    let st = state.clone();
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let r = Reference {
+            registry: st.opts.upstreams[upstream].clone(),
+            repository: repo,
+            tag: None,
+            digest: None,
+        };
+        let method = if head {
+            ForwardMethod::Head
+        } else {
+            ForwardMethod::Get
+        };
+        let began = Instant::now();
+        let result = st
+            .client
+            .forward(&r, method, &rest, &accept, range.as_deref());
+        st.metrics.upstream(kind, began.elapsed());
+        let resp = match result {
+            Ok(resp) => resp,
+            Err(e) => {
+                st.metrics.error(error_kind(&e));
+                let _ = head_tx.send(Err(e));
+                return;
+            }
+        };
+        if resp.status().as_u16() >= 400 {
+            st.metrics.error("status");
+        }
+        let (parts, body) = resp.into_parts();
+        if head_tx.send(Ok(parts)).is_err() || head {
+            return;
+        }
+        let mut reader = body.into_reader();
+        let stall = st.opts.client_timeout;
+        loop {
+            let mut buf = BytesMut::zeroed(CHUNK);
+            let item = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Ok(buf.freeze())
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
+            let last = item.is_err();
+            // Waits while the client is slow; gives up when it stalls.
+            if rt.block_on(tx.send_timeout(item, stall)).is_err() || last {
+                break;
+            }
+        }
+    });
+    let parts = match head_rx.await {
+        Ok(Ok(parts)) => parts,
+        Ok(Err(e)) => return registry_error(&e, head),
+        Err(_) => return error(500, "UNKNOWN", "internal error while forwarding", head),
+    };
+    let status = parts.status.as_u16();
+    let len = parts
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = if head || status == 204 || status == 304 {
+        empty()
+    } else {
+        ChannelBody { rx, len }.boxed()
+    };
+    let mut resp = response(status, body);
+    let h = resp.headers_mut();
+    for name in PASSED_HEADERS {
+        for v in parts.headers.get_all(*name) {
+            h.append(HeaderName::from_static(name), v.clone());
+        }
+    }
+    resp
+}
