@@ -33,10 +33,31 @@ pub struct Route<'p> {
     pub resource: Resource<'p>,
 }
 
-/// Whether `s` looks like a digest (`algorithm:encoded`): references with
-/// a colon are digests, since tags cannot contain one.
+/// Whether `s` is a digest by the image-spec grammar:
+/// `algorithm:encoded`, the algorithm lower-case alphanumeric components
+/// joined by `+ . _ -`, the encoded part `[a-zA-Z0-9=_-]+`.
 fn is_digest(s: &str) -> bool {
-    s.contains(':')
+    let Some((alg, enc)) = s.split_once(':') else {
+        return false;
+    };
+    !alg.is_empty()
+        && alg
+            .split(['+', '.', '_', '-'])
+            .all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && !enc.is_empty()
+        && enc
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b))
+}
+
+/// Whether `s` is a tag: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
+fn is_tag(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
 }
 
 /// Whether `name` is a valid repository name: lower-case components of
@@ -82,13 +103,8 @@ pub fn parse(path: &str) -> Option<Route<'_>> {
     for (i, c) in comps.iter().enumerate().skip(1) {
         let tail = &comps[i..];
         let resource = match (*c, tail.len()) {
-            ("manifests", 2) if !tail[1].is_empty() => {
-                if is_digest(tail[1]) {
-                    Resource::ManifestByDigest(tail[1])
-                } else {
-                    Resource::ManifestByTag(tail[1])
-                }
-            }
+            ("manifests", 2) if is_digest(tail[1]) => Resource::ManifestByDigest(tail[1]),
+            ("manifests", 2) if is_tag(tail[1]) => Resource::ManifestByTag(tail[1]),
             ("blobs", n) if n >= 2 && tail[1] == "uploads" => Resource::Upload,
             ("blobs", 2) if is_digest(tail[1]) => Resource::Blob(tail[1]),
             ("tags", 2) if tail[1] == "list" => Resource::Other,
@@ -219,6 +235,11 @@ mod tests {
             ("/v2/a/manifests/", None),
             ("/v2/a/blobs/notadigest", None),
             ("/v2/a/tags", None),
+            ("/v2/a/manifests/-bad", None),
+            ("/v2/a/manifests/a%2Fb", None),
+            ("/v2/a/manifests/sha256:", None),
+            ("/v2/a/manifests/SHA256:abc", None),
+            ("/v2/a/blobs/sha256:ab/c", None),
         ];
         for (path, want) in rows {
             let got = parse(path).map(|r| (r.name, r.resource));

@@ -283,7 +283,7 @@ async fn answer(
     }
     let (ns, rest_query) = route::take_query_param(query, "ns");
     let (upstream, repo) = match route.resource {
-        Resource::Catalog => (0, ""),
+        Resource::Catalog if !state.opts.upstreams.is_empty() => (0, ""),
         _ => match route::pick_upstream(&state.opts.upstreams, ns, route.name) {
             Ok(x) => x,
             Err(e) => return (kind, error(404, "NAME_UNKNOWN", &e.0, head)),
@@ -304,13 +304,7 @@ async fn answer(
             (kind, resp)
         }
         Resource::ManifestByDigest(digest) => {
-            let st = state.clone();
-            let digest = digest.to_owned();
-            let cached = tokio::task::spawn_blocking(move || st.cached_manifest(&digest))
-                .await
-                .ok()
-                .flatten();
-            if let Some(s) = cached {
+            if let Some(s) = state.cached_manifest(digest) {
                 return (kind, served(s, head));
             }
             let accept = header(req, "accept").unwrap_or(MANIFEST_ACCEPT).to_owned();
