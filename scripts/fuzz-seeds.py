@@ -115,5 +115,15 @@ elif target == "registry_response":
     write("raw", b"\x02HTTP/1.1 200 OK\r\nContent-Length: 99999\r\n\r\n{}")
     write("raw-chunked", b"\x02HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
     write("toolong", b"\x00200\nContent-Length: 999999999999\n\n")
+elif target == "mirror_request":
+    d = "sha256:" + "0" * 64
+    paths = ["/v2/", "/v2/library/alpine/manifests/latest?ns=docker.io",
+             f"/v2/a/blobs/{d}", f"/v2/127.0.0.1:5000/demo/manifests/{d}",
+             "/v2/a/tags/list?n=10&last=x", "/v2/docker.io/library/x/manifests/v1",
+             "/v2/a/blobs/uploads/", "/v2/_catalog", "/v2/a/manifests/-x"]
+    bodies = [data for name, data in docs() if name.endswith(".json")][:10]
+    for i, p in enumerate(paths):
+        body = bodies[i % len(bodies)] if bodies else b"{}"
+        write(f"{i}", p.encode() + b"\n" + bytes([i % 5, 0]) + body)
 else:
     sys.exit(f"unknown target {target}")

@@ -322,10 +322,16 @@ fn request(addr: &str, method: &str, path: &str, limit: Duration) -> Answer {
         }
     }
     let took = began.elapsed();
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("{method} {path}: no header block: {raw:?}"));
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        // Closed before a whole header block: no answer at all.
+        return Answer {
+            status: 0,
+            headers: Vec::new(),
+            body: raw,
+            complete: false,
+            took,
+        };
+    };
     let head = String::from_utf8_lossy(&raw[..end]).into_owned();
     let mut lines = head.split("\r\n");
     let status = lines
@@ -649,8 +655,11 @@ fn truncated_blob_is_a_failed_transfer_not_a_short_success() {
     assert!(!a.complete, "a short body must not look complete: {} bytes", a.body.len());
     assert!(a.body.len() <= 1000);
     assert!(a.took < Duration::from_secs(5), "took {:?}", a.took);
+    // Here the mirror may not even have sent its headers when the
+    // upstream body broke: a connection closed without an answer (status
+    // 0 here) is a failed transfer too.
     let a = get(&m, &format!("/v2/chunked/blobs/{BLOB}"));
-    assert_eq!(a.status, 200);
+    assert!(a.status == 200 || a.status == 0, "{a:?}");
     assert!(
         !a.complete,
         "a cut chunked body must not end with the last chunk: {} bytes, headers {:?}",

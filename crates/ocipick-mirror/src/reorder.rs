@@ -17,6 +17,10 @@ pub fn move_entry(bytes: &[u8], from: usize, to: usize) -> Result<Vec<u8>, Strin
         #[serde(borrow)]
         manifests: Vec<&'a RawValue>,
     }
+    // An index is a JSON object (serde would also read a struct from an array).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err("the index is not a JSON object".into());
+    }
     let top: Top<'_> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     let n = top.manifests.len();
     if from >= n || to > from {
@@ -85,6 +89,7 @@ mod tests {
         assert!(move_entry(doc, 0, 1).is_err());
         assert!(move_entry(doc, 5, 0).is_err());
         assert!(move_entry(b"{", 1, 0).is_err());
+        assert!(move_entry(br#"[[{"n":0},{"n":1}]]"#, 1, 0).is_err());
         assert!(move_entry(br#"{"manifests":[]}"#, 0, 0).is_err());
         assert!(move_entry(br#"{"manifests":[1],"manifests":[2]}"#, 0, 0).is_err());
     }
