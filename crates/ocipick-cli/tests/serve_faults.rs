@@ -109,7 +109,12 @@ fn drain(r: &mut impl Read) {
     while matches!(r.read(&mut buf), Ok(n) if n > 0) {}
 }
 
-fn serve_upstream(s: TcpStream, paths: &Mutex<Vec<String>>, endless: &AtomicUsize, script: &Script) {
+fn serve_upstream(
+    s: TcpStream,
+    paths: &Mutex<Vec<String>>,
+    endless: &AtomicUsize,
+    script: &Script,
+) {
     let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
     let mut r = BufReader::new(s.try_clone().expect("clone"));
     let mut w = s;
@@ -294,7 +299,8 @@ fn dechunk(mut raw: &[u8]) -> (Vec<u8>, bool) {
 fn request(addr: &str, method: &str, path: &str, limit: Duration) -> Answer {
     let began = Instant::now();
     let mut s = TcpStream::connect(addr).expect("connect to the mirror");
-    s.set_read_timeout(Some(Duration::from_millis(250))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(250)))
+        .unwrap();
     write!(
         s,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {OCI_INDEX}, {OCI_MANIFEST}\r\nConnection: close\r\n\r\n"
@@ -469,36 +475,54 @@ fn upstream_500s_are_retried_then_passed_on() {
     assert_healthy(&mut m);
 }
 
-#[test]
-fn upstream_404_and_401_are_passed_on() {
-    let e404 = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"no such tag"}]}"#.to_vec();
-    let e = e404.clone();
-    let up = Upstream::start(move |_, path| {
+const E404: &[u8] = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"no such tag"}]}"#;
+
+/// 404 with an error body everywhere, and 401 without a challenge (and a
+/// body that is not JSON) under `/v2/secret/`.
+fn refusing_upstream() -> Upstream {
+    Upstream::start(move |_, path| {
         if path.contains("/secret/") {
-            // 401 without a WWW-Authenticate challenge, and no JSON body.
             full(401, "text/plain", b"go away".to_vec())
         } else {
-            full(404, "application/json", e.clone())
+            full(404, "application/json", E404.to_vec())
         }
-    });
+    })
+}
+
+#[test]
+fn upstream_404_is_passed_on_with_its_body() {
+    let up = refusing_upstream();
     let mut m = mirror(&up, &["--retries", "0"]);
     let a = get(&m, "/v2/a/manifests/missing");
     assert_eq!(a.status, 404, "{a:?}");
-    assert_eq!(a.body, e404, "the upstream's own error body");
+    assert_eq!(a.body, E404, "the upstream's own error body");
     let a = get(&m, &format!("/v2/a/blobs/{BLOB}"));
-    assert_eq!((a.status, a.body.as_slice()), (404, e404.as_slice()));
+    assert_eq!((a.status, a.body.as_slice()), (404, E404));
+    // 401 without a challenge on a blob: passed on as it is.
+    let a = get(&m, &format!("/v2/secret/blobs/{BLOB}"));
+    assert_eq!((a.status, a.body.as_slice()), (401, &b"go away"[..]));
+    assert!(a.header("www-authenticate").is_none());
+    assert!(m.metric(ERR_STATUS) >= 3.0);
+    let n404 = "ocipick_mirror_requests_total{kind=\"manifest_tag\",method=\"GET\",code=\"404\"}";
+    assert_eq!(m.metric(n404), 1.0);
+    assert_healthy(&mut m);
+}
+
+/// BUG (see the report): the registry client turns a 401 without a usable
+/// challenge into `RegistryError::Status { status: 401 }`, which
+/// `server.rs`' `registry_error` answers with 502 UNKNOWN instead of
+/// passing the 401 on as it does for blobs.
+#[test]
+fn upstream_401_without_challenge_on_a_tag_is_passed_on() {
+    let up = refusing_upstream();
+    let mut m = mirror(&up, &["--retries", "0"]);
     let a = get(&m, "/v2/secret/manifests/t");
-    assert_eq!(a.status, 401, "{a:?}");
+    assert_eq!(a.status, 401, "body: {}", String::from_utf8_lossy(&a.body));
     assert_eq!(a.error_code(), "UNAUTHORIZED");
     assert!(
         a.header("www-authenticate").is_none(),
         "no challenge is invented"
     );
-    let a = get(&m, &format!("/v2/secret/blobs/{BLOB}"));
-    assert_eq!(a.status, 401, "{a:?}");
-    assert!(m.metric(ERR_STATUS) >= 3.0);
-    let n404 = "ocipick_mirror_requests_total{kind=\"manifest_tag\",method=\"GET\",code=\"404\"}";
-    assert_eq!(m.metric(n404), 1.0);
     assert_healthy(&mut m);
 }
 
@@ -569,13 +593,91 @@ fn unfetchable_child_falls_back_and_a_good_one_is_selected() {
 }
 
 // ---------------------------------------------------------------------------
+// Single flight.
+
+/// An upstream with tags `t0`…`t9`: distinct indexes (arm64 first, amd64
+/// second) that all name the same amd64 child; every answer is delayed by
+/// 300 ms so that concurrent requests overlap. Counts the tag and child
+/// requests.
+fn slow_upstream() -> (Upstream, Vec<u8>) {
+    let amd = child("amd64");
+    let amd_digest = sha256(&amd);
+    let c = amd.clone();
+    let up = Upstream::start(move |_, path| {
+        thread::sleep(Duration::from_millis(300));
+        if path.ends_with(&amd_digest) {
+            return full(200, OCI_MANIFEST, c.clone());
+        }
+        let tag = path.rsplit('/').next().unwrap_or("");
+        let mut v: Value = serde_json::from_slice(&index(&["arm64", "amd64"])).unwrap();
+        v["annotations"] = json!({ "tag": tag });
+        full(200, OCI_INDEX, serde_json::to_vec(&v).unwrap())
+    });
+    (up, amd)
+}
+
+/// GETs every path at once from its own thread; the answers in order.
+fn concurrently(m: &Mirror, paths: Vec<String>) -> Vec<Answer> {
+    let addr = m.addr.clone();
+    let threads: Vec<_> = paths
+        .into_iter()
+        .map(|p| {
+            let addr = addr.clone();
+            thread::spawn(move || request(&addr, "GET", &p, Duration::from_secs(15)))
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+#[test]
+fn concurrent_requests_for_one_tag_share_one_upstream_fetch() {
+    let (up, amd) = slow_upstream();
+    let mut m = mirror(&up, &[]);
+    let answers = concurrently(&m, vec!["/v2/a/manifests/t0".to_owned(); 16]);
+    for a in &answers {
+        assert_eq!((a.status, a.body.as_slice()), (200, amd.as_slice()));
+    }
+    assert_eq!(up.requests(), 2, "one index and one child fetch");
+    let manifest = "ocipick_mirror_upstream_requests_total{kind=\"manifest\"}";
+    assert_eq!(m.metric(manifest), 2.0);
+    let hits = "ocipick_mirror_cache_lookups_total{cache=\"tag\",result=\"hit\"}";
+    assert_eq!(m.metric(hits), 15.0);
+    assert_healthy(&mut m);
+}
+
+/// BUG (see the report): the child manifest is cached by digest, but its
+/// fetch is not single-flight: tags whose indexes name the same child and
+/// are first asked for at the same time each fetch it. Seen under load
+/// (bench/serve-load.sh: 16 to 29 child GETs for 10 distinct children).
+#[test]
+fn concurrent_tags_sharing_a_child_fetch_it_once() {
+    let (up, amd) = slow_upstream();
+    let mut m = mirror(&up, &[]);
+    let paths = (0..10).map(|i| format!("/v2/a/manifests/t{i}")).collect();
+    for a in concurrently(&m, paths) {
+        assert_eq!((a.status, a.body.as_slice()), (200, amd.as_slice()));
+    }
+    let children = up
+        .paths
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|p| p.contains("sha256:"))
+        .count();
+    assert_eq!(children, 1, "the shared child fetched {children} times");
+    assert_healthy(&mut m);
+}
+
+// ---------------------------------------------------------------------------
 // Upstream bodies that break a rule.
 
 #[test]
 fn index_over_the_limit_with_content_length_is_502_manifest_invalid() {
     let mut big = index(&["amd64"]);
     big.pop();
-    big.extend_from_slice(format!(",\"annotations\":{{\"x\":\"{}\"}}}}", "y".repeat(100 << 10)).as_bytes());
+    big.extend_from_slice(
+        format!(",\"annotations\":{{\"x\":\"{}\"}}}}", "y".repeat(100 << 10)).as_bytes(),
+    );
     let b = big.clone();
     let up = Upstream::start(move |_, _| full(200, OCI_INDEX, b.clone()));
     let mut m = mirror(&up, &["--max-index-bytes", "64KiB", "--retries", "0"]);
@@ -617,10 +719,7 @@ fn digest_mismatch_on_the_tag_is_502() {
     let b = idx.clone();
     let up = Upstream::start(move |_, _| Reply::Full {
         status: 200,
-        headers: hdrs(&[
-            ("Content-Type", OCI_INDEX),
-            ("Docker-Content-Digest", BLOB),
-        ]),
+        headers: hdrs(&[("Content-Type", OCI_INDEX), ("Docker-Content-Digest", BLOB)]),
         body: b.clone(),
     });
     let mut m = mirror(&up, &["--retries", "0"]);
@@ -649,15 +748,23 @@ fn truncated_blob_is_a_failed_transfer_not_a_short_success() {
         }
     });
     let mut m = mirror(&up, &["--retries", "0"]);
+    // The mirror's headers go out with the first body bytes: when the
+    // upstream breaks before they are flushed, the connection closes with
+    // no answer at all (status 0 here), which is a failed transfer too.
+    // Either way, never a complete-looking short body, never a hang.
     let a = get(&m, &format!("/v2/a/blobs/{BLOB}"));
-    assert_eq!(a.status, 200, "the headers were already on their way");
-    assert_eq!(a.header("content-length"), Some("1048576"));
-    assert!(!a.complete, "a short body must not look complete: {} bytes", a.body.len());
+    assert!(a.status == 200 || a.status == 0, "{a:?}");
+    if a.status == 200 {
+        assert_eq!(a.header("content-length"), Some("1048576"));
+    }
+    assert!(
+        !a.complete,
+        "a short body must not look complete: {} bytes",
+        a.body.len()
+    );
     assert!(a.body.len() <= 1000);
     assert!(a.took < Duration::from_secs(5), "took {:?}", a.took);
-    // Here the mirror may not even have sent its headers when the
-    // upstream body broke: a connection closed without an answer (status
-    // 0 here) is a failed transfer too.
+    // The same without a Content-Length: the last chunk must not come.
     let a = get(&m, &format!("/v2/chunked/blobs/{BLOB}"));
     assert!(a.status == 200 || a.status == 0, "{a:?}");
     assert!(
@@ -692,6 +799,8 @@ fn slow_loris_clients_do_not_block_others() {
     }
     drop(lorises);
     assert_healthy(&mut m);
+    let base = "ocipick_mirror_requests_total{kind=\"base\",method=\"GET\",code=\"200\"}";
+    assert_eq!(m.metric(base), 6.0);
 }
 
 #[test]
@@ -719,7 +828,11 @@ fn a_client_that_never_reads_a_blob_does_not_stop_others() {
     // A reader that does read gets the whole blob meanwhile.
     let a = get(&m, &format!("/v2/a/blobs/{BLOB}"));
     assert_eq!(a.status, 200);
-    assert!(a.complete && a.body.len() == big.len(), "{} bytes", a.body.len());
+    assert!(
+        a.complete && a.body.len() == big.len(),
+        "{} bytes",
+        a.body.len()
+    );
     // The stalled transfers hold read-ahead, not whole blobs.
     let after = m.peak_rss_kib();
     assert!(
@@ -728,6 +841,8 @@ fn a_client_that_never_reads_a_blob_does_not_stop_others() {
     );
     drop(stuck);
     assert_healthy(&mut m);
+    let blob = "ocipick_mirror_upstream_requests_total{kind=\"blob\"}";
+    assert_eq!(m.metric(blob), 5.0);
 }
 
 // ---------------------------------------------------------------------------

@@ -21,7 +21,9 @@ pub fn move_entry(bytes: &[u8], from: usize, to: usize) -> Result<Vec<u8>, Strin
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err("the index is not a JSON object".into());
     }
-    let top: Top<'_> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    // from_slice would not check the UTF-8 of strings it skips.
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("the index is not UTF-8: {e}"))?;
+    let top: Top<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let n = top.manifests.len();
     if from >= n || to > from {
         return Err(format!("cannot move entry {from} to {to} of {n}"));
@@ -90,6 +92,8 @@ mod tests {
         assert!(move_entry(doc, 5, 0).is_err());
         assert!(move_entry(b"{", 1, 0).is_err());
         assert!(move_entry(br#"[[{"n":0},{"n":1}]]"#, 1, 0).is_err());
+        // Invalid UTF-8 in a field the move does not read (found by fuzzing).
+        assert!(move_entry(b"{\"x\":\"\xff\",\"manifests\":[1,2]}", 1, 0).is_err());
         assert!(move_entry(br#"{"manifests":[]}"#, 0, 0).is_err());
         assert!(move_entry(br#"{"manifests":[1],"manifests":[2]}"#, 0, 0).is_err());
     }

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# `ocipick serve` under load: CLIENTS concurrent clients pull TAGS tags
+# through the mirror from a real registry (CNCF distribution, started by
+# shared/peers/registry.sh on a free loopback port). Bounded: every client
+# does PULLS pulls (round-robin over the tags), no open-ended duration.
+# A pull is a manifest GET by tag (checked: the answer must be the amd64
+# child, which is the SECOND entry of each index) plus, with BLOB=1, a GET
+# of the config blob it names.
+#
+# Reports requests/s, p50/p99 latency (pull_load's JSON), the upstream
+# manifest fetches counted twice — the mirror's
+# ocipick_mirror_upstream_requests_total{kind="manifest"} and the
+# registry's own log (GET …/manifests/<tag> and …/manifests/sha256:…) — and
+# the mirror's peak RSS (VmHWM).
+#
+# Expected fetches: one index GET per tag per TTL window, plus one child
+# GET per distinct selected child (children are cached by digest). The
+# TAGS indexes share CHILDREN distinct amd64 children.
+#
+# usage: bench/serve-load.sh
+# env:   TAGS             tags (default 50)
+#        CHILDREN         distinct amd64 children (default 10)
+#        CLIENTS          concurrent clients (default 32)
+#        PULLS            pulls per client (default 200)
+#        TTL              --cache-ttl of the mirror (default 30)
+#        PACE_MS          pause of each client between pulls (default 0)
+#        BLOB             1: also GET the config blob per pull (default 1)
+#        BLOB_DIRECT=1    GET the blobs straight from the registry, not through
+#                         the mirror (to tell the mirror's share of their latency)
+#        OCIPICK_SHARED   the shared folder (default: <repo root>/../shared)
+#        CARGO_TARGET_DIR honoured when locating the release binaries
+#        KEEP_WORK=1      keep the work folder (logs, data) afterwards
+# e.g.   TTL=1 PULLS=100 PACE_MS=50 bench/serve-load.sh   # several TTL windows
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+shared=${OCIPICK_SHARED:-$repo_root/../shared}
+n_tags=${TAGS:-50}
+n_children=${CHILDREN:-10}
+clients=${CLIENTS:-32}
+pulls=${PULLS:-200}
+ttl=${TTL:-30}
+pace=${PACE_MS:-0}
+blob=${BLOB:-1}
+peers_registry=$shared/peers/registry.sh
+if [[ ! -x $peers_registry ]]; then
+  echo "bench/serve-load.sh: $peers_registry not found (set OCIPICK_SHARED)" >&2
+  exit 2
+fi
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ocipick-bench-serve.XXXXXX")
+port=$(free_port)
+mirror_pid=
+stop() {
+  if [[ -n $mirror_pid ]]; then kill "$mirror_pid" 2>/dev/null || true; wait "$mirror_pid" 2>/dev/null || true; fi
+  "$peers_registry" stop "$work" "$port" >/dev/null 2>&1 || true
+  if [[ ${KEEP_WORK:-0} == 1 ]]; then
+    echo "work folder kept: $work" >&2
+  else
+    rm -rf "$work"
+  fi
+}
+trap stop EXIT
+
+echo "== starting the registry on 127.0.0.1:$port" >&2
+REGISTRY_LOG_LEVEL=info "$peers_registry" start "$work" "$port" >&2
+log=$work/registry.log
+repo=bench/app
+
+echo "== pushing $n_tags two-entry indexes (arm64 first, amd64 second) over $n_children amd64 children" >&2
+python3 - "$port" "$n_tags" "$n_children" "$work" "$repo" <<'PY'
+import hashlib, json, sys, urllib.request
+
+port, n_tags, n_children, work, repo = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+base = f"http://127.0.0.1:{port}"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+def sha(b):
+    return "sha256:" + hashlib.sha256(b).hexdigest()
+
+def req(method, url, data=None, ctype=None):
+    r = urllib.request.Request(url, data=data, method=method)
+    if ctype:
+        r.add_header("Content-Type", ctype)
+    with urllib.request.urlopen(r) as resp:
+        return resp.status, resp.headers
+
+def push_blob(b):
+    _, h = req("POST", f"{base}/v2/{repo}/blobs/uploads/")
+    loc = h["Location"]
+    if loc.startswith("/"):
+        loc = base + loc
+    sep = "&" if "?" in loc else "?"
+    req("PUT", f"{loc}{sep}digest={sha(b)}", b, "application/octet-stream")
+    return {"digest": sha(b), "size": len(b)}
+
+def push_manifest(ref, b, mt):
+    req("PUT", f"{base}/v2/{repo}/manifests/{ref}", b, mt)
+    return sha(b)
+
+def image(arch, n):
+    cfg = json.dumps({"architecture": arch, "os": "linux", "config": {"Labels": {"n": str(n)}},
+                      "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    c = push_blob(cfg)
+    l = push_blob(f"layer {arch} {n}".encode())
+    m = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **c},
+                    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **l}]}).encode()
+    d = push_manifest(sha(m), m, OCI_MANIFEST)
+    return {"mediaType": OCI_MANIFEST, "digest": d, "size": len(m),
+            "platform": {"os": "linux", "architecture": arch}}
+
+pairs = [(image("arm64", k), image("amd64", k)) for k in range(n_children)]
+expect = {}
+for i in range(n_tags):
+    arm, amd = pairs[i % n_children]
+    doc = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [arm, amd],
+           "annotations": {"org.example.bench.tag": str(i)}}
+    push_manifest(f"t{i}", json.dumps(doc).encode(), OCI_INDEX)
+    expect[f"t{i}"] = amd["digest"]
+with open(f"{work}/expect.json", "w") as f:
+    json.dump(expect, f)
+PY
+
+echo "== cargo build --release -p ocipick-cli, example pull_load" >&2
+(cd "$repo_root" && cargo build --release --quiet -p ocipick-cli &&
+  cargo build --release --quiet -p ocipick-mirror --example pull_load)
+target=${CARGO_TARGET_DIR:-$repo_root/target}/release
+bin=$target/ocipick
+load=$target/examples/pull_load
+[[ -x $bin && -x $load ]] || { echo "bench/serve-load.sh: $bin or $load not built" >&2; exit 1; }
+
+# Registry log: manifest GETs by tag and by digest.
+manifest_gets() {
+  grep 'response completed' "$log" | grep 'http.request.method=GET' |
+    grep -oE 'http.request.uri="?[^" ]*/manifests/[^" ]*' | sed 's/.*manifests\///' || true
+}
+settled_count() {
+  local a b
+  a=$(manifest_gets | wc -l)
+  while sleep 0.3; b=$(manifest_gets | wc -l); [[ $a != "$b" ]]; do a=$b; done
+  echo "$a"
+}
+
+before=$(settled_count)
+manifest_gets >"$work/gets-before.txt"
+"$bin" serve --no-config --listen 127.0.0.1:0 --upstream "127.0.0.1:$port" \
+  --plain-http "127.0.0.1:$port" -p linux/amd64 --cache-ttl "$ttl" 2>"$work/mirror.log" &
+mirror_pid=$!
+mirror_addr=
+for _ in $(seq 100); do
+  mirror_addr=$(sed -n 's/.*listening on \([0-9.:]*\).*/\1/p' "$work/mirror.log" | head -1)
+  [[ -n $mirror_addr ]] && break
+  sleep 0.1
+done
+[[ -n $mirror_addr ]] || { echo "bench/serve-load.sh: the mirror did not start:" >&2; cat "$work/mirror.log" >&2; exit 1; }
+mirror=http://$mirror_addr
+
+blob_arg=()
+[[ $blob == 1 ]] && blob_arg=(--blob)
+[[ $blob == 1 && ${BLOB_DIRECT:-0} == 1 ]] && blob_arg+=(--blob-from "http://127.0.0.1:$port")
+echo "== pull_load: $clients clients × $pulls pulls over $n_tags tags (TTL $ttl s, pace $pace ms, blob $blob)" >&2
+set +e
+"$load" --mirror "$mirror" --repo "$repo" --expect "$work/expect.json" \
+  --clients "$clients" --pulls "$pulls" --pace-ms "$pace" "${blob_arg[@]}" >"$work/load.json"
+status=$?
+set -e
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$mirror_pid/status")
+metrics=$(curl -sf "$mirror/metrics")
+after=$(settled_count)
+manifest_gets | tail -n +"$((before + 1))" >"$work/gets.txt"
+# The registry's own time for the blob GETs of this run (its side of the latency).
+grep 'response completed' "$log" | grep 'http.request.method=GET' | grep '/blobs/' |
+  grep -oE 'http.response.duration=[0-9.]+(ns|µs|us|ms|s)' | sed 's/.*=//' >"$work/blob-durations.txt" || true
+
+metric() { grep -F "$1" <<<"$metrics" | awk '{print $2}' | head -1; }
+python3 - "$work/load.json" "$work/gets.txt" "$hwm" "$n_tags" "$n_children" "$ttl" \
+  "$(metric 'ocipick_mirror_upstream_requests_total{kind="manifest"}')" \
+  "$(metric 'ocipick_mirror_upstream_requests_total{kind="blob"}')" \
+  "$(metric 'ocipick_mirror_cache_lookups_total{cache="tag",result="hit"}')" \
+  "$(metric 'ocipick_mirror_cache_lookups_total{cache="tag",result="miss"}')" \
+  "$(metric 'ocipick_mirror_selections_total{outcome="selected"}')" \
+  "$(metric 'ocipick_mirror_selections_total{outcome="fallback"}')" "$work/blob-durations.txt" <<'PY'
+import json, math, re, sys
+load = json.load(open(sys.argv[1]))
+gets = [l.strip() for l in open(sys.argv[2]) if l.strip()]
+hwm, n_tags, n_children, ttl = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+m_manifest, m_blob, hit, miss, selected, fallback = [float(x or 0) for x in sys.argv[7:13]]
+by_tag = [g for g in gets if ":" not in g]
+by_digest = [g for g in gets if ":" in g]
+windows = max(1, math.ceil(load["seconds"] / ttl)) if ttl > 0 else None
+print(f"load:      {load['clients']} clients x {load['pullsPerClient']} pulls, {load['tags']} tags, "
+      f"blob={load['blob']}, pace={load['paceMs']} ms, TTL={ttl:g} s")
+print(f"time:      {load['seconds']:.2f} s for {load['pulls']} pulls / {load['requests']} requests")
+print(f"rate:      {load['requestsPerSecond']:.0f} requests/s, {load['pullsPerSecond']:.0f} pulls/s")
+print(f"latency:   request p50 {load['requestMs']['p50']:.2f} ms, p99 {load['requestMs']['p99']:.2f} ms, "
+      f"max {load['requestMs']['max']:.2f} ms; pull p50 {load['pullMs']['p50']:.2f} ms, p99 {load['pullMs']['p99']:.2f} ms")
+if load["blob"]:
+    print(f"blobs:     from {load['blobFrom']}: p50 {load['blobMs']['p50']:.2f} ms, p99 {load['blobMs']['p99']:.2f} ms")
+print(f"answers:   wrong manifest {load['wrongManifest']}, errors {load['errors']}"
+      + (f" (first: {load['firstError']})" if load['firstError'] else ""))
+print(f"mirror:    upstream manifest requests {m_manifest:.0f} (metrics), upstream blob requests {m_blob:.0f}; "
+      f"tag cache {hit:.0f} hits / {miss:.0f} misses; selected {selected:.0f}, fallback {fallback:.0f}")
+print(f"registry:  manifest GETs {len(gets)} = {len(by_tag)} by tag ({len(set(by_tag))} distinct) "
+      f"+ {len(by_digest)} by digest ({len(set(by_digest))} distinct)")
+if windows:
+    print(f"expected:  ~{n_tags} x {windows} TTL window(s) = {n_tags * windows} index GETs "
+          f"(upper bound; ceil(run/TTL)) + {n_children} child GETs")
+unit = {"ns": 1e-6, "µs": 1e-3, "us": 1e-3, "ms": 1.0, "s": 1000.0}
+durs = sorted(float(m.group(1)) * unit[m.group(2)]
+              for m in (re.match(r"([0-9.]+)(ns|µs|us|ms|s)$", l.strip()) for l in open(sys.argv[13]))
+              if m)
+if durs:
+    q = lambda p: durs[min(len(durs) - 1, round((len(durs) - 1) * p))]
+    print(f"upstream:  registry's own blob GET time p50 {q(0.5):.2f} ms, p99 {q(0.99):.2f} ms ({len(durs)} GETs)")
+print(f"memory:    mirror peak RSS (VmHWM) {hwm / 1024:.1f} MiB")
+PY
+exit "$status"

@@ -1,0 +1,1437 @@
+//! `ocipick serve` end to end, with real clients against a real registry
+//! (the CNCF distribution registry, `docker-registry`, started per test on
+//! a free loopback port) through the mirror:
+//!
+//! - skopeo, configured only through a `registries.conf` mirror entry,
+//!   copies the node's preferred image of a tag (and the plain one without
+//!   the mirror or without the preference), its blobs through the mirror;
+//! - containerd 1.6 (`containerd` + `ctr content fetch --hosts-dir`, a
+//!   `hosts.toml` mirror entry; `?ns=` routing) resolves the tag to the
+//!   preferred child; skipped with a printed reason only when containerd
+//!   cannot be installed or started here;
+//! - pass-through fidelity: blobs and manifests by digest byte for byte with
+//!   the upstream's headers, HEAD agreeing with GET, ranges, upstream 404s
+//!   in the distribution error format, 405 for writes, `/v2/`;
+//! - `--mode reorder`: a new index that differs only in entry order, served
+//!   again by its digest;
+//! - the tag cache: one upstream fetch for a burst, a new one after the TTL;
+//! - a large blob streamed in bounded memory (size from
+//!   `OCIPICK_SERVE_BLOB_MIB`, default 256; `bench/serve-bigblob.sh` runs
+//!   it with 1 GiB).
+//!
+//! skopeo and containerd are installed with apt-get when missing, as
+//! `docker-registry` is.
+
+mod common;
+#[path = "support/registry.rs"]
+mod registry_support;
+#[path = "support/serve.rs"]
+mod serve_support;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Barrier, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use common::{OCI_INDEX, OCI_MANIFEST};
+use registry_support::{Access, Registry};
+use serde_json::Value;
+use serve_support::Mirror;
+use sha2::{Digest as _, Sha256};
+
+const GPU_KEY: &str = "com.example.gpu";
+const GPU_MODEL: &str = "example-gpu-model";
+
+// ---------------------------------------------------------------------------
+// Tools installed on demand.
+
+/// Whether `program` is on the PATH.
+fn which(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+}
+
+/// Installs the Debian package `package` when `program` is missing, once
+/// per package and test binary, one apt-get at a time. `Err` says why it
+/// could not be installed.
+fn ensure_tool(program: &str, package: &str) -> Result<(), String> {
+    static APT: Mutex<()> = Mutex::new(());
+    static DONE: Mutex<BTreeMap<String, Result<(), String>>> = Mutex::new(BTreeMap::new());
+    let _apt = APT.lock().unwrap_or_else(|e| e.into_inner());
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(r) = done.get(package) {
+        return r.clone();
+    }
+    let result = if which(program) {
+        Ok(())
+    } else {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+                 apt-get install -y -qq --no-install-recommends {package}"
+            ))
+            .stdin(Stdio::null())
+            .output();
+        match out {
+            Err(e) => Err(format!("cannot run apt-get: {e}")),
+            Ok(o) if !o.status.success() => Err(format!(
+                "apt-get install {package} failed ({}): {}",
+                o.status,
+                String::from_utf8_lossy(&o.stderr).trim()
+            )),
+            Ok(_) if !which(program) => Err(format!(
+                "{program} is still missing after installing {package}"
+            )),
+            Ok(_) => Ok(()),
+        }
+    };
+    done.insert(package.to_owned(), result.clone());
+    result
+}
+
+// ---------------------------------------------------------------------------
+// Content and mirrors.
+
+/// The two linux/amd64 images of a tag, plain first, GPU second.
+struct Pair {
+    plain: Value,
+    gpu: Value,
+    /// The digest of the index.
+    index: String,
+    /// The diff ID (uncompressed digest) of each image's one layer.
+    plain_diff: String,
+    gpu_diff: String,
+}
+
+impl Pair {
+    fn plain_digest(&self) -> &str {
+        self.plain["digest"].as_str().unwrap()
+    }
+    fn gpu_digest(&self) -> &str {
+        self.gpu["digest"].as_str().unwrap()
+    }
+}
+
+/// A gzipped tar holding one file, `label.txt`; returns (gzip, tar).
+fn layer_tar_gz(label: &str) -> (Vec<u8>, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("label.txt"), format!("{label}\n")).unwrap();
+    let tar = Command::new("tar")
+        .args([
+            "--mtime=@0",
+            "--owner=0",
+            "--group=0",
+            "--numeric-owner",
+            "-C",
+        ])
+        .arg(dir.path())
+        .args(["-cf", "-", "label.txt"])
+        .output()
+        .expect("run tar");
+    assert!(tar.status.success(), "tar: {tar:?}");
+    let mut gz = Command::new("gzip")
+        .args(["-n", "-c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run gzip");
+    {
+        use std::io::Write;
+        let mut stdin = gz.stdin.take().unwrap();
+        stdin.write_all(&tar.stdout).unwrap();
+    }
+    let out = gz.wait_with_output().expect("gzip");
+    assert!(out.status.success(), "gzip: {out:?}");
+    (out.stdout, tar.stdout)
+}
+
+/// Pushes a runnable linux/amd64 OCI image (a real gzipped tar layer and a
+/// config whose diff ID matches it, so skopeo copies it unchanged and
+/// containerd unpacks it); returns its index descriptor and diff ID.
+fn push_real_image(
+    reg: &Registry,
+    repo: &str,
+    label: &str,
+    annotations: &[(&str, &str)],
+) -> (Value, String) {
+    let (gz, tar) = layer_tar_gz(label);
+    let diff_id = sha256(&tar);
+    let config = serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Labels": {"label": label}, "Cmd": ["/bin/true"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    });
+    let (cd, cs) = reg.push_blob(repo, &serde_json::to_vec(&config).unwrap());
+    let (ld, ls) = reg.push_blob(repo, &gz);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": ls}],
+    });
+    let mut d = reg.push_by_digest(repo, OCI_MANIFEST, &manifest);
+    d["platform"] = common::platform("linux/amd64");
+    if !annotations.is_empty() {
+        let a: serde_json::Map<String, Value> = annotations
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+            .collect();
+        d["annotations"] = Value::Object(a);
+    }
+    (d, diff_id)
+}
+
+/// Pushes [plain linux/amd64, linux/amd64 + GPU annotation] as an OCI index
+/// under `tag`: a first-match runtime takes the plain one.
+fn push_pair(reg: &Registry, repo: &str, tag: &str) -> Pair {
+    let (plain, plain_diff) = push_real_image(reg, repo, "plain-amd64", &[]);
+    let (gpu, gpu_diff) = push_real_image(reg, repo, "gpu-amd64", &[(GPU_KEY, GPU_MODEL)]);
+    let index = reg.push_index(repo, tag, OCI_INDEX, &[plain.clone(), gpu.clone()]);
+    Pair {
+        plain,
+        gpu,
+        index,
+        plain_diff,
+        gpu_diff,
+    }
+}
+
+/// A mirror of `reg` for linux/amd64 with `extra` arguments.
+fn mirror_of(reg: &Registry, extra: &[&str]) -> Mirror {
+    let host = reg.host();
+    let mut args = vec![
+        "--upstream",
+        host.as_str(),
+        "--plain-http",
+        host.as_str(),
+        "-p",
+        "linux/amd64",
+    ];
+    args.extend_from_slice(extra);
+    Mirror::start(&args)
+}
+
+/// A mirror of `reg` for a linux/amd64 node that prefers the GPU build.
+fn preferring(reg: &Registry, extra: &[&str]) -> Mirror {
+    let mut args = vec!["--prefer", GPU_KEY];
+    args.extend_from_slice(extra);
+    mirror_of(reg, &args)
+}
+
+/// The manifest and blob digests a manifest names (config and layers).
+fn blobs_of(manifest: &[u8]) -> Vec<String> {
+    let v: Value = serde_json::from_slice(manifest).expect("manifest JSON");
+    let mut out = vec![v["config"]["digest"].as_str().unwrap().to_owned()];
+    for l in v["layers"].as_array().unwrap() {
+        out.push(l["digest"].as_str().unwrap().to_owned());
+    }
+    out
+}
+
+/// `n` bytes of deterministic noise (xorshift64*), from `seed`.
+struct Noise {
+    state: u64,
+    left: u64,
+}
+
+impl Noise {
+    fn new(seed: u64, n: u64) -> Noise {
+        Noise {
+            state: seed | 1,
+            left: n,
+        }
+    }
+
+    fn bytes(seed: u64, n: usize) -> Vec<u8> {
+        let mut v = Vec::with_capacity(n);
+        Noise::new(seed, n as u64)
+            .read_to_end(&mut v)
+            .expect("noise");
+        v
+    }
+}
+
+impl Read for Noise {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (buf.len() as u64).min(self.left) as usize;
+        for chunk in buf[..n].chunks_mut(8) {
+            self.state ^= self.state >> 12;
+            self.state ^= self.state << 25;
+            self.state ^= self.state >> 27;
+            let w = self.state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes();
+            chunk.copy_from_slice(&w[..chunk.len()]);
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// HTTP.
+
+fn agent(timeout: Option<Duration>) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(timeout)
+        .user_agent("ocipick-serve-test")
+        .build()
+        .into()
+}
+
+/// One answer: status, headers (names lower-case; repeated ones joined
+/// with ", "), body.
+#[derive(Debug, Clone)]
+struct Answer {
+    status: u16,
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+
+    /// The headers a registry client relies on.
+    fn content_headers(&self) -> [(&'static str, Option<&str>); 3] {
+        [
+            (
+                "docker-content-digest",
+                self.header("docker-content-digest"),
+            ),
+            ("content-length", self.header("content-length")),
+            ("content-type", self.header("content-type")),
+        ]
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+/// Sends `method url` with `headers` (and `body` unless it is `None`).
+fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Answer {
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    let agent = AGENT.get_or_init(|| agent(Some(Duration::from_secs(60))));
+    let mut b = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let result = match body {
+        Some(bytes) => agent.run(b.body(bytes).expect("request")),
+        None => agent.run(b.body(()).expect("request")),
+    };
+    let mut resp = result.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let mut headers = BTreeMap::new();
+    for (k, v) in resp.headers() {
+        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+        headers
+            .entry(k.as_str().to_owned())
+            .and_modify(|s: &mut String| {
+                s.push_str(", ");
+                s.push_str(&v);
+            })
+            .or_insert(v);
+    }
+    let body = if method == "HEAD" {
+        Vec::new()
+    } else {
+        resp.body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .unwrap_or_else(|e| panic!("{method} {url}: body: {e}"))
+    };
+    Answer {
+        status: resp.status().as_u16(),
+        headers,
+        body,
+    }
+}
+
+/// What registry clients send for manifests.
+const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, \
+application/vnd.oci.image.manifest.v1+json, \
+application/vnd.docker.distribution.manifest.v2+json";
+
+fn get(url: &str) -> Answer {
+    send("GET", url, &[("Accept", ACCEPT)], None)
+}
+
+fn head(url: &str) -> Answer {
+    send("HEAD", url, &[("Accept", ACCEPT)], None)
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    common::sha256(bytes)
+}
+
+/// Asserts a distribution-spec error body: `{"errors":[{"code",…}, …]}`
+/// with at least one error, each with a string `code`.
+fn assert_errors_body(a: &Answer, what: &str) {
+    let v = a.json();
+    let errors = v["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{what}: no \"errors\" array in {v}"));
+    assert!(!errors.is_empty(), "{what}: empty errors in {v}");
+    for e in errors {
+        assert!(e["code"].is_string(), "{what}: error without code: {v}");
+    }
+}
+
+/// Requests the registry saw for `uri` with `method`.
+fn count(log: &[Access], method: &str, uri: &str) -> usize {
+    log.iter()
+        .filter(|a| a.method == method && a.uri == uri)
+        .count()
+}
+
+// ---------------------------------------------------------------------------
+// 1. skopeo through a registries.conf mirror.
+
+/// Copies `docker://REF` into a new OCI layout with skopeo, using only
+/// `registries_conf` for registry settings; returns the digest of the
+/// manifest copied (from the layout's index.json).
+fn skopeo_copy(registries_conf: &Path, reference: &str, work: &Path, name: &str) -> String {
+    let policy = work.join("policy.json");
+    std::fs::write(
+        &policy,
+        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+    )
+    .unwrap();
+    let layout = work.join(name);
+    let out = Command::new("skopeo")
+        .arg("--registries-conf")
+        .arg(registries_conf)
+        .arg("--policy")
+        .arg(&policy)
+        .arg("--override-os")
+        .arg("linux")
+        .arg("--override-arch")
+        .arg("amd64")
+        .arg("copy")
+        .arg(format!("docker://{reference}"))
+        .arg(format!("oci:{}:t", layout.display()))
+        .env("REGISTRY_AUTH_FILE", work.join("auth.json"))
+        .env("HOME", work)
+        .env("XDG_RUNTIME_DIR", work)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run skopeo");
+    assert!(
+        out.status.success(),
+        "skopeo copy {reference} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).expect("index.json"))
+            .expect("index.json is JSON");
+    let m = index["manifests"].as_array().expect("manifests");
+    assert_eq!(m.len(), 1, "one image in the layout: {index}");
+    m[0]["digest"].as_str().unwrap().to_owned()
+}
+
+/// A registries.conf for `upstream` with, optionally, one mirror.
+fn registries_conf(dir: &Path, name: &str, upstream: &str, mirror: Option<&str>) -> PathBuf {
+    let mut text = format!(
+        "unqualified-search-registries = []\n\n\
+         [[registry]]\nlocation = \"{upstream}\"\ninsecure = true\n"
+    );
+    if let Some(m) = mirror {
+        text.push_str(&format!(
+            "\n[[registry.mirror]]\nlocation = \"{m}\"\ninsecure = true\n"
+        ));
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn skopeo_pulls_the_preferred_image_through_a_registries_conf_mirror() {
+    if let Err(why) = ensure_tool("skopeo", "skopeo") {
+        panic!("skopeo is needed for this test: {why}");
+    }
+    let reg = Registry::anonymous();
+    let pair = push_pair(&reg, "demo/app", "v1");
+    let gpu_manifest = reg.get_manifest("demo/app", pair.gpu_digest());
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let image = format!("{}/demo/app:v1", reg.host());
+
+    // Directly from the upstream: the first linux/amd64 entry.
+    let direct = registries_conf(w, "direct.conf", &reg.host(), None);
+    assert_eq!(
+        skopeo_copy(&direct, &image, w, "direct"),
+        pair.plain_digest(),
+        "skopeo without a mirror takes the first linux/amd64 entry"
+    );
+
+    // Through a mirror without the preference: the same.
+    let neutral = mirror_of(&reg, &[]);
+    let conf = registries_conf(w, "neutral.conf", &reg.host(), Some(&neutral.addr));
+    assert_eq!(
+        skopeo_copy(&conf, &image, w, "neutral"),
+        pair.plain_digest(),
+        "a mirror with no preference answers with the first fit; log:\n{}",
+        neutral.log()
+    );
+    drop(neutral);
+
+    // Through the preferring mirror: the GPU build, blobs through it too.
+    reg.sync_log();
+    let before = reg.access_log().len();
+    let m = preferring(&reg, &[]);
+    let conf = registries_conf(w, "mirror.conf", &reg.host(), Some(&m.addr));
+    let got = skopeo_copy(&conf, &image, w, "mirrored");
+    assert_eq!(
+        got,
+        pair.gpu_digest(),
+        "skopeo through the mirror gets the preferred child; log:\n{}",
+        m.log()
+    );
+    assert!(
+        m.log().contains(&format!("chosen={}", pair.gpu_digest())),
+        "the mirror logged its decision:\n{}",
+        m.log()
+    );
+    // The layout holds the GPU build's blobs, byte for byte.
+    let layout = w.join("mirrored");
+    let stored = std::fs::read(
+        layout
+            .join("blobs/sha256")
+            .join(pair.gpu_digest().trim_start_matches("sha256:")),
+    )
+    .expect("manifest blob in the layout");
+    assert_eq!(stored, gpu_manifest, "the child manifest, unchanged");
+    let blobs = blobs_of(&gpu_manifest);
+    for b in &blobs {
+        assert!(
+            layout
+                .join("blobs/sha256")
+                .join(b.trim_start_matches("sha256:"))
+                .is_file(),
+            "blob {b} copied"
+        );
+    }
+    // Every blob came through the mirror: skopeo itself never reached the
+    // upstream, and the mirror's client fetched each blob there.
+    reg.sync_log();
+    let log: Vec<Access> = reg.access_log().into_iter().skip(before).collect();
+    let direct_hits: Vec<&Access> = log
+        .iter()
+        .filter(|a| !a.user_agent.starts_with("ocipick/") && !a.user_agent.contains("sentinel"))
+        .collect();
+    assert!(
+        direct_hits.is_empty(),
+        "skopeo reached the upstream directly: {direct_hits:#?}"
+    );
+    for b in &blobs {
+        let uri = format!("/v2/demo/app/blobs/{b}");
+        assert!(
+            log.iter()
+                .any(|a| a.uri == uri && a.method == "GET" && a.user_agent.starts_with("ocipick/")),
+            "the mirror fetched {uri} upstream: {log:#?}"
+        );
+    }
+    let blob_gets =
+        m.metric(r#"ocipick_mirror_requests_total{kind="blob",method="GET",code="200"}"#);
+    assert!(
+        blob_gets >= blobs.len() as f64,
+        "the mirror served {blob_gets} blob GETs, want at least {}",
+        blobs.len()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 2. containerd through a hosts.toml mirror.
+
+/// A containerd daemon with its own root, state and socket, killed on drop.
+struct Containerd {
+    child: Child,
+    dir: tempfile::TempDir,
+    socket: PathBuf,
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Containerd {
+    /// Starts containerd; `Err` says why it cannot run here. Namespaces
+    /// do not share content, so each pull fetches its own blobs.
+    fn start() -> Result<Containerd, String> {
+        ensure_tool("containerd", "containerd")?;
+        if !which("ctr") {
+            return Err("the containerd package installed no ctr".into());
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("ocictd")
+            .tempdir_in("/tmp")
+            .map_err(|e| format!("tempdir: {e}"))?;
+        let d = dir.path();
+        let socket = d.join("c.sock");
+        let config = format!(
+            "version = 2\n\
+             root = \"{root}\"\n\
+             state = \"{state}\"\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+             [grpc]\n  address = \"{sock}\"\n\
+             [ttrpc]\n  address = \"{sock}.ttrpc\"\n\
+             [debug]\n  address = \"\"\n\
+             [metrics]\n  address = \"\"\n\
+             [plugins.\"io.containerd.metadata.v1.bolt\"]\n  \
+             content_sharing_policy = \"isolated\"\n",
+            root = d.join("root").display(),
+            state = d.join("state").display(),
+            sock = socket.display(),
+        );
+        std::fs::write(d.join("config.toml"), config).map_err(|e| e.to_string())?;
+        let log = std::fs::File::create(d.join("containerd.log")).map_err(|e| e.to_string())?;
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(d.join("config.toml"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().map_err(|e| e.to_string())?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .map_err(|e| format!("cannot start containerd: {e}"))?;
+        let mut c = Containerd { child, dir, socket };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(st)) = c.child.try_wait() {
+                return Err(format!("containerd exited ({st}): {}", c.log()));
+            }
+            let ok = c
+                .ctr("default", &["version"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ok {
+                return Ok(c);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("containerd did not answer in 30 s: {}", c.log()));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
+    }
+
+    /// `ctr --address SOCK -n NAMESPACE ARGS…`.
+    fn ctr(&self, namespace: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ctr");
+        c.arg("--address")
+            .arg(&self.socket)
+            .arg("-n")
+            .arg(namespace)
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs ctr; panics with its output on failure.
+    fn ctr_ok(&self, namespace: &str, args: &[&str]) -> String {
+        let out = self.ctr(namespace, args).output().expect("run ctr");
+        assert!(
+            out.status.success(),
+            "ctr {args:?} failed: {}\n{}\ncontainerd log:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The target digest of image `name` in `namespace` (`ctr image ls`).
+    fn image_target(&self, namespace: &str, name: &str) -> String {
+        let out = self.ctr_ok(namespace, &["image", "ls"]);
+        out.lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|cols| cols.first() == Some(&name))
+            .and_then(|cols| cols.get(2).map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| panic!("no image {name} in ctr image ls:\n{out}"))
+    }
+
+    /// The committed snapshots of `namespace` (native snapshotter): for
+    /// one-layer images, their layers' diff IDs.
+    fn snapshots(&self, namespace: &str) -> Vec<String> {
+        let out = self.ctr_ok(namespace, &["snapshot", "--snapshotter", "native", "ls"]);
+        out.lines()
+            .skip(1)
+            .filter(|l| l.contains("Committed"))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .collect()
+    }
+
+    /// Whether content `digest` is in `namespace`'s content store.
+    fn has_content(&self, namespace: &str, digest: &str) -> bool {
+        self.ctr_ok(namespace, &["content", "ls", "-q"])
+            .lines()
+            .any(|l| l.trim() == digest)
+    }
+
+    /// A hosts directory for `upstream` whose only mirror is `mirror`.
+    fn hosts_dir(&self, name: &str, upstream: &str, mirror: &str) -> PathBuf {
+        let dir = self.dir.path().join(name);
+        let d = dir.join(upstream);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("hosts.toml"),
+            format!(
+                "server = \"http://{upstream}\"\n\n\
+                 [host.\"http://{mirror}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
+            ),
+        )
+        .unwrap();
+        dir
+    }
+}
+
+#[test]
+fn containerd_resolves_the_tag_to_the_preferred_image_through_a_hosts_toml_mirror() {
+    let reg = Registry::anonymous();
+    let pair = push_pair(&reg, "demo/app", "v1");
+    let ctd = match Containerd::start() {
+        Ok(c) => c,
+        Err(why) => {
+            eprintln!("SKIPPED containerd test: containerd cannot run here: {why}");
+            return;
+        }
+    };
+    let image = format!("{}/demo/app:v1", reg.host());
+    let gpu_manifest = reg.get_manifest("demo/app", pair.gpu_digest());
+
+    // Directly: the tag resolves to the index, and containerd pulls and
+    // unpacks its first linux/amd64 entry, the plain one.
+    ctd.ctr_ok(
+        "direct",
+        &[
+            "image",
+            "pull",
+            "--plain-http",
+            "--snapshotter",
+            "native",
+            "--platform",
+            "linux/amd64",
+            &image,
+        ],
+    );
+    // (ctr fetches every linux/amd64 entry, then unpacks the first.)
+    assert_eq!(ctd.image_target("direct", &image), pair.index);
+    assert!(ctd.has_content("direct", pair.plain_digest()));
+    assert_eq!(
+        ctd.snapshots("direct"),
+        [pair.plain_diff.clone()],
+        "containerd alone unpacks the plain build"
+    );
+
+    // Through the mirror: the tag resolves to the GPU build itself, which
+    // containerd pulls and unpacks.
+    reg.sync_log();
+    let before = reg.access_log().len();
+    let m = preferring(&reg, &[]);
+    let hosts = ctd.hosts_dir("hosts", &reg.host(), &m.addr);
+    ctd.ctr_ok(
+        "mirrored",
+        &[
+            "image",
+            "pull",
+            "--hosts-dir",
+            hosts.to_str().unwrap(),
+            "--snapshotter",
+            "native",
+            "--platform",
+            "linux/amd64",
+            &image,
+        ],
+    );
+    assert_eq!(
+        ctd.image_target("mirrored", &image),
+        pair.gpu_digest(),
+        "containerd through the mirror resolves the tag to the preferred child; mirror log:\n{}",
+        m.log()
+    );
+    let stored = ctd.ctr_ok("mirrored", &["content", "get", pair.gpu_digest()]);
+    assert_eq!(stored.as_bytes(), gpu_manifest.as_slice());
+    for b in blobs_of(&gpu_manifest) {
+        assert!(ctd.has_content("mirrored", &b), "blob {b} fetched");
+    }
+    assert!(!ctd.has_content("mirrored", pair.plain_digest()));
+    assert_eq!(
+        ctd.snapshots("mirrored"),
+        [pair.gpu_diff.clone()],
+        "the GPU build's layer is unpacked"
+    );
+    // containerd resolved with HEAD on the tag (with ?ns=), fetched by
+    // digest, all through the mirror: nothing reached the upstream but the
+    // mirror's own client.
+    assert!(
+        m.metric(r#"ocipick_mirror_requests_total{kind="manifest_tag",method="HEAD",code="200"}"#)
+            >= 1.0,
+        "containerd resolved through the mirror"
+    );
+    reg.sync_log();
+    let log: Vec<Access> = reg.access_log().into_iter().skip(before).collect();
+    let direct_hits: Vec<&Access> = log
+        .iter()
+        .filter(|a| !a.user_agent.starts_with("ocipick/") && !a.user_agent.contains("sentinel"))
+        .collect();
+    assert!(
+        direct_hits.is_empty(),
+        "containerd reached the upstream directly: {direct_hits:#?}"
+    );
+    for b in blobs_of(&gpu_manifest) {
+        let uri = format!("/v2/demo/app/blobs/{b}");
+        assert!(
+            log.iter()
+                .any(|a| a.uri == uri && a.method == "GET" && a.user_agent.starts_with("ocipick/")),
+            "the mirror fetched {uri} upstream: {log:#?}"
+        );
+    }
+    let blob_gets =
+        m.metric(r#"ocipick_mirror_requests_total{kind="blob",method="GET",code="200"}"#);
+    assert!(blob_gets >= 2.0, "blobs through the mirror: {blob_gets}");
+}
+
+/// containerd's `?ns=` chooses among several upstreams, as containerd
+/// sends it: percent-encoded (`ns=127.0.0.1%3A5000`, Go's
+/// `url.Values.Encode`), which is what the containerd test above relies on.
+#[test]
+fn the_ns_parameter_chooses_the_upstream_as_containerd_encodes_it() {
+    let a = Registry::anonymous();
+    let b = Registry::anonymous();
+    let pa = push_pair(&a, "demo/app", "v1");
+    // Different content in B: labels differ, so digests do.
+    let (plain_b, _) = push_real_image(&b, "demo/app", "plain-b", &[]);
+    let (gpu_b, _) = push_real_image(&b, "demo/app", "gpu-b", &[(GPU_KEY, GPU_MODEL)]);
+    b.push_index("demo/app", "v1", OCI_INDEX, &[plain_b, gpu_b.clone()]);
+    let (ha, hb) = (a.host(), b.host());
+    let m = Mirror::start(&[
+        "--upstream",
+        &ha,
+        "--upstream",
+        &hb,
+        "--plain-http",
+        &ha,
+        "--plain-http",
+        &hb,
+        "-p",
+        "linux/amd64",
+        "--prefer",
+        GPU_KEY,
+    ]);
+    let tag = |query: &str| get(&format!("{}/v2/demo/app/manifests/v1{query}", m.url()));
+    let digest_of = |a: &Answer| a.header("docker-content-digest").map(str::to_owned);
+    let gpu_b = gpu_b["digest"].as_str().unwrap();
+
+    // No ns: the first upstream.
+    let r = tag("");
+    assert_eq!(r.status, 200);
+    assert_eq!(digest_of(&r).as_deref(), Some(pa.gpu_digest()));
+    // ns naming an upstream, plain and percent-encoded.
+    let r = tag(&format!("?ns={ha}"));
+    assert_eq!(digest_of(&r).as_deref(), Some(pa.gpu_digest()), "ns={ha}");
+    let r = tag(&format!("?ns={hb}"));
+    assert_eq!(r.status, 200, "ns={hb}");
+    assert_eq!(digest_of(&r).as_deref(), Some(gpu_b), "ns={hb}");
+    let encoded = hb.replace(':', "%3A");
+    let r = tag(&format!("?ns={encoded}"));
+    assert_eq!(
+        (r.status, digest_of(&r).as_deref()),
+        (200, Some(gpu_b)),
+        "ns={encoded} (as containerd sends it): {:?}",
+        String::from_utf8_lossy(&r.body)
+    );
+    // Blobs follow ns too.
+    let gpu_manifest = b.get_manifest("demo/app", gpu_b);
+    let layer = blobs_of(&gpu_manifest).pop().unwrap();
+    let r = get(&format!(
+        "{}/v2/demo/app/blobs/{layer}?ns={encoded}",
+        m.url()
+    ));
+    assert_eq!(r.status, 200, "blob with ns={encoded}");
+    assert_eq!(sha256(&r.body), layer);
+    // A registry the mirror does not serve: 404 in the distribution format.
+    let r = tag("?ns=ghcr.io");
+    assert_eq!(r.status, 404);
+    assert_errors_body(&r, "ns=ghcr.io");
+}
+
+// ---------------------------------------------------------------------------
+// 3. Pass-through fidelity.
+
+#[test]
+fn passes_blobs_and_digest_manifests_through_unchanged() {
+    let reg = Registry::anonymous();
+    let pair = push_pair(&reg, "demo/app", "v1");
+    // A blob larger than the mirror's 64 KiB chunks.
+    let data = Noise::bytes(7, 300_000);
+    let (blob, _) = reg.push_blob("demo/app", &data);
+    let m = preferring(&reg, &[]);
+    let up = format!("http://{}/v2/demo/app", reg.host());
+    let via = format!("{}/v2/demo/app", m.url());
+
+    // A blob: bytes and headers as upstream.
+    let u = get(&format!("{up}/blobs/{blob}"));
+    let g = get(&format!("{via}/blobs/{blob}"));
+    assert_eq!(u.status, 200);
+    assert_eq!(g.status, 200);
+    assert!(g.body == data, "the blob through the mirror is the blob");
+    assert_eq!(g.content_headers(), u.content_headers(), "blob headers");
+    assert_eq!(g.header("docker-content-digest"), Some(blob.as_str()));
+    assert_eq!(g.header("content-length"), Some("300000"));
+    let h = head(&format!("{via}/blobs/{blob}"));
+    assert_eq!(h.status, 200, "HEAD blob");
+    assert_eq!(h.content_headers(), g.content_headers(), "HEAD = GET, blob");
+    assert!(h.body.is_empty());
+
+    // A manifest by digest: bytes and headers as upstream.
+    for d in [pair.plain_digest(), pair.gpu_digest(), pair.index.as_str()] {
+        let u = get(&format!("{up}/manifests/{d}"));
+        let g = get(&format!("{via}/manifests/{d}"));
+        assert_eq!((u.status, g.status), (200, 200), "{d}");
+        assert_eq!(g.body, u.body, "manifest {d} byte for byte");
+        assert_eq!(g.content_headers(), u.content_headers(), "manifest {d}");
+        assert_eq!(g.header("docker-content-digest"), Some(d));
+        let h = head(&format!("{via}/manifests/{d}"));
+        assert_eq!(h.status, 200);
+        assert_eq!(h.content_headers(), g.content_headers(), "HEAD = GET, {d}");
+    }
+    // The index by digest is the upstream's index, not a selection.
+    let g = get(&format!("{via}/manifests/{}", pair.index));
+    assert_eq!(g.header("content-type"), Some(OCI_INDEX));
+
+    // A manifest by tag: the selected child, as upstream serves the child.
+    let child = get(&format!("{up}/manifests/{}", pair.gpu_digest()));
+    let g = get(&format!("{via}/manifests/v1"));
+    assert_eq!(g.status, 200);
+    assert_eq!(g.body, child.body, "the tag answers with the GPU child");
+    assert_eq!(g.content_headers(), child.content_headers(), "tag = child");
+    assert_eq!(g.header("content-type"), Some(OCI_MANIFEST));
+    assert_eq!(g.header("docker-content-digest"), Some(pair.gpu_digest()));
+    let h = head(&format!("{via}/manifests/v1"));
+    assert_eq!(h.status, 200);
+    assert_eq!(h.content_headers(), g.content_headers(), "HEAD = GET, tag");
+    assert!(h.body.is_empty());
+
+    // Ranges: within the first chunk, and across the 64 KiB chunk border.
+    for (from, to) in [(3u64, 10u64), (65_530, 65_545), (299_990, 299_999)] {
+        let range = format!("bytes={from}-{to}");
+        let r = send(
+            "GET",
+            &format!("{via}/blobs/{blob}"),
+            &[("Range", range.as_str())],
+            None,
+        );
+        assert_eq!(r.status, 206, "{range}");
+        assert_eq!(
+            r.body,
+            &data[from as usize..=to as usize],
+            "{range}: the right bytes"
+        );
+        assert_eq!(
+            r.header("content-range"),
+            Some(format!("bytes {from}-{to}/300000").as_str()),
+            "{range}"
+        );
+        assert_eq!(
+            r.header("content-length"),
+            Some((to - from + 1).to_string().as_str())
+        );
+    }
+
+    // Tag lists pass through with their query and Link header;
+    // referrers as the upstream answers them (distribution 2.8: 404).
+    reg.push_index(
+        "demo/app",
+        "v2",
+        OCI_INDEX,
+        &[pair.plain.clone(), pair.gpu.clone()],
+    );
+    for path in [
+        "tags/list".to_owned(),
+        "tags/list?n=1".to_owned(),
+        "tags/list?n=1&last=v1".to_owned(),
+        format!("referrers/{}", pair.gpu_digest()),
+    ] {
+        let u = get(&format!("{up}/{path}"));
+        let g = get(&format!("{via}/{path}"));
+        assert_eq!(g.status, u.status, "{path}");
+        assert_eq!(g.body, u.body, "{path}");
+        assert_eq!(g.header("link"), u.header("link"), "{path}");
+        assert_eq!(g.header("content-type"), u.header("content-type"), "{path}");
+    }
+    assert_eq!(
+        get(&format!("{via}/tags/list")).json()["tags"],
+        serde_json::json!(["v1", "v2"])
+    );
+    // (distribution 2.8 ignores `n`; the query reaches it unchanged.)
+    reg.sync_log();
+    assert!(
+        reg.access_log().iter().any(|a| a.method == "GET"
+            && a.uri == "/v2/demo/app/tags/list?n=1&last=v1"
+            && a.user_agent.starts_with("ocipick/")),
+        "the mirror forwarded the query"
+    );
+
+    // Upstream 404s: the status and the distribution-spec error body.
+    let missing_blob = common::sha256(b"never pushed");
+    for (what, path) in [
+        ("unknown tag", "manifests/nosuchtag".to_owned()),
+        (
+            "unknown manifest digest",
+            format!("manifests/{missing_blob}"),
+        ),
+        ("unknown blob", format!("blobs/{missing_blob}")),
+    ] {
+        let g = get(&format!("{via}/{path}"));
+        assert_eq!(
+            g.status,
+            404,
+            "{what}: {:?}",
+            String::from_utf8_lossy(&g.body)
+        );
+        assert_errors_body(&g, what);
+        let h = head(&format!("{via}/{path}"));
+        assert_eq!(h.status, 404, "HEAD {what}");
+    }
+    // An unknown repository too.
+    let g = get(&format!("{}/v2/no/such/repo/manifests/v1", m.url()));
+    assert_eq!(g.status, 404);
+    assert_errors_body(&g, "unknown repository");
+
+    // Writes: 405, and none reaches the upstream.
+    reg.sync_log();
+    let writes_before = reg
+        .access_log()
+        .iter()
+        .filter(|a| a.method != "GET" && a.method != "HEAD")
+        .count();
+    for (method, path) in [
+        ("PUT", "manifests/v1".to_owned()),
+        ("PUT", format!("manifests/{}", pair.gpu_digest())),
+        ("DELETE", format!("manifests/{}", pair.gpu_digest())),
+        ("DELETE", format!("blobs/{blob}")),
+        ("POST", "blobs/uploads/".to_owned()),
+        ("PATCH", "blobs/uploads/abc".to_owned()),
+        ("PUT", "blobs/uploads/abc?digest=sha256:00".to_owned()),
+        ("GET", "blobs/uploads/abc".to_owned()),
+    ] {
+        let body: Option<&[u8]> = match method {
+            "PUT" | "POST" | "PATCH" => Some(b"{}"),
+            _ => None,
+        };
+        let r = send(method, &format!("{via}/{path}"), &[], body);
+        assert_eq!(r.status, 405, "{method} {path}");
+        assert_errors_body(&r, &format!("{method} {path}"));
+    }
+    reg.sync_log();
+    let writes_after = reg
+        .access_log()
+        .iter()
+        .filter(|a| a.method != "GET" && a.method != "HEAD")
+        .count();
+    assert_eq!(writes_after, writes_before, "no write reached the upstream");
+    // The tag still names the index upstream.
+    assert_eq!(sha256(&reg.get_manifest("demo/app", "v1")), pair.index);
+
+    for method in ["POST", "PUT", "DELETE", "PATCH"] {
+        let body: Option<&[u8]> = (method != "DELETE").then_some(b"{}");
+        let r = send(method, &format!("{}/v2/", m.url()), &[], body);
+        assert_eq!(r.status, 405, "{method} /v2/");
+    }
+
+    // The API version check.
+    for method in ["GET", "HEAD"] {
+        let r = send(method, &format!("{}/v2/", m.url()), &[], None);
+        assert_eq!(r.status, 200, "{method} /v2/");
+        assert_eq!(
+            r.header("docker-distribution-api-version"),
+            Some("registry/2.0")
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 4. --mode reorder.
+
+#[test]
+fn reorder_mode_answers_with_the_index_reordered_and_serves_it_by_digest() {
+    let reg = Registry::anonymous();
+    let repo = "demo/app";
+    let arm = reg.push_image(repo, "arm64", Some("linux/arm64"), &[], false);
+    let plain = reg.push_image(repo, "plain-amd64", Some("linux/amd64"), &[], false);
+    let gpu = reg.push_image(
+        repo,
+        "gpu-amd64",
+        Some("linux/amd64"),
+        &[(GPU_KEY, GPU_MODEL)],
+        false,
+    );
+    let index = reg.push_index(
+        repo,
+        "v1",
+        OCI_INDEX,
+        &[arm.clone(), plain.clone(), gpu.clone()],
+    );
+    let upstream_bytes = reg.get_manifest(repo, "v1");
+    assert_eq!(sha256(&upstream_bytes), index);
+    let m = preferring(&reg, &["--mode", "reorder"]);
+    let via = format!("{}/v2/{repo}", m.url());
+
+    let g = get(&format!("{via}/manifests/v1"));
+    assert_eq!(g.status, 200, "{}", m.log());
+    assert_eq!(g.header("content-type"), Some(OCI_INDEX));
+    let served_digest = sha256(&g.body);
+    assert_eq!(
+        g.header("docker-content-digest"),
+        Some(served_digest.as_str()),
+        "the digest header is the sha256 of the bytes served"
+    );
+    assert_ne!(served_digest, index, "a new index");
+    assert_eq!(
+        g.header("content-length"),
+        Some(g.body.len().to_string().as_str())
+    );
+
+    // The first linux/amd64 entry is the GPU build; the arm64 entry, which
+    // no amd64 runtime considers, stays first.
+    let new = g.json();
+    let old: Value = serde_json::from_slice(&upstream_bytes).unwrap();
+    let entries = new["manifests"].as_array().unwrap();
+    let first_amd64 = entries
+        .iter()
+        .find(|e| e["platform"]["architecture"] == "amd64" && e["platform"]["os"] == "linux")
+        .expect("an amd64 entry");
+    assert_eq!(first_amd64["digest"], gpu["digest"]);
+    let order: Vec<&Value> = entries.iter().map(|e| &e["digest"]).collect();
+    assert_eq!(
+        order,
+        [&arm["digest"], &gpu["digest"], &plain["digest"]],
+        "the GPU entry moved to where a first-match runtime looks"
+    );
+    // Only the order differs: the same entries (as a multiset), the same
+    // everything else, the same length.
+    let canon = |v: &Value| {
+        let mut s: Vec<String> = v["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect();
+        s.sort();
+        s
+    };
+    assert_eq!(canon(&new), canon(&old), "the same entries");
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        v.as_object_mut().unwrap().remove("manifests");
+        v
+    };
+    assert_eq!(strip(&new), strip(&old), "the same document around them");
+    assert_eq!(g.body.len(), upstream_bytes.len());
+    // Each entry's text is moved as it was.
+    for e in old["manifests"].as_array().unwrap() {
+        let text = serde_json::to_string(e).unwrap();
+        assert!(
+            String::from_utf8_lossy(&g.body).contains(&text),
+            "entry {text} kept verbatim"
+        );
+    }
+
+    // HEAD agrees; a GET by the new digest answers the same bytes — from
+    // the mirror, since the upstream never had them.
+    let h = head(&format!("{via}/manifests/v1"));
+    assert_eq!(h.status, 200);
+    assert_eq!(h.content_headers(), g.content_headers());
+    let by_digest = get(&format!("{via}/manifests/{served_digest}"));
+    assert_eq!(by_digest.status, 200, "{}", m.log());
+    assert_eq!(by_digest.body, g.body);
+    assert_eq!(by_digest.content_headers(), g.content_headers());
+    let h = head(&format!("{via}/manifests/{served_digest}"));
+    assert_eq!(h.status, 200);
+    assert_eq!(h.content_headers(), g.content_headers());
+    let upstream = get(&format!(
+        "http://{}/v2/{repo}/manifests/{served_digest}",
+        reg.host()
+    ));
+    assert_eq!(upstream.status, 404, "the reordered index is the mirror's");
+    // The children are still served by digest, unchanged.
+    let c = get(&format!(
+        "{via}/manifests/{}",
+        gpu["digest"].as_str().unwrap()
+    ));
+    assert_eq!(
+        c.body,
+        reg.get_manifest(repo, gpu["digest"].as_str().unwrap())
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 5. The tag cache.
+
+/// Upstream GETs of `repo`'s manifest `reference`, from the registry's log.
+fn upstream_gets(reg: &Registry, repo: &str, reference: &str) -> usize {
+    reg.sync_log();
+    count(
+        &reg.access_log(),
+        "GET",
+        &format!("/v2/{repo}/manifests/{reference}"),
+    )
+}
+
+const UPSTREAM_MANIFESTS: &str = r#"ocipick_mirror_upstream_requests_total{kind="manifest"}"#;
+
+#[test]
+fn a_burst_of_tag_requests_makes_one_upstream_fetch() {
+    let reg = Registry::anonymous();
+    let pair = push_pair(&reg, "demo/app", "v1");
+    let m = preferring(&reg, &[]);
+    let url = format!("{}/v2/demo/app/manifests/v1", m.url());
+    let n = 16;
+    let barrier = Arc::new(Barrier::new(n));
+    let threads: Vec<_> = (0..n)
+        .map(|_| {
+            let barrier = barrier.clone();
+            let url = url.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                get(&url)
+            })
+        })
+        .collect();
+    for t in threads {
+        let a = t.join().unwrap();
+        assert_eq!(a.status, 200);
+        assert_eq!(a.header("docker-content-digest"), Some(pair.gpu_digest()));
+    }
+    assert_eq!(
+        upstream_gets(&reg, "demo/app", "v1"),
+        1,
+        "one upstream GET of the tag for {n} requests"
+    );
+    assert_eq!(
+        upstream_gets(&reg, "demo/app", pair.gpu_digest()),
+        1,
+        "one upstream GET of the chosen child"
+    );
+    // The tag and the child: two upstream manifest requests in all.
+    assert_eq!(m.metric(UPSTREAM_MANIFESTS), 2.0);
+    assert_eq!(
+        m.metric(r#"ocipick_mirror_cache_lookups_total{cache="tag",result="miss"}"#),
+        1.0
+    );
+    assert_eq!(
+        m.metric(r#"ocipick_mirror_cache_lookups_total{cache="tag",result="hit"}"#),
+        (n - 1) as f64
+    );
+    assert_eq!(
+        m.metric(r#"ocipick_mirror_requests_total{kind="manifest_tag",method="GET",code="200"}"#),
+        n as f64
+    );
+}
+
+#[test]
+fn a_tag_is_fetched_again_after_the_cache_ttl() {
+    let reg = Registry::anonymous();
+    let pair = push_pair(&reg, "demo/app", "v1");
+    let m = preferring(&reg, &["--cache-ttl", "1"]);
+    let url = format!("{}/v2/demo/app/manifests/v1", m.url());
+    let began = Instant::now();
+    assert_eq!(get(&url).status, 200);
+    assert_eq!(get(&url).status, 200);
+    let within = began.elapsed();
+    if within < Duration::from_millis(900) {
+        // Both within the TTL: one fetch.
+        assert_eq!(upstream_gets(&reg, "demo/app", "v1"), 1, "within the TTL");
+        assert_eq!(m.metric(UPSTREAM_MANIFESTS), 2.0, "tag and child");
+    }
+    std::thread::sleep(Duration::from_millis(1300));
+    let a = get(&url);
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("docker-content-digest"), Some(pair.gpu_digest()));
+    let tag_gets = upstream_gets(&reg, "demo/app", "v1");
+    assert!(
+        tag_gets >= 2,
+        "the tag is fetched again after the TTL ({tag_gets} GETs)"
+    );
+    // The child is content-addressed: still from the mirror's store.
+    assert_eq!(upstream_gets(&reg, "demo/app", pair.gpu_digest()), 1);
+    assert_eq!(m.metric(UPSTREAM_MANIFESTS), tag_gets as f64 + 1.0);
+
+    // A retagged index is seen after the TTL.
+    let other = reg.push_image(
+        "demo/app",
+        "gpu-amd64-2",
+        Some("linux/amd64"),
+        &[(GPU_KEY, GPU_MODEL)],
+        false,
+    );
+    reg.push_index(
+        "demo/app",
+        "v1",
+        OCI_INDEX,
+        &[pair.plain.clone(), other.clone()],
+    );
+    std::thread::sleep(Duration::from_millis(1300));
+    let a = get(&url);
+    assert_eq!(a.header("docker-content-digest"), other["digest"].as_str());
+}
+
+// ---------------------------------------------------------------------------
+// 6. A large blob in bounded memory.
+
+/// Pushes `n` bytes of noise as one blob, streamed (one chunked PATCH, then
+/// the closing PUT), hashing while sending; returns the digest.
+fn push_streamed_blob(reg: &Registry, repo: &str, seed: u64, n: u64) -> String {
+    struct Hashing<R> {
+        inner: R,
+        hasher: Sha256,
+    }
+    impl<R: Read> Read for Hashing<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let k = self.inner.read(buf)?;
+            self.hasher.update(&buf[..k]);
+            Ok(k)
+        }
+    }
+    let agent = agent(Some(Duration::from_secs(1800)));
+    let base = format!("http://{}", reg.host());
+    let absolute = |loc: &str| {
+        if loc.starts_with('/') {
+            format!("{base}{loc}")
+        } else {
+            loc.to_owned()
+        }
+    };
+    let location = |r: &ureq::http::Response<ureq::Body>| {
+        r.headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(absolute)
+            .expect("upload Location")
+    };
+    let r = agent
+        .post(format!("{base}/v2/{repo}/blobs/uploads/"))
+        .send_empty()
+        .expect("POST upload");
+    assert_eq!(r.status().as_u16(), 202);
+    let loc = location(&r);
+    let mut reader = Hashing {
+        inner: Noise::new(seed, n),
+        hasher: Sha256::new(),
+    };
+    let r = agent
+        .patch(&loc)
+        .header("Content-Type", "application/octet-stream")
+        .send(ureq::SendBody::from_reader(&mut reader))
+        .expect("PATCH upload");
+    assert_eq!(r.status().as_u16(), 202, "PATCH upload");
+    let loc = location(&r);
+    let digest = format!("sha256:{:x}", reader.hasher.finalize());
+    let sep = if loc.contains('?') { '&' } else { '?' };
+    let mut r = agent
+        .put(format!("{loc}{sep}digest={digest}"))
+        .header("Content-Type", "application/octet-stream")
+        .send_empty()
+        .expect("PUT upload");
+    let status = r.status().as_u16();
+    let body = r.body_mut().read_to_string().unwrap_or_default();
+    assert_eq!(status, 201, "closing the upload: {body}");
+    digest
+}
+
+#[test]
+fn a_large_blob_streams_through_in_bounded_memory() {
+    let mib: u64 = std::env::var("OCIPICK_SERVE_BLOB_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let size = mib << 20;
+    let reg = Registry::anonymous();
+    let pushing = Instant::now();
+    let digest = push_streamed_blob(&reg, "big/blob", 42, size);
+    let push_time = pushing.elapsed();
+    let m = preferring(&reg, &[]);
+    // Warm up (threads, connections, the client's first request) so the
+    // baseline holds the mirror's fixed costs.
+    let small = reg.push_blob("big/blob", b"small").0;
+    assert_eq!(
+        get(&format!("{}/v2/big/blob/blobs/{small}", m.url())).status,
+        200
+    );
+    let baseline = m.peak_rss_kib();
+
+    let fetching = Instant::now();
+    let agent = agent(Some(Duration::from_secs(1800)));
+    let mut resp = agent
+        .get(format!("{}/v2/big/blob/blobs/{digest}", m.url()))
+        .call()
+        .expect("GET big blob");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        resp.headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()),
+        Some(size.to_string().as_str())
+    );
+    let mut reader = resp.body_mut().as_reader();
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 << 10];
+    let mut total = 0u64;
+    loop {
+        let k = reader.read(&mut buf).expect("read big blob");
+        if k == 0 {
+            break;
+        }
+        hasher.update(&buf[..k]);
+        total += k as u64;
+    }
+    let fetch_time = fetching.elapsed();
+    let peak = m.peak_rss_kib();
+    let got = format!("sha256:{:x}", hasher.finalize());
+    eprintln!(
+        "large blob: {mib} MiB; push {:.1} s; through the mirror {:.1} s ({:.0} MiB/s); \
+         mirror peak RSS {} KiB (baseline {} KiB, +{} KiB)",
+        push_time.as_secs_f64(),
+        fetch_time.as_secs_f64(),
+        mib as f64 / fetch_time.as_secs_f64(),
+        peak,
+        baseline,
+        peak.saturating_sub(baseline)
+    );
+    assert_eq!(total, size, "every byte");
+    assert_eq!(got, digest, "the bytes hash to the blob's digest");
+    assert!(peak > 0, "VmHWM readable");
+    // The mirror reads ahead at most 256 KiB per stream (plus a chunk being
+    // sent and hyper's write buffer): its peak must not grow with the blob.
+    // 64 MiB is a quarter of the smallest size run here; a mirror that
+    // buffered the blob would exceed it many times over.
+    assert!(
+        peak < 64 << 10,
+        "mirror peak RSS {peak} KiB for a {mib} MiB blob (want < 64 MiB)"
+    );
+    assert!(
+        peak.saturating_sub(baseline) < 32 << 10,
+        "mirror RSS grew by {} KiB while streaming (want < 32 MiB)",
+        peak.saturating_sub(baseline)
+    );
+}
