@@ -5,19 +5,21 @@
 //! - skopeo, configured only through a `registries.conf` mirror entry,
 //!   copies the node's preferred image of a tag (and the plain one without
 //!   the mirror or without the preference), its blobs through the mirror;
-//! - containerd 1.6 (`containerd` + `ctr content fetch --hosts-dir`, a
-//!   `hosts.toml` mirror entry; `?ns=` routing) resolves the tag to the
-//!   preferred child; skipped with a printed reason only when containerd
-//!   cannot be installed or started here;
+//! - containerd 1.6 (its own daemon; `ctr image pull --hosts-dir` with a
+//!   `hosts.toml` mirror entry, native snapshotter) resolves the tag to the
+//!   preferred child and unpacks it (and the plain one without the
+//!   mirror); skipped with a printed reason only when containerd cannot be
+//!   installed or started here;
+//! - `?ns=` (percent-encoded, as containerd sends it) chooses among
+//!   several upstreams;
 //! - pass-through fidelity: blobs and manifests by digest byte for byte with
 //!   the upstream's headers, HEAD agreeing with GET, ranges, upstream 404s
 //!   in the distribution error format, 405 for writes, `/v2/`;
 //! - `--mode reorder`: a new index that differs only in entry order, served
-//!   again by its digest;
+//!   again by its digest; Docker manifest lists like OCI indexes;
 //! - the tag cache: one upstream fetch for a burst, a new one after the TTL;
-//! - a large blob streamed in bounded memory (size from
-//!   `OCIPICK_SERVE_BLOB_MIB`, default 256; `bench/serve-bigblob.sh` runs
-//!   it with 1 GiB).
+//! - a large blob (1 GiB; 256 MiB when the disk is short;
+//!   `OCIPICK_SERVE_BLOB_MIB` to choose) streamed in bounded memory.
 //!
 //! skopeo and containerd are installed with apt-get when missing, as
 //! `docker-registry` is.
@@ -39,7 +41,6 @@ use common::{OCI_INDEX, OCI_MANIFEST};
 use registry_support::{Access, Registry};
 use serde_json::Value;
 use serve_support::Mirror;
-use sha2::{Digest as _, Sha256};
 
 const GPU_KEY: &str = "com.example.gpu";
 const GPU_MODEL: &str = "example-gpu-model";
@@ -265,6 +266,39 @@ impl Read for Noise {
             let w = self.state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes();
             chunk.copy_from_slice(&w[..chunk.len()]);
         }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// `n` bytes that repeat a block of noise whose length (1 MiB + 17) is
+/// prime to the mirror's 64 KiB chunks and the buffers around them, so a
+/// chunk lost, repeated or swapped changes the digest; cheap to produce
+/// in the unoptimized test build.
+struct Cycle {
+    block: Vec<u8>,
+    pos: u64,
+    left: u64,
+}
+
+impl Cycle {
+    fn new(seed: u64, n: u64) -> Cycle {
+        Cycle {
+            block: Noise::bytes(seed, (1 << 20) + 17),
+            pos: 0,
+            left: n,
+        }
+    }
+}
+
+impl Read for Cycle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let at = (self.pos % self.block.len() as u64) as usize;
+        let n = (buf.len() as u64)
+            .min(self.left)
+            .min((self.block.len() - at) as u64) as usize;
+        buf[..n].copy_from_slice(&self.block[at..at + n]);
+        self.pos += n as u64;
         self.left -= n as u64;
         Ok(n)
     }
@@ -552,6 +586,22 @@ fn skopeo_pulls_the_preferred_image_through_a_registries_conf_mirror() {
         "the mirror served {blob_gets} blob GETs, want at least {}",
         blobs.len()
     );
+    drop(m);
+
+    // In reorder mode skopeo gets an index and takes its first linux/amd64
+    // entry, now the GPU build.
+    let r = preferring(&reg, &["--mode", "reorder"]);
+    let conf = registries_conf(w, "reorder.conf", &reg.host(), Some(&r.addr));
+    assert_eq!(
+        skopeo_copy(&conf, &image, w, "reordered"),
+        pair.gpu_digest(),
+        "skopeo through a reordering mirror; log:\n{}",
+        r.log()
+    );
+    assert!(
+        r.metric(r#"ocipick_mirror_selections_total{outcome="reordered"}"#) >= 1.0,
+        "the mirror answered with a reordered index"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -595,8 +645,10 @@ impl Containerd {
              [debug]\n  address = \"\"\n\
              [metrics]\n  address = \"\"\n\
              [plugins.\"io.containerd.metadata.v1.bolt\"]\n  \
-             content_sharing_policy = \"isolated\"\n",
+             content_sharing_policy = \"isolated\"\n\
+             [plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"{opt}\"\n",
             root = d.join("root").display(),
+            opt = d.join("opt").display(),
             state = d.join("state").display(),
             sock = socket.display(),
         );
@@ -705,6 +757,16 @@ impl Containerd {
     }
 }
 
+/// The mirror's `ocipick_mirror_requests_total` samples (for messages).
+fn requests_metrics(m: &Mirror) -> String {
+    let text = get(&format!("{}/metrics", m.url()));
+    String::from_utf8_lossy(&text.body)
+        .lines()
+        .filter(|l| l.starts_with("ocipick_mirror_requests_total{"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
 fn containerd_resolves_the_tag_to_the_preferred_image_through_a_hosts_toml_mirror() {
     let reg = Registry::anonymous();
@@ -712,7 +774,13 @@ fn containerd_resolves_the_tag_to_the_preferred_image_through_a_hosts_toml_mirro
     let ctd = match Containerd::start() {
         Ok(c) => c,
         Err(why) => {
-            eprintln!("SKIPPED containerd test: containerd cannot run here: {why}");
+            // Straight to the terminal: the harness hides a passing test's
+            // captured output.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED containerd_resolves_the_tag…: containerd cannot run here: {why}"
+            );
             return;
         }
     };
@@ -739,7 +807,7 @@ fn containerd_resolves_the_tag_to_the_preferred_image_through_a_hosts_toml_mirro
     assert!(ctd.has_content("direct", pair.plain_digest()));
     assert_eq!(
         ctd.snapshots("direct"),
-        [pair.plain_diff.clone()],
+        std::slice::from_ref(&pair.plain_diff),
         "containerd alone unpacks the plain build"
     );
 
@@ -766,8 +834,10 @@ fn containerd_resolves_the_tag_to_the_preferred_image_through_a_hosts_toml_mirro
     assert_eq!(
         ctd.image_target("mirrored", &image),
         pair.gpu_digest(),
-        "containerd through the mirror resolves the tag to the preferred child; mirror log:\n{}",
-        m.log()
+        "containerd through the mirror resolves the tag to the preferred child; mirror log:\n{}\n\
+         mirror requests:\n{}",
+        m.log(),
+        requests_metrics(&m)
     );
     let stored = ctd.ctr_ok("mirrored", &["content", "get", pair.gpu_digest()]);
     assert_eq!(stored.as_bytes(), gpu_manifest.as_slice());
@@ -777,7 +847,7 @@ fn containerd_resolves_the_tag_to_the_preferred_image_through_a_hosts_toml_mirro
     assert!(!ctd.has_content("mirrored", pair.plain_digest()));
     assert_eq!(
         ctd.snapshots("mirrored"),
-        [pair.gpu_diff.clone()],
+        std::slice::from_ref(&pair.gpu_diff),
         "the GPU build's layer is unpacked"
     );
     // containerd resolved with HEAD on the tag (with ?ns=), fetched by
@@ -1185,6 +1255,51 @@ fn reorder_mode_answers_with_the_index_reordered_and_serves_it_by_digest() {
     );
 }
 
+/// Docker manifest lists too: the Docker child in child mode (with its
+/// own media type), a reordered list in reorder mode.
+#[test]
+fn docker_manifest_lists_are_answered_like_oci_indexes() {
+    use registry_support::{DOCKER_LIST, DOCKER_MANIFEST};
+    let reg = Registry::anonymous();
+    let repo = "docker/app";
+    let plain = reg.push_image(repo, "plain", Some("linux/amd64"), &[], true);
+    let gpu = reg.push_image(
+        repo,
+        "gpu",
+        Some("linux/amd64"),
+        &[(GPU_KEY, GPU_MODEL)],
+        true,
+    );
+    let list = reg.push_index(repo, "v1", DOCKER_LIST, &[plain.clone(), gpu.clone()]);
+    let gpu_digest = gpu["digest"].as_str().unwrap();
+
+    let m = preferring(&reg, &[]);
+    let g = get(&format!("{}/v2/{repo}/manifests/v1", m.url()));
+    assert_eq!(g.status, 200, "{}", m.log());
+    assert_eq!(g.header("content-type"), Some(DOCKER_MANIFEST));
+    assert_eq!(g.header("docker-content-digest"), Some(gpu_digest));
+    assert_eq!(g.body, reg.get_manifest(repo, gpu_digest));
+    drop(m);
+
+    let r = preferring(&reg, &["--mode", "reorder"]);
+    let g = get(&format!("{}/v2/{repo}/manifests/v1", r.url()));
+    assert_eq!(g.status, 200, "{}", r.log());
+    assert_eq!(g.header("content-type"), Some(DOCKER_LIST));
+    let digest = sha256(&g.body);
+    assert_ne!(digest, list);
+    assert_eq!(g.header("docker-content-digest"), Some(digest.as_str()));
+    let order: Vec<Value> = g.json()["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["digest"].clone())
+        .collect();
+    assert_eq!(order, [gpu["digest"].clone(), plain["digest"].clone()]);
+    let again = get(&format!("{}/v2/{repo}/manifests/{digest}", r.url()));
+    assert_eq!(again.body, g.body);
+    assert_eq!(again.header("content-type"), Some(DOCKER_LIST));
+}
+
 // ---------------------------------------------------------------------------
 // 5. The tag cache.
 
@@ -1299,12 +1414,32 @@ fn a_tag_is_fetched_again_after_the_cache_ttl() {
 // ---------------------------------------------------------------------------
 // 6. A large blob in bounded memory.
 
-/// Pushes `n` bytes of noise as one blob, streamed (one chunked PATCH, then
-/// the closing PUT), hashing while sending; returns the digest.
+/// Bytes available to unprivileged users on the file system of `path`.
+fn free_bytes(path: &Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("path");
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid C string and a zeroed statvfs to fill in.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return 0;
+    }
+    st.f_bavail as u64 * st.f_frsize as u64
+}
+
+/// `sha256:HEX` of what `hasher` hashed. (ring's SHA-256 is assembly, fast
+/// in the unoptimized test build, where sha2 hashes at about 10 MB/s.)
+fn hex_digest(hasher: ring::digest::Context) -> String {
+    let d = hasher.finish();
+    let hex: String = d.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Pushes `n` bytes of [`Cycle`] as one blob, streamed (one chunked PATCH,
+/// then the closing PUT), hashing while sending; returns the digest.
 fn push_streamed_blob(reg: &Registry, repo: &str, seed: u64, n: u64) -> String {
     struct Hashing<R> {
         inner: R,
-        hasher: Sha256,
+        hasher: ring::digest::Context,
     }
     impl<R: Read> Read for Hashing<R> {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -1336,8 +1471,8 @@ fn push_streamed_blob(reg: &Registry, repo: &str, seed: u64, n: u64) -> String {
     assert_eq!(r.status().as_u16(), 202);
     let loc = location(&r);
     let mut reader = Hashing {
-        inner: Noise::new(seed, n),
-        hasher: Sha256::new(),
+        inner: Cycle::new(seed, n),
+        hasher: ring::digest::Context::new(&ring::digest::SHA256),
     };
     let r = agent
         .patch(&loc)
@@ -1346,7 +1481,7 @@ fn push_streamed_blob(reg: &Registry, repo: &str, seed: u64, n: u64) -> String {
         .expect("PATCH upload");
     assert_eq!(r.status().as_u16(), 202, "PATCH upload");
     let loc = location(&r);
-    let digest = format!("sha256:{:x}", reader.hasher.finalize());
+    let digest = hex_digest(reader.hasher);
     let sep = if loc.contains('?') { '&' } else { '?' };
     let mut r = agent
         .put(format!("{loc}{sep}digest={digest}"))
@@ -1361,12 +1496,27 @@ fn push_streamed_blob(reg: &Registry, repo: &str, seed: u64, n: u64) -> String {
 
 #[test]
 fn a_large_blob_streams_through_in_bounded_memory() {
-    let mib: u64 = std::env::var("OCIPICK_SERVE_BLOB_MIB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    let size = mib << 20;
     let reg = Registry::anonymous();
+    // 1 GiB (about 35 s here, unoptimized), unless the registry's disk
+    // lacks room for it twice over (upload and blob) plus 1 GiB; then
+    // 256 MiB. OCIPICK_SERVE_BLOB_MIB sets the size.
+    let mib: u64 = match std::env::var("OCIPICK_SERVE_BLOB_MIB") {
+        Ok(v) => v.parse().expect("OCIPICK_SERVE_BLOB_MIB: a number of MiB"),
+        Err(_) => {
+            let free = free_bytes(reg.dir.path());
+            if free >= (3 << 30) {
+                1024
+            } else {
+                eprintln!(
+                    "large blob: {} MiB free under {}: 256 MiB instead of 1 GiB",
+                    free >> 20,
+                    reg.dir.path().display()
+                );
+                256
+            }
+        }
+    };
+    let size = mib << 20;
     let pushing = Instant::now();
     let digest = push_streamed_blob(&reg, "big/blob", 42, size);
     let push_time = pushing.elapsed();
@@ -1394,7 +1544,7 @@ fn a_large_blob_streams_through_in_bounded_memory() {
         Some(size.to_string().as_str())
     );
     let mut reader = resp.body_mut().as_reader();
-    let mut hasher = Sha256::new();
+    let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
     let mut buf = vec![0u8; 256 << 10];
     let mut total = 0u64;
     loop {
@@ -1407,7 +1557,7 @@ fn a_large_blob_streams_through_in_bounded_memory() {
     }
     let fetch_time = fetching.elapsed();
     let peak = m.peak_rss_kib();
-    let got = format!("sha256:{:x}", hasher.finalize());
+    let got = hex_digest(hasher);
     eprintln!(
         "large blob: {mib} MiB; push {:.1} s; through the mirror {:.1} s ({:.0} MiB/s); \
          mirror peak RSS {} KiB (baseline {} KiB, +{} KiB)",
@@ -1423,15 +1573,17 @@ fn a_large_blob_streams_through_in_bounded_memory() {
     assert!(peak > 0, "VmHWM readable");
     // The mirror reads ahead at most 256 KiB per stream (plus a chunk being
     // sent and hyper's write buffer): its peak must not grow with the blob.
-    // 64 MiB is a quarter of the smallest size run here; a mirror that
-    // buffered the blob would exceed it many times over.
+    // Measured here: about 15 MiB idle (unoptimized build), under 1 MiB
+    // more while streaming 1 GiB. 64 MiB is four times the idle footprint
+    // and a quarter of the smallest size run; 16 MiB of growth is 1/64 of
+    // 1 GiB. A mirror that buffered the blob would exceed both many times.
     assert!(
         peak < 64 << 10,
         "mirror peak RSS {peak} KiB for a {mib} MiB blob (want < 64 MiB)"
     );
     assert!(
-        peak.saturating_sub(baseline) < 32 << 10,
-        "mirror RSS grew by {} KiB while streaming (want < 32 MiB)",
+        peak.saturating_sub(baseline) < 16 << 10,
+        "mirror RSS grew by {} KiB while streaming (want < 16 MiB)",
         peak.saturating_sub(baseline)
     );
 }

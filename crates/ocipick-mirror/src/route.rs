@@ -41,9 +41,11 @@ fn is_digest(s: &str) -> bool {
         return false;
     };
     !alg.is_empty()
-        && alg
-            .split(['+', '.', '_', '-'])
-            .all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && alg.split(['+', '.', '_', '-']).all(|c| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
         && !enc.is_empty()
         && enc
             .bytes()
@@ -113,7 +115,13 @@ pub fn parse(path: &str) -> Option<Route<'_>> {
         };
         let name_len = comps[..i].iter().map(|c| c.len() + 1).sum::<usize>() - 1;
         let name = &rest[..name_len];
-        if !valid_name(name) {
+        // A first component may name a registry (`/v2/HOST:PORT/REPO/…`,
+        // see [`pick_upstream`]); the rest must be a repository name.
+        let ok = match name.split_once('/') {
+            Some((host, repo)) if host.contains(':') => valid_host(host) && valid_name(repo),
+            _ => valid_name(name),
+        };
+        if !ok {
             return None;
         }
         return Some(Route {
@@ -123,6 +131,20 @@ pub fn parse(path: &str) -> Option<Route<'_>> {
         });
     }
     None
+}
+
+/// Whether `s` is `host:port` with a DNS name or IPv4 address and a port.
+fn valid_host(s: &str) -> bool {
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return false;
+    };
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && !port.is_empty()
+        && port.len() <= 5
+        && port.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Docker Hub's names: `docker.io`, and the hosts clients use for it.
@@ -162,6 +184,8 @@ pub fn pick_upstream<'n>(
     name: &'n str,
 ) -> Result<(usize, &'n str), NoUpstream> {
     if let Some(ns) = ns {
+        // containerd sends the registry percent-encoded: `ns=host%3Aport`.
+        let ns = &*percent_encoding::percent_decode_str(ns).decode_utf8_lossy();
         return match upstreams.iter().position(|u| same_registry(u, ns)) {
             Some(i) => Ok((i, name)),
             None => Err(NoUpstream(format!(
@@ -174,6 +198,12 @@ pub fn pick_upstream<'n>(
         if looks_like_host(first) {
             if let Some(i) = upstreams.iter().position(|u| same_registry(u, first)) {
                 return Ok((i, rest));
+            }
+            if first.contains(':') {
+                return Err(NoUpstream(format!(
+                    "this mirror does not serve registry {first:?} (it serves {})",
+                    upstreams.join(", ")
+                )));
             }
         }
     }
@@ -222,6 +252,14 @@ mod tests {
             (&b, Some(("a", Resource::Blob(D)))),
             // A repository may contain a component named like an API word.
             (&n, Some(("org/manifests", Resource::Blob(D)))),
+            // A registry with a port as the first component.
+            (
+                "/v2/127.0.0.1:5000/demo/manifests/v1",
+                Some(("127.0.0.1:5000/demo", Resource::ManifestByTag("v1"))),
+            ),
+            ("/v2/127.0.0.1:5000/manifests/v1", None),
+            ("/v2/127.0.0.1:x/demo/manifests/v1", None),
+            ("/v2/a/b:1/manifests/v1", None),
             ("/v2/a/blobs/uploads/", Some(("a", Resource::Upload))),
             ("/v2/a/blobs/uploads/123", Some(("a", Resource::Upload))),
             ("/v2/a/tags/list", Some(("a", Resource::Other))),
@@ -266,6 +304,13 @@ mod tests {
                 Some((0, "library/x")),
             ),
             (Some("127.0.0.1:5000"), "demo", Some((1, "demo"))),
+            // As containerd sends it.
+            (Some("127.0.0.1%3A5000"), "demo", Some((1, "demo"))),
+            (Some("127.0.0.1%3a5000"), "demo", Some((1, "demo"))),
+            (Some("ghcr.io%"), "demo", None),
+            // A registry with a port as the first component.
+            (None, "127.0.0.1:5000/a/b", Some((1, "a/b"))),
+            (None, "127.0.0.1:6000/a", None),
             (Some("ghcr.io"), "org/app", None),
             (None, "127.0.0.1:5000/demo", Some((1, "demo"))),
             (

@@ -38,7 +38,12 @@ fn mirror_request_regressions() {
             let mut b = before["manifests"].as_array().unwrap().clone();
             let moved = b.remove(from);
             b.insert(to, moved);
-            assert_eq!(after["manifests"].as_array().unwrap(), &b, "{}", path.display());
+            assert_eq!(
+                after["manifests"].as_array().unwrap(),
+                &b,
+                "{}",
+                path.display()
+            );
         }
     }
 }
