@@ -33,7 +33,10 @@ fn mirror_request_regressions() {
         let (from, to) = (rest[0] as usize % 8, rest[1] as usize % 8);
         let doc = &rest[2..];
         if let Ok(out) = reorder::move_entry(doc, from, to) {
-            let before: Value = serde_json::from_slice(doc).unwrap();
+            // Value refuses numbers beyond f64 that skipped fields may hold.
+            let Ok(before) = serde_json::from_slice::<Value>(doc) else {
+                continue;
+            };
             let after: Value = serde_json::from_slice(&out).unwrap();
             let mut b = before["manifests"].as_array().unwrap().clone();
             let moved = b.remove(from);
