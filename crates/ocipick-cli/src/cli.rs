@@ -245,7 +245,8 @@ pub struct RegistryArgs {
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
 
-    /// User name for the registry (with --password-stdin). Without it,
+    /// User name for the registry (with --password-stdin; for serve, the
+    /// first --upstream). Without it,
     /// credentials come from the Docker config file ($DOCKER_CONFIG/config.json
     /// or ~/.docker/config.json: auths, credsStore, credHelpers).
     #[arg(long, value_name = "USER", requires = "password_stdin")]

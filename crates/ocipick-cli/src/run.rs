@@ -411,6 +411,15 @@ pub fn config_check(file: Option<&Path>) -> Result<String, Failure> {
 
 /// Builds the registry client from the transport flags.
 pub(crate) fn client(args: &RegistryArgs, max_index: u64) -> Result<Client, Failure> {
+    Client::new(client_options(args, max_index)?).map_err(|e| Failure::Invalid(e.to_string()))
+}
+
+/// The client options of the transport flags (reads the password from
+/// standard input for `--password-stdin`).
+pub(crate) fn client_options(
+    args: &RegistryArgs,
+    max_index: u64,
+) -> Result<ClientOptions, Failure> {
     let mut opts = ClientOptions {
         ca_file: args.ca_file.clone(),
         plain_http: args.plain_http.iter().cloned().collect(),
@@ -441,7 +450,7 @@ pub(crate) fn client(args: &RegistryArgs, max_index: u64) -> Result<Client, Fail
     } else if args.password_stdin {
         return Err(Failure::Invalid("--password-stdin needs --username".into()));
     }
-    Client::new(opts).map_err(|e| Failure::Invalid(e.to_string()))
+    Ok(opts)
 }
 
 /// The document to select from, where it came from, and where nested

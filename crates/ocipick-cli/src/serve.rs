@@ -56,6 +56,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub max_connections: u32,
 
+    /// Also serve /metrics alone on this address (e.g. the node's IP for
+    /// Prometheus), so the mirror itself can stay on loopback.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Log one line per request on standard error (method, path, status,
+    /// length, milliseconds to the answer), besides the decisions.
+    #[arg(long)]
+    pub log_requests: bool,
+
     /// Target platform, as for select. [default: this machine]
     #[arg(short, long, value_name = "PLATFORM")]
     pub platform: Option<String>,
@@ -136,7 +146,12 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
         args.node.as_deref(),
         args.max_index_bytes,
     )?;
-    let client = run::client(&args.registry, setup.max_index)?;
+    let mut client_opts = run::client_options(&args.registry, setup.max_index)?;
+    // --username/--password-stdin are for the first upstream only; the
+    // others take theirs from the Docker configuration.
+    client_opts.credentials_registry = Some(args.upstream[0].clone());
+    let client =
+        ocipick_registry::Client::new(client_opts).map_err(|e| Failure::Invalid(e.to_string()))?;
     for u in &args.upstream {
         format!("{u}/x")
             .parse::<ocipick_registry::Reference>()
@@ -156,6 +171,7 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
         ttl: Duration::from_secs_f64(args.cache_ttl),
         max_connections: args.max_connections as usize,
         manifest_cache_bytes: usize::try_from(args.cache_bytes).unwrap_or(usize::MAX),
+        log_requests: args.log_requests,
         ..Options::new(args.upstream.clone())
     };
     let listener = std::net::TcpListener::bind(args.listen)
@@ -163,6 +179,18 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
     let addr = listener
         .local_addr()
         .map_err(|e| Failure::Invalid(format!("--listen {}: {e}", args.listen)))?;
+    let metrics = match args.metrics_listen {
+        Some(m) => {
+            let l = std::net::TcpListener::bind(m)
+                .map_err(|e| Failure::Invalid(format!("--metrics-listen {m}: {e}")))?;
+            let a = l
+                .local_addr()
+                .map_err(|e| Failure::Invalid(format!("--metrics-listen {m}: {e}")))?;
+            eprintln!("ocipick serve: metrics on {a}");
+            Some(l)
+        }
+        None => None,
+    };
     eprintln!(
         "ocipick serve: listening on {addr}, mirroring {} for {target} ({} mode, cache TTL {} s)",
         args.upstream.join(", "),
@@ -178,7 +206,7 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
         Arc::new(NodePolicy { setup, plain }),
     );
     mirror
-        .run(listener)
+        .run(listener, metrics)
         .map_err(|e| Failure::Invalid(format!("serve: {e}")))?;
     eprintln!("ocipick serve: stopped");
     Ok((String::new(), 0))

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -28,18 +29,64 @@ type Slot<V> = Arc<Mutex<Option<Timed<V>>>>;
 /// Values valid for a TTL from the moment their fetch began, with one slot
 /// per key: a caller holds the slot while it fetches, so concurrent callers
 /// of the same key wait for that one fetch instead of starting their own.
+/// Bounded in slots and in bytes (as `weigh` counts them): past either
+/// bound, expired slots go first, then idle ones.
 pub(crate) struct TtlSlots<K, V> {
     ttl: Duration,
     slots: Mutex<HashMap<K, Slot<V>>>,
     max_slots: usize,
+    max_bytes: usize,
+    bytes: AtomicUsize,
+    weigh: fn(&V) -> usize,
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> TtlSlots<K, V> {
-    pub(crate) fn new(ttl: Duration, max_slots: usize) -> Self {
+    pub(crate) fn new(
+        ttl: Duration,
+        max_slots: usize,
+        max_bytes: usize,
+        weigh: fn(&V) -> usize,
+    ) -> Self {
         TtlSlots {
             ttl,
             slots: Mutex::new(HashMap::new()),
             max_slots,
+            max_bytes,
+            bytes: AtomicUsize::new(0),
+            weigh,
+        }
+    }
+
+    fn over(&self, slots: usize) -> bool {
+        slots >= self.max_slots || self.bytes.load(Ordering::Relaxed) > self.max_bytes
+    }
+
+    /// Drops slots nobody holds: expired ones, then, while still over a
+    /// bound, fresh ones too.
+    fn trim(&self, slots: &mut HashMap<K, Slot<V>>) {
+        for keep_fresh in [true, false] {
+            let ttl = self.ttl;
+            slots.retain(|_, s| {
+                // Only this map holds it, so nobody can be fetching into it.
+                if Arc::strong_count(s) > 1 {
+                    return true;
+                }
+                let Ok(g) = s.try_lock() else {
+                    return true;
+                };
+                let fresh = g.as_ref().is_some_and(|t| t.at.elapsed() < ttl);
+                if keep_fresh && fresh {
+                    return true;
+                }
+                if let Some(t) = g.as_ref() {
+                    self.bytes
+                        .fetch_sub((self.weigh)(&t.value), Ordering::Relaxed);
+                }
+                false
+            });
+            if !self.over(slots.len()) {
+                return;
+            }
         }
     }
 
@@ -54,20 +101,8 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlSlots<K, V> {
     ) -> (Result<V, E>, bool) {
         let slot = {
             let mut slots = lock(&self.slots);
-            if slots.len() >= self.max_slots && !slots.contains_key(key) {
-                // Forget expired and idle slots; if all are fresh, forget
-                // them anyway rather than grow without bound.
-                let ttl = self.ttl;
-                slots.retain(|_, s| {
-                    Arc::strong_count(s) > 1
-                        || s.try_lock()
-                            .ok()
-                            .and_then(|g| g.as_ref().map(|t| t.at.elapsed() < ttl))
-                            .unwrap_or(false)
-                });
-                if slots.len() >= self.max_slots {
-                    slots.retain(|_, s| Arc::strong_count(s) > 1);
-                }
+            if self.over(slots.len()) && !slots.contains_key(key) {
+                self.trim(&mut slots);
             }
             slots.entry(key.clone()).or_default().clone()
         };
@@ -81,13 +116,24 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlSlots<K, V> {
         let result = fetch();
         if let Ok(v) = &result {
             if !self.ttl.is_zero() {
-                *guard = Some(Timed {
+                let old = guard.replace(Timed {
                     at: began,
                     value: v.clone(),
                 });
+                self.bytes.fetch_add((self.weigh)(v), Ordering::Relaxed);
+                if let Some(o) = old {
+                    self.bytes
+                        .fetch_sub((self.weigh)(&o.value), Ordering::Relaxed);
+                }
             }
         }
         (result, false)
+    }
+
+    /// Bytes held, as `weigh` counts them.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
     }
 }
 
@@ -145,11 +191,10 @@ impl ManifestCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn fresh_values_are_served_and_stale_ones_fetched_again() {
-        let c: TtlSlots<&str, u32> = TtlSlots::new(Duration::from_millis(200), 8);
+        let c: TtlSlots<&str, u32> = TtlSlots::new(Duration::from_millis(200), 8, 1 << 20, |_| 1);
         let fetches = AtomicUsize::new(0);
         let f = || -> Result<u32, ()> { Ok(fetches.fetch_add(1, Ordering::SeqCst) as u32) };
         assert_eq!(c.get_or_fetch(&"a", f), (Ok(0), false));
@@ -161,7 +206,7 @@ mod tests {
 
     #[test]
     fn failures_are_not_cached() {
-        let c: TtlSlots<&str, u32> = TtlSlots::new(Duration::from_secs(60), 8);
+        let c: TtlSlots<&str, u32> = TtlSlots::new(Duration::from_secs(60), 8, 1 << 20, |_| 1);
         assert_eq!(
             c.get_or_fetch(&"a", || Err::<u32, &str>("down")),
             (Err("down"), false)
@@ -172,14 +217,15 @@ mod tests {
 
     #[test]
     fn zero_ttl_caches_nothing() {
-        let c: TtlSlots<&str, u32> = TtlSlots::new(Duration::ZERO, 8);
+        let c: TtlSlots<&str, u32> = TtlSlots::new(Duration::ZERO, 8, 1 << 20, |_| 1);
         assert_eq!(c.get_or_fetch(&"a", || Ok::<u32, ()>(1)), (Ok(1), false));
         assert_eq!(c.get_or_fetch(&"a", || Ok::<u32, ()>(2)), (Ok(2), false));
     }
 
     #[test]
     fn concurrent_callers_share_one_fetch() {
-        let c: Arc<TtlSlots<&str, u32>> = Arc::new(TtlSlots::new(Duration::from_secs(60), 8));
+        let c: Arc<TtlSlots<&str, u32>> =
+            Arc::new(TtlSlots::new(Duration::from_secs(60), 8, 1 << 20, |_| 1));
         let fetches = Arc::new(AtomicUsize::new(0));
         let threads: Vec<_> = (0..16)
             .map(|_| {
@@ -203,11 +249,27 @@ mod tests {
 
     #[test]
     fn slots_stay_bounded() {
-        let c: TtlSlots<u32, u32> = TtlSlots::new(Duration::from_secs(60), 4);
+        let c: TtlSlots<u32, u32> = TtlSlots::new(Duration::from_secs(60), 4, 1 << 20, |_| 1);
         for k in 0..100 {
             let _ = c.get_or_fetch(&k, || Ok::<u32, ()>(k));
         }
         assert!(lock(&c.slots).len() <= 4);
+    }
+
+    #[test]
+    fn bytes_stay_bounded_and_are_counted_exactly() {
+        // Each value weighs its own number; the budget is 100.
+        let c: TtlSlots<u32, usize> = TtlSlots::new(Duration::from_secs(60), 1000, 100, |v| *v);
+        for k in 0..50 {
+            let _ = c.get_or_fetch(&k, || Ok::<usize, ()>(30));
+            assert!(c.held() <= 100 + 30, "{}", c.held());
+        }
+        let slots = lock(&c.slots);
+        let sum: usize = slots
+            .values()
+            .map(|s| lock(s).as_ref().map_or(0, |t| t.value))
+            .sum();
+        assert_eq!(sum, c.held());
     }
 
     #[test]

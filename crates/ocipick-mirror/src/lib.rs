@@ -45,7 +45,7 @@
 //!     Arc::new(Last),
 //! );
 //! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-//! mirror.run(listener)?; // serves until SIGINT or SIGTERM
+//! mirror.run(listener, None)?; // serves until SIGINT or SIGTERM
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -87,8 +87,11 @@ pub struct Options {
     /// Connections served at once; more wait to be accepted.
     pub max_connections: usize,
     /// Bytes of manifests kept by digest (selected children, reordered
-    /// indexes).
+    /// indexes); the tag and decision caches each have the same budget.
     pub manifest_cache_bytes: usize,
+    /// Log one line per request (method, path, status, length, time to
+    /// the answer's headers).
+    pub log_requests: bool,
     /// How long a client may take to send a request's headers, or stall
     /// while a streamed body waits for it to read.
     pub client_timeout: Duration,
@@ -107,6 +110,7 @@ impl Options {
             ttl: Duration::from_secs(30),
             max_connections: 512,
             manifest_cache_bytes: 64 << 20,
+            log_requests: false,
             client_timeout: Duration::from_secs(30),
             stream_buffer: 256 << 10,
         }

@@ -25,9 +25,9 @@ pub struct RequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     /// `selected` (the node's manifest answered), `reordered` (a new
-    /// index answered), `fallback` (the upstream index passed through
-    /// because selection failed), `not_index` (the tag names a single
-    /// manifest).
+    /// index answered), `unchanged` (reorder mode, the choice already
+    /// first), `fallback` (the upstream index passed through because
+    /// selection failed), `not_index` (the tag names a single manifest).
     pub outcome: &'static str,
 }
 
@@ -96,7 +96,7 @@ impl Default for Metrics {
         );
         registry.register(
             "selections",
-            "Tag requests whose upstream answer was an index, by outcome",
+            "Tag answers fetched from upstream (cache misses), by outcome: selected, reordered, unchanged, fallback, not_index",
             selections.clone(),
         );
         registry.register(

@@ -72,11 +72,19 @@ impl Mirror {
                 client,
                 decide,
                 metrics: Metrics::default(),
-                tags: TtlSlots::new(ttl, 4096),
-                decisions: TtlSlots::new(ttl, 4096),
+                tags: TtlSlots::new(ttl, 4096, budget, |s: &Served| s.bytes.len() + 256),
+                decisions: TtlSlots::new(ttl, 4096, budget, decision_weight),
                 manifests: ManifestCache::new(budget),
             }),
         }
+    }
+}
+
+/// About what a decision (or the reason there is none) holds in memory.
+fn decision_weight(d: &Result<Decision, String>) -> usize {
+    256 + match d {
+        Ok(d) => d.reasons.iter().map(String::len).sum::<usize>() + d.digest.len(),
+        Err(why) => why.len(),
     }
 }
 
@@ -184,7 +192,7 @@ impl State {
                 let Some(to) = d.first_fit.filter(|&to| to < d.position) else {
                     // Already where a first-match runtime looks.
                     self.log_decision(image, &index.digest, &d, "unchanged");
-                    self.metrics.outcome("reordered");
+                    self.metrics.outcome("unchanged");
                     return index;
                 };
                 match reorder::move_entry(&index.bytes, d.position, to) {

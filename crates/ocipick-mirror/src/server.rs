@@ -44,14 +44,19 @@ const PASSED_HEADERS: &[&str] = &[
 ];
 
 impl Mirror {
-    /// Serves on `listener` until `shutdown` completes. Connections in
-    /// progress are dropped then.
+    /// Serves on `listener` until `shutdown` completes, and `/metrics`
+    /// alone on `metrics` if given. Connections in progress are dropped
+    /// then.
     pub async fn serve(
         self,
         listener: TcpListener,
+        metrics: Option<TcpListener>,
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
         let state = self.state;
+        if let Some(m) = metrics {
+            tokio::spawn(serve_metrics(state.clone(), m));
+        }
         let permits = Arc::new(Semaphore::new(state.opts.max_connections.max(1)));
         tokio::pin!(shutdown);
         loop {
@@ -92,19 +97,66 @@ impl Mirror {
         }
     }
 
-    /// Serves on `listener` on a new Tokio runtime until SIGINT or SIGTERM.
-    pub fn run(self, listener: std::net::TcpListener) -> io::Result<()> {
+    /// Serves on `listener` (and `/metrics` alone on `metrics`) on a new
+    /// Tokio runtime until SIGINT or SIGTERM.
+    pub fn run(
+        self,
+        listener: std::net::TcpListener,
+        metrics: Option<std::net::TcpListener>,
+    ) -> io::Result<()> {
         listener.set_nonblocking(true)?;
+        if let Some(m) = &metrics {
+            m.set_nonblocking(true)?;
+        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .thread_name("ocipick-serve")
             .build()?;
         rt.block_on(async move {
             let listener = TcpListener::from_std(listener)?;
-            self.serve(listener, shutdown_signal()).await
+            let metrics = metrics.map(TcpListener::from_std).transpose()?;
+            self.serve(listener, metrics, shutdown_signal()).await
         })?;
         rt.shutdown_timeout(std::time::Duration::from_secs(1));
         Ok(())
+    }
+}
+
+/// Answers `/metrics` (and 404 for anything else) on its own listener,
+/// for scraping from outside the node while the mirror listens on loopback.
+async fn serve_metrics(state: Arc<State>, listener: TcpListener) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let timeout = state.opts.client_timeout;
+            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let state = state.clone();
+                async move {
+                    let head = req.method() == Method::HEAD;
+                    let resp = if req.uri().path() == "/metrics"
+                        && matches!(*req.method(), Method::GET | Method::HEAD)
+                    {
+                        let text = state.metrics.render();
+                        sized(200, Bytes::from(text), crate::metrics::CONTENT_TYPE, head)
+                    } else {
+                        error(404, "UNSUPPORTED", "only /metrics is served here", head)
+                    };
+                    Ok::<_, Infallible>(resp)
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeout)
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
     }
 }
 
@@ -203,6 +255,18 @@ fn registry_error(e: &RegistryError, head: bool) -> Response<Body> {
         RegistryError::Transport { .. } => error(502, "UNAVAILABLE", &message, head),
         RegistryError::Invalid { .. } => error(502, "MANIFEST_INVALID", &message, head),
         RegistryError::Auth(_) => error(502, "UNAUTHORIZED", &message, head),
+        // A refusal the client met before any answer could be passed on
+        // (a Basic-auth upstream and no credentials): its status stays.
+        RegistryError::Status { status, .. } if (400..500).contains(status) => {
+            let code = match status {
+                401 => "UNAUTHORIZED",
+                403 => "DENIED",
+                404 => "NAME_UNKNOWN",
+                429 => "TOOMANYREQUESTS",
+                _ => "UNKNOWN",
+            };
+            error(*status, code, &message, head)
+        }
         RegistryError::Status { .. } | RegistryError::Setup(_) => {
             error(502, "UNKNOWN", &message, head)
         }
@@ -228,7 +292,22 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         Method::HEAD => "HEAD",
         _ => "other",
     };
+    let began = Instant::now();
     let (kind, resp) = answer(&state, &req, head).await;
+    if state.opts.log_requests {
+        let len = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        eprintln!(
+            "ocipick serve: request method={} path={:?} status={} length={len} ms={:.1}",
+            req.method(),
+            req.uri().path_and_query().map_or("", |p| p.as_str()),
+            resp.status().as_u16(),
+            began.elapsed().as_secs_f64() * 1000.0
+        );
+    }
     state
         .metrics
         .requests

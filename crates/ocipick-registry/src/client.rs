@@ -32,6 +32,9 @@ pub struct ClientOptions {
     /// Credentials given on the command line; they win over the Docker
     /// configuration file.
     pub credentials: Option<Credentials>,
+    /// The one registry `credentials` are for; `None` sends them to any
+    /// registry that asks (a command that talks to one registry).
+    pub credentials_registry: Option<String>,
     /// The Docker configuration file to read credentials from.
     pub docker_config: Option<PathBuf>,
     /// The largest manifest body accepted; reading stops past it.
@@ -55,6 +58,7 @@ impl Default for ClientOptions {
             ca_file: None,
             plain_http: BTreeSet::new(),
             credentials: None,
+            credentials_registry: None,
             docker_config: auth::docker_config_path(),
             max_bytes: 4 << 20,
             connect_timeout: Duration::from_secs(10),
@@ -350,7 +354,10 @@ impl Client {
 
     fn credentials(&self, registry: &str) -> Result<Option<Credentials>, RegistryError> {
         if let Some(c) = &self.opts.credentials {
-            return Ok(Some(c.clone()));
+            match &self.opts.credentials_registry {
+                Some(only) if only != registry => {}
+                _ => return Ok(Some(c.clone())),
+            }
         }
         if let Some(c) = lock(&self.creds).get(registry) {
             return Ok(c.clone());
