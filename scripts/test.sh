@@ -17,5 +17,16 @@ if ! command -v chromium >/dev/null; then
 fi
 export OCIPICK_REQUIRE_CHROMIUM=1
 
+# Real clients of the mirror (tests/serve.rs): skopeo, and containerd with
+# ctr, which CI (root) runs for real rather than skipping.
+missing=()
+command -v skopeo >/dev/null || missing+=(skopeo)
+command -v containerd >/dev/null || missing+=(containerd)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+export OCIPICK_REQUIRE_CONTAINERD=1
+
 cargo test --workspace --all-targets
 cargo test --workspace --doc
