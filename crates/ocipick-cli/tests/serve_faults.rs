@@ -508,10 +508,9 @@ fn upstream_404_is_passed_on_with_its_body() {
     assert_healthy(&mut m);
 }
 
-/// BUG (see the report): the registry client turns a 401 without a usable
-/// challenge into `RegistryError::Status { status: 401 }`, which
-/// `server.rs`' `registry_error` answers with 502 UNKNOWN instead of
-/// passing the 401 on as it does for blobs.
+/// The registry client turns a 401 without a usable challenge into
+/// `RegistryError::Status { status: 401 }`; the mirror passes the status on
+/// (it answered 502 UNKNOWN before c6d131b), as it does for blobs.
 #[test]
 fn upstream_401_without_challenge_on_a_tag_is_passed_on() {
     let up = refusing_upstream();

@@ -2,7 +2,7 @@
 //! of it runs on blocking threads: the registry client is synchronous.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ocipick::media_type::{self, Kind};
@@ -57,6 +57,9 @@ pub(crate) struct State {
     tags: TtlSlots<(usize, String, String), Served>,
     /// index digest → decision (or why there is none).
     decisions: TtlSlots<String, Result<Decision, String>>,
+    /// manifest digest → its fetch in progress: one at a time per digest
+    /// (nothing kept; the manifest cache keeps the result).
+    fetches: TtlSlots<String, Served>,
     pub(crate) manifests: ManifestCache,
 }
 
@@ -74,6 +77,7 @@ impl Mirror {
                 metrics: Metrics::default(),
                 tags: TtlSlots::new(ttl, 4096, budget, |s: &Served| s.bytes.len() + 256),
                 decisions: TtlSlots::new(ttl, 4096, budget, decision_weight),
+                fetches: TtlSlots::new(Duration::ZERO, 4096, budget, |s: &Served| s.bytes.len()),
                 manifests: ManifestCache::new(budget),
             }),
         }
@@ -243,6 +247,24 @@ impl State {
         if let Some(s) = self.cached_manifest(digest) {
             return Ok(s);
         }
+        // Tags whose indexes name the same child, asked for at the same
+        // time, wait for one fetch of it.
+        let key = digest.to_owned();
+        self.fetches
+            .get_or_fetch(&key, || match self.manifests.get(digest) {
+                Some((bytes, media_type)) => Ok(Served {
+                    bytes,
+                    media_type,
+                    digest: key.clone(),
+                }),
+                None => self.fetch_manifest(r, digest),
+            })
+            .0
+    }
+
+    /// A manifest by digest from upstream (verified against the digest),
+    /// cached.
+    fn fetch_manifest(&self, r: &Reference, digest: &str) -> Result<Served, Failure> {
         let began = Instant::now();
         let answer = self.client.fetch_manifest_answer(r, digest);
         self.metrics.upstream("manifest", began.elapsed());
