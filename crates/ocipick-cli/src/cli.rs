@@ -172,14 +172,33 @@ pub struct SelectArgs {
     /// An existing path is always local.
     pub source: String,
 
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// In an OCI layout, the tag (org.opencontainers.image.ref.name) to use.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// Whom a command selects for, and the index size limit: shared by
+/// select, rank, resolve and serve.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
     /// Target platform: os[(osversion+feature…)]/arch[/variant], e.g.
     /// linux/arm64, linux/amd64/v3, windows(10.0.20348)/amd64.
     /// [default: this machine, e.g. linux/amd64/v3 on an x86-64-v3 CPU]
     #[arg(short, long, value_name = "PLATFORM")]
     pub platform: Option<String>,
-
-    #[command(flatten)]
-    pub policy: PolicyArgs,
 
     /// Select for another node instead of this host: a facts file written by
     /// `ocipick host --output json`, or the JSON of `nfd export features`.
@@ -188,21 +207,10 @@ pub struct SelectArgs {
     #[arg(long, value_name = "FILE")]
     pub node: Option<PathBuf>,
 
-    /// In an OCI layout, the tag (org.opencontainers.image.ref.name) to use.
-    #[arg(long, value_name = "TAG")]
-    pub tag: Option<String>,
-
     /// Refuse index documents larger than this, while reading them.
     /// Accepts KiB/MiB suffixes. [default: 4MiB]
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub max_index_bytes: Option<u64>,
-
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
-
-    #[command(flatten)]
-    pub registry: RegistryArgs,
 }
 
 /// What selects among the entries that fit: preferences, the

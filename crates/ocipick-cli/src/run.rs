@@ -262,23 +262,19 @@ pub(crate) fn load_node(path: &Path) -> Result<(ocipick_host::Facts, Option<Stri
 /// The target platform is `--platform`, else the node file's platform,
 /// else the configuration's, else this host's.
 pub fn setup(args: &SelectArgs) -> Result<Setup, Failure> {
-    setup_target(
-        args.platform.as_deref(),
-        &args.policy,
-        args.node.as_deref(),
-        args.max_index_bytes,
-    )
+    setup_target(&args.target, &args.policy)
 }
 
 /// [`setup`] from the flags that choose the target and the policy, shared
 /// by every command that selects for one node (`select`, `rank`,
 /// `resolve`, `serve`).
 pub(crate) fn setup_target(
-    platform: Option<&str>,
+    target_args: &crate::cli::TargetArgs,
     policy_args: &crate::cli::PolicyArgs,
-    node: Option<&Path>,
-    max_index_bytes: Option<u64>,
 ) -> Result<Setup, Failure> {
+    let platform = target_args.platform.as_deref();
+    let node = target_args.node.as_deref();
+    let max_index_bytes = target_args.max_index_bytes;
     let config = load_config(policy_args)?;
     let host = ocipick_host::platform(Path::new("/"));
     let (facts, node_platform) = match node {

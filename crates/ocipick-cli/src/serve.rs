@@ -3,7 +3,6 @@
 //! configuration, node facts and hooks as `select`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use clap::{Args, ValueEnum};
 use ocipick::{Index, Policy};
 use ocipick_mirror::{Decide, Decision, Mirror, Options};
 
-use crate::cli::{parse_bytes, PolicyArgs, RegistryArgs};
+use crate::cli::{parse_bytes, PolicyArgs, RegistryArgs, TargetArgs};
 use crate::run::{self, Failure, Setup};
 
 /// What a tag request for an index is answered with.
@@ -66,21 +65,11 @@ pub struct ServeArgs {
     #[arg(long)]
     pub log_requests: bool,
 
-    /// Target platform, as for select. [default: this machine]
-    #[arg(short, long, value_name = "PLATFORM")]
-    pub platform: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
 
     #[command(flatten)]
     pub policy: PolicyArgs,
-
-    /// Select for another node: a facts file, as for select.
-    #[arg(long, value_name = "FILE")]
-    pub node: Option<PathBuf>,
-
-    /// Refuse upstream indexes larger than this, while reading them.
-    /// Accepts KiB/MiB suffixes. [default: 4MiB]
-    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
-    pub max_index_bytes: Option<u64>,
 
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -140,12 +129,7 @@ impl Decide for NodePolicy {
 
 /// Runs the mirror until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
-    let setup = run::setup_target(
-        args.platform.as_deref(),
-        &args.policy,
-        args.node.as_deref(),
-        args.max_index_bytes,
-    )?;
+    let setup = run::setup_target(&args.target, &args.policy)?;
     let mut client_opts = run::client_options(&args.registry, setup.max_index)?;
     // --username/--password-stdin are for the first upstream only; the
     // others take theirs from the Docker configuration.

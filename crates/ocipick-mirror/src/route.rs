@@ -1,6 +1,8 @@
 //! What a request asks for: the distribution API's read-side paths, and
 //! which upstream registry answers it.
 
+use ocipick_registry::{valid_repository, valid_tag};
+
 /// The kind of resource a `/v2/` path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource<'p> {
@@ -52,30 +54,6 @@ fn is_digest(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b))
 }
 
-/// Whether `s` is a tag: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
-fn is_tag(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 128
-        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
-}
-
-/// Whether `name` is a valid repository name: lower-case components of
-/// `[a-z0-9]` joined by `.`, `_`, `__` or dashes, separated by `/`.
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && name.split('/').all(|c| {
-            !c.is_empty()
-                && c.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-                && c.as_bytes()[0].is_ascii_alphanumeric()
-                && c.as_bytes()[c.len() - 1].is_ascii_alphanumeric()
-        })
-}
-
 /// Parses the path of a request (without its query).
 ///
 /// `/v2/NAME/manifests/REF`, `/v2/NAME/blobs/DIGEST`, `/v2/NAME/blobs/uploads/…`,
@@ -106,7 +84,7 @@ pub fn parse(path: &str) -> Option<Route<'_>> {
         let tail = &comps[i..];
         let resource = match (*c, tail.len()) {
             ("manifests", 2) if is_digest(tail[1]) => Resource::ManifestByDigest(tail[1]),
-            ("manifests", 2) if is_tag(tail[1]) => Resource::ManifestByTag(tail[1]),
+            ("manifests", 2) if valid_tag(tail[1]) => Resource::ManifestByTag(tail[1]),
             ("blobs", n) if n >= 2 && tail[1] == "uploads" => Resource::Upload,
             ("blobs", 2) if is_digest(tail[1]) => Resource::Blob(tail[1]),
             ("tags", 2) if tail[1] == "list" => Resource::Other,
@@ -118,8 +96,8 @@ pub fn parse(path: &str) -> Option<Route<'_>> {
         // A first component may name a registry (`/v2/HOST:PORT/REPO/…`,
         // see [`pick_upstream`]); the rest must be a repository name.
         let ok = match name.split_once('/') {
-            Some((host, repo)) if host.contains(':') => valid_host(host) && valid_name(repo),
-            _ => valid_name(name),
+            Some((host, repo)) if host.contains(':') => valid_host(host) && valid_repository(repo),
+            _ => valid_repository(name),
         };
         if !ok {
             return None;

@@ -18,7 +18,9 @@ pub use client::{
 };
 pub use layout::{Layout, LayoutTarget};
 pub use read::{read_file, read_limited, read_stdin};
-pub use reference::{Reference, ReferenceError, DOCKER_HUB, DOCKER_HUB_API};
+pub use reference::{
+    valid_repository, valid_tag, Reference, ReferenceError, DOCKER_HUB, DOCKER_HUB_API,
+};
 
 use std::path::PathBuf;
 
