@@ -159,6 +159,12 @@ impl<'a> Digest<'a> {
         }
     }
 
+    /// An empty value to be overwritten by a parsed digest (the fast
+    /// reader fills descriptors in place); never handed out as such.
+    pub(crate) const fn placeholder() -> Digest<'static> {
+        Digest(Cow::Borrowed(""))
+    }
+
     /// The SHA-256 digest of `bytes`.
     pub fn sha256_of(bytes: &[u8]) -> Digest<'static> {
         Digest(Cow::Owned(format!("sha256:{:x}", Sha256::digest(bytes))))

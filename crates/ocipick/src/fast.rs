@@ -130,16 +130,6 @@ struct Cur<'a> {
     i: usize,
 }
 
-/// Stores a field's value, giving up on a second occurrence of the field.
-#[inline(always)]
-fn once<T>(slot: &mut Option<T>, v: T) -> R<()> {
-    if slot.is_some() {
-        return Err(Fallback);
-    }
-    *slot = Some(v);
-    Ok(())
-}
-
 impl<'a> Cur<'a> {
     /// The current byte, or 0 at the end (a NUL byte is never valid
     /// outside strings, so it cannot be mistaken for anything accepted).
@@ -366,62 +356,96 @@ impl<'a> Cur<'a> {
     }
 
     /// A descriptor object at nesting `depth`, with the rules of
-    /// `Descriptor`'s `Deserialize` in `de.rs`.
+    /// `Descriptor`'s `Deserialize` in `de.rs`. Fields are written in place
+    /// (a descriptor is a few hundred bytes: moving it costs), with a bit
+    /// per field to refuse duplicates and detect missing ones.
     fn descriptor(&mut self, depth: usize) -> R<Descriptor<'a>> {
+        const MEDIA_TYPE: u16 = 1;
+        const DIGEST: u16 = 2;
+        const SIZE: u16 = 4;
+        const URLS: u16 = 8;
+        const ANNOTATIONS: u16 = 16;
+        const DATA: u16 = 32;
+        const ARTIFACT_TYPE: u16 = 64;
+        const PLATFORM: u16 = 128;
+        const REQUIRED: u16 = MEDIA_TYPE | DIGEST | SIZE;
         if depth >= MAX_DEPTH {
             return Err(Fallback);
         }
         self.eat(b'{')?;
         self.ws();
-        let (mut media_type, mut digest, mut size) = (None, None, None);
-        let (mut urls, mut annotations, mut data) = (None, None, None);
-        let (mut artifact_type, mut platform) = (None, None);
+        let mut d = Descriptor {
+            media_type: Cow::Borrowed(""),
+            digest: Digest::placeholder(),
+            size: 0,
+            urls: Vec::new(),
+            annotations: BTreeMap::new(),
+            data: None,
+            artifact_type: None,
+            platform: None,
+        };
+        let mut seen = 0u16;
+        let mut once = |bit: u16| {
+            if seen & bit != 0 {
+                return Err(Fallback); // duplicate field
+            }
+            seen |= bit;
+            Ok(())
+        };
         if self.peek() == b'}' {
             return Err(Fallback); // required fields missing
         }
         loop {
             match self.key()? {
                 "mediaType" => {
+                    once(MEDIA_TYPE)?;
                     let m = self.string()?;
                     if !crate::media_type::is_valid(m) {
                         return Err(Fallback);
                     }
-                    once(&mut media_type, Cow::Borrowed(m))?;
+                    d.media_type = Cow::Borrowed(m);
                 }
                 "digest" => {
+                    once(DIGEST)?;
                     let s = self.string()?;
-                    let d = Digest::parse(Cow::Borrowed(s)).map_err(|_| Fallback)?;
-                    once(&mut digest, d)?;
+                    d.digest = Digest::parse(Cow::Borrowed(s)).map_err(|_| Fallback)?;
                 }
                 "size" => {
-                    let n = self.uint(18)?;
-                    once(&mut size, n)?;
+                    once(SIZE)?;
+                    d.size = self.uint(18)?;
                 }
                 "urls" => {
-                    let u = self.str_array()?;
-                    once(&mut urls, u)?;
+                    once(URLS)?;
+                    d.urls = self.str_array()?;
                 }
                 "annotations" => {
-                    let a = self.annotations()?;
-                    once(&mut annotations, a)?;
+                    once(ANNOTATIONS)?;
+                    d.annotations = self.annotations()?;
                 }
                 "data" => {
-                    let v = self.opt_str()?;
-                    once(&mut data, v)?;
+                    once(DATA)?;
+                    d.data = self.opt_str()?;
                 }
                 "artifactType" => {
-                    let v = self.opt_str()?;
-                    once(&mut artifact_type, v)?;
+                    once(ARTIFACT_TYPE)?;
+                    d.artifact_type = self.opt_str()?;
                 }
                 "platform" => {
-                    let p = match self.peek() {
-                        b'n' => {
-                            self.null()?;
-                            None
+                    once(PLATFORM)?;
+                    match self.peek() {
+                        b'n' => self.null()?,
+                        _ => {
+                            let p = d.platform.insert(Platform {
+                                architecture: Cow::Borrowed(""),
+                                os: Cow::Borrowed(""),
+                                os_version: None,
+                                os_features: Vec::new(),
+                                variant: None,
+                                features: Vec::new(),
+                            });
+                            self.platform(depth + 1, p)?;
                         }
-                        _ => Some(self.platform(depth + 1)?),
-                    };
-                    once(&mut platform, p)?;
+                    }
                 }
                 _ => self.skip(depth)?,
             }
@@ -429,55 +453,62 @@ impl<'a> Cur<'a> {
                 break;
             }
         }
-        Ok(Descriptor {
-            media_type: media_type.ok_or(Fallback)?,
-            digest: digest.ok_or(Fallback)?,
-            size: size.ok_or(Fallback)?,
-            urls: urls.unwrap_or_default(),
-            annotations: annotations.unwrap_or_default(),
-            data: data.flatten(),
-            artifact_type: artifact_type.flatten(),
-            platform: platform.flatten(),
-        })
+        if seen & REQUIRED != REQUIRED {
+            return Err(Fallback); // required fields missing
+        }
+        Ok(d)
     }
 
-    /// A platform object, with the rules of `Platform`'s `Deserialize`.
-    fn platform(&mut self, depth: usize) -> R<Platform<'a>> {
+    /// A platform object, with the rules of `Platform`'s `Deserialize`,
+    /// written into `p`.
+    fn platform(&mut self, depth: usize, p: &mut Platform<'a>) -> R<()> {
+        const ARCH: u8 = 1;
+        const OS: u8 = 2;
+        const OS_VERSION: u8 = 4;
+        const OS_FEATURES: u8 = 8;
+        const VARIANT: u8 = 16;
+        const FEATURES: u8 = 32;
         if depth >= MAX_DEPTH {
             return Err(Fallback);
         }
         self.eat(b'{')?;
         self.ws();
-        let (mut arch, mut os, mut os_version) = (None, None, None);
-        let (mut os_features, mut variant, mut features) = (None, None, None);
+        let mut seen = 0u8;
+        let mut once = |bit: u8| {
+            if seen & bit != 0 {
+                return Err(Fallback); // duplicate field
+            }
+            seen |= bit;
+            Ok(())
+        };
         if self.peek() == b'}' {
             return Err(Fallback); // required fields missing
         }
         loop {
             match self.key()? {
                 "architecture" => {
-                    let s = self.string()?;
-                    once(&mut arch, Cow::Borrowed(s))?;
+                    once(ARCH)?;
+                    p.architecture = Cow::Borrowed(self.string()?);
                 }
                 "os" => {
-                    let s = self.string()?;
-                    once(&mut os, Cow::Borrowed(s))?;
+                    once(OS)?;
+                    p.os = Cow::Borrowed(self.string()?);
                 }
                 "os.version" => {
-                    let v = self.opt_str()?;
-                    once(&mut os_version, v)?;
+                    once(OS_VERSION)?;
+                    p.os_version = self.opt_str()?;
                 }
                 "os.features" => {
-                    let v = self.str_array()?;
-                    once(&mut os_features, v)?;
+                    once(OS_FEATURES)?;
+                    p.os_features = self.str_array()?;
                 }
                 "variant" => {
-                    let v = self.opt_str()?;
-                    once(&mut variant, v)?;
+                    once(VARIANT)?;
+                    p.variant = self.opt_str()?;
                 }
                 "features" => {
-                    let v = self.str_array()?;
-                    once(&mut features, v)?;
+                    once(FEATURES)?;
+                    p.features = self.str_array()?;
                 }
                 _ => self.skip(depth)?,
             }
@@ -485,14 +516,10 @@ impl<'a> Cur<'a> {
                 break;
             }
         }
-        Ok(Platform {
-            architecture: arch.ok_or(Fallback)?,
-            os: os.ok_or(Fallback)?,
-            os_version: os_version.flatten(),
-            os_features: os_features.unwrap_or_default(),
-            variant: variant.flatten(),
-            features: features.unwrap_or_default(),
-        })
+        if seen & (ARCH | OS) != ARCH | OS {
+            return Err(Fallback); // required fields missing
+        }
+        Ok(())
     }
 }
 

@@ -326,6 +326,18 @@ fn unusual_documents_fall_back_and_agree() {
             ),
         ),
         (
+            "missing mediaType",
+            doc(
+                &[e.replace(&format!(r#""mediaType":"{OCI_MANIFEST}","#), "")],
+                "",
+            ),
+        ),
+        ("missing size", doc(&[e.replace(r#","size":100"#, "")], "")),
+        (
+            "platform without architecture",
+            doc(&[e.replace(r#""architecture":"amd64","#, "")], ""),
+        ),
+        (
             "platform without os",
             doc(&[e.replace(r#","os":"linux""#, "")], ""),
         ),
