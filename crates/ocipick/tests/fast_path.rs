@@ -632,3 +632,22 @@ proptest! {
         }
     }
 }
+
+/// Replays a fuzz corpus through `check` and says how much of it the
+/// fast reader read itself (an absolute path: tests run in the crate's
+/// folder): `OCIPICK_FUZZ_CORPUS=$PWD/fuzz/corpus/index_select cargo test -p ocipick --test fast_path -- --ignored --nocapture`.
+#[test]
+#[ignore = "needs OCIPICK_FUZZ_CORPUS"]
+fn fuzz_corpus_agrees() {
+    let dir = std::env::var("OCIPICK_FUZZ_CORPUS").expect("OCIPICK_FUZZ_CORPUS");
+    let (mut fast, mut ok, mut all) = (0, 0, 0);
+    for f in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(f.unwrap().path()).unwrap();
+        all += 1;
+        ok += usize::from(Index::parse(&bytes).is_ok());
+        if check(&bytes) == Path_::Fast {
+            fast += 1;
+        }
+    }
+    println!("{all} corpus inputs: {ok} valid indexes, {fast} read by the fast reader");
+}
