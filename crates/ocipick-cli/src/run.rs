@@ -824,3 +824,32 @@ impl Drop for Mapped {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Large regular files are mapped with their exact bytes; small files,
+    /// files over the limit, folders and missing files are left to
+    /// `read_file` (and its errors).
+    #[test]
+    fn maps_only_large_regular_files_within_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.json");
+        let content: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&big, &content).unwrap();
+        let m = Mapped::open(&big, 1 << 20).expect("a 200 kB file is mapped");
+        let bytes = Bytes::Mapped(m);
+        assert_eq!(&*bytes, &content[..]);
+        drop(bytes);
+
+        assert!(Mapped::open(&big, 199_999).is_none(), "over the limit");
+        assert!(Mapped::open(&big, 200_000).is_some(), "at the limit");
+        let small = dir.path().join("small.json");
+        std::fs::write(&small, b"{}").unwrap();
+        assert!(Mapped::open(&small, 1 << 20).is_none());
+        assert!(Mapped::open(dir.path(), 1 << 20).is_none());
+        assert!(Mapped::open(&dir.path().join("missing"), 1 << 20).is_none());
+        assert_eq!(&*Bytes::from(b"{}".to_vec()), b"{}");
+    }
+}
