@@ -3,7 +3,10 @@
 //!
 //! Asserted: `select` and `rank` agree; the selected entry is eligible;
 //! eligible entries are ranked before ineligible ones; `select_bytes`
-//! succeeds exactly when `Index::parse` does and chooses the same position.
+//! succeeds exactly when `Index::parse` does (with the same error when not)
+//! and chooses the same position; and the fast reader behind
+//! `select_bytes`, wherever it does not give up, yields exactly the index
+//! (or error) that `Index::parse` yields.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -63,13 +66,22 @@ fn check(bytes: &[u8], index: &Index<'_>, policy: &Policy) {
 fuzz_target!(|bytes: &[u8]| {
     let host = Platform::new("linux", "amd64", None);
     let parsed = Index::parse(bytes);
+    // The fast reader of select_bytes, where it does not give up, must
+    // produce exactly what the serde reader of Index::parse produces.
+    if let Some(fast) = ocipick::__testing::fast_parse(bytes) {
+        assert_eq!(fast, parsed, "the fast reader differs from Index::parse");
+    }
     let plain = Policy::new(&host);
-    let Ok(index) = parsed else {
-        assert!(
-            plain.select_bytes(bytes).is_err(),
-            "select_bytes accepted what Index::parse refused"
-        );
-        return;
+    let index = match parsed {
+        Ok(index) => index,
+        Err(e) => {
+            assert_eq!(
+                plain.select_bytes(bytes).err(),
+                Some(e),
+                "select_bytes accepted what Index::parse refused, or refused it differently"
+            );
+            return;
+        }
     };
 
     // A seed for derived choices: a cheap hash of the input.

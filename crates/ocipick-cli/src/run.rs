@@ -117,7 +117,7 @@ pub struct Hop {
 
 /// The document at the current level.
 pub(crate) enum Doc {
-    Bytes(Vec<u8>),
+    Bytes(Bytes),
     /// A layout tag that points straight at one image manifest.
     Single(Box<Descriptor<'static>>),
 }
@@ -471,12 +471,17 @@ pub(crate) fn load_source(
             }
             (
                 "<stdin>".to_owned(),
-                Doc::Bytes(ocipick_registry::read_stdin(max_index, INDEX_HINT)?),
+                Doc::Bytes(ocipick_registry::read_stdin(max_index, INDEX_HINT)?.into()),
                 None,
             )
         }
         Source::File(p) => {
-            let bytes = ocipick_registry::read_file(&p, max_index, INDEX_HINT)?;
+            // Large regular files are mapped, not copied (see `Bytes`);
+            // anything else, and every error, goes through `read_file`.
+            let bytes = match Mapped::open(&p, max_index) {
+                Some(m) => Bytes::Mapped(m),
+                None => ocipick_registry::read_file(&p, max_index, INDEX_HINT)?.into(),
+            };
             (p.display().to_string(), Doc::Bytes(bytes), None)
         }
         Source::Layout(dir, tag) => {
@@ -491,10 +496,10 @@ pub(crate) fn load_source(
             drop(index);
             let store = Store::Layout(layout);
             match target {
-                LayoutTarget::TopIndex => (top_origin, Doc::Bytes(top), Some(store)),
+                LayoutTarget::TopIndex => (top_origin, Doc::Bytes(top.into()), Some(store)),
                 LayoutTarget::Entry(d) if media_type::kind(&d.media_type) == Kind::Index => {
                     let bytes = store.fetch(&d)?;
-                    (store.origin(&d), Doc::Bytes(bytes), Some(store))
+                    (store.origin(&d), Doc::Bytes(bytes.into()), Some(store))
                 }
                 LayoutTarget::Entry(d) => (top_origin, Doc::Single(d), Some(store)),
             }
@@ -506,7 +511,7 @@ pub(crate) fn load_source(
                 .map_err(|e| Failure::Registry(e.to_string()))?;
             let origin = r.to_string();
             let doc = match media_type::kind(&f.media_type) {
-                Kind::Index => Doc::Bytes(f.bytes),
+                Kind::Index => Doc::Bytes(f.bytes.into()),
                 // A single image manifest: the only candidate.
                 _ => Doc::Single(Box::new(Descriptor {
                     media_type: f.media_type.into(),
@@ -621,7 +626,7 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
                     digest: d.digest.to_string(),
                 });
                 origin = store.origin(d);
-                doc = Doc::Bytes(bytes);
+                doc = Doc::Bytes(bytes.into());
                 continue;
             }
         }
@@ -749,4 +754,121 @@ pub fn lint(args: &crate::cli::LintArgs) -> Result<(String, u8), Failure> {
         crate::cli::LintOutput::Sarif => output::lint_sarif(&origin, &findings),
     };
     Ok((text, status))
+}
+
+/// An index document's bytes: read into memory, or mapped from a file.
+///
+/// Mapping spares the copy of a large index and the page faults of a fresh
+/// buffer as large as the file: for a 3 MB index that is most of the
+/// process's time besides parsing. Caveat of every mapping: a file
+/// truncated by another process while it is read ends this one with SIGBUS.
+pub(crate) enum Bytes {
+    Owned(Vec<u8>),
+    Mapped(Mapped),
+}
+
+impl From<Vec<u8>> for Bytes {
+    fn from(v: Vec<u8>) -> Bytes {
+        Bytes::Owned(v)
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Owned(v) => v,
+            Bytes::Mapped(m) => m.bytes(),
+        }
+    }
+}
+
+/// A read-only private mapping of a whole regular file.
+pub(crate) struct Mapped {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+impl Mapped {
+    /// Files below this size are read: mapping them gains nothing.
+    const MIN: u64 = 64 << 10;
+
+    /// Maps `path` when it is a regular file of at least [`Mapped::MIN`]
+    /// and at most `limit` bytes; `None` otherwise or on any failure (the
+    /// caller then reads the file, with that path's errors).
+    fn open(path: &Path, limit: u64) -> Option<Mapped> {
+        use std::os::unix::io::AsRawFd;
+        let file = std::fs::File::open(path).ok()?;
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || meta.len() < Self::MIN || meta.len() > limit {
+            return None;
+        }
+        let len = usize::try_from(meta.len()).ok()?;
+        // SAFETY: a fresh read-only private mapping of `len` (> 0) bytes
+        // of an open file; the kernel chooses the address. The mapping
+        // outlives the descriptor, which may be closed after this call.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return None;
+        }
+        Some(Mapped {
+            ptr: std::ptr::NonNull::new(ptr.cast::<u8>())?,
+            len,
+        })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` readable bytes until `drop` unmaps them;
+        // the mapping is private and read-only, so nothing in this process
+        // writes to it.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `open`, once; no
+        // borrow of `bytes()` outlives `self`.
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), self.len);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Large regular files are mapped with their exact bytes; small files,
+    /// files over the limit, folders and missing files are left to
+    /// `read_file` (and its errors).
+    #[test]
+    fn maps_only_large_regular_files_within_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.json");
+        let content: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&big, &content).unwrap();
+        let m = Mapped::open(&big, 1 << 20).expect("a 200 kB file is mapped");
+        let bytes = Bytes::Mapped(m);
+        assert_eq!(&*bytes, &content[..]);
+        drop(bytes);
+
+        assert!(Mapped::open(&big, 199_999).is_none(), "over the limit");
+        assert!(Mapped::open(&big, 200_000).is_some(), "at the limit");
+        let small = dir.path().join("small.json");
+        std::fs::write(&small, b"{}").unwrap();
+        assert!(Mapped::open(&small, 1 << 20).is_none());
+        assert!(Mapped::open(dir.path(), 1 << 20).is_none());
+        assert!(Mapped::open(&dir.path().join("missing"), 1 << 20).is_none());
+        assert_eq!(&*Bytes::from(b"{}".to_vec()), b"{}");
+    }
 }

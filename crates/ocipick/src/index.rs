@@ -143,15 +143,7 @@ impl<'a> Index<'a> {
         // descriptor and touches fresh memory).
         let mut manifests = Vec::with_capacity((bytes.len() / 300).min(1 << 20));
         let top = read_top(bytes, &mut manifests)?;
-        check_top(&top)?;
-        Ok(Index {
-            schema_version: 2,
-            media_type: top.media_type,
-            artifact_type: top.artifact_type,
-            manifests,
-            subject: top.subject,
-            annotations: top.annotations,
-        })
+        finish(top, manifests)
     }
 
     /// Detaches the index from the document it was read from.
@@ -176,16 +168,34 @@ impl<'a> Index<'a> {
     }
 }
 
-/// Reads one JSON object (and nothing after it but white space).
+/// Checks the top level and assembles the index.
+pub(crate) fn finish<'a>(
+    top: crate::de::Top<'a>,
+    manifests: Vec<Descriptor<'a>>,
+) -> Result<Index<'a>, IndexError> {
+    check_top(&top)?;
+    Ok(Index {
+        schema_version: 2,
+        media_type: top.media_type,
+        artifact_type: top.artifact_type,
+        manifests,
+        subject: top.subject,
+        annotations: top.annotations,
+    })
+}
+
 /// Reads the document, handing each descriptor of `manifests` to `sink`.
-/// UTF-8 is checked once over the whole document (fast for ASCII), so the
-/// parser need not check every string again.
 pub(crate) fn read_top<'a, S: crate::de::Sink<'a>>(
     bytes: &'a [u8],
     sink: &mut S,
 ) -> Result<crate::de::Top<'a>, IndexError> {
-    use serde::de::DeserializeSeed;
-    let text = std::str::from_utf8(bytes).map_err(|e| {
+    read_top_text(utf8(bytes)?, sink)
+}
+
+/// The document as text. UTF-8 is checked once over the whole document
+/// (fast for ASCII), so the parsers need not check every string again.
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, IndexError> {
+    std::str::from_utf8(bytes).map_err(|e| {
         let at = e.valid_up_to();
         let before = &bytes[..at];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -201,7 +211,16 @@ pub(crate) fn read_top<'a, S: crate::de::Sink<'a>>(
             line,
             column,
         }
-    })?;
+    })
+}
+
+/// Reads one JSON object (and nothing after it but white space) with
+/// serde_json, handing each descriptor of `manifests` to `sink`.
+pub(crate) fn read_top_text<'a, S: crate::de::Sink<'a>>(
+    text: &'a str,
+    sink: &mut S,
+) -> Result<crate::de::Top<'a>, IndexError> {
+    use serde::de::DeserializeSeed;
     let mut de = serde_json::Deserializer::from_str(text);
     crate::de::TopSeed(sink)
         .deserialize(&mut de)

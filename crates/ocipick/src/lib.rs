@@ -45,6 +45,7 @@
 #![warn(missing_docs)]
 
 mod de;
+mod fast;
 
 pub mod config;
 pub mod digest;
@@ -55,6 +56,24 @@ pub mod platform;
 pub mod prefer;
 pub mod rank;
 pub mod rules;
+
+/// Not part of the API: hooks for the differential tests and fuzz targets.
+#[doc(hidden)]
+pub mod __testing {
+    /// Reads `bytes` with the fast reader of [`crate::Policy::select_bytes`]
+    /// alone, keeping every descriptor: `None` where that reader gives up
+    /// (and `select_bytes` falls back to the serde reader); otherwise what
+    /// [`crate::Index::parse`] must also return.
+    pub fn fast_parse(bytes: &[u8]) -> Option<Result<crate::Index<'_>, crate::IndexError>> {
+        let text = match crate::index::utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => return Some(Err(e)),
+        };
+        let mut manifests = Vec::new();
+        let top = crate::fast::read_top(text, &mut manifests).ok()?;
+        Some(crate::index::finish(top, manifests))
+    }
+}
 
 pub use config::{Config, ConfigError, HookSpec, OnFailure};
 pub use digest::{Digest, DigestError};

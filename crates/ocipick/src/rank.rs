@@ -528,13 +528,23 @@ impl Policy {
     /// assert_eq!((found.entries, found.chosen.unwrap().1.position), (1, 0));
     /// ```
     pub fn select_bytes<'a>(&self, bytes: &'a [u8]) -> Result<Streamed<'a>, crate::IndexError> {
-        let mut best = Best {
+        let fresh = || Best {
             policy: self,
             any_platform: false,
             platformed: None,
             bare: None,
         };
-        let top = crate::index::read_top(bytes, &mut best)?;
+        let text = crate::index::utf8(bytes)?;
+        // The fast reader handles the common documents; on anything else
+        // (or any doubt) the serde reader decides, with its errors.
+        let mut best = fresh();
+        let top = match crate::fast::read_top(text, &mut best) {
+            Ok(top) => top,
+            Err(crate::fast::Fallback) => {
+                best = fresh();
+                crate::index::read_top_text(text, &mut best)?
+            }
+        };
         crate::index::check_top(&top)?;
         let any = best.any_platform;
         let chosen = if any {

@@ -1,0 +1,686 @@
+//! The fast reader behind [`crate::Policy::select_bytes`].
+//!
+//! A hand-written reader for the common shape of index documents: strings
+//! without escapes, plain non-negative integers, modest nesting. It finds
+//! string ends and skips white space 16 bytes at a time (SSE2, baseline on
+//! x86_64; a byte loop elsewhere), matches field names on their bytes and
+//! builds the same [`Top`] and descriptors as the serde reader of
+//! [`crate::de`], handing them to the same [`Sink`].
+//!
+//! It never reports an error itself. Anything it does not handle, or any
+//! doubt about validity — a backslash or control character in a string, a
+//! number with a sign, fraction, exponent, leading zero or more than 18
+//! digits, nesting deeper than [`MAX_DEPTH`], a duplicate field, a missing
+//! or mistyped field, an invalid digest or media type, trailing bytes —
+//! makes it give up with [`Fallback`]; the caller then reads the document
+//! again with the serde reader, which accepts, refuses and reports exactly
+//! as [`crate::Index::parse`] does. So the fast reader may only accept a
+//! document that the serde reader accepts, and must then produce the same
+//! values: every rule of `de.rs` is mirrored below, and the differential
+//! tests (`tests/fast_path.rs`, the `index_select` fuzz target) check it.
+
+use std::borrow::Cow;
+use std::collections::btree_map::{BTreeMap, Entry};
+
+use crate::de::{Sink, Top};
+use crate::digest::Digest;
+use crate::index::Descriptor;
+use crate::platform::Platform;
+
+/// The fast reader gave up; read the document with the serde reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fallback;
+
+type R<T> = Result<T, Fallback>;
+
+/// Deepest nesting (top-level object = 1) the fast reader follows; deeper
+/// documents go to the serde reader, whose own limit is 128.
+pub(crate) const MAX_DEPTH: usize = 32;
+
+/// Reads an index document, handing each descriptor of `manifests` to
+/// `sink`. On [`Fallback`] the sink may have received some descriptors:
+/// the caller must discard it.
+pub(crate) fn read_top<'a, S: Sink<'a>>(text: &'a str, sink: &mut S) -> R<Top<'a>> {
+    let mut c = Cur {
+        text,
+        b: text.as_bytes(),
+        i: 0,
+    };
+    let mut top = Top {
+        schema_version: None,
+        media_type: None,
+        artifact_type: None,
+        manifests: None,
+        manifests_null: false,
+        subject: None,
+        annotations: BTreeMap::new(),
+        config: false,
+        layers: false,
+    };
+    c.ws();
+    c.eat(b'{')?;
+    c.ws();
+    if c.peek() == b'}' {
+        c.i += 1;
+    } else {
+        let mut seen = [false; 8];
+        loop {
+            let key = c.key()?;
+            let k = match key {
+                "schemaVersion" => 0,
+                "mediaType" => 1,
+                "artifactType" => 2,
+                "manifests" => 3,
+                "subject" => 4,
+                "annotations" => 5,
+                "config" => 6,
+                "layers" => 7,
+                _ => 8,
+            };
+            if k < 8 && std::mem::replace(&mut seen[k], true) {
+                return Err(Fallback); // duplicate field
+            }
+            match k {
+                0 => match c.peek() {
+                    // Option<u32>: a null would be `None`; rare, left to serde.
+                    b'0'..=b'9' => top.schema_version = Some(c.uint(9)? as u32),
+                    _ => return Err(Fallback),
+                },
+                1 => top.media_type = c.opt_str()?,
+                2 => top.artifact_type = c.opt_str()?,
+                3 => match c.peek() {
+                    b'n' => {
+                        c.null()?;
+                        top.manifests = None;
+                        top.manifests_null = true;
+                    }
+                    b'[' => top.manifests = Some(c.manifests(sink)?),
+                    _ => return Err(Fallback),
+                },
+                4 => {
+                    top.subject = match c.peek() {
+                        b'n' => {
+                            c.null()?;
+                            None
+                        }
+                        _ => Some(c.descriptor(2)?),
+                    }
+                }
+                5 => top.annotations = c.annotations()?,
+                6 => top.config = c.present(1)?,
+                7 => top.layers = c.present(1)?,
+                _ => c.skip(1)?,
+            }
+            if c.next_member(b'}')? {
+                break;
+            }
+        }
+    }
+    c.ws();
+    if c.i != c.b.len() {
+        return Err(Fallback); // trailing bytes
+    }
+    Ok(top)
+}
+
+/// A position in the document.
+struct Cur<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cur<'a> {
+    /// The current byte, or 0 at the end (a NUL byte is never valid
+    /// outside strings, so it cannot be mistaken for anything accepted).
+    #[inline(always)]
+    fn peek(&self) -> u8 {
+        self.b.get(self.i).copied().unwrap_or(0)
+    }
+
+    #[inline(always)]
+    fn eat(&mut self, c: u8) -> R<()> {
+        if self.peek() == c {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(Fallback)
+        }
+    }
+
+    /// Skips JSON white space (space, tab, line feed, carriage return).
+    #[inline(always)]
+    fn ws(&mut self) {
+        let c = self.peek();
+        if c > b' ' {
+            return;
+        }
+        if c == b' ' && self.b.get(self.i + 1).is_some_and(|&n| n > b' ') {
+            self.i += 1;
+            return;
+        }
+        self.i = scan::ws_end(self.b, self.i);
+    }
+
+    /// After a member or element: `,` (then white space) or the closing
+    /// `close`. Returns whether the container ended.
+    #[inline(always)]
+    fn next_member(&mut self, close: u8) -> R<bool> {
+        self.ws();
+        match self.peek() {
+            b',' => {
+                self.i += 1;
+                self.ws();
+                Ok(false)
+            }
+            c if c == close => {
+                self.i += 1;
+                Ok(true)
+            }
+            _ => Err(Fallback),
+        }
+    }
+
+    /// A string without escapes or control characters, borrowed.
+    #[inline(always)]
+    fn string(&mut self) -> R<&'a str> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let end = scan::string_end(self.b, start).ok_or(Fallback)?;
+        self.i = end + 1;
+        // Both ends are at ASCII quotes, hence character boundaries.
+        self.text.get(start..end).ok_or(Fallback)
+    }
+
+    /// An object member's name and the `:` after it (and white space).
+    #[inline(always)]
+    fn key(&mut self) -> R<&'a str> {
+        let k = self.string()?;
+        self.ws();
+        self.eat(b':')?;
+        self.ws();
+        Ok(k)
+    }
+
+    fn null(&mut self) -> R<()> {
+        self.literal(b"null")
+    }
+
+    fn literal(&mut self, word: &[u8]) -> R<()> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(Fallback)
+        }
+    }
+
+    /// `Option<string>`: `null` or a string.
+    #[inline(always)]
+    fn opt_str(&mut self) -> R<Option<Cow<'a, str>>> {
+        match self.peek() {
+            b'n' => self.null().map(|()| None),
+            _ => self.string().map(|s| Some(Cow::Borrowed(s))),
+        }
+    }
+
+    /// `Option<anything>` as a presence flag (`config`, `layers`).
+    fn present(&mut self, depth: usize) -> R<bool> {
+        match self.peek() {
+            b'n' => self.null().map(|()| false),
+            _ => self.skip(depth).map(|()| true),
+        }
+    }
+
+    /// A non-negative integer of at most `max_digits` digits (at most 18,
+    /// so it fits in a u64 and below `i64::MAX`), without leading zero,
+    /// fraction or exponent.
+    #[inline(always)]
+    fn uint(&mut self, max_digits: usize) -> R<u64> {
+        debug_assert!(max_digits <= 18);
+        let start = self.i;
+        let mut n: u64 = 0;
+        while let Some(&c @ b'0'..=b'9') = self.b.get(self.i) {
+            if self.i - start == max_digits {
+                return Err(Fallback);
+            }
+            n = n * 10 + u64::from(c - b'0');
+            self.i += 1;
+        }
+        let len = self.i - start;
+        if len == 0 || (len > 1 && self.b[start] == b'0') {
+            return Err(Fallback);
+        }
+        match self.peek() {
+            b'.' | b'e' | b'E' => Err(Fallback),
+            _ => Ok(n),
+        }
+    }
+
+    /// An array of strings (`urls`, `features`, `os.features`).
+    fn str_array(&mut self) -> R<Vec<Cow<'a, str>>> {
+        self.eat(b'[')?;
+        self.ws();
+        let mut out = Vec::new();
+        if self.peek() == b']' {
+            self.i += 1;
+            return Ok(out);
+        }
+        loop {
+            out.push(Cow::Borrowed(self.string()?));
+            if self.next_member(b']')? {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// An annotation map; a duplicate key gives up (serde refuses it).
+    fn annotations(&mut self) -> R<BTreeMap<Cow<'a, str>, Cow<'a, str>>> {
+        self.eat(b'{')?;
+        self.ws();
+        let mut out = BTreeMap::new();
+        if self.peek() == b'}' {
+            self.i += 1;
+            return Ok(out);
+        }
+        loop {
+            let k = self.key()?;
+            let v = self.string()?;
+            match out.entry(Cow::Borrowed(k)) {
+                Entry::Vacant(e) => {
+                    e.insert(Cow::Borrowed(v));
+                }
+                Entry::Occupied(_) => return Err(Fallback),
+            }
+            if self.next_member(b'}')? {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Skips any JSON value, checking it as far as the fast reader
+    /// accepts values; `depth` is the nesting of the value's container.
+    fn skip(&mut self, depth: usize) -> R<()> {
+        match self.peek() {
+            b'"' => self.string().map(drop),
+            b'{' | b'[' => {
+                if depth >= MAX_DEPTH {
+                    return Err(Fallback);
+                }
+                let close = if self.peek() == b'{' { b'}' } else { b']' };
+                self.i += 1;
+                self.ws();
+                if self.peek() == close {
+                    self.i += 1;
+                    return Ok(());
+                }
+                loop {
+                    if close == b'}' {
+                        self.key()?;
+                    }
+                    self.skip(depth + 1)?;
+                    if self.next_member(close)? {
+                        return Ok(());
+                    }
+                }
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.null(),
+            b'-' => {
+                self.i += 1;
+                self.uint(18).map(drop)
+            }
+            b'0'..=b'9' => self.uint(18).map(drop),
+            _ => Err(Fallback),
+        }
+    }
+
+    /// The `manifests` array: each descriptor to the sink. Returns the count.
+    fn manifests<S: Sink<'a>>(&mut self, sink: &mut S) -> R<usize> {
+        self.eat(b'[')?;
+        self.ws();
+        if self.peek() == b']' {
+            self.i += 1;
+            return Ok(0);
+        }
+        let mut n = 0;
+        loop {
+            let d = self.descriptor(3)?;
+            sink.accept(n, d);
+            n += 1;
+            if self.next_member(b']')? {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// A descriptor object at nesting `depth`, with the rules of
+    /// `Descriptor`'s `Deserialize` in `de.rs`. Fields are written in place
+    /// (a descriptor is a few hundred bytes: moving it costs), with a bit
+    /// per field to refuse duplicates and detect missing ones.
+    fn descriptor(&mut self, depth: usize) -> R<Descriptor<'a>> {
+        const MEDIA_TYPE: u16 = 1;
+        const DIGEST: u16 = 2;
+        const SIZE: u16 = 4;
+        const URLS: u16 = 8;
+        const ANNOTATIONS: u16 = 16;
+        const DATA: u16 = 32;
+        const ARTIFACT_TYPE: u16 = 64;
+        const PLATFORM: u16 = 128;
+        const REQUIRED: u16 = MEDIA_TYPE | DIGEST | SIZE;
+        if depth >= MAX_DEPTH {
+            return Err(Fallback);
+        }
+        self.eat(b'{')?;
+        self.ws();
+        let mut d = Descriptor {
+            media_type: Cow::Borrowed(""),
+            digest: Digest::placeholder(),
+            size: 0,
+            urls: Vec::new(),
+            annotations: BTreeMap::new(),
+            data: None,
+            artifact_type: None,
+            platform: None,
+        };
+        let mut seen = 0u16;
+        let mut once = |bit: u16| {
+            if seen & bit != 0 {
+                return Err(Fallback); // duplicate field
+            }
+            seen |= bit;
+            Ok(())
+        };
+        if self.peek() == b'}' {
+            return Err(Fallback); // required fields missing
+        }
+        loop {
+            match self.key()? {
+                "mediaType" => {
+                    once(MEDIA_TYPE)?;
+                    let m = self.string()?;
+                    if !crate::media_type::is_valid(m) {
+                        return Err(Fallback);
+                    }
+                    d.media_type = Cow::Borrowed(m);
+                }
+                "digest" => {
+                    once(DIGEST)?;
+                    let s = self.string()?;
+                    d.digest = Digest::parse(Cow::Borrowed(s)).map_err(|_| Fallback)?;
+                }
+                "size" => {
+                    once(SIZE)?;
+                    d.size = self.uint(18)?;
+                }
+                "urls" => {
+                    once(URLS)?;
+                    d.urls = self.str_array()?;
+                }
+                "annotations" => {
+                    once(ANNOTATIONS)?;
+                    d.annotations = self.annotations()?;
+                }
+                "data" => {
+                    once(DATA)?;
+                    d.data = self.opt_str()?;
+                }
+                "artifactType" => {
+                    once(ARTIFACT_TYPE)?;
+                    d.artifact_type = self.opt_str()?;
+                }
+                "platform" => {
+                    once(PLATFORM)?;
+                    match self.peek() {
+                        b'n' => self.null()?,
+                        _ => {
+                            let p = d.platform.insert(Platform {
+                                architecture: Cow::Borrowed(""),
+                                os: Cow::Borrowed(""),
+                                os_version: None,
+                                os_features: Vec::new(),
+                                variant: None,
+                                features: Vec::new(),
+                            });
+                            self.platform(depth + 1, p)?;
+                        }
+                    }
+                }
+                _ => self.skip(depth)?,
+            }
+            if self.next_member(b'}')? {
+                break;
+            }
+        }
+        if seen & REQUIRED != REQUIRED {
+            return Err(Fallback); // required fields missing
+        }
+        Ok(d)
+    }
+
+    /// A platform object, with the rules of `Platform`'s `Deserialize`,
+    /// written into `p`.
+    fn platform(&mut self, depth: usize, p: &mut Platform<'a>) -> R<()> {
+        const ARCH: u8 = 1;
+        const OS: u8 = 2;
+        const OS_VERSION: u8 = 4;
+        const OS_FEATURES: u8 = 8;
+        const VARIANT: u8 = 16;
+        const FEATURES: u8 = 32;
+        if depth >= MAX_DEPTH {
+            return Err(Fallback);
+        }
+        self.eat(b'{')?;
+        self.ws();
+        let mut seen = 0u8;
+        let mut once = |bit: u8| {
+            if seen & bit != 0 {
+                return Err(Fallback); // duplicate field
+            }
+            seen |= bit;
+            Ok(())
+        };
+        if self.peek() == b'}' {
+            return Err(Fallback); // required fields missing
+        }
+        loop {
+            match self.key()? {
+                "architecture" => {
+                    once(ARCH)?;
+                    p.architecture = Cow::Borrowed(self.string()?);
+                }
+                "os" => {
+                    once(OS)?;
+                    p.os = Cow::Borrowed(self.string()?);
+                }
+                "os.version" => {
+                    once(OS_VERSION)?;
+                    p.os_version = self.opt_str()?;
+                }
+                "os.features" => {
+                    once(OS_FEATURES)?;
+                    p.os_features = self.str_array()?;
+                }
+                "variant" => {
+                    once(VARIANT)?;
+                    p.variant = self.opt_str()?;
+                }
+                "features" => {
+                    once(FEATURES)?;
+                    p.features = self.str_array()?;
+                }
+                _ => self.skip(depth)?,
+            }
+            if self.next_member(b'}')? {
+                break;
+            }
+        }
+        if seen & (ARCH | OS) != ARCH | OS {
+            return Err(Fallback); // required fields missing
+        }
+        Ok(())
+    }
+}
+
+/// Byte scanning: 16 bytes at a time with SSE2 on x86_64, a byte loop
+/// elsewhere (and for the last 15 bytes of the document).
+pub(crate) mod scan {
+    /// The index of the `"` that ends the string whose contents start at
+    /// `i`, or `None` if a backslash or control character (below 0x20)
+    /// comes first, or the document ends.
+    #[inline(always)]
+    pub(crate) fn string_end(b: &[u8], i: usize) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut i = i;
+            while let Some(chunk) = b.get(i..i + 16) {
+                let m = sse2::string_special(chunk);
+                if m != 0 {
+                    let j = i + m.trailing_zeros() as usize;
+                    return (b[j] == b'"').then_some(j);
+                }
+                i += 16;
+            }
+            string_end_bytes(b, i)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        string_end_bytes(b, i)
+    }
+
+    /// [`string_end`] a byte at a time.
+    pub(crate) fn string_end_bytes(b: &[u8], i: usize) -> Option<usize> {
+        for (j, &c) in b.iter().enumerate().skip(i) {
+            match c {
+                b'"' => return Some(j),
+                b'\\' | 0..=0x1f => return None,
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// The index of the first byte at or after `i` that is not JSON white
+    /// space (or `b.len()`).
+    #[inline]
+    pub(crate) fn ws_end(b: &[u8], i: usize) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut i = i;
+            while let Some(chunk) = b.get(i..i + 16) {
+                let m = sse2::not_ws(chunk);
+                if m != 0 {
+                    return i + m.trailing_zeros() as usize;
+                }
+                i += 16;
+            }
+            ws_end_bytes(b, i)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        ws_end_bytes(b, i)
+    }
+
+    /// [`ws_end`] a byte at a time.
+    pub(crate) fn ws_end_bytes(b: &[u8], i: usize) -> usize {
+        let mut i = i;
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = b.get(i) {
+            i += 1;
+        }
+        i
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    mod sse2 {
+        use std::arch::x86_64::*;
+
+        /// Loads 16 bytes.
+        #[inline(always)]
+        fn load(chunk: &[u8]) -> __m128i {
+            assert!(chunk.len() >= 16);
+            // SAFETY: the assertion above makes the 16 bytes read in
+            // bounds; `loadu` has no alignment requirement; SSE2 is part
+            // of the x86_64 baseline, so the instruction always exists.
+            unsafe { _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>()) }
+        }
+
+        /// Bit k set where byte k of `chunk[..16]` is `"`, `\` or below 0x20.
+        #[inline(always)]
+        pub(super) fn string_special(chunk: &[u8]) -> u32 {
+            let x = load(chunk);
+            // SAFETY: SSE2 register arithmetic only; SSE2 is baseline on x86_64.
+            unsafe {
+                let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
+                let bslash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
+                // x <= 0x1f (unsigned) exactly when max(x, 0x1f) == 0x1f.
+                let lim = _mm_set1_epi8(0x1f);
+                let ctrl = _mm_cmpeq_epi8(_mm_max_epu8(x, lim), lim);
+                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, bslash), ctrl)) as u32
+            }
+        }
+
+        /// Bit k set where byte k of `chunk[..16]` is not JSON white space.
+        #[inline(always)]
+        pub(super) fn not_ws(chunk: &[u8]) -> u32 {
+            let x = load(chunk);
+            // SAFETY: SSE2 register arithmetic only; SSE2 is baseline on x86_64.
+            unsafe {
+                let sp = _mm_cmpeq_epi8(x, _mm_set1_epi8(b' ' as i8));
+                let nl = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\n' as i8));
+                let tab = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\t' as i8));
+                let cr = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\r' as i8));
+                let ws = _mm_or_si128(_mm_or_si128(sp, nl), _mm_or_si128(tab, cr));
+                !(_mm_movemask_epi8(ws) as u32) & 0xffff
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vector scans agree with the byte loops at every offset.
+    #[test]
+    fn scans_agree_with_byte_loops() {
+        let mut doc = Vec::new();
+        for i in 0..600u32 {
+            let c = match i % 23 {
+                0 => b'"',
+                5 => b'\\',
+                7 => (i % 32) as u8,
+                11 => 0xc3,
+                12 => 0xa9,
+                13 | 14 => b'\n',
+                15 => b'\t',
+                16 => b'\r',
+                _ if i % 3 == 0 => b' ',
+                _ => b'a' + (i % 26) as u8,
+            };
+            doc.push(c);
+        }
+        for len in [0, 1, 15, 16, 17, 31, 32, 33, 100, 600] {
+            let b = &doc[..len];
+            for i in 0..=len {
+                assert_eq!(
+                    scan::string_end(b, i),
+                    scan::string_end_bytes(b, i),
+                    "{len} {i}"
+                );
+                assert_eq!(scan::ws_end(b, i), scan::ws_end_bytes(b, i), "{len} {i}");
+            }
+        }
+        // Runs of white space longer than a vector, ended by each kind of byte.
+        for run in 0..40 {
+            for end in [b'a', b'"', 0x01, 0xff, b'{'] {
+                let mut b = vec![b' '; run];
+                b.push(end);
+                b.extend_from_slice(&[b' '; 20]);
+                assert_eq!(scan::ws_end(&b, 0), run);
+                let mut s = vec![b'x'; run];
+                s.push(end);
+                s.extend_from_slice(b"\"                ");
+                assert_eq!(scan::string_end(&s, 0), scan::string_end_bytes(&s, 0));
+            }
+        }
+    }
+}
