@@ -797,8 +797,15 @@ impl Mapped {
     /// and at most `limit` bytes; `None` otherwise or on any failure (the
     /// caller then reads the file, with that path's errors).
     fn open(path: &Path, limit: u64) -> Option<Mapped> {
+        use std::os::unix::fs::OpenOptionsExt;
         use std::os::unix::io::AsRawFd;
-        let file = std::fs::File::open(path).ok()?;
+        // Non-blocking: opening a FIFO must not wait for a writer (it is
+        // then refused by the reader the caller falls back to).
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .ok()?;
         let meta = file.metadata().ok()?;
         if !meta.is_file() || meta.len() < Self::MIN || meta.len() > limit {
             return None;
