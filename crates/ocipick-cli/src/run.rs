@@ -760,8 +760,9 @@ pub fn lint(args: &crate::cli::LintArgs) -> Result<(String, u8), Failure> {
 ///
 /// Mapping spares the copy of a large index and the page faults of a fresh
 /// buffer as large as the file: for a 3 MB index that is most of the
-/// process's time besides parsing. Caveat of every mapping: a file
-/// truncated by another process while it is read ends this one with SIGBUS.
+/// process's time besides parsing. A file truncated by another process
+/// while it is read raises SIGBUS, which ends this one with status 2 and a
+/// message ([`exit_cleanly_on_sigbus`]).
 pub(crate) enum Bytes {
     Owned(Vec<u8>),
     Mapped(Mapped),
@@ -827,6 +828,7 @@ impl Mapped {
         if ptr == libc::MAP_FAILED {
             return None;
         }
+        exit_cleanly_on_sigbus();
         Some(Mapped {
             ptr: std::ptr::NonNull::new(ptr.cast::<u8>())?,
             len,
@@ -839,6 +841,32 @@ impl Mapped {
         // writes to it.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
+}
+
+/// A file that shrinks while it is mapped and read raises SIGBUS on the
+/// first page past its new end. This command maps nothing else, so the
+/// handler ends the process with the usual status of invalid input (2)
+/// and a one-line message, instead of a crash.
+fn exit_cleanly_on_sigbus() {
+    extern "C" fn on_sigbus(_: libc::c_int) {
+        const MSG: &[u8] = b"ocipick: the index file changed while it was being read\n";
+        // SAFETY: write(2) and _exit(2) are async-signal-safe.
+        unsafe {
+            libc::write(2, MSG.as_ptr().cast(), MSG.len());
+            libc::_exit(2);
+        }
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: a zeroed sigaction with an empty mask and a plain
+        // handler that only calls async-signal-safe functions.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+        }
+    });
 }
 
 impl Drop for Mapped {
@@ -877,5 +905,42 @@ mod tests {
         assert!(Mapped::open(dir.path(), 1 << 20).is_none());
         assert!(Mapped::open(&dir.path().join("missing"), 1 << 20).is_none());
         assert_eq!(&*Bytes::from(b"{}".to_vec()), b"{}");
+    }
+
+    /// A mapped file truncated while it is read ends the process with
+    /// status 2 and a message, not a crash (run in a child process: the
+    /// handler exits).
+    #[test]
+    fn a_mapped_file_that_shrinks_is_a_clean_error() {
+        if let Some(path) = std::env::var_os("OCIPICK_SIGBUS_CHILD") {
+            let m = Mapped::open(Path::new(&path), 1 << 20).expect("mapped");
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_len(0))
+                .expect("truncated");
+            let sum: u64 = m.bytes().iter().map(|&b| u64::from(b)).sum();
+            println!("read {sum} without a fault");
+            std::process::exit(0);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.json");
+        std::fs::write(&path, vec![b' '; 200_000]).unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "run::tests::a_mapped_file_that_shrinks_is_a_clean_error",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("OCIPICK_SIGBUS_CHILD", &path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("the index file changed while it was being read"),
+            "{stderr}"
+        );
     }
 }
