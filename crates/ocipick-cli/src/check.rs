@@ -714,17 +714,7 @@ fn check_image(
                 }
             }
         }
-        Doc::Single(d) => (
-            Index {
-                schema_version: 2,
-                media_type: None,
-                artifact_type: None,
-                manifests: vec![(**d).clone()],
-                subject: None,
-                annotations: Default::default(),
-            },
-            None,
-        ),
+        Doc::Single(d) => (Index::single((**d).clone()), None),
     };
     let mut cache = NestedCache::new();
     let mut worst: Option<u8> = None;

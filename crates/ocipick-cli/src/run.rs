@@ -553,14 +553,7 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
         let whole: Option<Index<'_>> = match (&doc, mode) {
             (Doc::Bytes(_), Mode::Select | Mode::Resolve) if hooks.is_empty() => None,
             (Doc::Bytes(b), _) => Some(Index::parse(b).map_err(invalid)?),
-            (Doc::Single(d), _) => Some(Index {
-                schema_version: 2,
-                media_type: None,
-                artifact_type: None,
-                manifests: vec![(**d).clone()],
-                subject: None,
-                annotations: Default::default(),
-            }),
+            (Doc::Single(d), _) => Some(Index::single((**d).clone())),
         };
         let policy = match &whole {
             Some(index) if !hooks.is_empty() => apply_hooks(&base, &hooks, &facts, index)?,

@@ -127,6 +127,19 @@ pub enum IndexError {
 }
 
 impl<'a> Index<'a> {
+    /// An index of one entry: how a single image manifest (a tag that names
+    /// no index) is selected from, as the only candidate.
+    pub fn single(descriptor: Descriptor<'a>) -> Index<'a> {
+        Index {
+            schema_version: 2,
+            media_type: None,
+            artifact_type: None,
+            manifests: vec![descriptor],
+            subject: None,
+            annotations: Default::default(),
+        }
+    }
+
     /// Parses and validates an index from the raw bytes of the document.
     ///
     /// Accepted: OCI image indexes (with or without the top-level
