@@ -219,13 +219,6 @@ const NFD: &str = "feature.node.kubernetes.io/";
 /// Flag features: their labels say `NAME=true`.
 const FLAG_FEATURES: &[&str] = &["cpu.cpuid", "kernel.loadedmodule", "kernel.enabledmodule"];
 
-fn attr(f: &mut Facts, feature: &str, name: &str, value: &str) {
-    f.attributes
-        .entry(feature.to_owned())
-        .or_default()
-        .insert(name.to_owned(), value.to_owned());
-}
-
 /// Node labels as facts (see docs/check.md for the mapping):
 /// - every label as `kubernetes.label.KEY`;
 /// - `feature.node.kubernetes.io/FEATURE-SUB.NAME=VALUE` as the attribute
@@ -241,7 +234,7 @@ pub(crate) fn facts_from_labels(labels: &BTreeMap<String, String>) -> Facts {
     let mut f = Facts::default();
     let mut driver: [Option<&str>; 3] = [None; 3];
     for (k, v) in labels {
-        attr(&mut f, "kubernetes.label", k, v);
+        f.attr("kubernetes.label", k, v);
         match k.as_str() {
             "nvidia.com/cuda.driver.major" | "nvidia.com/cuda.driver-version.major" => {
                 driver[0] = Some(v)
@@ -305,7 +298,7 @@ pub(crate) fn facts_from_labels(labels: &BTreeMap<String, String>) -> Facts {
                 f.flags.entry(feature).or_default().insert(name);
             }
         } else {
-            attr(&mut f, &feature, &name, v);
+            f.attr(&feature, &name, v);
         }
     }
     // Rules are written against `ocipick host` facts, which spell CPU flags
@@ -330,9 +323,9 @@ pub(crate) fn facts_from_labels(labels: &BTreeMap<String, String>) -> Facts {
             Some(rev) => format!("{major}.{minor}.{rev}"),
             None => format!("{major}.{minor}"),
         };
-        attr(&mut f, "nvidia.driver", "version", &version);
-        attr(&mut f, "nvidia.driver", "major", major);
-        attr(&mut f, "nvidia.driver", "minor", minor);
+        f.attr("nvidia.driver", "version", &version);
+        f.attr("nvidia.driver", "major", major);
+        f.attr("nvidia.driver", "minor", minor);
     }
     f
 }
@@ -586,7 +579,9 @@ fn error_cell(message: &str) -> Cell {
     }
 }
 
-type NestedCache = HashMap<String, Result<Rc<Vec<u8>>, (u8, String)>>;
+/// Nested indexes by digest, fetched and parsed once per image (or why
+/// they could not be), whatever the number of nodes that descend into them.
+type NestedCache = HashMap<String, Result<Rc<Index<'static>>, (u8, String)>>;
 
 /// The cell for one node: select's choice, descending into nested indexes
 /// where their content is at hand (fetched once per image).
@@ -633,26 +628,23 @@ fn judge(
     if let Some(store) = store {
         if media_type::kind(&d.media_type) == Kind::Index && depth < crate::run::MAX_DEPTH {
             let key = d.digest.to_string();
+            let nested_origin = store.origin(d);
             let got = cache
                 .entry(key.clone())
-                .or_insert_with(|| store.fetch(d).map(Rc::new).map_err(failure_text))
+                .or_insert_with(|| {
+                    let bytes = store.fetch(d).map_err(failure_text)?;
+                    Index::parse(&bytes)
+                        .map(|i| Rc::new(i.into_owned()))
+                        .map_err(|e| (2, format!("{nested_origin}: {e}")))
+                })
                 .clone();
-            let nested_origin = store.origin(d);
             let hop = format!("#{} {key}", sel.position);
-            let bytes = match got {
-                Ok(b) => b,
+            let nested = match got {
+                Ok(i) => i,
                 Err((code, m)) => {
                     let mut c = error_cell(&m);
                     c.hops.push(hop);
                     return (c, Some(code));
-                }
-            };
-            let nested = match Index::parse(&bytes) {
-                Ok(i) => i,
-                Err(e) => {
-                    let mut c = error_cell(&format!("{nested_origin}: {e}"));
-                    c.hops.push(hop);
-                    return (c, Some(2));
                 }
             };
             let (mut cell, code) = judge(
