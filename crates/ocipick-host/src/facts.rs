@@ -32,6 +32,22 @@ fn read(root: &Path, rel: &str) -> Option<String> {
     Some(s)
 }
 
+/// The x86-64 level from the `flags` of `/proc/cpuinfo` fields; `None`
+/// for a CPU that lists no `flags` (not x86).
+fn x86_64_level_of(cpu: &BTreeMap<String, String>) -> Option<u8> {
+    let flags: BTreeSet<String> = cpu
+        .get("flags")?
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    Some(crate::x86_64_level(|flag| flags.contains(flag)))
+}
+
+/// The x86-64 level of the CPU a `/proc/cpuinfo` text describes.
+pub(crate) fn cpuinfo_x86_64_level(text: &str) -> Option<u8> {
+    x86_64_level_of(&cpuinfo_fields(text))
+}
+
 /// The fields of `/proc/cpuinfo`, the first occurrence of each winning
 /// (the first processor's). Not only the first block: old 32-bit ARM
 /// kernels list `Features` and `CPU implementer` after all the per-CPU
@@ -126,8 +142,7 @@ impl Facts {
                         .collect()
                 })
                 .unwrap_or_default();
-            if cpu.contains_key("flags") {
-                let level = crate::x86_64_level(|flag| flags.contains(&flag.to_ascii_uppercase()));
+            if let Some(level) = x86_64_level_of(&cpu) {
                 f.attr("cpu.x86_64", "level", &level.to_string());
             }
             if !flags.is_empty() {
@@ -350,7 +365,8 @@ impl Facts {
         Ok((f, platform))
     }
 
-    fn attr(&mut self, feature: &str, name: &str, value: &str) {
+    /// Sets attribute `name` of `feature` to `value`.
+    pub fn attr(&mut self, feature: &str, name: &str, value: &str) {
         self.attributes
             .entry(feature.to_owned())
             .or_default()

@@ -201,11 +201,9 @@ fn variant(root: &Path) -> Option<String> {
             let level = if root == Path::new("/") {
                 this_x86_64_level()
             } else {
-                Facts::detect(root)
-                    .attributes
-                    .get("cpu.x86_64")
-                    .and_then(|a| a.get("level"))
-                    .and_then(|l| l.parse().ok())
+                std::fs::read_to_string(root.join("proc/cpuinfo"))
+                    .ok()
+                    .and_then(|t| facts::cpuinfo_x86_64_level(&t))
                     .unwrap_or(1)
             };
             (level > 1).then(|| format!("v{level}"))
