@@ -47,7 +47,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_ttl)]
     pub cache_ttl: f64,
 
-    /// Bytes of selected manifests kept by digest. Accepts KiB/MiB suffixes.
+    /// Bytes of selected manifests kept by digest; the tag and decision
+    /// caches get the same budget each (so about three times this in
+    /// all). Accepts KiB/MiB suffixes.
     #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_bytes)]
     pub cache_bytes: u64,
 

@@ -1261,6 +1261,47 @@ fn reorder_mode_answers_with_the_index_reordered_and_serves_it_by_digest() {
 
 /// Docker manifest lists too: the Docker child in child mode (with its
 /// own media type), a reordered list in reorder mode.
+/// A reordered index exists only in the mirror: while its tag hands it
+/// out, a GET by its digest must still find it, even after other indexes
+/// pushed it out of a small manifest cache.
+#[test]
+fn a_reordered_index_is_served_by_digest_after_its_eviction() {
+    let reg = Registry::anonymous();
+    let repo = "demo/app";
+    let plain = reg.push_image(repo, "plain-amd64", Some("linux/amd64"), &[], false);
+    let other = reg.push_image(repo, "other-amd64", Some("linux/amd64"), &[], false);
+    let gpu = reg.push_image(
+        repo,
+        "gpu-amd64",
+        Some("linux/amd64"),
+        &[(GPU_KEY, GPU_MODEL)],
+        false,
+    );
+    reg.push_index(repo, "a", OCI_INDEX, &[plain, gpu.clone()]);
+    reg.push_index(repo, "b", OCI_INDEX, &[other, gpu]);
+    let (len_a, len_b) = (
+        reg.get_manifest(repo, "a").len(),
+        reg.get_manifest(repo, "b").len(),
+    );
+    // Room for one reordered index, not for both.
+    let budget = len_a.max(len_b) + len_a.min(len_b) / 2;
+    let budget = budget.to_string();
+    let m = preferring(&reg, &["--mode", "reorder", "--cache-bytes", &budget]);
+    let via = format!("{}/v2/{repo}", m.url());
+
+    let a = get(&format!("{via}/manifests/a"));
+    assert_eq!(a.status, 200, "{}", m.log());
+    let b = get(&format!("{via}/manifests/b"));
+    assert_eq!(b.status, 200, "{}", m.log());
+    // Tag a again, from the tag cache; then the runtime's GET by digest.
+    let again = get(&format!("{via}/manifests/a"));
+    assert_eq!(again.body, a.body);
+    let digest = sha256(&a.body);
+    let by_digest = get(&format!("{via}/manifests/{digest}"));
+    assert_eq!(by_digest.status, 200, "{}", m.log());
+    assert_eq!(by_digest.body, a.body);
+}
+
 #[test]
 fn docker_manifest_lists_are_answered_like_oci_indexes() {
     use registry_support::{DOCKER_LIST, DOCKER_MANIFEST};

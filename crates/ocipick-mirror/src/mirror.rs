@@ -120,6 +120,14 @@ impl State {
             .tags
             .get_or_fetch(&key, || self.fetch_tag(upstream, repo, tag));
         self.metrics.cache("tag", hit);
+        if let (Mode::Reorder, Ok(s)) = (self.opts.mode, &result) {
+            // The runtime follows the answer with a GET by its digest, which
+            // only the mirror can answer for a reordered index: keep it by
+            // digest as long as the tag hands it out, even after the
+            // manifest cache evicted it.
+            self.manifests
+                .put(&s.digest, s.bytes.clone(), &s.media_type);
+        }
         result
     }
 

@@ -220,6 +220,18 @@ fn error(status: u16, code: &str, message: &str, head: bool) -> Response<Body> {
     )
 }
 
+/// The distribution-spec error code of an upstream refusal's status;
+/// `not_found` names what a 404 did not find.
+fn error_code(status: u16, not_found: &'static str) -> &'static str {
+    match status {
+        401 => "UNAUTHORIZED",
+        403 => "DENIED",
+        404 => not_found,
+        429 => "TOOMANYREQUESTS",
+        _ => "UNKNOWN",
+    }
+}
+
 /// The answer for a failure upstream: its own error passed on, or a
 /// gateway error in the distribution format.
 fn failure(f: Failure, head: bool) -> Response<Body> {
@@ -232,13 +244,7 @@ fn failure(f: Failure, head: bool) -> Response<Body> {
                 let ct = rf.content_type.as_deref().unwrap_or("application/json");
                 sized(rf.status, Bytes::from(rf.body.clone()), ct, head)
             } else {
-                let code = match rf.status {
-                    401 => "UNAUTHORIZED",
-                    403 => "DENIED",
-                    404 => "MANIFEST_UNKNOWN",
-                    429 => "TOOMANYREQUESTS",
-                    _ => "UNKNOWN",
-                };
+                let code = error_code(rf.status, "MANIFEST_UNKNOWN");
                 error(rf.status, code, &rf.error.to_string(), head)
             }
         }
@@ -258,14 +264,7 @@ fn registry_error(e: &RegistryError, head: bool) -> Response<Body> {
         // A refusal the client met before any answer could be passed on
         // (a Basic-auth upstream and no credentials): its status stays.
         RegistryError::Status { status, .. } if (400..500).contains(status) => {
-            let code = match status {
-                401 => "UNAUTHORIZED",
-                403 => "DENIED",
-                404 => "NAME_UNKNOWN",
-                429 => "TOOMANYREQUESTS",
-                _ => "UNKNOWN",
-            };
-            error(*status, code, &message, head)
+            error(*status, error_code(*status, "NAME_UNKNOWN"), &message, head)
         }
         RegistryError::Status { .. } | RegistryError::Setup(_) => {
             error(502, "UNKNOWN", &message, head)
