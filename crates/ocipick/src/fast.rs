@@ -369,9 +369,6 @@ impl<'a> Cur<'a> {
         const ARTIFACT_TYPE: u16 = 64;
         const PLATFORM: u16 = 128;
         const REQUIRED: u16 = MEDIA_TYPE | DIGEST | SIZE;
-        if depth >= MAX_DEPTH {
-            return Err(Fallback);
-        }
         self.eat(b'{')?;
         self.ws();
         let mut d = Descriptor {
@@ -392,9 +389,6 @@ impl<'a> Cur<'a> {
             seen |= bit;
             Ok(())
         };
-        if self.peek() == b'}' {
-            return Err(Fallback); // required fields missing
-        }
         loop {
             match self.key()? {
                 "mediaType" => {
@@ -468,9 +462,6 @@ impl<'a> Cur<'a> {
         const OS_FEATURES: u8 = 8;
         const VARIANT: u8 = 16;
         const FEATURES: u8 = 32;
-        if depth >= MAX_DEPTH {
-            return Err(Fallback);
-        }
         self.eat(b'{')?;
         self.ws();
         let mut seen = 0u8;
@@ -481,9 +472,6 @@ impl<'a> Cur<'a> {
             seen |= bit;
             Ok(())
         };
-        if self.peek() == b'}' {
-            return Err(Fallback); // required fields missing
-        }
         loop {
             match self.key()? {
                 "architecture" => {
