@@ -500,7 +500,11 @@ impl Policy {
     }
 
     fn ranked(&self, index: &Index<'_>, any_platform: bool, position: usize) -> Ranked {
-        let d = &index.manifests[position];
+        self.ranked_entry(&index.manifests[position], position, any_platform)
+    }
+
+    /// One entry, evaluated with its reasons.
+    fn ranked_entry(&self, d: &Descriptor<'_>, position: usize, any_platform: bool) -> Ranked {
         let mut reasons = Vec::new();
         let e = self.evaluate(d, position, any_platform, Some(&mut reasons));
         Ranked {
@@ -553,15 +557,7 @@ impl Policy {
             best.bare.map(|(i, d, _)| (i, d))
         };
         let chosen = chosen.map(|(position, d)| {
-            let mut reasons = Vec::new();
-            let e = self.evaluate(&d, position, any, Some(&mut reasons));
-            let ranked = Ranked {
-                position,
-                eligible: e.eligible,
-                score: e.score,
-                platform_rank: d.platform.is_some().then_some(e.rank),
-                reasons,
-            };
+            let ranked = self.ranked_entry(&d, position, any);
             (d, ranked)
         });
         Ok(Streamed {
