@@ -17,72 +17,30 @@
 # IMAGES manifest GETs.
 set -euo pipefail
 
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-shared=${OCIPICK_SHARED:-$repo_root/../shared}
 n_images=${IMAGES:-200}
 n_nodes=${NODES:-1000}
-peers_registry=$shared/peers/registry.sh
-if [[ ! -x $peers_registry ]]; then
-  echo "bench/check.sh: $peers_registry not found (set OCIPICK_SHARED)" >&2
-  exit 2
-fi
+name=bench/check.sh
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ -x /usr/bin/time ]] || {
   echo "bench/check.sh: installing time" >&2
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time; } >&2
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/ocipick-bench-check.XXXXXX")
-port=$(free_port)
-stop() {
-  "$peers_registry" stop "$work" "$port" >/dev/null 2>&1 || true
-  if [[ ${KEEP_WORK:-0} == 1 ]]; then
-    echo "work folder kept: $work" >&2
-  else
-    rm -rf "$work"
-  fi
-}
-trap stop EXIT
-
-echo "== starting the registry on 127.0.0.1:$port" >&2
-REGISTRY_LOG_LEVEL=info "$peers_registry" start "$work" "$port" >&2
-log=$work/registry.log
+start_registry check
 
 echo "== pushing $n_images indexes, generating $n_nodes nodes" >&2
-python3 - "$port" "$n_images" "$n_nodes" "$work" <<'PY'
-import hashlib, json, random, sys, urllib.request
+PYTHONPATH=$bench_dir python3 - "$port" "$n_images" "$n_nodes" "$work" <<'PY'
+import json, random, sys, urllib.request
 
 port, n_images, n_nodes, work = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-base = f"http://127.0.0.1:{port}"
 repo = "bench/app"
+from registry_push import Pusher, sha
+
+push = Pusher(port, repo)
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
-def sha(b):
-    return "sha256:" + hashlib.sha256(b).hexdigest()
-
-def req(method, url, data=None, ctype=None):
-    r = urllib.request.Request(url, data=data, method=method)
-    if ctype:
-        r.add_header("Content-Type", ctype)
-    with urllib.request.urlopen(r) as resp:
-        return resp.status, resp.headers
-
-def push_blob(b):
-    _, h = req("POST", f"{base}/v2/{repo}/blobs/uploads/")
-    loc = h["Location"]
-    if loc.startswith("/"):
-        loc = base + loc
-    sep = "&" if "?" in loc else "?"
-    req("PUT", f"{loc}{sep}digest={sha(b)}", b, "application/octet-stream")
-    return {"digest": sha(b), "size": len(b)}
-
-def push_manifest(ref, b, mt):
-    req("PUT", f"{base}/v2/{repo}/manifests/{ref}", b, mt)
-    return sha(b)
 
 # The few child manifests, pushed once.
 children = {}
@@ -95,12 +53,12 @@ for name, os_, arch, variant in [
 ]:
     cfg = json.dumps({"architecture": arch, "os": os_, "config": {"Labels": {"n": name}},
                       "rootfs": {"type": "layers", "diff_ids": []}}).encode()
-    c = push_blob(cfg)
-    l = push_blob(f"layer {name}".encode())
+    c = push.blob(cfg)
+    l = push.blob(f"layer {name}".encode())
     m = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **c},
                     "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **l}]}).encode()
-    d = push_manifest(sha(m), m, OCI_MANIFEST)
+    d = push.manifest(sha(m), m, OCI_MANIFEST)
     plat = {"os": os_, "architecture": arch}
     if variant:
         plat["variant"] = variant
@@ -124,7 +82,7 @@ for i in range(n_images):
     entries = [dict(children[n]) for n in shapes[i % len(shapes)]]
     doc = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries,
            "annotations": {"org.example.bench.image": str(i)}}
-    push_manifest(f"i{i}", json.dumps(doc).encode(), OCI_INDEX)
+    push.manifest(f"i{i}", json.dumps(doc).encode(), OCI_INDEX)
     refs.append(f"127.0.0.1:{port}/{repo}:i{i}")
 with open(f"{work}/images.txt", "w") as f:
     f.write("\n".join(refs) + "\n")

@@ -18,15 +18,11 @@
 # has the lower median wall time.
 set -euo pipefail
 
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-shared=${OCIPICK_SHARED:-$repo_root/../shared}
 runs=${N:-30}
 warmup=3
-peers_registry=$shared/peers/registry.sh
-if [[ ! -x $peers_registry ]]; then
-  echo "bench/registry.sh: $peers_registry not found (set OCIPICK_SHARED)" >&2
-  exit 2
-fi
+name=bench/registry.sh
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need() { command -v "$1" >/dev/null; }
 if ! need hyperfine; then
@@ -34,25 +30,7 @@ if ! need hyperfine; then
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine; } >&2 || true
 fi
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/ocipick-bench-registry.XXXXXX")
-port=$(free_port)
-stop() {
-  "$peers_registry" stop "$work" "$port" >/dev/null 2>&1 || true
-  if [[ ${KEEP_WORK:-0} == 1 ]]; then
-    echo "work folder kept: $work" >&2
-  else
-    rm -rf "$work"
-  fi
-}
-trap stop EXIT
-
-echo "== starting the registry on 127.0.0.1:$port" >&2
-REGISTRY_LOG_LEVEL=info "$peers_registry" start "$work" "$port" >&2
-log=$work/registry.log
+start_registry registry
 
 echo "== cargo build --release -p ocipick-cli" >&2
 (cd "$repo_root" && cargo build --release --quiet -p ocipick-cli)

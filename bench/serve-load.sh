@@ -33,8 +33,6 @@
 # e.g.   TTL=1 PULLS=100 PACE_MS=50 bench/serve-load.sh   # several TTL windows
 set -euo pipefail
 
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-shared=${OCIPICK_SHARED:-$repo_root/../shared}
 n_tags=${TAGS:-50}
 n_children=${CHILDREN:-10}
 clients=${CLIENTS:-32}
@@ -42,76 +40,36 @@ pulls=${PULLS:-200}
 ttl=${TTL:-30}
 pace=${PACE_MS:-0}
 blob=${BLOB:-1}
-peers_registry=$shared/peers/registry.sh
-if [[ ! -x $peers_registry ]]; then
-  echo "bench/serve-load.sh: $peers_registry not found (set OCIPICK_SHARED)" >&2
-  exit 2
-fi
+name=bench/serve-load.sh
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/ocipick-bench-serve.XXXXXX")
-port=$(free_port)
 mirror_pid=
-stop() {
-  if [[ -n $mirror_pid ]]; then kill "$mirror_pid" 2>/dev/null || true; wait "$mirror_pid" 2>/dev/null || true; fi
-  "$peers_registry" stop "$work" "$port" >/dev/null 2>&1 || true
-  if [[ ${KEEP_WORK:-0} == 1 ]]; then
-    echo "work folder kept: $work" >&2
-  else
-    rm -rf "$work"
-  fi
-}
-trap stop EXIT
-
-echo "== starting the registry on 127.0.0.1:$port" >&2
-REGISTRY_LOG_LEVEL=info "$peers_registry" start "$work" "$port" >&2
-log=$work/registry.log
+on_exit 'if [[ -n $mirror_pid ]]; then kill "$mirror_pid" 2>/dev/null; wait "$mirror_pid" 2>/dev/null; fi'
+start_registry serve
 repo=bench/app
 
 echo "== pushing $n_tags two-entry indexes (arm64 first, amd64 second) over $n_children amd64 children" >&2
-python3 - "$port" "$n_tags" "$n_children" "$work" "$repo" <<'PY'
-import hashlib, json, sys, urllib.request
+PYTHONPATH=$bench_dir python3 - "$port" "$n_tags" "$n_children" "$work" "$repo" <<'PY'
+import json, sys, urllib.request
 
 port, n_tags, n_children, work, repo = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
-base = f"http://127.0.0.1:{port}"
+from registry_push import Pusher, sha
+
+push = Pusher(port, repo)
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
-def sha(b):
-    return "sha256:" + hashlib.sha256(b).hexdigest()
-
-def req(method, url, data=None, ctype=None):
-    r = urllib.request.Request(url, data=data, method=method)
-    if ctype:
-        r.add_header("Content-Type", ctype)
-    with urllib.request.urlopen(r) as resp:
-        return resp.status, resp.headers
-
-def push_blob(b):
-    _, h = req("POST", f"{base}/v2/{repo}/blobs/uploads/")
-    loc = h["Location"]
-    if loc.startswith("/"):
-        loc = base + loc
-    sep = "&" if "?" in loc else "?"
-    req("PUT", f"{loc}{sep}digest={sha(b)}", b, "application/octet-stream")
-    return {"digest": sha(b), "size": len(b)}
-
-def push_manifest(ref, b, mt):
-    req("PUT", f"{base}/v2/{repo}/manifests/{ref}", b, mt)
-    return sha(b)
 
 def image(arch, n):
     cfg = json.dumps({"architecture": arch, "os": "linux", "config": {"Labels": {"n": str(n)}},
                       "rootfs": {"type": "layers", "diff_ids": []}}).encode()
-    c = push_blob(cfg)
-    l = push_blob(f"layer {arch} {n}".encode())
+    c = push.blob(cfg)
+    l = push.blob(f"layer {arch} {n}".encode())
     m = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **c},
                     "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **l}]}).encode()
-    d = push_manifest(sha(m), m, OCI_MANIFEST)
+    d = push.manifest(sha(m), m, OCI_MANIFEST)
     return {"mediaType": OCI_MANIFEST, "digest": d, "size": len(m),
             "platform": {"os": "linux", "architecture": arch}}
 
@@ -121,7 +79,7 @@ for i in range(n_tags):
     arm, amd = pairs[i % n_children]
     doc = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [arm, amd],
            "annotations": {"org.example.bench.tag": str(i)}}
-    push_manifest(f"t{i}", json.dumps(doc).encode(), OCI_INDEX)
+    push.manifest(f"t{i}", json.dumps(doc).encode(), OCI_INDEX)
     expect[f"t{i}"] = amd["digest"]
 with open(f"{work}/expect.json", "w") as f:
     json.dump(expect, f)
