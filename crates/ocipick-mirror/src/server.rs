@@ -255,9 +255,9 @@ fn failure(f: Failure, head: bool) -> Response<Body> {
 fn registry_error(e: &RegistryError, head: bool) -> Response<Body> {
     let message = format!("upstream: {e}");
     match e {
-        RegistryError::Transport { detail, .. } if detail.contains("timed out") => {
-            error(504, "UNAVAILABLE", &message, head)
-        }
+        RegistryError::Transport {
+            timed_out: true, ..
+        } => error(504, "UNAVAILABLE", &message, head),
         RegistryError::Transport { .. } => error(502, "UNAVAILABLE", &message, head),
         RegistryError::Invalid { .. } => error(502, "MANIFEST_INVALID", &message, head),
         RegistryError::Auth(_) => error(502, "UNAUTHORIZED", &message, head),

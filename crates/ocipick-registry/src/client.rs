@@ -83,6 +83,9 @@ pub enum RegistryError {
         repository: String,
         /// What failed.
         detail: String,
+        /// Whether the last attempt failed by timing out (rather than being
+        /// refused or cut off).
+        timed_out: bool,
     },
     /// The registry answered with an error status.
     #[error("{registry}/{repository}: {what}: HTTP {status}{detail}")]
@@ -205,10 +208,14 @@ impl Target<'_> {
         }
     }
     fn err_transport(&self, detail: String) -> RegistryError {
+        self.err_transport_timed(detail, false)
+    }
+    fn err_transport_timed(&self, detail: String, timed_out: bool) -> RegistryError {
         RegistryError::Transport {
             registry: self.reference.registry.clone(),
             repository: self.reference.repository.clone(),
             detail,
+            timed_out,
         }
     }
     fn err_invalid(&self, problem: String) -> RegistryError {
@@ -475,11 +482,10 @@ impl Client {
                     );
                     if let Some(he) = &https_error {
                         if !(transient && attempt < self.opts.retries) {
-                            return Err(t.err_transport(format!(
-                                "{}: https: {he}; plain HTTP: {}",
-                                t.what,
-                                describe(&e)
-                            )));
+                            return Err(t.err_transport_timed(
+                                format!("{}: https: {he}; plain HTTP: {}", t.what, describe(&e)),
+                                matches!(e, ureq::Error::Timeout(_)),
+                            ));
                         }
                     }
                     if transient && attempt < self.opts.retries {
@@ -487,7 +493,10 @@ impl Client {
                         attempt += 1;
                         continue;
                     }
-                    return Err(t.err_transport(format!("{}: {}", t.what, describe(&e))));
+                    return Err(t.err_transport_timed(
+                        format!("{}: {}", t.what, describe(&e)),
+                        matches!(e, ureq::Error::Timeout(_)),
+                    ));
                 }
             }
         }
@@ -631,7 +640,13 @@ impl Client {
             .as_reader()
             .take(limit + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| t.err_transport(format!("{}: reading the body: {e}", t.what)))?;
+            .map_err(|e| {
+                let timed_out = e.kind() == std::io::ErrorKind::TimedOut
+                    || e.get_ref()
+                        .and_then(|x| x.downcast_ref::<ureq::Error>())
+                        .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)));
+                t.err_transport_timed(format!("{}: reading the body: {e}", t.what), timed_out)
+            })?;
         if bytes.len() as u64 > limit {
             return Err(t.err_invalid(format!(
                 "body exceeds the {limit}-byte limit (--max-index-bytes)"
