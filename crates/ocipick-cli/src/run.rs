@@ -599,20 +599,20 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
                 }
             };
         let ranking = index.as_ref().map(|i| policy.rank(i));
-        // The chosen descriptor, in either mode.
-        let picked: Option<Descriptor<'_>> = match (&ranking, &index, &chosen) {
-            (Some(r), Some(i), _) => r.selected.map(|p| i.manifests[p].clone()),
-            (_, _, Some((d, _))) => Some(d.clone()),
+        // The chosen entry's position and descriptor, in either mode.
+        let selected = match (&ranking, &chosen) {
+            (Some(r), _) => r.selected,
+            (_, Some((_, r))) => Some(r.position),
+            _ => None,
+        };
+        let picked: Option<(usize, &Descriptor<'_>)> = match (selected, &index, &chosen) {
+            (Some(p), Some(i), _) => Some((p, &i.manifests[p])),
+            (Some(p), None, Some((d, _))) => Some((p, d)),
             _ => None,
         };
         // Descend into a chosen nested index when its content is at hand.
-        if let (Some(d), Some(store)) = (&picked, &store) {
+        if let (Some((position, d)), Some(store)) = (picked, &store) {
             if media_type::kind(&d.media_type) == Kind::Index && hops.len() < MAX_DEPTH {
-                let position = match (&ranking, &chosen) {
-                    (Some(r), _) => r.selected.unwrap_or(0),
-                    (_, Some((_, r))) => r.position,
-                    _ => 0,
-                };
                 let bytes = store.fetch(d)?;
                 hops.push(Hop {
                     position,
@@ -632,11 +632,6 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
             _ => (None, None),
         };
         let (entries, index_media_type) = shape;
-        let selected = match (&ranking, &chosen) {
-            (Some(r), _) => r.selected,
-            (_, Some((_, r))) => Some(r.position),
-            _ => None,
-        };
         let answer = Answer {
             origin: &origin,
             index_digest,
