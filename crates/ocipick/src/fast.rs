@@ -40,12 +40,8 @@ pub(crate) const MAX_DEPTH: usize = 32;
 /// Reads an index document, handing each descriptor of `manifests` to
 /// `sink`. On [`Fallback`] the sink may have received some descriptors:
 /// the caller must discard it.
-pub(crate) fn read_top<'a, S: Sink<'a>>(text: &'a str, sink: &mut S) -> R<Top<'a>> {
-    let mut c = Cur {
-        text,
-        b: text.as_bytes(),
-        i: 0,
-    };
+pub(crate) fn read_top<'a, S: Sink<'a>>(bytes: &'a [u8], sink: &mut S) -> R<Top<'a>> {
+    let mut c = Cur { b: bytes, i: 0 };
     let mut top = Top {
         schema_version: None,
         media_type: None,
@@ -124,8 +120,11 @@ pub(crate) fn read_top<'a, S: Sink<'a>>(text: &'a str, sink: &mut S) -> R<Top<'a
 }
 
 /// A position in the document.
+///
+/// The document is bytes, not yet known to be UTF-8: the reader checks it
+/// on the way (see [`Cur::string`]), so that an accepted document needs no
+/// separate validation pass.
 struct Cur<'a> {
-    text: &'a str,
     b: &'a [u8],
     i: usize,
 }
@@ -182,14 +181,27 @@ impl<'a> Cur<'a> {
     }
 
     /// A string without escapes or control characters, borrowed.
+    ///
+    /// This is where the document's UTF-8 is checked: outside strings the
+    /// reader accepts only ASCII (structure, white space, literals and
+    /// digits), and a string's bytes are checked here, so a document the
+    /// reader accepts is valid UTF-8 as a whole (pieces that are valid
+    /// UTF-8, joined by ASCII, are valid UTF-8). Invalid UTF-8 gives up;
+    /// the serde reader then reports it with its position.
     #[inline(always)]
     fn string(&mut self) -> R<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
-        let end = scan::string_end(self.b, start).ok_or(Fallback)?;
+        let (end, wide) = scan::string_end(self.b, start).ok_or(Fallback)?;
         self.i = end + 1;
-        // Both ends are at ASCII quotes, hence character boundaries.
-        self.text.get(start..end).ok_or(Fallback)
+        let s = &self.b[start..end];
+        if wide {
+            std::str::from_utf8(s).map_err(|_| Fallback)
+        } else {
+            // SAFETY: `string_end` saw no byte of 0x80 or above in `s`
+            // (`wide` is false), and ASCII bytes are valid UTF-8.
+            Ok(unsafe { std::str::from_utf8_unchecked(s) })
+        }
     }
 
     /// An object member's name and the `:` after it (and white space).
@@ -200,6 +212,57 @@ impl<'a> Cur<'a> {
         self.eat(b':')?;
         self.ws();
         Ok(k)
+    }
+
+    /// Whether the next bytes are `word` written as a plain JSON string:
+    /// `"`, the bytes of `word`, `"`. (`word` has no `"`, `\\` or control
+    /// character, so such a string is exactly `word`.)
+    #[inline(always)]
+    fn at_plain(&self, word: &str) -> bool {
+        let n = word.len();
+        match self.b.get(self.i..self.i + n + 2) {
+            Some(s) => s[0] == b'"' && s[n + 1] == b'"' && &s[1..=n] == word.as_bytes(),
+            None => false,
+        }
+    }
+
+    /// An object member's name and the `:` after it (and white space), as
+    /// its index in `names`, or `names.len()` for any other name. The
+    /// names of `names` written plainly are recognized without a scan;
+    /// anything else is read by [`key`](Cur::key) and compared.
+    #[inline(always)]
+    fn key_of(&mut self, names: &[&str]) -> R<usize> {
+        for (k, name) in names.iter().enumerate() {
+            if self.at_plain(name) {
+                self.i += name.len() + 2;
+                self.ws();
+                self.eat(b':')?;
+                self.ws();
+                return Ok(k);
+            }
+        }
+        let key = self.key()?;
+        Ok(names.iter().position(|n| *n == key).unwrap_or(names.len()))
+    }
+
+    /// A descriptor's `mediaType`: the types selection knows, written
+    /// plainly, without a scan (they are valid); any other string checked
+    /// as the serde reader checks it.
+    #[inline(always)]
+    fn media_type(&mut self) -> R<&'a str> {
+        use crate::media_type::{DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
+        for known in [OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX] {
+            if self.at_plain(known) {
+                self.i += known.len() + 2;
+                return Ok(known);
+            }
+        }
+        let m = self.string()?;
+        if crate::media_type::is_valid(m) {
+            Ok(m)
+        } else {
+            Err(Fallback)
+        }
     }
 
     fn null(&mut self) -> R<()> {
@@ -390,41 +453,48 @@ impl<'a> Cur<'a> {
             Ok(())
         };
         loop {
-            match self.key()? {
-                "mediaType" => {
+            // In the order they usually come.
+            const NAMES: [&str; 8] = [
+                "mediaType",
+                "digest",
+                "size",
+                "platform",
+                "annotations",
+                "urls",
+                "artifactType",
+                "data",
+            ];
+            match self.key_of(&NAMES)? {
+                0 => {
                     once(MEDIA_TYPE)?;
-                    let m = self.string()?;
-                    if !crate::media_type::is_valid(m) {
-                        return Err(Fallback);
-                    }
-                    d.media_type = Cow::Borrowed(m);
+                    d.media_type = Cow::Borrowed(self.media_type()?);
                 }
-                "digest" => {
+                1 => {
                     once(DIGEST)?;
                     let s = self.string()?;
                     d.digest = Digest::parse(Cow::Borrowed(s)).map_err(|_| Fallback)?;
                 }
-                "size" => {
+                2 => {
                     once(SIZE)?;
                     d.size = self.uint(18)?;
                 }
-                "urls" => {
+                5 => {
                     once(URLS)?;
                     d.urls = self.str_array()?;
                 }
-                "annotations" => {
+                4 => {
                     once(ANNOTATIONS)?;
                     d.annotations = self.annotations()?;
                 }
-                "data" => {
+                7 => {
                     once(DATA)?;
                     d.data = self.opt_str()?;
                 }
-                "artifactType" => {
+                6 => {
                     once(ARTIFACT_TYPE)?;
                     d.artifact_type = self.opt_str()?;
                 }
-                "platform" => {
+                3 => {
                     once(PLATFORM)?;
                     match self.peek() {
                         b'n' => self.null()?,
@@ -473,28 +543,36 @@ impl<'a> Cur<'a> {
             Ok(())
         };
         loop {
-            match self.key()? {
-                "architecture" => {
+            const NAMES: [&str; 6] = [
+                "architecture",
+                "os",
+                "variant",
+                "os.version",
+                "os.features",
+                "features",
+            ];
+            match self.key_of(&NAMES)? {
+                0 => {
                     once(ARCH)?;
                     p.architecture = Cow::Borrowed(self.string()?);
                 }
-                "os" => {
+                1 => {
                     once(OS)?;
                     p.os = Cow::Borrowed(self.string()?);
                 }
-                "os.version" => {
+                3 => {
                     once(OS_VERSION)?;
                     p.os_version = self.opt_str()?;
                 }
-                "os.features" => {
+                4 => {
                     once(OS_FEATURES)?;
                     p.os_features = self.str_array()?;
                 }
-                "variant" => {
+                2 => {
                     once(VARIANT)?;
                     p.variant = self.opt_str()?;
                 }
-                "features" => {
+                5 => {
                     once(FEATURES)?;
                     p.features = self.str_array()?;
                 }
@@ -515,33 +593,41 @@ impl<'a> Cur<'a> {
 /// elsewhere (and for the last 15 bytes of the document).
 pub(crate) mod scan {
     /// The index of the `"` that ends the string whose contents start at
-    /// `i`, or `None` if a backslash or control character (below 0x20)
-    /// comes first, or the document ends.
+    /// `i`, and whether a byte of 0x80 or above (non-ASCII) came before it;
+    /// `None` if a backslash or control character (below 0x20) comes
+    /// first, or the document ends.
     #[inline(always)]
-    pub(crate) fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    pub(crate) fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
         #[cfg(target_arch = "x86_64")]
         {
             let mut i = i;
+            let mut wide = false;
             while let Some(chunk) = b.get(i..i + 16) {
-                let m = sse2::string_special(chunk);
+                let (m, high) = sse2::string_special(chunk);
                 if m != 0 {
-                    let j = i + m.trailing_zeros() as usize;
-                    return (b[j] == b'"').then_some(j);
+                    let k = m.trailing_zeros();
+                    let j = i + k as usize;
+                    // Non-ASCII bytes before the special byte (k < 16).
+                    wide |= high & ((1u32 << k) - 1) != 0;
+                    return (b[j] == b'"').then_some((j, wide));
                 }
+                wide |= high != 0;
                 i += 16;
             }
-            string_end_bytes(b, i)
+            string_end_bytes(b, i).map(|(j, w)| (j, w || wide))
         }
         #[cfg(not(target_arch = "x86_64"))]
         string_end_bytes(b, i)
     }
 
     /// [`string_end`] a byte at a time.
-    pub(crate) fn string_end_bytes(b: &[u8], i: usize) -> Option<usize> {
+    pub(crate) fn string_end_bytes(b: &[u8], i: usize) -> Option<(usize, bool)> {
+        let mut wide = false;
         for (j, &c) in b.iter().enumerate().skip(i) {
             match c {
-                b'"' => return Some(j),
+                b'"' => return Some((j, wide)),
                 b'\\' | 0..=0x1f => return None,
+                0x80.. => wide = true,
                 _ => {}
             }
         }
@@ -591,9 +677,10 @@ pub(crate) mod scan {
             unsafe { _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>()) }
         }
 
-        /// Bit k set where byte k of `chunk[..16]` is `"`, `\` or below 0x20.
+        /// Bit k of the first mask set where byte k of `chunk[..16]` is
+        /// `"`, `\` or below 0x20; of the second, where it is 0x80 or above.
         #[inline(always)]
-        pub(super) fn string_special(chunk: &[u8]) -> u32 {
+        pub(super) fn string_special(chunk: &[u8]) -> (u32, u32) {
             let x = load(chunk);
             // SAFETY: SSE2 register arithmetic only; SSE2 is baseline on x86_64.
             unsafe {
@@ -602,7 +689,12 @@ pub(crate) mod scan {
                 // x <= 0x1f (unsigned) exactly when max(x, 0x1f) == 0x1f.
                 let lim = _mm_set1_epi8(0x1f);
                 let ctrl = _mm_cmpeq_epi8(_mm_max_epu8(x, lim), lim);
-                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, bslash), ctrl)) as u32
+                let special = _mm_or_si128(_mm_or_si128(quote, bslash), ctrl);
+                // The top bit of each byte is exactly "0x80 or above".
+                (
+                    _mm_movemask_epi8(special) as u32,
+                    _mm_movemask_epi8(x) as u32,
+                )
             }
         }
 

@@ -538,14 +538,15 @@ impl Policy {
             platformed: None,
             bare: None,
         };
-        let text = crate::index::utf8(bytes)?;
-        // The fast reader handles the common documents; on anything else
-        // (or any doubt) the serde reader decides, with its errors.
+        // The fast reader handles the common documents (checking their
+        // UTF-8 as it goes); on anything else (or any doubt) the serde
+        // reader decides, with its errors.
         let mut best = fresh();
-        let top = match crate::fast::read_top(text, &mut best) {
+        let top = match crate::fast::read_top(bytes, &mut best) {
             Ok(top) => top,
             Err(crate::fast::Fallback) => {
                 best = fresh();
+                let text = crate::index::utf8(bytes)?;
                 crate::index::read_top_text(text, &mut best)?
             }
         };

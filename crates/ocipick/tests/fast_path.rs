@@ -127,6 +127,19 @@ fn common_shapes_take_the_fast_path() {
             doc(&[entry(0, r#","annotations":{"ключ ✓":"värde 😀","a":""}"#)], ""),
         ),
         (
+            // Known names are recognized without a scan when written
+            // plainly; longer names that start with one are other fields.
+            "names that extend known ones",
+            doc(
+                &[entry(
+                    0,
+                    r#","mediaTypeX":1,"sizes":[2],"digest ":"d","platforms":{},"annotation":{},"url":"u""#,
+                )
+                .replace(r#""os":"linux""#, r#""os":"linux","osx":"y","variants":null,"os.version2":1"#)],
+                "",
+            ),
+        ),
+        (
             "unknown fields of every kind",
             doc(
                 &[entry(
@@ -408,9 +421,14 @@ fn invalid_utf8_anywhere() {
             let mut b = text.clone().into_bytes();
             b[at] = bad;
             check(&b);
-            // Both readers share the one UTF-8 check, so agreeing is not
-            // enough: invalid UTF-8 must be refused, and located.
+            // The fast reader checks UTF-8 itself, string by string: it
+            // must give up on every invalid document (leaving the serde
+            // reader to refuse it), and the refusal must say where.
             if let Err(e) = std::str::from_utf8(&b) {
+                assert!(
+                    fast_parse(&b).is_none(),
+                    "invalid UTF-8 at byte {at} read fast"
+                );
                 let err = Index::parse(&b).expect_err("invalid UTF-8 accepted");
                 let want = format!("invalid UTF-8 at byte {}", e.valid_up_to());
                 assert!(err.to_string().contains(&want), "{err} (want {want})");
