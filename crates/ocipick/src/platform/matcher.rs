@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use super::normalize::{normalize_arch, normalize_os};
+use super::normalize::{self, normalize_arch, normalize_os};
 use super::windows::WindowsVersion;
 use super::Platform;
 
@@ -96,6 +96,13 @@ pub struct Matcher {
     target: Platform<'static>,
     vector: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     windows: Option<WindowsVersion>,
+    /// Each pair of `vector` as written, with the tier of its normal form:
+    /// an entry written exactly so has that tier without normalizing.
+    written: Vec<(Cow<'static, str>, Cow<'static, str>, usize)>,
+    /// Every spelling of the architectures of `vector` (lower case): an
+    /// entry's architecture that is none of them, ignoring case, cannot
+    /// normalize into `vector`.
+    spellings: Vec<String>,
 }
 
 /// Returns `vN` for a numeric variant `N` or `vN`.
@@ -209,10 +216,28 @@ impl Matcher {
         } else {
             None
         };
+        let tier = |a: &str, v: &str| vector.iter().position(|(x, y)| *x == a && *y == v);
+        let written = vector
+            .iter()
+            .filter_map(|(a, v)| {
+                let (na, nv) = normalize_arch(a, v);
+                tier(&na, &nv).map(|t| (a.clone(), v.clone(), t))
+            })
+            .collect();
+        let mut spellings: Vec<String> = Vec::new();
+        for (a, _) in &vector {
+            for s in normalize::arch_spellings(a) {
+                if !spellings.iter().any(|x| x == s) {
+                    spellings.push(s.to_owned());
+                }
+            }
+        }
         Matcher {
             target,
             vector,
             windows,
+            written,
+            spellings,
         }
     }
 
@@ -248,17 +273,38 @@ impl Matcher {
     /// [`check`](Matcher::check) without building the explanation: it
     /// allocates nothing, which matters when most entries of a large index
     /// do not match.
+    ///
+    /// Normalizing is skipped where it cannot change the answer: an OS
+    /// written exactly as the target's (normalized) OS normalizes to it; an
+    /// architecture and variant written exactly as a pair of the
+    /// compatibility list have that pair's tier; an architecture that is no
+    /// spelling of any architecture of the list
+    /// ([`normalize::arch_spellings`]) normalizes outside it.
     pub fn rank(&self, entry: &Platform<'_>) -> Result<PlatformRank, Fail> {
-        let os = normalize_os(&entry.os);
-        if os.is_empty() || os != self.target.os {
-            return Err(Fail::Os);
+        if entry.os.is_empty() || *entry.os != *self.target.os {
+            let os = normalize_os(&entry.os);
+            if os.is_empty() || os != self.target.os {
+                return Err(Fail::Os);
+            }
         }
-        let (arch, variant) = normalize_arch(&entry.architecture, entry.variant_str());
-        let tier = self
-            .vector
+        let (arch, variant) = (&*entry.architecture, entry.variant_str());
+        let written = self
+            .written
             .iter()
-            .position(|(a, v)| *a == arch && *v == variant)
-            .ok_or(Fail::Architecture)?;
+            .find(|(a, v, _)| *a == arch && *v == variant);
+        let tier = match written {
+            Some((_, _, t)) => *t,
+            None if !self.spellings.iter().any(|s| s.eq_ignore_ascii_case(arch)) => {
+                return Err(Fail::Architecture);
+            }
+            None => {
+                let (arch, variant) = normalize_arch(arch, variant);
+                self.vector
+                    .iter()
+                    .position(|(a, v)| *a == arch && *v == variant)
+                    .ok_or(Fail::Architecture)?
+            }
+        };
         // Entries that name no version come after those that do.
         let mut windows = if self.windows.is_some() { u64::MAX } else { 0 };
         let entry_version = entry.os_version.as_deref().filter(|v| !v.is_empty());
@@ -315,6 +361,84 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `rank`'s shortcuts (an OS or pair written as the target's, an
+    /// architecture no spelling of the list) give exactly what normalizing
+    /// every entry gives, for entries spelled every which way.
+    #[test]
+    fn shortcuts_agree_with_normalizing() {
+        fn slow(m: &Matcher, e: &Platform<'_>) -> Option<usize> {
+            let os = normalize_os(&e.os);
+            if os.is_empty() || os != m.target.os {
+                return None;
+            }
+            let (a, v) = normalize_arch(&e.architecture, e.variant_str());
+            m.vector.iter().position(|(x, y)| *x == a && *y == v)
+        }
+        let targets = [
+            "linux/amd64",
+            "linux/amd64/v3",
+            "linux/386",
+            "linux/arm64",
+            "linux/arm64/v8.2",
+            "linux/arm64/v9.1",
+            "linux/arm/v7",
+            "linux/arm/v5",
+            "linux/arm",
+            "windows/amd64",
+            "linux/ppc64le",
+            "linux/riscv64",
+            "darwin/arm64",
+            "linux/AMD64",
+        ];
+        let oses = [
+            "linux", "Linux", "LINUX", "", "windows", "macos", "darwin", "macOS",
+        ];
+        let arches = [
+            "amd64", "AMD64", "x86_64", "x86-64", "X86_64", "386", "i386", "I386", "arm64",
+            "aarch64", "AArch64", "arm", "ARM", "armhf", "armel", "ppc64le", "riscv64", "s390x",
+            "x86", "",
+        ];
+        let variants = [
+            None,
+            Some(""),
+            Some("v1"),
+            Some("v2"),
+            Some("v3"),
+            Some("V3"),
+            Some("v4"),
+            Some("5"),
+            Some("v5"),
+            Some("6"),
+            Some("v7"),
+            Some("7"),
+            Some("v8"),
+            Some("8"),
+            Some("v8.0"),
+            Some("v8.2"),
+            Some("v9"),
+            Some("9.0"),
+            Some("v9.0"),
+            Some("v9.1"),
+            Some("armv7"),
+        ];
+        let host = Platform::new("linux", "amd64", None);
+        let mut hits = 0;
+        for t in targets {
+            let m = Matcher::new(&crate::platform::selector::parse(t, &host).unwrap());
+            for os in oses {
+                for arch in arches {
+                    for variant in variants {
+                        let e = Platform::new(os, arch, variant);
+                        let fast = m.rank(&e).ok().map(|r| r.tier as usize);
+                        assert_eq!(fast, slow(&m, &e), "{e} against {t}");
+                        hits += usize::from(fast.is_some());
+                    }
+                }
+            }
+        }
+        assert!(hits > 500, "{hits}");
+    }
     use crate::platform::selector::parse;
 
     fn p(s: &str) -> Platform<'static> {

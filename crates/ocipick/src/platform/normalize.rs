@@ -37,6 +37,37 @@ pub fn normalize_os(os: &str) -> Cow<'_, str> {
     }
 }
 
+/// The architecture names [`normalize_arch`] turns into another name, with
+/// that name. Keep in step with `normalize_arch`'s arms (the
+/// `aliases_agree_with_normalize_arch` test checks both ways).
+const ARCH_ALIASES: [(&str, &str); 6] = [
+    ("i386", "386"),
+    ("x86_64", "amd64"),
+    ("x86-64", "amd64"),
+    ("aarch64", "arm64"),
+    ("armhf", "arm"),
+    ("armel", "arm"),
+];
+
+/// Every spelling (lower case) of an architecture that normalizes to the
+/// name `normal`: the name itself and its aliases. An entry's architecture
+/// normalizes to `normal` only if it equals one of these, ignoring ASCII
+/// case, which lets a matcher reject other architectures without
+/// normalizing them.
+///
+/// ```
+/// use ocipick::platform::normalize::arch_spellings;
+/// assert_eq!(arch_spellings("amd64").collect::<Vec<_>>(), ["amd64", "x86_64", "x86-64"]);
+/// ```
+pub fn arch_spellings(normal: &str) -> impl Iterator<Item = &str> {
+    std::iter::once(normal).chain(
+        ARCH_ALIASES
+            .iter()
+            .filter(move |(_, n)| *n == normal)
+            .map(|(a, _)| *a),
+    )
+}
+
 /// Normalizes an architecture and variant pair, as containerd does:
 ///
 /// - both are lower-cased;
@@ -120,6 +151,68 @@ pub fn normalize(p: &Platform<'_>) -> Platform<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `arch_spellings` lists exactly the names that normalize to each
+    /// name: every alias normalizes to its name (in any case), and every
+    /// spelling below that normalizes to a name is one of its spellings.
+    #[test]
+    fn aliases_agree_with_normalize_arch() {
+        for (alias, normal) in ARCH_ALIASES {
+            for a in [alias.to_string(), alias.to_uppercase()] {
+                assert_eq!(normalize_arch(&a, "").0, normal, "{a}");
+            }
+        }
+        let names = [
+            "386",
+            "i386",
+            "I386",
+            "i486",
+            "i686",
+            "x86",
+            "amd64",
+            "AMD64",
+            "x86_64",
+            "X86_64",
+            "x86-64",
+            "x64",
+            "amd64p32",
+            "arm64",
+            "ARM64",
+            "aarch64",
+            "AArch64",
+            "arm64be",
+            "aarch64_be",
+            "arm",
+            "ARM",
+            "armhf",
+            "armel",
+            "armv7",
+            "armv7l",
+            "armv6l",
+            "armbe",
+            "ppc64le",
+            "ppc64",
+            "s390x",
+            "riscv64",
+            "mips64le",
+            "mips",
+            "loong64",
+            "wasm",
+            "unknown",
+            "",
+            "Amd64",
+            "x86_64 ",
+        ];
+        for raw in names {
+            for variant in ["", "v1", "v7", "v8", "8"] {
+                let (n, _) = normalize_arch(raw, variant);
+                assert!(
+                    arch_spellings(&n).any(|s| s.eq_ignore_ascii_case(raw)),
+                    "{raw}/{variant} normalizes to {n}, which arch_spellings does not list"
+                );
+            }
+        }
+    }
 
     /// Rows: (architecture, variant) as written → (architecture, variant) normalized.
     #[test]
