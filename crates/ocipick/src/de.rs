@@ -308,6 +308,14 @@ impl<'de: 'a, 'a> de::Deserialize<'de> for crate::platform::Platform<'a> {
 pub(crate) trait Sink<'a> {
     /// Takes the descriptor at `position`.
     fn accept(&mut self, position: usize, d: crate::index::Descriptor<'a>);
+
+    /// Takes the descriptor at `position` from `slot`, which the reader
+    /// fills again for the next one: a sink that keeps few descriptors
+    /// moves out only those (the default moves out every one).
+    fn accept_from(&mut self, position: usize, slot: &mut crate::index::Descriptor<'a>) {
+        let d = std::mem::replace(slot, crate::fast::blank());
+        self.accept(position, d);
+    }
 }
 
 impl<'a> Sink<'a> for Vec<crate::index::Descriptor<'a>> {

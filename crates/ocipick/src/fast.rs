@@ -99,7 +99,11 @@ pub(crate) fn read_top<'a, S: Sink<'a>>(bytes: &'a [u8], sink: &mut S) -> R<Top<
                             c.null()?;
                             None
                         }
-                        _ => Some(c.descriptor(2)?),
+                        _ => {
+                            let mut d = blank();
+                            c.descriptor(2, &mut d)?;
+                            Some(d)
+                        }
                     }
                 }
                 5 => top.annotations = c.annotations()?,
@@ -117,6 +121,20 @@ pub(crate) fn read_top<'a, S: Sink<'a>>(bytes: &'a [u8], sink: &mut S) -> R<Top<
         return Err(Fallback); // trailing bytes
     }
     Ok(top)
+}
+
+/// A descriptor with every field empty, to be filled by a reader.
+pub(crate) fn blank<'a>() -> Descriptor<'a> {
+    Descriptor {
+        media_type: Cow::Borrowed(""),
+        digest: Digest::placeholder(),
+        size: 0,
+        urls: Vec::new(),
+        annotations: BTreeMap::new(),
+        data: None,
+        artifact_type: None,
+        platform: None,
+    }
 }
 
 /// A position in the document.
@@ -407,10 +425,13 @@ impl<'a> Cur<'a> {
             self.i += 1;
             return Ok(0);
         }
+        // One descriptor filled in place for every element: a descriptor
+        // is a few hundred bytes, and the sink keeps few of them.
+        let mut d = blank();
         let mut n = 0;
         loop {
-            let d = self.descriptor(3)?;
-            sink.accept(n, d);
+            self.descriptor(3, &mut d)?;
+            sink.accept_from(n, &mut d);
             n += 1;
             if self.next_member(b']')? {
                 return Ok(n);
@@ -419,10 +440,10 @@ impl<'a> Cur<'a> {
     }
 
     /// A descriptor object at nesting `depth`, with the rules of
-    /// `Descriptor`'s `Deserialize` in `de.rs`. Fields are written in place
-    /// (a descriptor is a few hundred bytes: moving it costs), with a bit
-    /// per field to refuse duplicates and detect missing ones.
-    fn descriptor(&mut self, depth: usize) -> R<Descriptor<'a>> {
+    /// `Descriptor`'s `Deserialize` in `de.rs`, written into `d` (every
+    /// field is reset first). Fields are written in place, with a bit per
+    /// field to refuse duplicates and detect missing ones.
+    fn descriptor(&mut self, depth: usize, d: &mut Descriptor<'a>) -> R<()> {
         const MEDIA_TYPE: u16 = 1;
         const DIGEST: u16 = 2;
         const SIZE: u16 = 4;
@@ -434,16 +455,7 @@ impl<'a> Cur<'a> {
         const REQUIRED: u16 = MEDIA_TYPE | DIGEST | SIZE;
         self.eat(b'{')?;
         self.ws();
-        let mut d = Descriptor {
-            media_type: Cow::Borrowed(""),
-            digest: Digest::placeholder(),
-            size: 0,
-            urls: Vec::new(),
-            annotations: BTreeMap::new(),
-            data: None,
-            artifact_type: None,
-            platform: None,
-        };
+        *d = blank();
         let mut seen = 0u16;
         let mut once = |bit: u16| {
             if seen & bit != 0 {
@@ -520,7 +532,7 @@ impl<'a> Cur<'a> {
         if seen & REQUIRED != REQUIRED {
             return Err(Fallback); // required fields missing
         }
-        Ok(d)
+        Ok(())
     }
 
     /// A platform object, with the rules of `Platform`'s `Deserialize`,

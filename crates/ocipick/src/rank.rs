@@ -245,23 +245,30 @@ struct Best<'p, 'a> {
 }
 
 impl<'a> crate::de::Sink<'a> for Best<'_, 'a> {
-    fn accept(&mut self, position: usize, d: Descriptor<'a>) {
+    fn accept(&mut self, position: usize, mut d: Descriptor<'a>) {
+        self.accept_from(position, &mut d);
+    }
+
+    /// Evaluates the entry where it lies; moves it out only when it is the
+    /// best so far.
+    fn accept_from(&mut self, position: usize, d: &mut Descriptor<'a>) {
+        let take = |d: &mut Descriptor<'a>| std::mem::replace(d, crate::fast::blank());
         if d.platform.is_some() {
             self.any_platform = true;
-            let e = self.policy.evaluate(&d, position, true, None);
+            let e = self.policy.evaluate(d, position, true, None);
             let better = e.eligible
                 && match &self.platformed {
                     None => true,
                     Some((_, _, s, r)) => better_than(e.score, e.rank, *s, *r) == Ordering::Less,
                 };
             if better {
-                self.platformed = Some((position, d, e.score, e.rank));
+                self.platformed = Some((position, take(d), e.score, e.rank));
             }
         } else if !self.any_platform {
             // Counts only if no entry turns out to have a platform.
-            let e = self.policy.evaluate(&d, position, false, None);
+            let e = self.policy.evaluate(d, position, false, None);
             if e.eligible && self.bare.as_ref().is_none_or(|(_, _, s)| e.score > *s) {
-                self.bare = Some((position, d, e.score));
+                self.bare = Some((position, take(d), e.score));
             }
         }
     }
