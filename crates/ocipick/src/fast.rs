@@ -440,9 +440,11 @@ impl<'a> Cur<'a> {
     }
 
     /// A descriptor object at nesting `depth`, with the rules of
-    /// `Descriptor`'s `Deserialize` in `de.rs`, written into `d` (every
-    /// field is reset first). Fields are written in place, with a bit per
-    /// field to refuse duplicates and detect missing ones.
+    /// `Descriptor`'s `Deserialize` in `de.rs`, written into `d`, which may
+    /// hold the previous element: fields are written in place, with a bit
+    /// per field to refuse duplicates and detect missing ones, and the
+    /// optional fields this element lacks are emptied at the end (after
+    /// [`Fallback`], `d` holds a mix and must be discarded).
     fn descriptor(&mut self, depth: usize, d: &mut Descriptor<'a>) -> R<()> {
         const MEDIA_TYPE: u16 = 1;
         const DIGEST: u16 = 2;
@@ -455,7 +457,6 @@ impl<'a> Cur<'a> {
         const REQUIRED: u16 = MEDIA_TYPE | DIGEST | SIZE;
         self.eat(b'{')?;
         self.ws();
-        *d = blank();
         let mut seen = 0u16;
         let mut once = |bit: u16| {
             if seen & bit != 0 {
@@ -509,7 +510,10 @@ impl<'a> Cur<'a> {
                 3 => {
                     once(PLATFORM)?;
                     match self.peek() {
-                        b'n' => self.null()?,
+                        b'n' => {
+                            self.null()?;
+                            d.platform = None;
+                        }
                         _ => {
                             let p = d.platform.insert(Platform {
                                 architecture: Cow::Borrowed(""),
@@ -531,6 +535,21 @@ impl<'a> Cur<'a> {
         }
         if seen & REQUIRED != REQUIRED {
             return Err(Fallback); // required fields missing
+        }
+        if seen & URLS == 0 {
+            d.urls.clear();
+        }
+        if seen & ANNOTATIONS == 0 && !d.annotations.is_empty() {
+            d.annotations.clear();
+        }
+        if seen & DATA == 0 {
+            d.data = None;
+        }
+        if seen & ARTIFACT_TYPE == 0 {
+            d.artifact_type = None;
+        }
+        if seen & PLATFORM == 0 {
+            d.platform = None;
         }
         Ok(())
     }

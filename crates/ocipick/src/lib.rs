@@ -64,10 +64,24 @@ pub mod __testing {
     /// alone, keeping every descriptor: `None` where that reader gives up
     /// (and `select_bytes` falls back to the serde reader); otherwise what
     /// [`crate::Index::parse`] must also return.
+    ///
+    /// Each descriptor is cloned out of the reader's slot, which the reader
+    /// then fills again for the next element, as it does for
+    /// `select_bytes` (whose selection moves out only its best entries): so
+    /// what one element leaves in the slot must never show in the next.
     pub fn fast_parse(bytes: &[u8]) -> Option<Result<crate::Index<'_>, crate::IndexError>> {
-        let mut manifests = Vec::new();
+        struct Cloning<'a>(Vec<crate::Descriptor<'a>>);
+        impl<'a> crate::de::Sink<'a> for Cloning<'a> {
+            fn accept(&mut self, _: usize, d: crate::Descriptor<'a>) {
+                self.0.push(d);
+            }
+            fn accept_from(&mut self, _: usize, slot: &mut crate::Descriptor<'a>) {
+                self.0.push(slot.clone());
+            }
+        }
+        let mut manifests = Cloning(Vec::new());
         let top = crate::fast::read_top(bytes, &mut manifests).ok()?;
-        Some(crate::index::finish(top, manifests))
+        Some(crate::index::finish(top, manifests.0))
     }
 }
 

@@ -127,6 +127,29 @@ fn common_shapes_take_the_fast_path() {
             doc(&[entry(0, r#","annotations":{"ключ ✓":"värde 😀","a":""}"#)], ""),
         ),
         (
+            // Every optional field, then none or null: nothing of one
+            // element may stay on the next.
+            "each element's fields are its own",
+            doc(
+                &[
+                    entry(
+                        0,
+                        r#","urls":["u"],"annotations":{"k":"v"},"data":"ZA==","artifactType":"a/b""#,
+                    ),
+                    format!(
+                        r#"{{"mediaType":"{OCI_MANIFEST}","digest":"sha256:{:064x}","size":1,"platform":null,"data":null,"artifactType":null}}"#,
+                        1
+                    ),
+                    entry(2, r#","annotations":{"k2":"v2"}"#),
+                    format!(
+                        r#"{{"mediaType":"{OCI_MANIFEST}","digest":"sha256:{:064x}","size":1}}"#,
+                        3
+                    ),
+                ],
+                "",
+            ),
+        ),
+        (
             // Known names are recognized without a scan when written
             // plainly; longer names that start with one are other fields.
             "names that extend known ones",
