@@ -25,19 +25,19 @@ pub enum Command {
     /// Exit status: 0 selected, 1 no entry fits (the message lists the
     /// platforms the index offers), 2 usage error or invalid input, 3
     /// network, registry or authentication failure.
-    Select(SelectArgs),
+    Select(Deferred<SelectArgs>),
     /// Explain the decision: every entry, best first, with its reasons.
     ///
     /// Exit status as for select: the ranking is printed either way, and the
     /// status is 1 when no entry is eligible.
-    Rank(SelectArgs),
+    Rank(Deferred<SelectArgs>),
     /// Print the pinned reference of the selected manifest,
     /// REGISTRY/REPOSITORY@DIGEST, for any runtime to run unmodified:
     /// `docker run $(ocipick resolve --prefer com.example.gpu nginx:latest)`.
     ///
     /// For local sources it prints the selected digest. Exit status as for
     /// select, and 3 for network, registry and authentication failures.
-    Resolve(SelectArgs),
+    Resolve(Deferred<SelectArgs>),
     /// Print what this machine is: its platform and its facts, named as
     /// node-feature-discovery names them (cpu.cpuid, kernel.version,
     /// pci.device, …). `--output json` prints NFD's feature layout.
@@ -54,7 +54,7 @@ pub enum Command {
     /// Every finding has a stable ID, a severity, a JSON path and a fix
     /// hint. Exit status: 0 clean (or warnings only), 1 warnings with
     /// --strict, 2 errors (or unreadable input), 3 registry failures.
-    Lint(LintArgs),
+    Lint(Deferred<LintArgs>),
     /// Check many images against many nodes: which manifest each node
     /// would get, or "no fit".
     ///
@@ -64,7 +64,7 @@ pub enum Command {
     /// once. Exit status: 0 every pair fits, 1 some pair has no fit, 2
     /// usage error or an invalid image, 3 an image failed to fetch from its
     /// registry (the others are still checked and reported).
-    Check(crate::check::CheckArgs),
+    Check(Deferred<crate::check::CheckArgs>),
     /// Add, change or remove descriptor annotations of an index and write
     /// the new index (to SOURCE, or --to a file, OCI layout or registry).
     ///
@@ -74,7 +74,7 @@ pub enum Command {
     /// invalid input, unknown selector or failed write, 3 network,
     /// registry or authentication failure, or child manifests missing
     /// from the destination repository.
-    Annotate(crate::annotate::AnnotateArgs),
+    Annotate(Deferred<crate::annotate::AnnotateArgs>),
     /// Run a node-local pull-through registry mirror that answers tag
     /// requests with the manifest selected for this node, so unmodified
     /// runtimes (containerd, CRI-O, Podman, Docker) pull it.
@@ -85,7 +85,7 @@ pub enum Command {
     /// through, streamed. Decisions are logged on standard error, one line
     /// each; /metrics serves Prometheus counters. Runs until SIGINT or
     /// SIGTERM (exit 0); exit 2 for usage errors or an address in use.
-    Serve(crate::serve::ServeArgs),
+    Serve(Deferred<crate::serve::ServeArgs>),
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -95,6 +95,62 @@ pub enum Command {
         #[arg(value_enum)]
         what: Generated,
     },
+}
+
+/// A subcommand's arguments, added only when clap builds that subcommand
+/// (to parse it, or for its help, the man page or completions, which build
+/// every subcommand): a run of one subcommand does not build the flags of
+/// all the others first. The flags are the same; only when they are built
+/// changes.
+#[derive(Debug)]
+pub struct Deferred<T>(pub T);
+
+impl<T> std::ops::Deref for Deferred<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Args> Args for Deferred<T> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.defer(|cmd| keep_about(cmd, T::augment_args))
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(|cmd| keep_about(cmd, T::augment_args_for_update))
+    }
+    fn group_id() -> Option<clap::Id> {
+        T::group_id()
+    }
+}
+
+/// Adds a subcommand's arguments after its description was set (the
+/// derive sets it after them, so it wins over any description the
+/// arguments' struct carries): the subcommand's own description is kept.
+fn keep_about(cmd: clap::Command, add: fn(clap::Command) -> clap::Command) -> clap::Command {
+    let about = cmd.get_about().cloned();
+    let long_about = cmd.get_long_about().cloned();
+    let cmd = add(cmd);
+    match (about, long_about) {
+        (None, _) => cmd,
+        (Some(about), Some(long)) => cmd.about(about).long_about(long),
+        (Some(about), None) => cmd.about(about).long_about(None::<&str>),
+    }
+}
+
+impl<T: clap::FromArgMatches> clap::FromArgMatches for Deferred<T> {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(m).map(Deferred)
+    }
+    fn from_arg_matches_mut(m: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(m).map(Deferred)
+    }
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
+    fn update_from_arg_matches_mut(&mut self, m: &mut clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(m)
+    }
 }
 
 /// `ocipick lint` output formats.
@@ -315,6 +371,44 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Deferred subcommands get their flags when built, and keep their own
+    /// descriptions (not those of the argument structs they flatten).
+    #[test]
+    fn deferred_subcommands_keep_their_descriptions() {
+        let describe = |cmd: &clap::Command| -> Vec<(String, Option<String>, Option<String>)> {
+            cmd.get_subcommands()
+                .filter(|c| c.get_name() != "help") // added by `build`
+                .map(|c| {
+                    let text = |s: Option<&clap::builder::StyledStr>| s.map(|s| s.to_string());
+                    (
+                        c.get_name().to_owned(),
+                        text(c.get_about()),
+                        text(c.get_long_about()),
+                    )
+                })
+                .collect()
+        };
+        let unbuilt = Cli::command();
+        let select = unbuilt.find_subcommand("select").unwrap();
+        assert_eq!(
+            select.get_arguments().count(),
+            0,
+            "select's flags are deferred"
+        );
+        let mut built = Cli::command();
+        built.build();
+        assert_eq!(describe(&built), describe(&unbuilt));
+        for name in [
+            "select", "rank", "resolve", "lint", "check", "annotate", "serve",
+        ] {
+            let sub = built.find_subcommand(name).unwrap();
+            assert!(
+                sub.get_arguments().count() > 3,
+                "{name} has its flags once built"
+            );
+        }
     }
 
     #[test]
