@@ -8,6 +8,7 @@
 #        ORACLE_ITERS     in-process iterations for the oracle (default: 200)
 #        HYPERFINE_ARGS   extra hyperfine arguments (default: --warmup 5 --min-runs 30)
 #        CARGO_TARGET_DIR honoured when locating the release binary
+#        BENCH_CPU        the CPU for the pinned run (default: 0; "none" skips it)
 #
 # For each N it reports, with hyperfine:
 #   - `ocipick select --no-config -p linux/amd64 FILE` (whole process),
@@ -16,6 +17,12 @@
 # (`containerd-oracle -iters 200 FILE linux/amd64`), and the ratios (by
 # ocipick's mean, and by its median and minimum, which move less with the
 # load of a shared machine).
+# It then times ocipick's process again with hyperfine and its children
+# pinned to one CPU (`taskset -c $BENCH_CPU`): on a virtual machine a new
+# process otherwise often starts on a CPU that was idle (woken late, caches
+# cold), which costs more than the work itself. Both ratios are printed,
+# each against the same unpinned in-process time of the oracle (pinning
+# the oracle, whose collector runs beside it, makes it slower).
 # The target: ocipick's whole process >= 10x faster than containerd's
 # in-process parse+select on the 10,000-entry index.
 set -euo pipefail
@@ -84,6 +91,14 @@ for n in "${sizes[@]}"; do
     -n "ocipick select" "$ocipick select --no-config -p linux/amd64 $file" \
     -n "containerd oracle (process)" "$oracle $file linux/amd64"
 
+  pinned_json="$bench_dir/hyperfine-$n-pinned.json"
+  rm -f "$pinned_json"
+  cpu="${BENCH_CPU:-0}"
+  if [[ "$cpu" != none ]] && command -v taskset >/dev/null 2>&1; then
+    taskset -c "$cpu" hyperfine -N "${hf_args[@]}" --export-json "$pinned_json" \
+      -n "ocipick select (pinned to CPU $cpu)" "$ocipick select --no-config -p linux/amd64 $file"
+  fi
+
   line="$("$oracle" -iters "$iters" "$file" linux/amd64 | grep 'bytes=')"
   echo "oracle in-process: $line"
   total="$(sed -n 's/.*total=\([^/]*\)\/op.*/\1/p' <<<"$line")"
@@ -108,6 +123,17 @@ print(f"N={n:>6} bytes={b:>8}  ocipick process {ours*1e3:8.3f} ms "
       f"-> ocipick process is {inp/ours:5.1f}x faster "
       f"(by median {inp/med:.1f}x, by min {inp/low:.1f}x)")' \
     "$n" "$bytes" "$ours" "$theirs" "$in_proc" "$parse" "$sel" "$ours_med" "$ours_min")"
+  if [[ -f "$pinned_json" ]]; then
+    row+="$(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+inp = float(sys.argv[2])
+mean, med, low = r["mean"], r["median"], r["min"]
+print(f"\n          pinned to CPU {sys.argv[3]}: ocipick process {mean*1e3:8.3f} ms "
+      f"(median {med*1e3:.3f}, min {low*1e3:.3f}) -> {inp/mean:5.1f}x faster "
+      f"(by median {inp/med:.1f}x, by min {inp/low:.1f}x)")' \
+      "$pinned_json" "$in_proc" "$cpu")"
+  fi
   echo "$row"
   summary+=("$row")
 done
