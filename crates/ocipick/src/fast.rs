@@ -3,13 +3,16 @@
 //! A hand-written reader for the common shape of index documents: strings
 //! without escapes, plain non-negative integers, modest nesting. It finds
 //! string ends and skips white space 16 bytes at a time (SSE2, baseline on
-//! x86_64; a byte loop elsewhere), matches field names on their bytes and
-//! builds the same [`Top`] and descriptors as the serde reader of
-//! [`crate::de`], handing them to the same [`Sink`].
+//! x86_64; a byte loop elsewhere), checks UTF-8 in the same pass (only the
+//! strings that hold a non-ASCII byte go through `from_utf8`), matches
+//! field names on their bytes and builds the same [`Top`] and descriptors
+//! as the serde reader of [`crate::de`], handing them to the same [`Sink`]:
+//! one descriptor filled in place for every element of `manifests`, which
+//! the sink moves out only if it keeps it.
 //!
 //! It never reports an error itself. Anything it does not handle, or any
-//! doubt about validity — a backslash or control character in a string, a
-//! number with a sign, fraction, exponent, leading zero or more than 18
+//! doubt about validity — invalid UTF-8, a backslash or control character
+//! in a string, a number with a sign, fraction, exponent, leading zero or more than 18
 //! digits, nesting deeper than [`MAX_DEPTH`], a duplicate field, a missing
 //! or mistyped field, an invalid digest or media type, trailing bytes —
 //! makes it give up with [`Fallback`]; the caller then reads the document
