@@ -338,7 +338,26 @@ pub(crate) struct Top<'a> {
     pub layers: bool,
 }
 
-fn top_field(k: &str) -> Option<u8> {
+impl Top<'_> {
+    /// No field seen yet.
+    pub(crate) fn empty() -> Self {
+        Top {
+            schema_version: None,
+            media_type: None,
+            artifact_type: None,
+            manifests: None,
+            manifests_null: false,
+            subject: None,
+            annotations: BTreeMap::new(),
+            config: false,
+            layers: false,
+        }
+    }
+}
+
+/// The index (0–7) of a top-level field this crate reads, in the order of
+/// [`Top`]'s fields; `None` for any other name. Shared by both readers.
+pub(crate) fn top_field(k: &str) -> Option<u8> {
     Some(match k {
         "schemaVersion" => 0,
         "mediaType" => 1,
@@ -365,17 +384,7 @@ impl<'de, S: Sink<'de>> de::DeserializeSeed<'de> for TopSeed<'_, S> {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top<'de>, A::Error> {
-                let mut top = Top {
-                    schema_version: None,
-                    media_type: None,
-                    artifact_type: None,
-                    manifests: None,
-                    manifests_null: false,
-                    subject: None,
-                    annotations: BTreeMap::new(),
-                    config: false,
-                    layers: false,
-                };
+                let mut top = Top::empty();
                 let mut seen = [false; 8];
                 while let Some(key) = map.next_key_seed(KeyIn(top_field))? {
                     let Some(k) = key else {

@@ -45,39 +45,18 @@ pub(crate) const MAX_DEPTH: usize = 32;
 /// the caller must discard it.
 pub(crate) fn read_top<'a, S: Sink<'a>>(bytes: &'a [u8], sink: &mut S) -> R<Top<'a>> {
     let mut c = Cur { b: bytes, i: 0 };
-    let mut top = Top {
-        schema_version: None,
-        media_type: None,
-        artifact_type: None,
-        manifests: None,
-        manifests_null: false,
-        subject: None,
-        annotations: BTreeMap::new(),
-        config: false,
-        layers: false,
-    };
+    let mut top = Top::empty();
     c.ws();
     c.eat(b'{')?;
     c.ws();
     if c.peek() == b'}' {
         c.i += 1;
     } else {
-        let mut seen = [false; 8];
+        let mut seen = Seen::default();
         loop {
-            let key = c.key()?;
-            let k = match key {
-                "schemaVersion" => 0,
-                "mediaType" => 1,
-                "artifactType" => 2,
-                "manifests" => 3,
-                "subject" => 4,
-                "annotations" => 5,
-                "config" => 6,
-                "layers" => 7,
-                _ => 8,
-            };
-            if k < 8 && std::mem::replace(&mut seen[k], true) {
-                return Err(Fallback); // duplicate field
+            let k = crate::de::top_field(c.key()?).map_or(8, usize::from);
+            if k < 8 {
+                seen.mark(k)?;
             }
             match k {
                 0 => match c.peek() {
@@ -124,6 +103,31 @@ pub(crate) fn read_top<'a, S: Sink<'a>>(bytes: &'a [u8], sink: &mut S) -> R<Top<
         return Err(Fallback); // trailing bytes
     }
     Ok(top)
+}
+
+/// The known fields of one object read so far, a bit each by their index
+/// in that object's list of names.
+#[derive(Default)]
+struct Seen(u16);
+
+impl Seen {
+    /// Marks field `k` (below 16); a second time gives up, as serde
+    /// refuses duplicate fields.
+    #[inline(always)]
+    fn mark(&mut self, k: usize) -> R<()> {
+        let bit = 1u16 << k;
+        if self.0 & bit != 0 {
+            return Err(Fallback);
+        }
+        self.0 |= bit;
+        Ok(())
+    }
+
+    /// Whether field `k` was read.
+    #[inline(always)]
+    fn has(&self, k: usize) -> bool {
+        self.0 & (1u16 << k) != 0
+    }
 }
 
 /// A descriptor with every field empty, to be filled by a reader.
@@ -444,90 +448,81 @@ impl<'a> Cur<'a> {
 
     /// A descriptor object at nesting `depth`, with the rules of
     /// `Descriptor`'s `Deserialize` in `de.rs`, written into `d`, which may
-    /// hold the previous element: fields are written in place, with a bit
-    /// per field to refuse duplicates and detect missing ones, and the
+    /// hold the previous element: fields are written in place, marked in a
+    /// [`Seen`] to refuse duplicates and detect missing ones, and the
     /// optional fields this element lacks are emptied at the end (after
     /// [`Fallback`], `d` holds a mix and must be discarded).
     fn descriptor(&mut self, depth: usize, d: &mut Descriptor<'a>) -> R<()> {
-        const MEDIA_TYPE: u16 = 1;
-        const DIGEST: u16 = 2;
-        const SIZE: u16 = 4;
-        const URLS: u16 = 8;
-        const ANNOTATIONS: u16 = 16;
-        const DATA: u16 = 32;
-        const ARTIFACT_TYPE: u16 = 64;
-        const PLATFORM: u16 = 128;
-        const REQUIRED: u16 = MEDIA_TYPE | DIGEST | SIZE;
+        // Field indices, in the order fields usually come.
+        const MEDIA_TYPE: usize = 0;
+        const DIGEST: usize = 1;
+        const SIZE: usize = 2;
+        const PLATFORM: usize = 3;
+        const ANNOTATIONS: usize = 4;
+        const URLS: usize = 5;
+        const ARTIFACT_TYPE: usize = 6;
+        const DATA: usize = 7;
+        const NAMES: [&str; 8] = {
+            let mut n = [""; 8];
+            n[MEDIA_TYPE] = "mediaType";
+            n[DIGEST] = "digest";
+            n[SIZE] = "size";
+            n[PLATFORM] = "platform";
+            n[ANNOTATIONS] = "annotations";
+            n[URLS] = "urls";
+            n[ARTIFACT_TYPE] = "artifactType";
+            n[DATA] = "data";
+            n
+        };
         self.eat(b'{')?;
         self.ws();
-        let mut seen = 0u16;
-        let mut once = |bit: u16| {
-            if seen & bit != 0 {
-                return Err(Fallback); // duplicate field
-            }
-            seen |= bit;
-            Ok(())
-        };
+        let mut seen = Seen::default();
         loop {
-            // In the order they usually come.
-            const NAMES: [&str; 8] = [
-                "mediaType",
-                "digest",
-                "size",
-                "platform",
-                "annotations",
-                "urls",
-                "artifactType",
-                "data",
-            ];
             match self.key_of(&NAMES)? {
-                0 => {
-                    once(MEDIA_TYPE)?;
+                MEDIA_TYPE => {
+                    seen.mark(MEDIA_TYPE)?;
                     d.media_type = Cow::Borrowed(self.media_type()?);
                 }
-                1 => {
-                    once(DIGEST)?;
+                DIGEST => {
+                    seen.mark(DIGEST)?;
                     let s = self.string()?;
                     d.digest = Digest::parse(Cow::Borrowed(s)).map_err(|_| Fallback)?;
                 }
-                2 => {
-                    once(SIZE)?;
+                SIZE => {
+                    seen.mark(SIZE)?;
                     d.size = self.uint(18)?;
                 }
-                5 => {
-                    once(URLS)?;
+                URLS => {
+                    seen.mark(URLS)?;
                     d.urls = self.str_array()?;
                 }
-                4 => {
-                    once(ANNOTATIONS)?;
+                ANNOTATIONS => {
+                    seen.mark(ANNOTATIONS)?;
                     d.annotations = self.annotations()?;
                 }
-                7 => {
-                    once(DATA)?;
+                DATA => {
+                    seen.mark(DATA)?;
                     d.data = self.opt_str()?;
                 }
-                6 => {
-                    once(ARTIFACT_TYPE)?;
+                ARTIFACT_TYPE => {
+                    seen.mark(ARTIFACT_TYPE)?;
                     d.artifact_type = self.opt_str()?;
                 }
-                3 => {
-                    once(PLATFORM)?;
-                    match self.peek() {
-                        b'n' => {
-                            self.null()?;
-                            d.platform = None;
-                        }
-                        _ => {
-                            let p = d.platform.insert(Platform {
-                                architecture: Cow::Borrowed(""),
-                                os: Cow::Borrowed(""),
-                                os_version: None,
-                                os_features: Vec::new(),
-                                variant: None,
-                                features: Vec::new(),
-                            });
-                            self.platform(depth + 1, p)?;
-                        }
+                PLATFORM => {
+                    seen.mark(PLATFORM)?;
+                    if self.peek() == b'n' {
+                        self.null()?;
+                        d.platform = None;
+                    } else {
+                        let p = d.platform.insert(Platform {
+                            architecture: Cow::Borrowed(""),
+                            os: Cow::Borrowed(""),
+                            os_version: None,
+                            os_features: Vec::new(),
+                            variant: None,
+                            features: Vec::new(),
+                        });
+                        self.platform(depth + 1, p)?;
                     }
                 }
                 _ => self.skip(depth)?,
@@ -536,22 +531,22 @@ impl<'a> Cur<'a> {
                 break;
             }
         }
-        if seen & REQUIRED != REQUIRED {
+        if !(seen.has(MEDIA_TYPE) && seen.has(DIGEST) && seen.has(SIZE)) {
             return Err(Fallback); // required fields missing
         }
-        if seen & URLS == 0 {
+        if !seen.has(URLS) {
             d.urls.clear();
         }
-        if seen & ANNOTATIONS == 0 && !d.annotations.is_empty() {
+        if !seen.has(ANNOTATIONS) && !d.annotations.is_empty() {
             d.annotations.clear();
         }
-        if seen & DATA == 0 {
+        if !seen.has(DATA) {
             d.data = None;
         }
-        if seen & ARTIFACT_TYPE == 0 {
+        if !seen.has(ARTIFACT_TYPE) {
             d.artifact_type = None;
         }
-        if seen & PLATFORM == 0 {
+        if !seen.has(PLATFORM) {
             d.platform = None;
         }
         Ok(())
@@ -560,54 +555,49 @@ impl<'a> Cur<'a> {
     /// A platform object, with the rules of `Platform`'s `Deserialize`,
     /// written into `p`.
     fn platform(&mut self, depth: usize, p: &mut Platform<'a>) -> R<()> {
-        const ARCH: u8 = 1;
-        const OS: u8 = 2;
-        const OS_VERSION: u8 = 4;
-        const OS_FEATURES: u8 = 8;
-        const VARIANT: u8 = 16;
-        const FEATURES: u8 = 32;
+        const ARCH: usize = 0;
+        const OS: usize = 1;
+        const VARIANT: usize = 2;
+        const OS_VERSION: usize = 3;
+        const OS_FEATURES: usize = 4;
+        const FEATURES: usize = 5;
+        const NAMES: [&str; 6] = {
+            let mut n = [""; 6];
+            n[ARCH] = "architecture";
+            n[OS] = "os";
+            n[VARIANT] = "variant";
+            n[OS_VERSION] = "os.version";
+            n[OS_FEATURES] = "os.features";
+            n[FEATURES] = "features";
+            n
+        };
         self.eat(b'{')?;
         self.ws();
-        let mut seen = 0u8;
-        let mut once = |bit: u8| {
-            if seen & bit != 0 {
-                return Err(Fallback); // duplicate field
-            }
-            seen |= bit;
-            Ok(())
-        };
+        let mut seen = Seen::default();
         loop {
-            const NAMES: [&str; 6] = [
-                "architecture",
-                "os",
-                "variant",
-                "os.version",
-                "os.features",
-                "features",
-            ];
             match self.key_of(&NAMES)? {
-                0 => {
-                    once(ARCH)?;
+                ARCH => {
+                    seen.mark(ARCH)?;
                     p.architecture = Cow::Borrowed(self.string()?);
                 }
-                1 => {
-                    once(OS)?;
+                OS => {
+                    seen.mark(OS)?;
                     p.os = Cow::Borrowed(self.string()?);
                 }
-                3 => {
-                    once(OS_VERSION)?;
+                OS_VERSION => {
+                    seen.mark(OS_VERSION)?;
                     p.os_version = self.opt_str()?;
                 }
-                4 => {
-                    once(OS_FEATURES)?;
+                OS_FEATURES => {
+                    seen.mark(OS_FEATURES)?;
                     p.os_features = self.str_array()?;
                 }
-                2 => {
-                    once(VARIANT)?;
+                VARIANT => {
+                    seen.mark(VARIANT)?;
                     p.variant = self.opt_str()?;
                 }
-                5 => {
-                    once(FEATURES)?;
+                FEATURES => {
+                    seen.mark(FEATURES)?;
                     p.features = self.str_array()?;
                 }
                 _ => self.skip(depth)?,
@@ -616,7 +606,7 @@ impl<'a> Cur<'a> {
                 break;
             }
         }
-        if seen & (ARCH | OS) != ARCH | OS {
+        if !(seen.has(ARCH) && seen.has(OS)) {
             return Err(Fallback); // required fields missing
         }
         Ok(())
