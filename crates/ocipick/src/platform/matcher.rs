@@ -96,9 +96,6 @@ pub struct Matcher {
     target: Platform<'static>,
     vector: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     windows: Option<WindowsVersion>,
-    /// Each pair of `vector` as written, with the tier of its normal form:
-    /// an entry written exactly so has that tier without normalizing.
-    written: Vec<(Cow<'static, str>, Cow<'static, str>, usize)>,
     /// Every spelling of the architectures of `vector` (lower case): an
     /// entry's architecture that is none of them, ignoring case, cannot
     /// normalize into `vector`.
@@ -216,14 +213,6 @@ impl Matcher {
         } else {
             None
         };
-        let tier = |a: &str, v: &str| vector.iter().position(|(x, y)| *x == a && *y == v);
-        let written = vector
-            .iter()
-            .filter_map(|(a, v)| {
-                let (na, nv) = normalize_arch(a, v);
-                tier(&na, &nv).map(|t| (a.clone(), v.clone(), t))
-            })
-            .collect();
         let mut spellings: Vec<String> = Vec::new();
         for (a, _) in &vector {
             for s in normalize::arch_spellings(a) {
@@ -236,7 +225,6 @@ impl Matcher {
             target,
             vector,
             windows,
-            written,
             spellings,
         }
     }
@@ -277,8 +265,9 @@ impl Matcher {
     /// Normalizing is skipped where it cannot change the answer: an OS
     /// written exactly as the target's (normalized) OS normalizes to it; an
     /// architecture and variant written exactly as a pair of the
-    /// compatibility list have that pair's tier; an architecture that is no
-    /// spelling of any architecture of the list
+    /// compatibility list (whose pairs are normal forms, which normalizing
+    /// leaves as they are) have that pair's tier; an architecture that is
+    /// no spelling of any architecture of the list
     /// ([`normalize::arch_spellings`]) normalizes outside it.
     pub fn rank(&self, entry: &Platform<'_>) -> Result<PlatformRank, Fail> {
         if entry.os.is_empty() || *entry.os != *self.target.os {
@@ -289,11 +278,11 @@ impl Matcher {
         }
         let (arch, variant) = (&*entry.architecture, entry.variant_str());
         let written = self
-            .written
+            .vector
             .iter()
-            .find(|(a, v, _)| *a == arch && *v == variant);
+            .position(|(a, v)| *a == arch && *v == variant);
         let tier = match written {
-            Some((_, _, t)) => *t,
+            Some(t) => t,
             None if !self.spellings.iter().any(|s| s.eq_ignore_ascii_case(arch)) => {
                 return Err(Fail::Architecture);
             }
@@ -438,6 +427,37 @@ mod tests {
             }
         }
         assert!(hits > 500, "{hits}");
+    }
+
+    /// The compatibility list holds normal forms only, which `rank`'s
+    /// shortcut for pairs written exactly as listed relies on.
+    #[test]
+    fn the_compatibility_list_is_normalized() {
+        let host = Platform::new("linux", "amd64", None);
+        for t in [
+            "linux/amd64",
+            "linux/amd64/v1",
+            "linux/amd64/v4",
+            "linux/386",
+            "linux/arm64",
+            "linux/arm64/v8",
+            "linux/arm64/v8.5",
+            "linux/arm64/v9",
+            "linux/arm64/v9.3",
+            "linux/arm64/v09.0",
+            "linux/arm/v8",
+            "linux/arm/v7",
+            "linux/arm/v5",
+            "linux/arm",
+            "linux/ppc64le",
+            "windows/amd64",
+        ] {
+            let m = Matcher::new(&crate::platform::selector::parse(t, &host).unwrap());
+            for (a, v) in &m.vector {
+                let (na, nv) = normalize_arch(a, v);
+                assert_eq!((&*na, &*nv), (&**a, &**v), "{t}: {a}/{v} is not normalized");
+            }
+        }
     }
     use crate::platform::selector::parse;
 
