@@ -15,10 +15,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use registry_support::Registry;
+use registry_support::{Registry, GPU_KEY};
 use serde_json::{json, Value};
 
-const GPU_KEY: &str = "com.example.gpu";
 const NODES: [&str; 3] = ["amd-avx2", "arm-1", "gpu-1"];
 
 /// The three images pushed, and the child manifests' digests.
@@ -48,13 +47,7 @@ fn push_all(reg: &Registry) -> Pushed {
     let ar = reg.push_image("armonly", "armonly-arm", Some("linux/arm64"), &[], false);
     reg.push_index("armonly", "v1", oci_index, std::slice::from_ref(&ar));
     let gp = reg.push_image("gpu", "gpu-plain", Some("linux/amd64"), &[], false);
-    let gg = reg.push_image(
-        "gpu",
-        "gpu-gpu",
-        Some("linux/amd64"),
-        &[(GPU_KEY, "example-gpu-model")],
-        false,
-    );
+    let gg = reg.push_gpu_image("gpu", "gpu-gpu", false);
     reg.push_index("gpu", "v1", oci_index, &[gp.clone(), gg.clone()]);
     let h = reg.host();
     Pushed {

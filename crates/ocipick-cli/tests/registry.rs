@@ -15,11 +15,10 @@ use std::process::Command;
 
 use base64::Engine as _;
 use common::{run_cmd, run_cmd_stdin, Run, OCI_INDEX};
-use registry_support::{Access, Auth, Registry, TlsMaterial, TokenIssuer, DOCKER_LIST};
+use registry_support::{
+    Access, Auth, Registry, TlsMaterial, TokenIssuer, DOCKER_LIST, GPU_KEY, GPU_MODEL,
+};
 use serde_json::{json, Value};
-
-const GPU_KEY: &str = "com.example.gpu";
-const GPU_MODEL: &str = "example-gpu-model";
 
 /// `ocipick ARGS` with no configuration file and no Docker credentials.
 fn oc(args: &[&str]) -> Command {
@@ -45,13 +44,7 @@ struct Demo {
 fn push_demo(reg: &Registry, repo: &str, tag: &str, docker: bool) -> Demo {
     let plain = reg.push_image(repo, "plain-amd64", Some("linux/amd64"), &[], docker);
     let arm = reg.push_image(repo, "arm64", Some("linux/arm64"), &[], docker);
-    let gpu = reg.push_image(
-        repo,
-        "gpu-amd64",
-        Some("linux/amd64"),
-        &[(GPU_KEY, GPU_MODEL)],
-        docker,
-    );
+    let gpu = reg.push_gpu_image(repo, "gpu-amd64", docker);
     let media_type = if docker { DOCKER_LIST } else { OCI_INDEX };
     let index = reg.push_index(
         repo,
@@ -298,13 +291,7 @@ fn nested_index_costs_exactly_one_more_get() {
     let repo = "nested/app";
     let arm = reg.push_image(repo, "arm64", Some("linux/arm64"), &[], false);
     let plain = reg.push_image(repo, "plain-amd64", Some("linux/amd64"), &[], false);
-    let gpu = reg.push_image(
-        repo,
-        "gpu-amd64",
-        Some("linux/amd64"),
-        &[(GPU_KEY, GPU_MODEL)],
-        false,
-    );
+    let gpu = reg.push_gpu_image(repo, "gpu-amd64", false);
     let inner_doc = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [plain, gpu]});
     let mut inner = reg.push_by_digest(repo, OCI_INDEX, &inner_doc);
     inner["platform"] = common::platform("linux/amd64");

@@ -38,12 +38,9 @@ use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::{OCI_INDEX, OCI_MANIFEST};
-use registry_support::{Access, Registry};
+use registry_support::{Access, Registry, GPU_KEY, GPU_MODEL};
 use serde_json::Value;
 use serve_support::Mirror;
-
-const GPU_KEY: &str = "com.example.gpu";
-const GPU_MODEL: &str = "example-gpu-model";
 
 // ---------------------------------------------------------------------------
 // Tools installed on demand.
@@ -1153,13 +1150,7 @@ fn reorder_mode_answers_with_the_index_reordered_and_serves_it_by_digest() {
     let repo = "demo/app";
     let arm = reg.push_image(repo, "arm64", Some("linux/arm64"), &[], false);
     let plain = reg.push_image(repo, "plain-amd64", Some("linux/amd64"), &[], false);
-    let gpu = reg.push_image(
-        repo,
-        "gpu-amd64",
-        Some("linux/amd64"),
-        &[(GPU_KEY, GPU_MODEL)],
-        false,
-    );
+    let gpu = reg.push_gpu_image(repo, "gpu-amd64", false);
     let index = reg.push_index(
         repo,
         "v1",
@@ -1270,13 +1261,7 @@ fn a_reordered_index_is_served_by_digest_after_its_eviction() {
     let repo = "demo/app";
     let plain = reg.push_image(repo, "plain-amd64", Some("linux/amd64"), &[], false);
     let other = reg.push_image(repo, "other-amd64", Some("linux/amd64"), &[], false);
-    let gpu = reg.push_image(
-        repo,
-        "gpu-amd64",
-        Some("linux/amd64"),
-        &[(GPU_KEY, GPU_MODEL)],
-        false,
-    );
+    let gpu = reg.push_gpu_image(repo, "gpu-amd64", false);
     reg.push_index(repo, "a", OCI_INDEX, &[plain, gpu.clone()]);
     reg.push_index(repo, "b", OCI_INDEX, &[other, gpu]);
     let (len_a, len_b) = (
@@ -1308,13 +1293,7 @@ fn docker_manifest_lists_are_answered_like_oci_indexes() {
     let reg = Registry::anonymous();
     let repo = "docker/app";
     let plain = reg.push_image(repo, "plain", Some("linux/amd64"), &[], true);
-    let gpu = reg.push_image(
-        repo,
-        "gpu",
-        Some("linux/amd64"),
-        &[(GPU_KEY, GPU_MODEL)],
-        true,
-    );
+    let gpu = reg.push_gpu_image(repo, "gpu", true);
     let list = reg.push_index(repo, "v1", DOCKER_LIST, &[plain.clone(), gpu.clone()]);
     let gpu_digest = gpu["digest"].as_str().unwrap();
 
@@ -1438,13 +1417,7 @@ fn a_tag_is_fetched_again_after_the_cache_ttl() {
     assert_eq!(m.metric(UPSTREAM_MANIFESTS), tag_gets as f64 + 1.0);
 
     // A retagged index is seen after the TTL.
-    let other = reg.push_image(
-        "demo/app",
-        "gpu-amd64-2",
-        Some("linux/amd64"),
-        &[(GPU_KEY, GPU_MODEL)],
-        false,
-    );
+    let other = reg.push_gpu_image("demo/app", "gpu-amd64-2", false);
     reg.push_index(
         "demo/app",
         "v1",

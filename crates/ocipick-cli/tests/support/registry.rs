@@ -21,6 +21,10 @@ use serde_json::{json, Value};
 
 use crate::common::{self, OCI_MANIFEST};
 
+/// The annotation the registry tests prefer, and its value on their
+/// "GPU" images.
+pub const GPU_KEY: &str = "com.example.gpu";
+pub const GPU_MODEL: &str = "example-gpu-model";
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
@@ -417,6 +421,18 @@ impl Registry {
         let mut resp = req.call().expect("GET manifest");
         assert_eq!(resp.status().as_u16(), 200, "GET {repo}:{reference}");
         resp.body_mut().read_to_vec().expect("body")
+    }
+
+    /// [`push_image`](Registry::push_image) for a linux/amd64 image
+    /// annotated `GPU_KEY=GPU_MODEL`.
+    pub fn push_gpu_image(&self, repo: &str, label: &str, docker: bool) -> Value {
+        self.push_image(
+            repo,
+            label,
+            Some("linux/amd64"),
+            &[(GPU_KEY, GPU_MODEL)],
+            docker,
+        )
     }
 
     /// Pushes a one-layer image (config and layer blobs, then the manifest
