@@ -20,10 +20,13 @@
 //!   an attestation); they must agree whenever the first entry is runnable;
 //! - nothing: ocipick chooses nothing.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::Rng;
 use ocipick::media_type::{self, Kind};
 use ocipick::platform::selector;
 use ocipick::{Index, Platform, Policy};
@@ -170,21 +173,6 @@ fn corpus_agrees_with_containerd() {
     assert!(files.len() >= 40, "corpus has {} files", files.len());
     let n: usize = files.iter().map(|f| compare(&oracle, f)).sum();
     assert_eq!(n, files.len() * PLATFORMS.len());
-}
-
-/// A small deterministic generator (xorshift), so no extra dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[(self.next() % xs.len() as u64) as usize]
-    }
 }
 
 /// Spellings that containerd 1.6 and ocipick normalize alike.

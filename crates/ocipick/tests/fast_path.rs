@@ -10,8 +10,11 @@
 //! generated documents written with random white space, escapes, unknown
 //! fields and edits (proptest).
 
+mod common;
+
 use std::path::Path;
 
+use common::Rng;
 use ocipick::__testing::fast_parse;
 use ocipick::{Index, Platform, Policy};
 use proptest::prelude::*;
@@ -485,21 +488,6 @@ fn every_truncation_and_byte_change() {
             m[at] = byte;
             check(&m);
         }
-    }
-}
-
-/// A tiny deterministic generator for formatting choices.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn one_in(&mut self, n: u64) -> bool {
-        self.next().is_multiple_of(n)
     }
 }
 
