@@ -11,7 +11,9 @@
 #        BENCH_CPU        the CPU for the pinned run (default: 0; "none" skips it)
 #
 # For each N it reports, with hyperfine:
-#   - `ocipick select --no-config -p linux/amd64 FILE` (whole process),
+#   - `ocipick select --no-config -p linux/amd64 FILE` (whole process), with
+#     the released binary (scripts/build-release.sh: static on Linux/glibc)
+#     and with the dynamically linked one of `cargo build --release`,
 #   - `containerd-oracle FILE linux/amd64` (whole process),
 # then the oracle's own in-process parse+select time per operation
 # (`containerd-oracle -iters 200 FILE linux/amd64`), and the ratios (by
@@ -49,14 +51,15 @@ if ! command -v hyperfine >/dev/null 2>&1; then
   "${sudo_cmd[@]}" apt-get install -y -qq hyperfine >&2
 fi
 
-echo "== building ocipick (release, LTO)" >&2
+echo "== building ocipick: the released binary, and a plain cargo build (release, LTO)" >&2
+ocipick="$("$repo_root/scripts/build-release.sh" | tail -n 1)"
 (cd "$repo_root" && cargo build --release -p ocipick-cli --bin ocipick >&2)
 target_dir="${CARGO_TARGET_DIR:-$repo_root/target}"
 case "$target_dir" in
   /*) ;;
   *) target_dir="$repo_root/$target_dir" ;;
 esac
-ocipick="$target_dir/release/ocipick"
+ocipick_dyn="$target_dir/release/ocipick"
 
 echo "== building the containerd oracle" >&2
 oracle="$(OCIPICK_SHARED="$shared" "$repo_root/scripts/build-oracle.sh" | tail -n 1)"
@@ -65,7 +68,8 @@ echo "== generating synthetic indexes in $bench_dir" >&2
 python3 "$shared/peers/make_synth.py" "$bench_dir" "${sizes[@]}" >&2
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "ocipick: $ocipick"
+echo "ocipick: $ocipick (released)"
+echo "         $ocipick_dyn (cargo build --release)"
 echo "oracle:  $oracle"
 
 # Go prints durations as 1.234ms / 812.5µs / 95ns / 1.2s; to seconds.
@@ -89,7 +93,8 @@ for n in "${sizes[@]}"; do
   json="$bench_dir/hyperfine-$n.json"
   hyperfine -N "${hf_args[@]}" --export-json "$json" \
     -n "ocipick select" "$ocipick select --no-config -p linux/amd64 $file" \
-    -n "containerd oracle (process)" "$oracle $file linux/amd64"
+    -n "containerd oracle (process)" "$oracle $file linux/amd64" \
+    -n "ocipick select (cargo build)" "$ocipick_dyn select --no-config -p linux/amd64 $file"
 
   pinned_json="$bench_dir/hyperfine-$n-pinned.json"
   rm -f "$pinned_json"
@@ -106,10 +111,10 @@ for n in "${sizes[@]}"; do
   sel="$(sed -n 's/.*select=\([^/]*\)\/op.*/\1/p' <<<"$line")"
   in_proc="$(go_seconds "$total")"
 
-  read -r ours theirs ours_med ours_min < <(python3 -c '
+  read -r ours theirs ours_med ours_min dyn dyn_med < <(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
-print(r[0]["mean"], r[1]["mean"], r[0]["median"], r[0]["min"])' "$json")
+print(r[0]["mean"], r[1]["mean"], r[0]["median"], r[0]["min"], r[2]["mean"], r[2]["median"])' "$json")
   # The mean is the headline; on a shared machine it moves with the load,
   # so the median and minimum of ocipick's runs are given too.
   row="$(python3 -c '
@@ -123,6 +128,12 @@ print(f"N={n:>6} bytes={b:>8}  ocipick process {ours*1e3:8.3f} ms "
       f"-> ocipick process is {inp/ours:5.1f}x faster "
       f"(by median {inp/med:.1f}x, by min {inp/low:.1f}x)")' \
     "$n" "$bytes" "$ours" "$theirs" "$in_proc" "$parse" "$sel" "$ours_med" "$ours_min")"
+  row+="$(python3 -c '
+import sys
+inp, mean, med = map(float, sys.argv[1:])
+print(f"\n          cargo build --release: ocipick process {mean*1e3:8.3f} ms "
+      f"(median {med*1e3:.3f}) -> {inp/mean:5.1f}x faster (by median {inp/med:.1f}x)")' \
+    "$in_proc" "$dyn" "$dyn_med")"
   if [[ -f "$pinned_json" ]]; then
     row+="$(python3 -c '
 import json, sys

@@ -30,3 +30,6 @@ export OCIPICK_REQUIRE_CONTAINERD=1
 
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+
+# The released binary (static on Linux with glibc) answers as the tested one.
+scripts/check-release.sh
