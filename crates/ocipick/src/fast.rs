@@ -514,7 +514,9 @@ impl<'a> Cur<'a> {
                         self.null()?;
                         d.platform = None;
                     } else {
-                        let p = d.platform.insert(Platform {
+                        // The previous element's platform, if any, is
+                        // rewritten in place like the descriptor itself.
+                        let p = d.platform.get_or_insert_with(|| Platform {
                             architecture: Cow::Borrowed(""),
                             os: Cow::Borrowed(""),
                             os_version: None,
@@ -553,7 +555,9 @@ impl<'a> Cur<'a> {
     }
 
     /// A platform object, with the rules of `Platform`'s `Deserialize`,
-    /// written into `p`.
+    /// written into `p`, which may hold the previous element's platform:
+    /// as in [`descriptor`](Cur::descriptor), the optional fields this
+    /// object lacks are emptied at the end.
     fn platform(&mut self, depth: usize, p: &mut Platform<'a>) -> R<()> {
         const ARCH: usize = 0;
         const OS: usize = 1;
@@ -608,6 +612,18 @@ impl<'a> Cur<'a> {
         }
         if !(seen.has(ARCH) && seen.has(OS)) {
             return Err(Fallback); // required fields missing
+        }
+        if !seen.has(OS_VERSION) {
+            p.os_version = None;
+        }
+        if !seen.has(OS_FEATURES) {
+            p.os_features.clear();
+        }
+        if !seen.has(VARIANT) {
+            p.variant = None;
+        }
+        if !seen.has(FEATURES) {
+            p.features.clear();
         }
         Ok(())
     }

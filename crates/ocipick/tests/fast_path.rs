@@ -153,6 +153,26 @@ fn common_shapes_take_the_fast_path() {
             ),
         ),
         (
+            // The same for a platform's optional fields: every one, then
+            // none or null on the next platform.
+            "each platform's fields are its own",
+            doc(
+                &[
+                    entry(0, "").replace(
+                        r#""os":"linux""#,
+                        r#""os":"windows","os.version":"10.0.1","os.features":["win32k"],"variant":"v2","features":["sse4"]"#,
+                    ),
+                    entry(1, "").replace(
+                        r#""os":"linux""#,
+                        r#""os":"windows","os.version":null,"variant":null"#,
+                    ),
+                    entry(2, "").replace(r#""os":"linux""#, r#""os":"linux","variant":"v3""#),
+                    entry(3, ""),
+                ],
+                "",
+            ),
+        ),
+        (
             // Known names are recognized without a scan when written
             // plainly; longer names that start with one are other fields.
             "names that extend known ones",
