@@ -239,6 +239,14 @@ pub struct Streamed<'a> {
 /// Keeps the best entry while the descriptors are read.
 struct Best<'p, 'a> {
     policy: &'p Policy,
+    /// [`Policy::score_ceiling`].
+    ceiling: i64,
+    /// Whether the best entry with a platform can no longer be beaten: it
+    /// has the ceiling score and the closest platform rank there is (the
+    /// target itself). A later entry wins only by being strictly better,
+    /// so the remaining entries are read (the document must still be
+    /// valid) but not evaluated.
+    settled: bool,
     any_platform: bool,
     platformed: Option<(usize, Descriptor<'a>, i64, PlatformRank)>,
     bare: Option<(usize, Descriptor<'a>, i64)>,
@@ -255,6 +263,9 @@ impl<'a> crate::de::Sink<'a> for Best<'_, 'a> {
         let take = |d: &mut Descriptor<'a>| std::mem::replace(d, crate::fast::blank());
         if d.platform.is_some() {
             self.any_platform = true;
+            if self.settled {
+                return;
+            }
             let e = self.policy.evaluate(d, position, true, None);
             let better = e.eligible
                 && match &self.platformed {
@@ -262,6 +273,7 @@ impl<'a> crate::de::Sink<'a> for Best<'_, 'a> {
                     Some((_, _, s, r)) => better_than(e.score, e.rank, *s, *r) == Ordering::Less,
                 };
             if better {
+                self.settled = e.score == self.ceiling && e.rank == PlatformRank::default();
                 self.platformed = Some((position, take(d), e.score, e.rank));
             }
         } else if !self.any_platform {
@@ -471,6 +483,24 @@ impl Policy {
         }
     }
 
+    /// The highest score an entry can have: the sum (saturating, as scores
+    /// are summed) of every positive weight of the preferences, the rules
+    /// and the adjustments. Negative weights only lower a score, and
+    /// saturating addition never passes this sum, in any order.
+    fn score_ceiling(&self) -> i64 {
+        let rules = self.rules.iter().map(|r| match r.kind {
+            crate::rules::Kind::Prefer(w) => w,
+            crate::rules::Kind::Require | crate::rules::Kind::Exclude => 0,
+        });
+        self.preferences
+            .iter()
+            .map(|p| p.weight)
+            .chain(rules)
+            .chain(self.adjustments.iter().map(|a| a.delta))
+            .filter(|&w| w > 0)
+            .fold(0i64, i64::saturating_add)
+    }
+
     /// Selects the best eligible entry: highest score, then closest
     /// platform, then earliest position. With no preferences (or on ties)
     /// this is the first entry in containerd's order, i.e. the image-spec's
@@ -541,6 +571,8 @@ impl Policy {
     pub fn select_bytes<'a>(&self, bytes: &'a [u8]) -> Result<Streamed<'a>, crate::IndexError> {
         let fresh = || Best {
             policy: self,
+            ceiling: self.score_ceiling(),
+            settled: false,
             any_platform: false,
             platformed: None,
             bare: None,
@@ -829,6 +861,98 @@ mod tests {
         assert!(compared >= 40 * 15, "{compared}");
     }
 
+    /// `select_bytes` stops evaluating once its best entry cannot be beaten
+    /// (the highest score there can be, on the target's own platform). In
+    /// each row an early entry would end the search if the ceiling or the
+    /// rank were misjudged; the row says which entry must win, and
+    /// `select` (which evaluates every entry) must agree.
+    #[test]
+    fn settling_table() {
+        let big = DEFAULT_MAX_MANIFEST_BYTES + 1;
+        /// What the row shows, the entries, the preferences, the winner.
+        type Row<'a> = (&'a str, &'a [Entry<'a>], &'a [&'a str], Option<usize>);
+        let rows: &[Row] = &[
+            (
+                "the target's platform first, no preference: the first is final",
+                &[("linux/amd64", &[], 1), ("linux/amd64", &[GPU], 1)],
+                &[],
+                Some(0),
+            ),
+            (
+                "the target's platform first without the preferred annotation: a later entry with it wins",
+                &[("linux/amd64", &[], 1), ("linux/amd64", &[GPU], 1)],
+                &["com.example.gpu=a100:10"],
+                Some(1),
+            ),
+            (
+                "the ceiling needs every positive preference: one of two is not enough",
+                &[("linux/amd64", &[GPU], 1), ("linux/amd64", &[GPU, FAST], 1)],
+                &["com.example.gpu:2", "org.example.fast:1"],
+                Some(1),
+            ),
+            (
+                "negative weights do not raise the ceiling: the first entry at 0 is final",
+                &[("linux/amd64", &[], 1), ("linux/amd64", &[DEBUG], 1)],
+                &["org.example.debug:-5"],
+                Some(0),
+            ),
+            (
+                "negative weights do not lower the ceiling: a later entry without the avoided annotation wins",
+                &[("linux/amd64", &[GPU, DEBUG], 1), ("linux/amd64", &[GPU], 1)],
+                &["com.example.gpu:3", "org.example.debug:-5"],
+                Some(1),
+            ),
+            (
+                "the ceiling score on a farther platform: a closer platform later wins",
+                &[("linux/386", &[GPU], 1), ("linux/amd64", &[GPU], 1)],
+                &["com.example.gpu:3"],
+                Some(1),
+            ),
+            (
+                "an ineligible entry on the target's platform settles nothing",
+                &[("linux/amd64", &[], big), ("linux/amd64", &[], 1)],
+                &[],
+                Some(1),
+            ),
+            (
+                "two preferences on one annotation: the ceiling is their sum",
+                &[
+                    ("linux/amd64", &[("com.example.gpu", "h100")], 1),
+                    ("linux/amd64", &[GPU], 1),
+                ],
+                &["com.example.gpu:2", "com.example.gpu=a100:3"],
+                Some(1),
+            ),
+        ];
+        let host = Platform::new("linux", "amd64", None);
+        for (what, entries, prefs, want) in rows {
+            let bytes = index(entries);
+            let policy = Policy::new(&host)
+                .with_preferences(prefs.iter().map(|p| p.parse::<Preference>().unwrap()));
+            let streamed = policy.select_bytes(&bytes).unwrap();
+            let got = streamed.chosen.as_ref().map(|(_, r)| r.position);
+            assert_eq!(got, *want, "select_bytes: {what}");
+            let idx = Index::parse(&bytes).unwrap();
+            assert_eq!(
+                policy.select(&idx).map(|s| s.position),
+                *want,
+                "select: {what}"
+            );
+        }
+        // A hook's positive adjustment is part of the ceiling too: it lifts
+        // the later of two entries on the target's platform.
+        let bytes = index(&[("linux/amd64", &[], 1), ("linux/amd64", &[], 1)]);
+        let policy = Policy::new(&host).with_adjustments([Adjustment {
+            position: 1,
+            delta: 4,
+            veto: false,
+            source: "hook".into(),
+            note: None,
+        }]);
+        let streamed = policy.select_bytes(&bytes).unwrap();
+        assert_eq!(streamed.chosen.map(|(_, r)| r.position), Some(1));
+    }
+
     #[test]
     fn size_limit_makes_entries_ineligible() {
         let bytes = index(&[("linux/amd64", &[], 100), ("linux/amd64", &[GPU], 5000)]);
@@ -927,6 +1051,10 @@ mod tests {
         let pick = |kind| {
             let p = Policy::new(&target).with_rules([rule(kind)], facts.clone());
             let r = p.rank(&idx);
+            // The one-pass selection agrees (a rule's weight is part of the
+            // score it must not stop short of).
+            let streamed = p.select_bytes(&bytes).unwrap();
+            assert_eq!(streamed.chosen.map(|(_, e)| e.position), r.selected);
             let eligible: Vec<usize> = r
                 .entries
                 .iter()
