@@ -1,5 +1,8 @@
 //! Profiling driver: parse + select one index many times.
-//! `cargo run --release -p ocipick --example parse_profile -- FILE [ITERS] [MODE]`
+//! `cargo run --release -p ocipick --example parse_profile -- FILE [ITERS] [MODE] [PLATFORM] [PREFER]`
+//!
+//! PLATFORM (default `linux/amd64`) is the target; PREFER, if given, one
+//! preference (`--prefer`'s syntax).
 //!
 //! MODE `compare` alternates serde_json validation and `select_bytes` one
 //! parse at a time, ITERS times each, and prints the minimum and median of
@@ -13,7 +16,13 @@ fn main() {
     let iters: usize = args.next().map_or(200, |s| s.parse().unwrap());
     let mode = args.next().unwrap_or_else(|| "select".into());
     let bytes = std::fs::read(&path).unwrap();
-    let policy = ocipick::Policy::new(&ocipick::Platform::new("linux", "amd64", None));
+    let host = ocipick::Platform::new("linux", "amd64", None);
+    let target = args.next().unwrap_or_else(|| "linux/amd64".into());
+    let target = ocipick::platform::selector::parse(&target, &host).unwrap();
+    let mut policy = ocipick::Policy::new(&target);
+    if let Some(p) = args.next() {
+        policy = policy.prefer(p.parse().unwrap());
+    }
     if mode == "compare" {
         return compare(&bytes, &policy, iters);
     }
@@ -38,9 +47,7 @@ fn main() {
                     .select_bytes(&bytes)
                     .unwrap()
                     .chosen
-                    .unwrap()
-                    .1
-                    .position;
+                    .map_or(0, |c| c.1.position);
             }
             _ => {
                 let idx = ocipick::Index::parse(&bytes).unwrap();

@@ -559,6 +559,11 @@ impl Policy {
     /// and the choice is the one [`select`](Policy::select) makes; the
     /// chosen entry comes with its reasons.
     ///
+    /// Once the best entry so far cannot be beaten (it is on the target's
+    /// own platform and has the highest score the preferences, rules and
+    /// adjustments allow), the entries after it are still read and checked
+    /// but no longer evaluated.
+    ///
     /// ```
     /// use ocipick::{Platform, Policy};
     /// let doc = br#"{"schemaVersion":2,"manifests":[
