@@ -46,6 +46,10 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t = Output::Text)]
         output: Output,
         /// Read /proc, /sys and /etc under this directory instead of /.
+        ///
+        /// The platform is then that machine's: its architecture comes from
+        /// DIR/uname-m (what `uname -m` printed there), else from
+        /// DIR/proc/cpuinfo, and this binary's only when neither tells.
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
     },

@@ -1266,9 +1266,7 @@ fn host_facts_of_a_gpu_server_fixture() {
     let r = run(&["host", "--root", root, "-o", "json"]);
     r.expect(0);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    if cfg!(target_arch = "x86_64") {
-        assert_eq!(v["platform"], json!("linux/amd64/v4"));
-    }
+    assert_eq!(v["platform"], json!("linux/amd64/v4"));
     assert_eq!(
         v["attributes"]["nvidia.driver"]["elements"]["version"],
         json!("580.159.04")
@@ -1290,6 +1288,28 @@ fn host_facts_of_a_gpu_server_fixture() {
         "{}",
         text.stdout
     );
+}
+
+/// `ocipick host --root DIR` names the platform of the machine whose files
+/// are under DIR, whatever this binary was built for: the architecture
+/// from the tree's `uname-m`, else its `/proc/cpuinfo`.
+#[test]
+fn host_platform_is_the_fixture_machines() {
+    for (fixture, platform) in [
+        ("firecracker-vm-epyc", "linux/amd64/v3"), // uname-m x86_64, EPYC flags
+        ("h200-xeon-nvidia", "linux/amd64/v4"),    // uname-m x86_64, AVX-512
+        ("rpi4-arm64", "linux/arm64"),             // cpuinfo only: AArch64 hwcaps
+        ("zynq7000-armv7", "linux/arm/v7"),        // cpuinfo only: 32-bit ARMv7
+    ] {
+        let root = format!(
+            "{}/../../testdata/hosts/{fixture}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let r = run(&["host", "--root", &root, "-o", "json"]);
+        r.expect(0);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["platform"], json!(platform), "{fixture}");
+    }
 }
 
 /// The README's worked example: one index with a generic, an x86-64-v3 and

@@ -8,7 +8,9 @@
 //!   reads it ([`arm_variant`]); on arm64 it is the baseline `v8`.
 //!
 //! Detection reads files only through the `root` given, so tests can point
-//! it at fixture trees.
+//! it at fixture trees. For a root other than `/` (a fixture, another
+//! node's captured files) the architecture is that tree's, not this
+//! program's ([`platform`]).
 
 use std::path::Path;
 
@@ -179,48 +181,224 @@ pub fn arm_variant(cpuinfo: &str) -> Option<String> {
     Some(v.to_owned())
 }
 
-/// This machine's platform, reading `/proc` under `root` where needed
-/// (`Path::new("/")` for the real machine).
+/// The OCI (Go) name of the architecture a Linux kernel reports as its
+/// machine (`uname -m`): `x86_64` is `amd64`, `i386`…`i686` are `386`,
+/// `aarch64` (or `arm64`, as some systems spell it) is `arm64`, any
+/// `armv…` is `arm`, and so on. `None` for a name it does not know.
+///
+/// ```
+/// assert_eq!(ocipick_host::machine_arch("aarch64"), Some("arm64"));
+/// assert_eq!(ocipick_host::machine_arch("armv7l"), Some("arm"));
+/// assert_eq!(ocipick_host::machine_arch("vax"), None);
+/// ```
+pub fn machine_arch(machine: &str) -> Option<&'static str> {
+    Some(match machine.trim() {
+        "x86_64" | "amd64" => "amd64",
+        "i386" | "i486" | "i586" | "i686" => "386",
+        "aarch64" | "arm64" | "aarch64_be" => "arm64",
+        m if m.starts_with("armv") => "arm",
+        "ppc64le" => "ppc64le",
+        "ppc64" => "ppc64",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        "loongarch64" => "loong64",
+        "mips64" => "mips64",
+        "mips" => "mips",
+        _ => return None,
+    })
+}
+
+/// The OCI (Go) name of the architecture a `/proc/cpuinfo` text describes,
+/// by the fields each kernel prints:
+/// - x86 kernels list `flags`; with `lm` (long mode) among them the CPU
+///   runs 64-bit code, `amd64`, otherwise `386`;
+/// - ARM kernels print `CPU architecture`; an arm64 kernel lists AArch64
+///   hardware capabilities in `Features` (`fp`, `asimd`), a 32-bit kernel
+///   (or a 32-bit process on an arm64 kernel) 32-bit ones (`half`,
+///   `thumb`, `vfp`, `neon`), so `arm64` or `arm`;
+/// - s390x kernels name the vendor `IBM/S390`; RISC-V kernels give the
+///   `isa` as `rv64…`.
+///
+/// `None` where the text does not say (POWER's `cpuinfo`, for one, does
+/// not tell the byte order).
+///
+/// ```
+/// let pi4 = "processor\t: 0\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU architecture: 8\n";
+/// assert_eq!(ocipick_host::cpuinfo_arch(pi4), Some("arm64"));
+/// ```
+pub fn cpuinfo_arch(cpuinfo: &str) -> Option<&'static str> {
+    let field = |name: &str| {
+        cpuinfo.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim() == name).then_some(v.trim())
+        })
+    };
+    if let Some(flags) = field("flags") {
+        return Some(if flags.split_whitespace().any(|f| f == "lm") {
+            "amd64"
+        } else {
+            "386"
+        });
+    }
+    if field("CPU architecture").is_some() {
+        let features = field("Features").unwrap_or_default();
+        let aarch64 = features
+            .split_whitespace()
+            .any(|f| f == "fp" || f == "asimd");
+        return Some(if aarch64 { "arm64" } else { "arm" });
+    }
+    if field("vendor_id") == Some("IBM/S390") {
+        return Some("s390x");
+    }
+    if field("isa").is_some_and(|isa| isa.starts_with("rv64")) {
+        return Some("riscv64");
+    }
+    None
+}
+
+/// The architecture of the machine whose files are under `root`: its
+/// `uname-m` file (what `uname -m` printed there, as
+/// `scripts/capture-host-fixture.sh` records it), else its `/proc/cpuinfo`
+/// ([`cpuinfo_arch`]); `None` when neither tells.
+fn tree_arch(root: &Path) -> Option<&'static str> {
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).ok();
+    read("uname-m")
+        .and_then(|m| machine_arch(&m))
+        .or_else(|| read("proc/cpuinfo").and_then(|t| cpuinfo_arch(&t)))
+}
+
+/// The platform of the machine under `root`: `Path::new("/")` for this
+/// one, whose architecture is this program's ([`arch`]) and, on x86-64,
+/// whose level comes from CPUID; any other root for the machine whose
+/// files are there, whose architecture is the tree's own (its `uname-m`
+/// file, else its `/proc/cpuinfo`; this program's only when neither
+/// tells) and whose variant comes from its `/proc/cpuinfo`.
 ///
 /// ```
 /// let p = ocipick_host::platform(std::path::Path::new("/"));
 /// assert_eq!(p.architecture, ocipick_host::arch());
 /// ```
 pub fn platform(root: &Path) -> Platform<'static> {
-    let mut p = Platform::new(os(), arch(), None);
-    p.variant = variant(root).map(Into::into);
+    let arch = if root == Path::new("/") {
+        arch()
+    } else {
+        tree_arch(root).unwrap_or_else(arch)
+    };
+    let mut p = Platform::new(os(), arch, None);
+    p.variant = variant(root, arch).map(Into::into);
     p
 }
 
-fn variant(root: &Path) -> Option<String> {
-    match arch() {
-        #[cfg(target_arch = "x86_64")]
+fn variant(root: &Path, arch: &str) -> Option<String> {
+    let cpuinfo = || std::fs::read_to_string(root.join("proc/cpuinfo")).ok();
+    match arch {
         "amd64" => {
             // This CPU through CPUID; another root (a fixture, a node's
             // files) through the flags of its /proc/cpuinfo.
-            let level = if root == Path::new("/") {
-                this_x86_64_level()
-            } else {
-                std::fs::read_to_string(root.join("proc/cpuinfo"))
-                    .ok()
-                    .and_then(|t| facts::cpuinfo_x86_64_level(&t))
-                    .unwrap_or(1)
-            };
+            #[cfg(target_arch = "x86_64")]
+            let this = (root == Path::new("/")).then(this_x86_64_level);
+            #[cfg(not(target_arch = "x86_64"))]
+            let this = None;
+            let level = this
+                .or_else(|| cpuinfo().and_then(|t| facts::cpuinfo_x86_64_level(&t)))
+                .unwrap_or(1);
             (level > 1).then(|| format!("v{level}"))
         }
-        "arm" => std::fs::read_to_string(root.join("proc/cpuinfo"))
-            .ok()
-            .and_then(|t| arm_variant(&t)),
-        _ => {
-            let _ = root;
-            None
-        }
+        "arm" => cpuinfo().and_then(|t| arm_variant(&t)),
+        _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `uname -m` names, as Linux kernels print them, to OCI names.
+    #[test]
+    fn machine_arch_table() {
+        for (machine, want) in [
+            ("x86_64", Some("amd64")),
+            ("x86_64\n", Some("amd64")), // as `uname -m > file` writes it
+            ("i686", Some("386")),
+            ("i386", Some("386")),
+            ("aarch64", Some("arm64")),
+            ("arm64", Some("arm64")), // macOS and some BSDs
+            ("armv7l", Some("arm")),
+            ("armv6l", Some("arm")),
+            ("armv5tel", Some("arm")),
+            ("armv8l", Some("arm")), // a 32-bit personality on a 64-bit CPU
+            ("ppc64le", Some("ppc64le")),
+            ("s390x", Some("s390x")),
+            ("riscv64", Some("riscv64")),
+            ("loongarch64", Some("loong64")),
+            ("", None),
+            ("sparc", None),
+        ] {
+            assert_eq!(machine_arch(machine), want, "{machine:?}");
+        }
+    }
+
+    /// `/proc/cpuinfo` texts (the telling lines of real ones) to OCI names.
+    #[test]
+    fn cpuinfo_arch_table() {
+        for (what, text, want) in [
+            (
+                "x86-64: flags with long mode",
+                "vendor_id\t: GenuineIntel\nflags\t\t: fpu vme lm sse2 avx2\n",
+                Some("amd64"),
+            ),
+            (
+                "32-bit x86: flags without long mode",
+                "vendor_id\t: GenuineIntel\nflags\t\t: fpu vme pae sse2\n",
+                Some("386"),
+            ),
+            (
+                "arm64 kernel: AArch64 hardware capabilities",
+                "Features\t: fp asimd evtstrm crc32 cpuid\nCPU architecture: 8\n",
+                Some("arm64"),
+            ),
+            (
+                "32-bit ARMv7 kernel: 32-bit capabilities",
+                "model name\t: ARMv7 Processor rev 0 (v7l)\nFeatures\t: half thumb fastmult vfp edsp neon vfpv3 tls vfpd32 \nCPU architecture: 7\n",
+                Some("arm"),
+            ),
+            (
+                "a 32-bit process on an arm64 kernel: 32-bit capabilities, architecture 8",
+                "Features\t: half thumb fastmult vfp edsp neon vfpv3 tls vfpv4 idiva idivt lpae evtstrm crc32\nCPU architecture: 8\n",
+                Some("arm"),
+            ),
+            (
+                "s390x",
+                "vendor_id       : IBM/S390\n# processors    : 2\n",
+                Some("s390x"),
+            ),
+            (
+                "RISC-V 64",
+                "processor\t: 0\nhart\t\t: 0\nisa\t\t: rv64imafdc\n",
+                Some("riscv64"),
+            ),
+            (
+                "POWER: the byte order is not said",
+                "processor\t: 0\ncpu\t\t: POWER9 (raw), altivec supported\n",
+                None,
+            ),
+            ("empty", "", None),
+        ] {
+            assert_eq!(cpuinfo_arch(text), want, "{what}");
+        }
+    }
+
+    /// A tree that says nothing of its architecture is taken to be this
+    /// program's.
+    #[test]
+    fn a_silent_tree_is_this_programs_architecture() {
+        let dir = std::env::temp_dir().join(format!("ocipick-host-silent-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = platform(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(p.architecture, arch());
+        assert_eq!(p.os, os());
+    }
 
     #[test]
     fn level_table() {
