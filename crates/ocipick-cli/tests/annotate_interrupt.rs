@@ -4,9 +4,9 @@
 //! - A layout whose tagged index has thousands of entries (and whose
 //!   `index.json` has a thousand other tags) is annotated over and over and
 //!   the process is killed with SIGKILL at varied moments: after a varied
-//!   delay, as soon as the new blob's temporary file appears, as soon as the
-//!   new blob has been renamed into place (before `index.json` is
-//!   replaced), and as soon as `index.json`'s temporary file appears. After
+//!   delay, as soon as it is writing the new blob's temporary file, as soon
+//!   as the new blob has been renamed into place (before `index.json` is
+//!   replaced), and as soon as it is writing `index.json`'s. After
 //!   every kill the layout must be the old one or the new one, whole:
 //!   `index.json` parses, every blob it (and the tagged index) references
 //!   exists and verifies, `select`/`rank` on `DIR:TAG` succeed and answer
@@ -17,11 +17,15 @@
 //!   limit (`ulimit -f`) that the small blob fits under and the large
 //!   `index.json` does not. With SIGXFSZ ignored the write fails (exit 2,
 //!   temporary file removed); with it at its default the process is killed
-//!   half-way through writing `index.json`'s temporary file. Either way the
-//!   old `index.json` is intact and still selects.
+//!   half-way through writing `index.json`'s temporary file, and leaves
+//!   none behind. Either way the old `index.json` is intact and still
+//!   selects.
 //!
-//! Temporary files of a killed process (`.NAME.PID.NANOS.tmp`) are left
-//! behind and no later run removes them; they are never referenced.
+//! A process killed while writing leaves no temporary file: on Linux the
+//! bytes go to an unnamed file (`O_TMPFILE`) that is named
+//! (`.NAME.PID.NANOS.tmp`) only once complete, just before the rename. A
+//! kill in that moment leaves a complete temporary file, which is never
+//! referenced and which no later run removes.
 
 mod common;
 
@@ -300,14 +304,46 @@ fn temps(dir: &Path) -> BTreeSet<String> {
 enum Trigger {
     /// After this long.
     Delay(Duration),
-    /// As soon as a new temporary file appears in this directory.
-    NewTemp(usize),
+    /// As soon as the process has a temporary file open in this directory,
+    /// that is, while it writes one there.
+    Writing(usize),
     /// As soon as this file exists.
     Exists(usize),
 }
 
+/// Whether process `pid` has a temporary file open in `dir` (canonical):
+/// an unnamed one (`O_TMPFILE`: `/proc/PID/fd` shows `DIR/#INODE
+/// (deleted)`) or a named `.NAME.PID.NANOS.tmp`.
+fn writing_in(pid: u32, dir: &Path) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .any(|target| {
+            let name = target
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            target.parent() == Some(dir)
+                && ((name.starts_with('#') && name.ends_with(" (deleted)"))
+                    || (name.starts_with('.') && name.ends_with(".tmp")))
+        })
+}
+
+/// Checks that every temporary file in `dir` is complete: `whole` says
+/// whether its bytes are a whole file of the kind written there.
+fn temps_are_complete(dir: &Path, whole: impl Fn(&[u8]) -> bool) {
+    for t in temps(dir) {
+        let bytes = std::fs::read(dir.join(&t)).unwrap();
+        assert!(whole(&bytes), "a partial temporary file is left: {t}");
+    }
+}
+
 /// Spawns `ocipick ARGS` and kills it (SIGKILL) when `when` happens.
-/// Returns whether it was killed (false: it finished first).
+/// Returns whether it was killed (false: it finished first). A process
+/// killed while writing a temporary file must leave no new temporary file
+/// behind. `dirs` must be canonical paths.
 fn spawn_and_kill(args: &[String], when: Trigger, dirs: &[PathBuf], files: &[PathBuf]) -> bool {
     let before: Vec<BTreeSet<String>> = dirs.iter().map(|d| temps(d)).collect();
     let mut c = Command::new(BIN);
@@ -325,12 +361,19 @@ fn spawn_and_kill(args: &[String], when: Trigger, dirs: &[PathBuf], files: &[Pat
         }
         let fire = match when {
             Trigger::Delay(d) => start.elapsed() >= d,
-            Trigger::NewTemp(i) => temps(&dirs[i]) != before[i],
+            Trigger::Writing(i) => writing_in(child.id(), &dirs[i]),
             Trigger::Exists(i) => files[i].exists(),
         };
         if fire {
             child.kill().unwrap();
             let status = child.wait().unwrap();
+            if let Trigger::Writing(i) = when {
+                assert_eq!(
+                    temps(&dirs[i]),
+                    before[i],
+                    "a process killed while writing left a temporary file"
+                );
+            }
             // It may have finished between the check and the kill.
             return !status.success();
         }
@@ -347,7 +390,7 @@ fn spawn_and_kill(args: &[String], when: Trigger, dirs: &[PathBuf], files: &[Pat
 #[test]
 fn killed_layout_annotate_leaves_the_old_or_the_new_index() {
     let big = Big::new();
-    let root = big.root().to_path_buf();
+    let root = big.root().canonicalize().unwrap();
     let blobs = root.join("blobs/sha256");
     let dir_tag = format!("{}:v1", root.display());
     assert_eq!(big.check(true), 0);
@@ -378,9 +421,9 @@ fn killed_layout_annotate_leaves_the_old_or_the_new_index() {
         a.extend(toggle(from));
         let when = match i % 5 {
             0 | 4 => Trigger::Delay(full * (i as u32 * 7 % 20) / 20),
-            1 => Trigger::NewTemp(0),
+            1 => Trigger::Writing(0),
             2 => Trigger::Exists(0),
-            _ => Trigger::NewTemp(1),
+            _ => Trigger::Writing(1),
         };
         let new_blob = blob_path(&root, &big.digest(to));
         let was_killed = spawn_and_kill(&a, when, &[blobs.clone(), root.clone()], &[new_blob]);
@@ -406,6 +449,14 @@ fn killed_layout_annotate_leaves_the_old_or_the_new_index() {
     );
     assert!(killed >= 5, "too few runs were interrupted: {killed}");
     assert!(mid_write >= 1, "no run was killed while writing");
+    // What a kill between naming and renaming leaves is whole: a blob of
+    // one of the two states, or a complete index.json.
+    let sums = [big.digest(0), big.digest(1)];
+    temps_are_complete(&blobs, |b| sums.contains(&sha256(b)));
+    temps_are_complete(&root, |b| {
+        serde_json::from_slice::<Value>(b)
+            .is_ok_and(|v| v["manifests"].as_array().map(Vec::len) == Some(OTHER_TAGS + 1))
+    });
 
     // Temporary files of killed runs stay; a later successful run does not
     // remove them (and nothing references them: checked above).
@@ -436,7 +487,8 @@ fn killed_file_annotate_leaves_the_old_or_the_new_document() {
     };
     let states = two_states(&doc);
     let sums = [sha256(&states[0]), sha256(&states[1])];
-    let out = dir.path().join("out.json");
+    let dir_path = dir.path().canonicalize().unwrap();
+    let out = dir_path.join("out.json");
     std::fs::write(&out, &states[0]).unwrap();
     let out_s = out.display().to_string();
     let base = vec![
@@ -471,15 +523,15 @@ fn killed_file_annotate_leaves_the_old_or_the_new_document() {
         let when = if i % 2 == 0 {
             Trigger::Delay(full * (i as u32 * 3 % 20) / 20)
         } else {
-            Trigger::NewTemp(0)
+            Trigger::Writing(0)
         };
-        let was_killed = spawn_and_kill(&a, when, &[dir.path().to_path_buf()], &[]);
+        let was_killed = spawn_and_kill(&a, when, std::slice::from_ref(&dir_path), &[]);
         killed += usize::from(was_killed);
         let now = state();
         if now == from {
             assert!(was_killed, "a finished run left the old document");
             kept_old += 1;
-            mid_write += usize::from(matches!(when, Trigger::NewTemp(_)));
+            mid_write += usize::from(matches!(when, Trigger::Writing(_)));
         }
         // The file always selects.
         run(&[
@@ -496,10 +548,11 @@ fn killed_file_annotate_leaves_the_old_or_the_new_document() {
     eprintln!(
         "a full run took {full:?}; 20 runs: {killed} killed, {kept_old} kept the old document \
          ({mid_write} killed while writing); temporary files left: {}",
-        temps(dir.path()).len()
+        temps(&dir_path).len()
     );
     assert!(killed >= 5, "too few runs were interrupted: {killed}");
     assert!(mid_write >= 1, "no run was killed while writing");
+    temps_are_complete(&dir_path, |b| sums.contains(&sha256(b)));
 }
 
 /// A small layout (the three-entry index tagged `v1`) whose `index.json`
@@ -614,13 +667,9 @@ fn index_json_write_failing_after_the_blob_keeps_the_old_index_json() {
     assert_eq!(status.signal(), Some(libc::SIGXFSZ), "{status:?}");
     assert_eq!(std::fs::read(root.join("index.json")).unwrap(), before);
     assert_eq!(selects(root), picked);
-    // Its partial temporary file stays behind (nothing removes it), never
-    // referenced.
-    let left = temps(root);
-    assert_eq!(left.len(), 1, "{left:?}");
-    let partial = std::fs::read(root.join(left.iter().next().unwrap())).unwrap();
-    assert!(partial.len() < before.len());
-    assert!(serde_json::from_slice::<Value>(&partial).is_err());
+    // It leaves no temporary file: the partial bytes were in an unnamed
+    // file, which the kernel freed with the process.
+    assert!(temps(root).is_empty(), "{:?}", temps(root));
 
     // Without the limit the same request goes through and picks the newly
     // annotated entry.
@@ -630,11 +679,7 @@ fn index_json_write_failing_after_the_blob_keeps_the_old_index_json() {
     assert_ne!(top["manifests"][0]["digest"], json!(old_digest));
     assert_eq!(top["manifests"].as_array().unwrap().len(), 2001);
     assert_ne!(selects(root), picked);
-    assert_eq!(
-        temps(root).len(),
-        1,
-        "the stale temporary file is still there"
-    );
+    assert!(temps(root).is_empty(), "{:?}", temps(root));
 }
 
 #[test]

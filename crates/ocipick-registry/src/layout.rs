@@ -315,11 +315,6 @@ impl Layout {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SourceError> {
-    use std::io::Write;
-    let io = |p: &Path| {
-        let p = p.to_owned();
-        move |err| SourceError::Io { path: p, err }
-    };
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
         return Err(SourceError::NotAFile {
             path: path.to_owned(),
@@ -337,29 +332,110 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SourceError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
+    #[cfg(target_os = "linux")]
+    if let Some(done) = unnamed::write(&dir, path, &tmp, bytes) {
+        return done;
+    }
+    write_named(&dir, path, &tmp, bytes)
+}
+
+/// The portable way: the bytes go to the temporary file `tmp`, created
+/// anew, which is renamed over `path` once complete and synced (and
+/// removed on failure).
+fn write_named(dir: &Path, path: &Path, tmp: &Path, bytes: &[u8]) -> Result<(), SourceError> {
     let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
+        let f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            f.set_permissions(meta.permissions()).map_err(io(&tmp))?;
-        }
-        f.sync_all().map_err(io(&tmp))?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(io(path))?;
-        // Make the rename itself durable where the platform allows.
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+            .open(tmp)
+            .map_err(io_at(tmp))?;
+        fill(f, path, tmp, bytes)?;
+        put_in_place(tmp, path, dir)
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(tmp);
     }
     result
+}
+
+fn io_at(p: &Path) -> impl FnOnce(std::io::Error) -> SourceError {
+    let p = p.to_owned();
+    move |err| SourceError::Io { path: p, err }
+}
+
+/// Writes `bytes` to the new file `f` (named `tmp` in errors), gives it
+/// the permissions of the file at `path` if there is one, and syncs it.
+fn fill(mut f: std::fs::File, path: &Path, tmp: &Path, bytes: &[u8]) -> Result<(), SourceError> {
+    use std::io::Write;
+    f.write_all(bytes).map_err(io_at(tmp))?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        f.set_permissions(meta.permissions()).map_err(io_at(tmp))?;
+    }
+    f.sync_all().map_err(io_at(tmp))
+}
+
+/// Renames the complete `tmp` over `path`, then syncs `dir` so that the
+/// rename itself is durable where the platform allows.
+fn put_in_place(tmp: &Path, path: &Path, dir: &Path) -> Result<(), SourceError> {
+    std::fs::rename(tmp, path).map_err(io_at(path))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Linux: the bytes go to an unnamed file in the destination's directory
+/// (`O_TMPFILE`), which is given the temporary name only once it is
+/// complete and synced, and then renamed into place. A process killed
+/// while writing leaves nothing behind (the kernel frees an unnamed file
+/// with its last descriptor); only a kill in the moment between naming
+/// and renaming leaves a temporary file, and a complete one.
+#[cfg(target_os = "linux")]
+mod unnamed {
+    use std::path::Path;
+
+    use rustix::fs::{linkat, openat, AtFlags, Mode, OFlags, CWD};
+
+    use super::{fill, put_in_place, SourceError};
+
+    /// `None` where this cannot be done here (a file system without
+    /// `O_TMPFILE`, no `/proc` and no privilege to link by descriptor): the
+    /// caller then writes a named temporary file instead. Otherwise the
+    /// outcome, with the temporary name removed on failure.
+    pub(super) fn write(
+        dir: &Path,
+        path: &Path,
+        tmp: &Path,
+        bytes: &[u8],
+    ) -> Option<Result<(), SourceError>> {
+        let fd = openat(
+            CWD,
+            dir,
+            OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o666),
+        )
+        .ok()?;
+        let f = std::fs::File::from(fd);
+        // Linked through /proc (any user may), else by the descriptor
+        // itself (needs CAP_DAC_READ_SEARCH).
+        let by_proc = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f));
+        let link = |f: &std::fs::File| {
+            linkat(CWD, by_proc.as_str(), CWD, tmp, AtFlags::SYMLINK_FOLLOW)
+                .or_else(|_| linkat(f, "", CWD, tmp, AtFlags::EMPTY_PATH))
+        };
+        if let Err(e) = fill(f.try_clone().ok()?, path, tmp, bytes) {
+            return Some(Err(e));
+        }
+        if link(&f).is_err() {
+            return None;
+        }
+        drop(f);
+        let result = put_in_place(tmp, path, dir);
+        if result.is_err() {
+            let _ = std::fs::remove_file(tmp);
+        }
+        Some(result)
+    }
 }
 
 fn mismatch(path: &Path, digest: &Digest<'_>, problem: String) -> SourceError {
@@ -367,5 +443,56 @@ fn mismatch(path: &Path, digest: &Digest<'_>, problem: String) -> SourceError {
         path: path.to_owned(),
         expected: digest.to_string(),
         problem,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// Each way of writing replaces the file whole, keeps its permissions
+    /// and leaves nothing else in the directory.
+    #[test]
+    fn both_ways_replace_the_file_and_leave_nothing_else() {
+        type Way = fn(&Path, &Path, &Path, &[u8]) -> Result<(), SourceError>;
+        let mut ways: Vec<(&str, Way)> = vec![("named", write_named)];
+        #[cfg(target_os = "linux")]
+        ways.push(("unnamed", |dir, path, tmp, bytes| {
+            unnamed::write(dir, path, tmp, bytes).expect("O_TMPFILE works in the test directory")
+        }));
+        for (way, write) in ways {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("index.json");
+            std::fs::write(&path, b"old").unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+            let tmp = dir.path().join(".index.json.1.2.tmp");
+            write(dir.path(), &path, &tmp, b"new bytes").unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), b"new bytes", "{way}");
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o640, "{way}");
+            let names: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["index.json"], "{way}");
+        }
+    }
+
+    /// A failed write leaves the old file and no temporary one.
+    #[test]
+    fn a_failed_write_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.json");
+        std::fs::write(&path, b"old").unwrap();
+        // The temporary name is in a directory that does not exist.
+        let tmp = dir.path().join("missing/.index.json.1.2.tmp");
+        assert!(write_named(dir.path(), &path, &tmp, b"new").is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["index.json"]);
     }
 }
