@@ -93,17 +93,10 @@ fn file_to_file_changes_only_annotations() {
     );
     assert_eq!(new["mediaType"], old["mediaType"]);
     // And select --prefer now picks it.
-    let s = run(&[
-        "select",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--prefer",
-        KEY,
-        "-o",
-        "json",
-        &out_s,
-    ]);
+    let s = run(&argv(
+        "select --no-config -p linux/amd64 --prefer",
+        &[KEY, "-o", "json", &out_s],
+    ));
     assert_eq!(s.expect(0).json()["digest"], json!(fake_digest("plain")));
 }
 
@@ -417,17 +410,10 @@ fn layout_to_layout_moves_the_tag_and_keeps_the_old_blob() {
         "2024-01-01T00:00:00Z"
     );
     // select --prefer through the layout picks the annotated entry.
-    let s = run(&[
-        "select",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--prefer",
-        KEY,
-        "-o",
-        "json",
-        &src,
-    ]);
+    let s = run(&argv(
+        "select --no-config -p linux/amd64 --prefer",
+        &[KEY, "-o", "json", &src],
+    ));
     assert_eq!(s.expect(0).json()["digest"], new["manifests"][2]["digest"]);
     // The old content stays reachable by a new tag: annotate to v2 adds it.
     let r = run(&[
@@ -503,17 +489,10 @@ fn registry_round_trip_then_select_prefers_the_annotated_entry() {
 
     // Before: the plain image wins, even preferring KEY.
     let sel = |r: &str| {
-        go(&[
-            "select",
-            "--no-config",
-            "-p",
-            "linux/amd64",
-            "--prefer",
-            KEY,
-            "-o",
-            "json",
-            r,
-        ])
+        go(&argv(
+            "select --no-config -p linux/amd64 --prefer",
+            &[KEY, "-o", "json", r],
+        ))
     };
     assert_eq!(sel(&src).expect(0).json()["digest"], plain["digest"]);
 

@@ -237,35 +237,26 @@ impl Big {
         }
         // select and rank through the layout answer for that state.
         let dir_tag = format!("{}:v1", root.display());
-        let s = run(&[
-            "select",
-            "--no-config",
-            "-p",
-            "linux/amd64",
-            "--prefer",
-            &format!("{KEY}=x"),
-            "--max-index-bytes",
-            MAX,
-            "-o",
-            "json",
-            &dir_tag,
-        ]);
+        let s = run(&argv(
+            "select --no-config -p linux/amd64 --prefer",
+            &[
+                &format!("{KEY}=x"),
+                "--max-index-bytes",
+                MAX,
+                "-o",
+                "json",
+                &dir_tag,
+            ],
+        ));
         let want = if state == 1 { &self.pref } else { &self.first };
         assert_eq!(s.expect(0).json()["digest"], json!(want), "{s:#?}");
         if !rank {
             return state;
         }
-        let r = run(&[
-            "rank",
-            "--no-config",
-            "-p",
-            "linux/amd64",
-            "--max-index-bytes",
-            MAX,
-            "-o",
-            "json",
-            &dir_tag,
-        ]);
+        let r = run(&argv(
+            "rank --no-config -p linux/amd64 --max-index-bytes",
+            &[MAX, "-o", "json", &dir_tag],
+        ));
         r.expect(0).json();
         state
     }
@@ -534,15 +525,10 @@ fn killed_file_annotate_leaves_the_old_or_the_new_document() {
             mid_write += usize::from(matches!(when, Trigger::Writing(_)));
         }
         // The file always selects.
-        run(&[
-            "select",
-            "--no-config",
-            "-p",
-            "linux/amd64",
-            "--max-index-bytes",
-            MAX,
-            &out_s,
-        ])
+        run(&argv(
+            "select --no-config -p linux/amd64 --max-index-bytes",
+            &[MAX, &out_s],
+        ))
         .expect(0);
     }
     eprintln!(
@@ -605,17 +591,10 @@ fn limited(prefix: &str, args: &[&str]) -> Command {
 
 fn selects(root: &Path) -> String {
     let dir_tag = format!("{}:v1", root.display());
-    let s = run(&[
-        "select",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "-o",
-        "json",
-        "--prefer",
-        "k.a=v",
-        &dir_tag,
-    ]);
+    let s = run(&argv(
+        "select --no-config -p linux/amd64 -o json --prefer k.a=v",
+        &[&dir_tag],
+    ));
     s.expect(0).json()["digest"].as_str().unwrap().to_owned()
 }
 

@@ -309,15 +309,10 @@ fn rank_json_contract() {
 #[test]
 fn no_match_select_exits_1_with_empty_stdout() {
     for output in ["text", "json"] {
-        let r = run(&[
-            "select",
-            "--no-config",
-            "-p",
-            "linux/s390x",
-            "-o",
-            output,
-            &gpu(),
-        ]);
+        let r = run(&argv(
+            "select --no-config -p linux/s390x -o",
+            &[output, &gpu()],
+        ));
         r.expect(1);
         assert_eq!(r.stdout, "", "{output}");
         r.stderr_has("no manifest for linux/s390x")
@@ -481,13 +476,10 @@ fn missing_file_and_usage_errors_exit_2() {
     run(&["select", "--no-config", "-p", "linux/*", &g])
         .expect(2)
         .stderr_has("linux/*");
-    run(&[
-        "select",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "/nonexistent/index.json",
-    ])
+    run(&argv(
+        "select --no-config -p linux/amd64 /nonexistent/index.json",
+        &[],
+    ))
     .expect(2)
     .stderr_has("/nonexistent/index.json");
 }
@@ -732,15 +724,10 @@ fn closeness_beats_position_and_score_beats_closeness() {
 
 #[test]
 fn max_index_bytes_refuses_large_files() {
-    let r = run(&[
-        "select",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--max-index-bytes",
-        "100",
-        &gpu(),
-    ]);
+    let r = run(&argv(
+        "select --no-config -p linux/amd64 --max-index-bytes 100",
+        &[&gpu()],
+    ));
     r.expect(2)
         .stderr_has("100-byte limit")
         .stderr_has("--max-index-bytes")
@@ -783,15 +770,10 @@ fn max_index_bytes_refuses_large_files() {
 #[test]
 fn stdin_over_the_limit_stops_reading() {
     const TOTAL: usize = 64 << 20;
-    let mut child = cmd(&[
-        "select",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--max-index-bytes",
-        "1000",
-        "-",
-    ])
+    let mut child = cmd(&argv(
+        "select --no-config -p linux/amd64 --max-index-bytes 1000 -",
+        &[],
+    ))
     .stdin(Stdio::piped())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
@@ -930,15 +912,10 @@ fn ocipick_config_env_is_used_without_flag() {
 fn no_config_ignores_ocipick_config_env() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), "[[prefer]]\nannotation = \"com.example.gpu\"\n");
-    let mut c = cmd(&[
-        "select",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "-o",
-        "json",
-        &gpu(),
-    ]);
+    let mut c = cmd(&argv(
+        "select --no-config -p linux/amd64 -o json",
+        &[&gpu()],
+    ));
     c.env("OCIPICK_CONFIG", &cfg);
     let v = run_cmd(c).expect(0).json();
     assert_eq!(v["position"], json!(0));
@@ -1149,15 +1126,10 @@ fn text_output_fits_80_columns() {
 
 #[test]
 fn rank_text_shows_marks_and_selection() {
-    let r = run(&[
-        "rank",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--prefer",
-        "com.example.gpu",
-        &gpu(),
-    ]);
+    let r = run(&argv(
+        "rank --no-config -p linux/amd64 --prefer com.example.gpu",
+        &[&gpu()],
+    ));
     r.expect(0);
     let rows: Vec<&str> = r
         .stdout
@@ -1187,15 +1159,10 @@ fn rank_text_shows_marks_and_selection() {
 /// between label and value.
 #[test]
 fn select_text_labels_are_separated_from_values() {
-    let r = run(&[
-        "select",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--prefer",
-        "com.example.gpu",
-        &gpu(),
-    ]);
+    let r = run(&argv(
+        "select --no-config -p linux/amd64 --prefer com.example.gpu",
+        &[&gpu()],
+    ));
     r.expect(0);
     let labels = [
         "digest",
@@ -1387,13 +1354,10 @@ fn node_file_errors_are_clean() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("node.json");
     std::fs::write(&bad, "[1,2]").unwrap();
-    let r = run(&[
-        "select",
-        "--no-config",
-        "--node",
-        bad.to_str().unwrap(),
-        &gpu(),
-    ]);
+    let r = run(&argv(
+        "select --no-config --node",
+        &[bad.to_str().unwrap(), &gpu()],
+    ));
     r.expect(2);
     assert!(r.stderr.contains("node.json"), "{}", r.stderr);
 }

@@ -354,15 +354,7 @@ fn nested_index_in_tagged_index_is_descended() {
     r.expect(0);
     assert!(r.stdout.contains("nested index #1"), "{}", r.stdout);
     assert!(r.stdout.contains(&inner_digest), "{}", r.stdout);
-    let r = run(&[
-        "rank",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "-o",
-        "json",
-        &src,
-    ]);
+    let r = run(&argv("rank --no-config -p linux/amd64 -o json", &[&src]));
     assert_eq!(r.expect(0).json()["via"][0]["position"], json!(1));
     // arm64 stops at the outer index.
     let v = select(&src, "linux/arm64", &[]).expect(0).json();

@@ -14,7 +14,7 @@ mod registry_support;
 use std::process::Command;
 
 use base64::Engine as _;
-use common::{run_cmd, run_cmd_stdin, Run, OCI_INDEX};
+use common::{argv, run_cmd, run_cmd_stdin, Run, OCI_INDEX};
 use registry_support::{
     Access, Auth, Registry, TlsMaterial, TokenIssuer, DOCKER_LIST, GPU_KEY, GPU_MODEL,
 };
@@ -104,15 +104,7 @@ fn anonymous_oci_index_by_tag_and_by_digest() {
     let by_digest = format!("{host}/demo/app@{}", demo.index);
 
     for src in [&by_tag, &by_digest] {
-        let r = go(&[
-            "select",
-            "--no-config",
-            "-p",
-            "linux/amd64",
-            "-o",
-            "json",
-            src,
-        ]);
+        let r = go(&argv("select --no-config -p linux/amd64 -o json", &[src]));
         let v = r.expect(0).json();
         assert_eq!(v["digest"], json!(demo.plain), "{src}");
         assert_eq!(v["position"], json!(0));
@@ -122,31 +114,19 @@ fn anonymous_oci_index_by_tag_and_by_digest() {
         assert_eq!(v["registry"]["manifestRequests"], json!(1));
         assert_eq!(v["via"], json!([]));
 
-        let r = go(&[
-            "select",
-            "--no-config",
-            "-p",
-            "linux/amd64",
-            "--prefer",
-            GPU_KEY,
-            "-o",
-            "json",
-            src,
-        ]);
+        let r = go(&argv(
+            "select --no-config -p linux/amd64 --prefer",
+            &[GPU_KEY, "-o", "json", src],
+        ));
         let v = r.expect(0).json();
         assert_eq!(v["digest"], json!(demo.gpu), "{src}");
         assert_eq!(v["position"], json!(2));
         assert_eq!(v["annotations"][GPU_KEY], json!(GPU_MODEL));
 
-        let r = go(&[
-            "resolve",
-            "--no-config",
-            "-p",
-            "linux/amd64",
-            "--prefer",
-            GPU_KEY,
-            src,
-        ]);
+        let r = go(&argv(
+            "resolve --no-config -p linux/amd64 --prefer",
+            &[GPU_KEY, src],
+        ));
         assert_eq!(
             r.expect(0).stdout,
             format!("{host}/demo/app@{}\n", demo.gpu)
@@ -156,17 +136,10 @@ fn anonymous_oci_index_by_tag_and_by_digest() {
         let r = go(&["select", "--no-config", "-p", "linux/arm64", src]);
         assert!(r.expect(0).stdout.contains(&demo.arm), "{r:#?}");
 
-        let r = go(&[
-            "rank",
-            "--no-config",
-            "-p",
-            "linux/amd64",
-            "--prefer",
-            GPU_KEY,
-            "-o",
-            "json",
-            src,
-        ]);
+        let r = go(&argv(
+            "rank --no-config -p linux/amd64 --prefer",
+            &[GPU_KEY, "-o", "json", src],
+        ));
         let v = r.expect(0).json();
         assert_eq!(v["selected"], json!(2));
         assert_eq!(v["entries"][0]["digest"], json!(demo.gpu));
@@ -184,30 +157,17 @@ fn anonymous_docker_manifest_list() {
     let host = reg.host();
     // No tag: `latest`.
     let src = format!("{host}/docker/list");
-    let r = go(&[
-        "select",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "-o",
-        "json",
-        &src,
-    ]);
+    let r = go(&argv("select --no-config -p linux/amd64 -o json", &[&src]));
     let v = r.expect(0).json();
     assert_eq!(v["digest"], json!(demo.plain));
     assert_eq!(v["mediaType"], json!(registry_support::DOCKER_MANIFEST));
     assert_eq!(v["index"]["mediaType"], json!(DOCKER_LIST));
     assert_eq!(v["index"]["digest"], json!(demo.index));
 
-    let r = go(&[
-        "resolve",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--prefer",
-        &format!("{GPU_KEY}={GPU_MODEL}"),
-        &src,
-    ]);
+    let r = go(&argv(
+        "resolve --no-config -p linux/amd64 --prefer",
+        &[&format!("{GPU_KEY}={GPU_MODEL}"), &src],
+    ));
     assert_eq!(
         r.expect(0).stdout,
         format!("{host}/docker/list@{}\n", demo.gpu)
@@ -233,17 +193,9 @@ fn anonymous_single_manifest_tag_is_the_only_candidate() {
         reg.push_manifest(repo, "v1", &media_type, &bytes);
 
         let src = format!("{host}/{repo}:v1");
-        let v = go(&[
-            "select",
-            "--no-config",
-            "-p",
-            "linux/amd64",
-            "-o",
-            "json",
-            &src,
-        ])
-        .expect(0)
-        .json();
+        let v = go(&argv("select --no-config -p linux/amd64 -o json", &[&src]))
+            .expect(0)
+            .json();
         assert_eq!(v["digest"], json!(digest), "{repo}");
         assert_eq!(v["mediaType"], json!(media_type));
         assert_eq!(v["size"], json!(bytes.len()));
@@ -302,17 +254,10 @@ fn nested_index_costs_exactly_one_more_get() {
     reg.sync_log();
     let before = reg.access_log().len();
     let completed_before = reg.completed().len();
-    let v = go(&[
-        "select",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--prefer",
-        GPU_KEY,
-        "-o",
-        "json",
-        &src,
-    ])
+    let v = go(&argv(
+        "select --no-config -p linux/amd64 --prefer",
+        &[GPU_KEY, "-o", "json", &src],
+    ))
     .expect(0)
     .json();
     assert_eq!(v["digest"], gpu["digest"]);
@@ -343,15 +288,10 @@ fn nested_index_costs_exactly_one_more_get() {
     assert_eq!(ocipick_completed(&reg, completed_before).len(), 2);
 
     // resolve pins the image inside; text shows the hop.
-    let r = go(&[
-        "resolve",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--prefer",
-        GPU_KEY,
-        &src,
-    ]);
+    let r = go(&argv(
+        "resolve --no-config -p linux/amd64 --prefer",
+        &[GPU_KEY, &src],
+    ));
     assert_eq!(
         r.expect(0).stdout,
         format!("{host}/{repo}@{}\n", gpu["digest"].as_str().unwrap())
@@ -369,17 +309,9 @@ fn nested_index_costs_exactly_one_more_get() {
         "{r:#?}"
     );
     // arm64 stops at the outer index: one GET.
-    let v = go(&[
-        "select",
-        "--no-config",
-        "-p",
-        "linux/arm64",
-        "-o",
-        "json",
-        &src,
-    ])
-    .expect(0)
-    .json();
+    let v = go(&argv("select --no-config -p linux/arm64 -o json", &[&src]))
+        .expect(0)
+        .json();
     assert_eq!(v["digest"], arm["digest"]);
     assert_eq!(v["via"], json!([]));
     assert_eq!(v["index"]["digest"], json!(outer));
@@ -493,22 +425,20 @@ fn basic_tls_with_ca_file_and_password_stdin() {
     reg.sync_log();
     let before = reg.access_log().len();
     let r = run_cmd_stdin(
-        oc(&[
-            "select",
-            "--no-config",
-            "-p",
-            "linux/amd64",
-            "--prefer",
-            GPU_KEY,
-            "-o",
-            "json",
-            "--ca-file",
-            &ca,
-            "--username",
-            BASIC_USER,
-            "--password-stdin",
-            &src,
-        ]),
+        oc(&argv(
+            "select --no-config -p linux/amd64 --prefer",
+            &[
+                GPU_KEY,
+                "-o",
+                "json",
+                "--ca-file",
+                &ca,
+                "--username",
+                BASIC_USER,
+                "--password-stdin",
+                &src,
+            ],
+        )),
         stdin.as_bytes(),
     );
     let v = r.expect(0).json();
@@ -522,20 +452,18 @@ fn basic_tls_with_ca_file_and_password_stdin() {
     assert_eq!(got, vec![401, 200]);
 
     let r2 = run_cmd_stdin(
-        oc(&[
-            "resolve",
-            "--no-config",
-            "-p",
-            "linux/amd64",
-            "--prefer",
-            GPU_KEY,
-            "--ca-file",
-            &ca,
-            "--username",
-            BASIC_USER,
-            "--password-stdin",
-            &src,
-        ]),
+        oc(&argv(
+            "resolve --no-config -p linux/amd64 --prefer",
+            &[
+                GPU_KEY,
+                "--ca-file",
+                &ca,
+                "--username",
+                BASIC_USER,
+                "--password-stdin",
+                &src,
+            ],
+        )),
         stdin.as_bytes(),
     );
     assert_eq!(
@@ -544,18 +472,10 @@ fn basic_tls_with_ca_file_and_password_stdin() {
     );
     // Without a trailing newline, too.
     let r3 = run_cmd_stdin(
-        oc(&[
-            "select",
-            "--no-config",
-            "-p",
-            "linux/arm64",
-            "--ca-file",
-            &ca,
-            "--username",
-            BASIC_USER,
-            "--password-stdin",
-            &src,
-        ]),
+        oc(&argv(
+            "select --no-config -p linux/arm64 --ca-file",
+            &[&ca, "--username", BASIC_USER, "--password-stdin", &src],
+        )),
         BASIC_PASSWORD.as_bytes(),
     );
     assert!(r3.expect(0).stdout.contains(&demo.arm), "{r3:#?}");
@@ -570,18 +490,10 @@ fn basic_tls_wrong_or_missing_password_is_401_exit_3() {
     let ca = ca(&reg);
     let wrong = "Wrong-pw-77aa-never-printed";
     let r = run_cmd_stdin(
-        oc(&[
-            "select",
-            "--no-config",
-            "-p",
-            "linux/amd64",
-            "--ca-file",
-            &ca,
-            "--username",
-            BASIC_USER,
-            "--password-stdin",
-            &src,
-        ]),
+        oc(&argv(
+            "select --no-config -p linux/amd64 --ca-file",
+            &[&ca, "--username", BASIC_USER, "--password-stdin", &src],
+        )),
         format!("{wrong}\n").as_bytes(),
     );
     r.expect(3)
@@ -589,15 +501,10 @@ fn basic_tls_wrong_or_missing_password_is_401_exit_3() {
         .stderr_has(&format!("{host}/secure/app"));
     assert_eq!(r.stdout, "");
     // No credentials at all.
-    let r2 = go(&[
-        "select",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--ca-file",
-        &ca,
-        &src,
-    ]);
+    let r2 = go(&argv(
+        "select --no-config -p linux/amd64 --ca-file",
+        &[&ca, &src],
+    ));
     r2.expect(3).stderr_has("401");
     assert_hidden(wrong, &[&r, &r2]);
     assert_hidden(BASIC_PASSWORD, &[&r, &r2]);
@@ -612,16 +519,10 @@ fn basic_tls_without_ca_file_fails_cleanly() {
     // guard kills ocipick after 10 s).
     let started = std::time::Instant::now();
     let r = run_cmd_stdin(
-        oc(&[
-            "select",
-            "--no-config",
-            "-p",
-            "linux/amd64",
-            "--username",
-            BASIC_USER,
-            "--password-stdin",
-            &src,
-        ]),
+        oc(&argv(
+            "select --no-config -p linux/amd64 --username",
+            &[BASIC_USER, "--password-stdin", &src],
+        )),
         format!("{BASIC_PASSWORD}\n").as_bytes(),
     );
     r.expect(3).stderr_has(&reg.host());
@@ -664,17 +565,10 @@ fn basic_tls_credentials_from_docker_config() {
         "config.json",
         &json!({"auths": {host.clone(): {"auth": auth}}}).to_string(),
     );
-    let mut c = oc(&[
-        "resolve",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--prefer",
-        GPU_KEY,
-        "--ca-file",
-        &ca,
-        &src,
-    ]);
+    let mut c = oc(&argv(
+        "resolve --no-config -p linux/amd64 --prefer",
+        &[GPU_KEY, "--ca-file", &ca, &src],
+    ));
     c.env("DOCKER_CONFIG", dir.path());
     let r = run_cmd(c);
     assert_eq!(
@@ -690,15 +584,10 @@ fn basic_tls_credentials_from_docker_config() {
         "config.json",
         &json!({"auths": {format!("https://{host}"): {"auth": auth}}}).to_string(),
     );
-    let mut c = oc(&[
-        "select",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--ca-file",
-        &ca,
-        &src,
-    ]);
+    let mut c = oc(&argv(
+        "select --no-config -p linux/amd64 --ca-file",
+        &[&ca, &src],
+    ));
     c.env("DOCKER_CONFIG", dir.path());
     let r2 = run_cmd(c);
     r2.expect(3).stderr_has("401");
@@ -749,19 +638,10 @@ fn basic_tls_credentials_from_credential_helper() {
         c.env("DOCKER_CONFIG", dir.path()).env("PATH", &path);
         run_cmd(c)
     };
-    let r = with_helper(&[
-        "select",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--prefer",
-        GPU_KEY,
-        "-o",
-        "json",
-        "--ca-file",
-        &ca,
-        &src,
-    ]);
+    let r = with_helper(&argv(
+        "select --no-config -p linux/amd64 --prefer",
+        &[GPU_KEY, "-o", "json", "--ca-file", &ca, &src],
+    ));
     assert_eq!(r.expect(0).json()["digest"], json!(demo.gpu));
     let asked = std::fs::read_to_string(dir.path().join("helper.log")).unwrap();
     assert_eq!(asked, format!("get {host}\n"));
@@ -772,15 +652,10 @@ fn basic_tls_credentials_from_credential_helper() {
         "config.json",
         &json!({"credHelpers": {host.clone(): "ocipicktest-absent"}}).to_string(),
     );
-    let r2 = with_helper(&[
-        "select",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--ca-file",
-        &ca,
-        &src,
-    ]);
+    let r2 = with_helper(&argv(
+        "select --no-config -p linux/amd64 --ca-file",
+        &[&ca, &src],
+    ));
     r2.expect(3)
         .stderr_has("docker-credential-ocipicktest-absent");
     assert_hidden(BASIC_PASSWORD, &[&r, &r2]);
@@ -818,20 +693,18 @@ fn bearer_token_flow_with_credentials() {
     let src = format!("{host}/private/app:v1");
     let before = issuer.requests.lock().unwrap().len();
     let r = run_cmd_stdin(
-        oc(&[
-            "select",
-            "--no-config",
-            "-p",
-            "linux/amd64",
-            "--prefer",
-            GPU_KEY,
-            "-o",
-            "json",
-            "--username",
-            TOKEN_USER,
-            "--password-stdin",
-            &src,
-        ]),
+        oc(&argv(
+            "select --no-config -p linux/amd64 --prefer",
+            &[
+                GPU_KEY,
+                "-o",
+                "json",
+                "--username",
+                TOKEN_USER,
+                "--password-stdin",
+                &src,
+            ],
+        )),
         format!("{TOKEN_PASSWORD}\n").as_bytes(),
     );
     let v = r.expect(0).json();
@@ -853,16 +726,10 @@ fn bearer_token_flow_with_credentials() {
     // Nested fetches reuse the token: resolve by digest, one token request.
     let by_digest = format!("{host}/private/app@{}", demo.index);
     let r2 = run_cmd_stdin(
-        oc(&[
-            "resolve",
-            "--no-config",
-            "-p",
-            "linux/arm64",
-            "--username",
-            TOKEN_USER,
-            "--password-stdin",
-            &by_digest,
-        ]),
+        oc(&argv(
+            "resolve --no-config -p linux/arm64 --username",
+            &[TOKEN_USER, "--password-stdin", &by_digest],
+        )),
         format!("{TOKEN_PASSWORD}\n").as_bytes(),
     );
     assert_eq!(
@@ -887,16 +754,10 @@ fn bearer_token_refused_is_exit_3() {
     // Wrong password.
     let wrong = "Token-wrong-pw-5e";
     let r2 = run_cmd_stdin(
-        oc(&[
-            "resolve",
-            "--no-config",
-            "-p",
-            "linux/amd64",
-            "--username",
-            TOKEN_USER,
-            "--password-stdin",
-            &src,
-        ]),
+        oc(&argv(
+            "resolve --no-config -p linux/amd64 --username",
+            &[TOKEN_USER, "--password-stdin", &src],
+        )),
         format!("{wrong}\n").as_bytes(),
     );
     r2.expect(3).stderr_has("401");
@@ -921,15 +782,10 @@ fn bearer_token_anonymous_pull_of_a_public_repository() {
     let host = reg.host();
     let src = format!("{host}/public/app:v1");
     let before = issuer.requests.lock().unwrap().len();
-    let r = go(&[
-        "resolve",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--prefer",
-        GPU_KEY,
-        &src,
-    ]);
+    let r = go(&argv(
+        "resolve --no-config -p linux/amd64 --prefer",
+        &[GPU_KEY, &src],
+    ));
     assert_eq!(
         r.expect(0).stdout,
         format!("{host}/public/app@{}\n", demo.gpu)

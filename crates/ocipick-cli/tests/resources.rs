@@ -577,22 +577,20 @@ fn credentials_are_not_sent_to_a_plain_http_realm_elsewhere() {
         let host = format!("127.0.0.1:{}", s.port);
         let source = format!("{host}/{realm_host}/repo:latest");
         let c = {
-            let mut c = cmd(&[
-                "select",
-                "--no-config",
-                "-p",
-                "linux/amd64",
-                "--plain-http",
-                &host,
-                "--retries",
-                "0",
-                "--timeout",
-                "2",
-                "--username",
-                "someone",
-                "--password-stdin",
-                &source,
-            ]);
+            let mut c = cmd(&argv(
+                "select --no-config -p linux/amd64 --plain-http",
+                &[
+                    &host,
+                    "--retries",
+                    "0",
+                    "--timeout",
+                    "2",
+                    "--username",
+                    "someone",
+                    "--password-stdin",
+                    &source,
+                ],
+            ));
             c.env("DOCKER_CONFIG", "/nonexistent");
             c
         };

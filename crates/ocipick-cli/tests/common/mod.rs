@@ -18,6 +18,16 @@ pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
+/// An argument list: the words of `line` (the fixed part of a command
+/// line, split at white space), then `rest` as they are (paths,
+/// references, values that may hold spaces):
+/// `run(&argv("select --no-config -p linux/amd64 -o json", &[&file]))`.
+pub fn argv<'a>(line: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    line.split_whitespace()
+        .chain(rest.iter().copied())
+        .collect()
+}
+
 /// `testdata/` at the workspace root.
 pub fn testdata() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata"))
