@@ -87,8 +87,15 @@ for n in "${sizes[@]}"; do
   echo
   echo "== index-$n.json ($bytes bytes)"
   # Both must agree on the answer before timing means anything.
-  "$ocipick" select --no-config -p linux/amd64 "$file" >/dev/null
-  "$oracle" "$file" linux/amd64 >/dev/null
+  ours_digest="$("$ocipick" select --no-config -p linux/amd64 -o json "$file" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["digest"])')"
+  dyn_digest="$("$ocipick_dyn" select --no-config -p linux/amd64 -o json "$file" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["digest"])')"
+  oracle_digest="$("$oracle" "$file" linux/amd64 | sed -n 's/.*-> \(sha256:[0-9a-f]*\).*/\1/p')"
+  if [[ "$ours_digest" != "$oracle_digest" || "$dyn_digest" != "$oracle_digest" ]]; then
+    echo "bench-vs-containerd: $file: ocipick chose $ours_digest (cargo build: $dyn_digest), containerd $oracle_digest" >&2
+    exit 1
+  fi
 
   json="$bench_dir/hyperfine-$n.json"
   hyperfine -N "${hf_args[@]}" --export-json "$json" \
