@@ -456,17 +456,28 @@ impl Policy {
         }
         if !d.annotations.is_empty() {
             for (n, rule) in self.rules.iter().enumerate() {
-                let Some(v) = rule.judge(n + 1, &d.annotations, &self.facts) else {
-                    continue;
+                // The verdict, described, only for reasons.
+                let held = match why.as_deref_mut() {
+                    Some(w) => {
+                        let Some(v) = rule.judge(n + 1, &d.annotations, &self.facts) else {
+                            continue;
+                        };
+                        let held = v.held;
+                        w.push(Reason::Rule(v));
+                        held
+                    }
+                    None => match rule.holds(&d.annotations, &self.facts) {
+                        Some(held) => held,
+                        None => continue,
+                    },
                 };
-                match (v.kind, v.held) {
+                match (rule.kind, held) {
                     (crate::rules::Kind::Prefer(w), true) => score = score.saturating_add(w),
                     (crate::rules::Kind::Require, false) | (crate::rules::Kind::Exclude, true) => {
                         eligible = false
                     }
                     _ => {}
                 }
-                say!(Reason::Rule(v));
             }
         }
         for a in self.adjustments.iter().filter(|a| a.position == position) {

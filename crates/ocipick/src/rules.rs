@@ -297,6 +297,31 @@ impl Rule {
         )
     }
 
+    /// What [`judge`](Rule::judge) decides, without describing it: `None`
+    /// when the rule does not apply to the entry (the annotation is absent,
+    /// or a `when` condition fails), else whether the rule holds. Selection
+    /// calls this for every entry; the reasons (`judge`) are built only for
+    /// the entries that are explained.
+    pub fn holds(&self, annotations: &Annotations<'_>, facts: &HostFacts) -> Option<bool> {
+        self.apply(annotations, facts).map(|(_, _, held)| held)
+    }
+
+    /// The annotation value, the host values and the outcome, where the
+    /// rule applies.
+    fn apply<'s, 'v>(
+        &'s self,
+        annotations: &'v Annotations<'_>,
+        facts: &'s HostFacts,
+    ) -> Option<(&'v str, Vec<&'s str>, bool)> {
+        let a = annotations.get(self.annotation.as_str())?;
+        if !self.when.iter().all(|c| c.holds(facts)) {
+            return None;
+        }
+        let host = self.host_values(facts);
+        let held = self.compare(&host, a);
+        Some((a, host, held))
+    }
+
     /// This rule's verdict on an entry, or `None` when it does not apply
     /// (the entry lacks the annotation, or a `when` condition fails).
     pub fn judge(
@@ -305,12 +330,7 @@ impl Rule {
         annotations: &Annotations<'_>,
         facts: &HostFacts,
     ) -> Option<Verdict> {
-        let a = annotations.get(self.annotation.as_str())?;
-        if !self.when.iter().all(|c| c.holds(facts)) {
-            return None;
-        }
-        let host = self.host_values(facts);
-        let held = self.compare(&host, a);
+        let (a, host, held) = self.apply(annotations, facts)?;
         let name = match &self.operand {
             Operand::Fact(f) => f.as_str(),
             Operand::Value(_) => "value",
@@ -470,8 +490,10 @@ mod tests {
         let f = facts();
         for (op, operand, a, want) in rows {
             let r = rule("k", *op, operand.clone(), Kind::Require);
-            let host = r.host_values(&f);
-            assert_eq!(r.compare(&host, a), *want, "{op:?} {operand:?} {a:?}");
+            let ann: Annotations = [("k".into(), (*a).into())].into_iter().collect();
+            // What selection uses and what the reasons say agree.
+            assert_eq!(r.holds(&ann, &f), Some(*want), "{op:?} {operand:?} {a:?}");
+            assert_eq!(r.judge(1, &ann, &f).map(|v| v.held), Some(*want));
         }
     }
 
@@ -510,7 +532,9 @@ mod tests {
             Kind::Require,
         );
         assert!(r.judge(1, &ann, &f).is_none(), "no annotation: no verdict");
+        assert_eq!(r.holds(&ann, &f), None);
         ann.insert("org.example.cuda".into(), "560".into());
+        assert_eq!(r.holds(&ann, &f), Some(false));
         let v = r.judge(1, &ann, &f).unwrap();
         assert!(!v.held);
         assert!(
@@ -525,7 +549,9 @@ mod tests {
             r.judge(1, &ann, &f).is_none(),
             "only on hosts with an AMD device"
         );
+        assert_eq!(r.holds(&ann, &f), None);
         r.when[0].equals = Some("10de".into());
         assert!(r.judge(1, &ann, &f).is_some());
+        assert_eq!(r.holds(&ann, &f), Some(false));
     }
 }
