@@ -35,23 +35,10 @@ pub struct Route<'p> {
     pub resource: Resource<'p>,
 }
 
-/// Whether `s` is a digest by the image-spec grammar:
-/// `algorithm:encoded`, the algorithm lower-case alphanumeric components
-/// joined by `+ . _ -`, the encoded part `[a-zA-Z0-9=_-]+`.
+/// Whether `s` is a digest by the image-spec grammar (the registered
+/// algorithms' stricter rules are the upstream's to apply).
 fn is_digest(s: &str) -> bool {
-    let Some((alg, enc)) = s.split_once(':') else {
-        return false;
-    };
-    !alg.is_empty()
-        && alg.split(['+', '.', '_', '-']).all(|c| {
-            !c.is_empty()
-                && c.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && !enc.is_empty()
-        && enc
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b))
+    ocipick::digest::follows_grammar(s)
 }
 
 /// Parses the path of a request (without its query).

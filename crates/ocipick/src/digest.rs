@@ -66,6 +66,31 @@ fn valid_algorithm(a: &[u8]) -> bool {
     true
 }
 
+/// `[a-zA-Z0-9=_-]+`: the grammar's encoded part.
+fn valid_encoded(e: &[u8]) -> bool {
+    !e.is_empty()
+        && e.iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'))
+}
+
+/// Whether `s` follows the image-spec's digest grammar alone, `algorithm
+/// ":" encoded`, without the further rules of the registered algorithms
+/// that [`Digest::parse`] applies (so `sha256:abc` follows it). For
+/// routing: a registry path component that is grammatically a digest is a
+/// digest reference, whether or not it would parse or verify.
+///
+/// ```
+/// use ocipick::digest::follows_grammar;
+/// assert!(follows_grammar("sha256:abc"));
+/// assert!(follows_grammar("multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8"));
+/// assert!(!follows_grammar("sha256:"));
+/// assert!(!follows_grammar("latest"));
+/// ```
+pub fn follows_grammar(s: &str) -> bool {
+    s.split_once(':')
+        .is_some_and(|(a, e)| valid_algorithm(a.as_bytes()) && valid_encoded(e.as_bytes()))
+}
+
 /// Lower-case hex digits, as a lookup table: checking a whole digest is
 /// then a branch-free fold over its bytes.
 static LOWER_HEX: [bool; 256] = {
@@ -146,10 +171,7 @@ impl<'a> Digest<'a> {
                 if !valid_algorithm(alg) {
                     return Err(DigestError::BadAlgorithm(s.into_owned()));
                 }
-                !enc.is_empty()
-                    && enc
-                        .iter()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'))
+                valid_encoded(enc)
             }
         };
         if enc_ok {
@@ -249,31 +271,37 @@ mod tests {
     #[test]
     fn grammar_table() {
         let long = "a".repeat(128);
-        let rows: &[(String, bool)] = &[
-            (format!("sha256:{E}"), true),
-            (format!("sha256:{}", E.to_uppercase()), false), // registered: lower-case only
-            (format!("sha256:{}", &E[..63]), false),
-            ("sha256:e6".into(), false),
-            (format!("sha512:{long}"), true),
-            (format!("sha512:{E}"), false),
+        // The string; whether it parses; whether it follows the grammar
+        // alone (the registered algorithms' rules aside).
+        let rows: &[(String, bool, bool)] = &[
+            (format!("sha256:{E}"), true, true),
+            (format!("sha256:{}", E.to_uppercase()), false, true), // registered: lower-case only
+            (format!("sha256:{}", &E[..63]), false, true),
+            ("sha256:e6".into(), false, true),
+            (format!("sha512:{long}"), true, true),
+            (format!("sha512:{E}"), false, true),
             (
                 "multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8".into(),
+                true,
                 true,
             ),
             (
                 "sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564".into(),
                 true,
+                true,
             ),
-            ("Sha256:abc".into(), false),
-            ("sha256".into(), false),
-            (":abc".into(), false),
-            ("x:".into(), false),
-            ("a..b:abc".into(), false),
-            ("-a:abc".into(), false),
-            ("blake3:abc!".into(), false),
+            ("Sha256:abc".into(), false, false),
+            ("sha256".into(), false, false),
+            (":abc".into(), false, false),
+            ("x:".into(), false, false),
+            ("a..b:abc".into(), false, false),
+            ("-a:abc".into(), false, false),
+            ("blake3:abc!".into(), false, false),
+            ("sha256:a:b".into(), false, false),
         ];
-        for (s, ok) in rows {
+        for (s, ok, grammatical) in rows {
             assert_eq!(Digest::parse(s.as_str()).is_ok(), *ok, "{s}");
+            assert_eq!(follows_grammar(s), *grammatical, "{s}");
         }
     }
 
