@@ -478,52 +478,31 @@ impl<'a> Cur<'a> {
         self.ws();
         let mut seen = Seen::default();
         loop {
-            match self.key_of(&NAMES)? {
-                MEDIA_TYPE => {
-                    seen.mark(MEDIA_TYPE)?;
-                    d.media_type = Cow::Borrowed(self.media_type()?);
-                }
+            let k = self.key_of(&NAMES)?;
+            if k < NAMES.len() {
+                seen.mark(k)?;
+            }
+            match k {
+                MEDIA_TYPE => d.media_type = Cow::Borrowed(self.media_type()?),
                 DIGEST => {
-                    seen.mark(DIGEST)?;
                     let s = self.string()?;
                     d.digest = Digest::parse(Cow::Borrowed(s)).map_err(|_| Fallback)?;
                 }
-                SIZE => {
-                    seen.mark(SIZE)?;
-                    d.size = self.uint(18)?;
-                }
-                URLS => {
-                    seen.mark(URLS)?;
-                    d.urls = self.str_array()?;
-                }
-                ANNOTATIONS => {
-                    seen.mark(ANNOTATIONS)?;
-                    d.annotations = self.annotations()?;
-                }
-                DATA => {
-                    seen.mark(DATA)?;
-                    d.data = self.opt_str()?;
-                }
-                ARTIFACT_TYPE => {
-                    seen.mark(ARTIFACT_TYPE)?;
-                    d.artifact_type = self.opt_str()?;
-                }
+                SIZE => d.size = self.uint(18)?,
+                URLS => d.urls = self.str_array()?,
+                ANNOTATIONS => d.annotations = self.annotations()?,
+                DATA => d.data = self.opt_str()?,
+                ARTIFACT_TYPE => d.artifact_type = self.opt_str()?,
                 PLATFORM => {
-                    seen.mark(PLATFORM)?;
                     if self.peek() == b'n' {
                         self.null()?;
                         d.platform = None;
                     } else {
                         // The previous element's platform, if any, is
                         // rewritten in place like the descriptor itself.
-                        let p = d.platform.get_or_insert_with(|| Platform {
-                            architecture: Cow::Borrowed(""),
-                            os: Cow::Borrowed(""),
-                            os_version: None,
-                            os_features: Vec::new(),
-                            variant: None,
-                            features: Vec::new(),
-                        });
+                        let p = d
+                            .platform
+                            .get_or_insert_with(|| Platform::new("", "", None));
                         self.platform(depth + 1, p)?;
                     }
                 }
@@ -579,31 +558,17 @@ impl<'a> Cur<'a> {
         self.ws();
         let mut seen = Seen::default();
         loop {
-            match self.key_of(&NAMES)? {
-                ARCH => {
-                    seen.mark(ARCH)?;
-                    p.architecture = Cow::Borrowed(self.string()?);
-                }
-                OS => {
-                    seen.mark(OS)?;
-                    p.os = Cow::Borrowed(self.string()?);
-                }
-                OS_VERSION => {
-                    seen.mark(OS_VERSION)?;
-                    p.os_version = self.opt_str()?;
-                }
-                OS_FEATURES => {
-                    seen.mark(OS_FEATURES)?;
-                    p.os_features = self.str_array()?;
-                }
-                VARIANT => {
-                    seen.mark(VARIANT)?;
-                    p.variant = self.opt_str()?;
-                }
-                FEATURES => {
-                    seen.mark(FEATURES)?;
-                    p.features = self.str_array()?;
-                }
+            let k = self.key_of(&NAMES)?;
+            if k < NAMES.len() {
+                seen.mark(k)?;
+            }
+            match k {
+                ARCH => p.architecture = Cow::Borrowed(self.string()?),
+                OS => p.os = Cow::Borrowed(self.string()?),
+                OS_VERSION => p.os_version = self.opt_str()?,
+                OS_FEATURES => p.os_features = self.str_array()?,
+                VARIANT => p.variant = self.opt_str()?,
+                FEATURES => p.features = self.str_array()?,
                 _ => self.skip(depth)?,
             }
             if self.next_member(b'}')? {
