@@ -313,7 +313,7 @@ pub(crate) trait Sink<'a> {
     /// fills again for the next one: a sink that keeps few descriptors
     /// moves out only those (the default moves out every one).
     fn accept_from(&mut self, position: usize, slot: &mut crate::index::Descriptor<'a>) {
-        let d = std::mem::replace(slot, crate::fast::blank());
+        let d = std::mem::replace(slot, crate::index::Descriptor::empty());
         self.accept(position, d);
     }
 }

@@ -82,7 +82,7 @@ pub(crate) fn read_top<'a, S: Sink<'a>>(bytes: &'a [u8], sink: &mut S) -> R<Top<
                             None
                         }
                         _ => {
-                            let mut d = blank();
+                            let mut d = Descriptor::empty();
                             c.descriptor(2, &mut d)?;
                             Some(d)
                         }
@@ -127,20 +127,6 @@ impl Seen {
     #[inline(always)]
     fn has(&self, k: usize) -> bool {
         self.0 & (1u16 << k) != 0
-    }
-}
-
-/// A descriptor with every field empty, to be filled by a reader.
-pub(crate) fn blank<'a>() -> Descriptor<'a> {
-    Descriptor {
-        media_type: Cow::Borrowed(""),
-        digest: Digest::placeholder(),
-        size: 0,
-        urls: Vec::new(),
-        annotations: BTreeMap::new(),
-        data: None,
-        artifact_type: None,
-        platform: None,
     }
 }
 
@@ -434,7 +420,7 @@ impl<'a> Cur<'a> {
         }
         // One descriptor filled in place for every element: a descriptor
         // is a few hundred bytes, and the sink keeps few of them.
-        let mut d = blank();
+        let mut d = Descriptor::empty();
         let mut n = 0;
         loop {
             self.descriptor(3, &mut d)?;

@@ -46,6 +46,21 @@ pub struct Descriptor<'a> {
 }
 
 impl Descriptor<'_> {
+    /// A descriptor with every field empty, to be filled by a reader (or
+    /// left behind where a reader's slot was moved out).
+    pub(crate) fn empty() -> Self {
+        Descriptor {
+            media_type: Cow::Borrowed(""),
+            digest: Digest::placeholder(),
+            size: 0,
+            urls: Vec::new(),
+            annotations: BTreeMap::new(),
+            data: None,
+            artifact_type: None,
+            platform: None,
+        }
+    }
+
     /// Detaches the descriptor from the document it was read from.
     pub fn into_owned(self) -> Descriptor<'static> {
         let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());

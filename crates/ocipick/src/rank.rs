@@ -241,12 +241,6 @@ struct Best<'p, 'a> {
     policy: &'p Policy,
     /// [`Policy::score_ceiling`].
     ceiling: i64,
-    /// Whether the best entry with a platform can no longer be beaten: it
-    /// has the ceiling score and the closest platform rank there is (the
-    /// target itself). A later entry wins only by being strictly better,
-    /// so the remaining entries are read (the document must still be
-    /// valid) but not evaluated.
-    settled: bool,
     any_platform: bool,
     platformed: Option<(usize, Descriptor<'a>, i64, PlatformRank)>,
     bare: Option<(usize, Descriptor<'a>, i64)>,
@@ -260,10 +254,18 @@ impl<'a> crate::de::Sink<'a> for Best<'_, 'a> {
     /// Evaluates the entry where it lies; moves it out only when it is the
     /// best so far.
     fn accept_from(&mut self, position: usize, d: &mut Descriptor<'a>) {
-        let take = |d: &mut Descriptor<'a>| std::mem::replace(d, crate::fast::blank());
+        let take = |d: &mut Descriptor<'a>| std::mem::replace(d, Descriptor::empty());
         if d.platform.is_some() {
             self.any_platform = true;
-            if self.settled {
+            // Settled: the best entry has the ceiling score and the closest
+            // rank there is (the target itself). A later entry wins only by
+            // being strictly better, so the remaining entries are read (the
+            // document must still be valid) but not evaluated.
+            let settled = self
+                .platformed
+                .as_ref()
+                .is_some_and(|(_, _, s, r)| *s == self.ceiling && *r == PlatformRank::default());
+            if settled {
                 return;
             }
             let e = self.policy.evaluate(d, position, true, None);
@@ -273,7 +275,6 @@ impl<'a> crate::de::Sink<'a> for Best<'_, 'a> {
                     Some((_, _, s, r)) => better_than(e.score, e.rank, *s, *r) == Ordering::Less,
                 };
             if better {
-                self.settled = e.score == self.ceiling && e.rank == PlatformRank::default();
                 self.platformed = Some((position, take(d), e.score, e.rank));
             }
         } else if !self.any_platform {
@@ -585,10 +586,10 @@ impl Policy {
     /// assert_eq!((found.entries, found.chosen.unwrap().1.position), (1, 0));
     /// ```
     pub fn select_bytes<'a>(&self, bytes: &'a [u8]) -> Result<Streamed<'a>, crate::IndexError> {
+        let ceiling = self.score_ceiling();
         let fresh = || Best {
             policy: self,
-            ceiling: self.score_ceiling(),
-            settled: false,
+            ceiling,
             any_platform: false,
             platformed: None,
             bare: None,
