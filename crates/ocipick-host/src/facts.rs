@@ -52,7 +52,7 @@ pub(crate) fn cpuinfo_x86_64_level(text: &str) -> Option<u8> {
 /// (the first processor's). Not only the first block: old 32-bit ARM
 /// kernels list `Features` and `CPU implementer` after all the per-CPU
 /// blocks.
-fn cpuinfo_fields(text: &str) -> BTreeMap<String, String> {
+pub(crate) fn cpuinfo_fields(text: &str) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     for (k, v) in text.lines().filter_map(|l| l.split_once(':')) {
         m.entry(k.trim().to_owned())

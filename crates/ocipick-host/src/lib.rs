@@ -227,24 +227,18 @@ pub fn machine_arch(machine: &str) -> Option<&'static str> {
 /// assert_eq!(ocipick_host::cpuinfo_arch(pi4), Some("arm64"));
 /// ```
 pub fn cpuinfo_arch(cpuinfo: &str) -> Option<&'static str> {
-    let field = |name: &str| {
-        cpuinfo.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            (k.trim() == name).then_some(v.trim())
-        })
-    };
-    if let Some(flags) = field("flags") {
-        return Some(if flags.split_whitespace().any(|f| f == "lm") {
+    let fields = facts::cpuinfo_fields(cpuinfo);
+    let field = |name: &str| fields.get(name).map(String::as_str);
+    let words = |name: &str| field(name).unwrap_or_default().split_whitespace();
+    if field("flags").is_some() {
+        return Some(if words("flags").any(|f| f == "lm") {
             "amd64"
         } else {
             "386"
         });
     }
     if field("CPU architecture").is_some() {
-        let features = field("Features").unwrap_or_default();
-        let aarch64 = features
-            .split_whitespace()
-            .any(|f| f == "fp" || f == "asimd");
+        let aarch64 = words("Features").any(|f| f == "fp" || f == "asimd");
         return Some(if aarch64 { "arm64" } else { "arm" });
     }
     if field("vendor_id") == Some("IBM/S390") {
@@ -254,17 +248,6 @@ pub fn cpuinfo_arch(cpuinfo: &str) -> Option<&'static str> {
         return Some("riscv64");
     }
     None
-}
-
-/// The architecture of the machine whose files are under `root`: its
-/// `uname-m` file (what `uname -m` printed there, as
-/// `scripts/capture-host-fixture.sh` records it), else its `/proc/cpuinfo`
-/// ([`cpuinfo_arch`]); `None` when neither tells.
-fn tree_arch(root: &Path) -> Option<&'static str> {
-    let read = |p: &str| std::fs::read_to_string(root.join(p)).ok();
-    read("uname-m")
-        .and_then(|m| machine_arch(&m))
-        .or_else(|| read("proc/cpuinfo").and_then(|t| cpuinfo_arch(&t)))
 }
 
 /// The platform of the machine under `root`: `Path::new("/")` for this
@@ -279,34 +262,42 @@ fn tree_arch(root: &Path) -> Option<&'static str> {
 /// assert_eq!(p.architecture, ocipick_host::arch());
 /// ```
 pub fn platform(root: &Path) -> Platform<'static> {
-    let arch = if root == Path::new("/") {
+    let this = root == Path::new("/");
+    // Read once, and only where needed.
+    let cpuinfo = std::cell::OnceCell::new();
+    let cpuinfo = || {
+        cpuinfo
+            .get_or_init(|| std::fs::read_to_string(root.join("proc/cpuinfo")).ok())
+            .as_deref()
+    };
+    let arch = if this {
         arch()
     } else {
-        tree_arch(root).unwrap_or_else(arch)
+        std::fs::read_to_string(root.join("uname-m"))
+            .ok()
+            .and_then(|m| machine_arch(&m))
+            .or_else(|| cpuinfo().and_then(cpuinfo_arch))
+            .unwrap_or_else(arch)
     };
-    let mut p = Platform::new(os(), arch, None);
-    p.variant = variant(root, arch).map(Into::into);
-    p
-}
-
-fn variant(root: &Path, arch: &str) -> Option<String> {
-    let cpuinfo = || std::fs::read_to_string(root.join("proc/cpuinfo")).ok();
-    match arch {
+    let variant = match arch {
         "amd64" => {
             // This CPU through CPUID; another root (a fixture, a node's
             // files) through the flags of its /proc/cpuinfo.
             #[cfg(target_arch = "x86_64")]
-            let this = (root == Path::new("/")).then(this_x86_64_level);
+            let level = this.then(this_x86_64_level);
             #[cfg(not(target_arch = "x86_64"))]
-            let this = None;
-            let level = this
-                .or_else(|| cpuinfo().and_then(|t| facts::cpuinfo_x86_64_level(&t)))
+            let level = None;
+            let level = level
+                .or_else(|| cpuinfo().and_then(facts::cpuinfo_x86_64_level))
                 .unwrap_or(1);
             (level > 1).then(|| format!("v{level}"))
         }
-        "arm" => cpuinfo().and_then(|t| arm_variant(&t)),
+        "arm" => cpuinfo().and_then(arm_variant),
         _ => None,
-    }
+    };
+    let mut p = Platform::new(os(), arch, None);
+    p.variant = variant.map(Into::into);
+    p
 }
 
 #[cfg(test)]
