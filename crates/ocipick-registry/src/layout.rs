@@ -344,12 +344,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SourceError> {
 /// removed on failure).
 fn write_named(dir: &Path, path: &Path, tmp: &Path, bytes: &[u8]) -> Result<(), SourceError> {
     let result = (|| {
-        let f = std::fs::OpenOptions::new()
+        let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(tmp)
             .map_err(io_at(tmp))?;
-        fill(f, path, tmp, bytes)?;
+        fill(&mut f, path, tmp, bytes)?;
+        drop(f);
         put_in_place(tmp, path, dir)
     })();
     if result.is_err() {
@@ -365,7 +366,7 @@ fn io_at(p: &Path) -> impl FnOnce(std::io::Error) -> SourceError {
 
 /// Writes `bytes` to the new file `f` (named `tmp` in errors), gives it
 /// the permissions of the file at `path` if there is one, and syncs it.
-fn fill(mut f: std::fs::File, path: &Path, tmp: &Path, bytes: &[u8]) -> Result<(), SourceError> {
+fn fill(f: &mut std::fs::File, path: &Path, tmp: &Path, bytes: &[u8]) -> Result<(), SourceError> {
     use std::io::Write;
     f.write_all(bytes).map_err(io_at(tmp))?;
     if let Ok(meta) = std::fs::metadata(path) {
@@ -415,20 +416,16 @@ mod unnamed {
             Mode::from_raw_mode(0o666),
         )
         .ok()?;
-        let f = std::fs::File::from(fd);
+        let mut f = std::fs::File::from(fd);
+        if let Err(e) = fill(&mut f, path, tmp, bytes) {
+            return Some(Err(e));
+        }
         // Linked through /proc (any user may), else by the descriptor
         // itself (needs CAP_DAC_READ_SEARCH).
         let by_proc = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f));
-        let link = |f: &std::fs::File| {
-            linkat(CWD, by_proc.as_str(), CWD, tmp, AtFlags::SYMLINK_FOLLOW)
-                .or_else(|_| linkat(f, "", CWD, tmp, AtFlags::EMPTY_PATH))
-        };
-        if let Err(e) = fill(f.try_clone().ok()?, path, tmp, bytes) {
-            return Some(Err(e));
-        }
-        if link(&f).is_err() {
-            return None;
-        }
+        linkat(CWD, by_proc.as_str(), CWD, tmp, AtFlags::SYMLINK_FOLLOW)
+            .or_else(|_| linkat(&f, "", CWD, tmp, AtFlags::EMPTY_PATH))
+            .ok()?;
         drop(f);
         let result = put_in_place(tmp, path, dir);
         if result.is_err() {
