@@ -1,6 +1,9 @@
 //! What a request asks for: the distribution API's read-side paths, and
 //! which upstream registry answers it.
 
+// A path component that follows the digest grammar is a digest reference;
+// the registered algorithms' stricter rules are the upstream's to apply.
+use ocipick::digest::follows_grammar;
 use ocipick_registry::{valid_repository, valid_tag};
 
 /// The kind of resource a `/v2/` path names.
@@ -35,12 +38,6 @@ pub struct Route<'p> {
     pub resource: Resource<'p>,
 }
 
-/// Whether `s` is a digest by the image-spec grammar (the registered
-/// algorithms' stricter rules are the upstream's to apply).
-fn is_digest(s: &str) -> bool {
-    ocipick::digest::follows_grammar(s)
-}
-
 /// Parses the path of a request (without its query).
 ///
 /// `/v2/NAME/manifests/REF`, `/v2/NAME/blobs/DIGEST`, `/v2/NAME/blobs/uploads/…`,
@@ -70,12 +67,12 @@ pub fn parse(path: &str) -> Option<Route<'_>> {
     for (i, c) in comps.iter().enumerate().skip(1) {
         let tail = &comps[i..];
         let resource = match (*c, tail.len()) {
-            ("manifests", 2) if is_digest(tail[1]) => Resource::ManifestByDigest(tail[1]),
+            ("manifests", 2) if follows_grammar(tail[1]) => Resource::ManifestByDigest(tail[1]),
             ("manifests", 2) if valid_tag(tail[1]) => Resource::ManifestByTag(tail[1]),
             ("blobs", n) if n >= 2 && tail[1] == "uploads" => Resource::Upload,
-            ("blobs", 2) if is_digest(tail[1]) => Resource::Blob(tail[1]),
+            ("blobs", 2) if follows_grammar(tail[1]) => Resource::Blob(tail[1]),
             ("tags", 2) if tail[1] == "list" => Resource::Other,
-            ("referrers", 2) if is_digest(tail[1]) => Resource::Other,
+            ("referrers", 2) if follows_grammar(tail[1]) => Resource::Other,
             _ => continue,
         };
         let name_len = comps[..i].iter().map(|c| c.len() + 1).sum::<usize>() - 1;
