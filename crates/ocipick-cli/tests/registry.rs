@@ -414,6 +414,22 @@ fn ca(reg: &Registry) -> String {
     reg.ca_file.as_ref().unwrap().display().to_string()
 }
 
+/// `LINE --ca-file CA --username BASIC_USER --password-stdin SRC`: a run
+/// against the TLS registry with basic credentials (the password on stdin).
+fn basic_auth<'a>(line: &'a str, ca: &'a str, src: &'a str) -> Vec<&'a str> {
+    argv(
+        line,
+        &[
+            "--ca-file",
+            ca,
+            "--username",
+            BASIC_USER,
+            "--password-stdin",
+            src,
+        ],
+    )
+}
+
 #[test]
 fn basic_tls_with_ca_file_and_password_stdin() {
     let (reg, demo) = tls_registry();
@@ -425,19 +441,10 @@ fn basic_tls_with_ca_file_and_password_stdin() {
     reg.sync_log();
     let before = reg.access_log().len();
     let r = run_cmd_stdin(
-        oc(&argv(
-            "select --no-config -p linux/amd64 --prefer",
-            &[
-                GPU_KEY,
-                "-o",
-                "json",
-                "--ca-file",
-                &ca,
-                "--username",
-                BASIC_USER,
-                "--password-stdin",
-                &src,
-            ],
+        oc(&basic_auth(
+            &format!("select --no-config -p linux/amd64 --prefer {GPU_KEY} -o json"),
+            &ca,
+            &src,
         )),
         stdin.as_bytes(),
     );
@@ -452,17 +459,10 @@ fn basic_tls_with_ca_file_and_password_stdin() {
     assert_eq!(got, vec![401, 200]);
 
     let r2 = run_cmd_stdin(
-        oc(&argv(
-            "resolve --no-config -p linux/amd64 --prefer",
-            &[
-                GPU_KEY,
-                "--ca-file",
-                &ca,
-                "--username",
-                BASIC_USER,
-                "--password-stdin",
-                &src,
-            ],
+        oc(&basic_auth(
+            &format!("resolve --no-config -p linux/amd64 --prefer {GPU_KEY}"),
+            &ca,
+            &src,
         )),
         stdin.as_bytes(),
     );
@@ -472,10 +472,7 @@ fn basic_tls_with_ca_file_and_password_stdin() {
     );
     // Without a trailing newline, too.
     let r3 = run_cmd_stdin(
-        oc(&argv(
-            "select --no-config -p linux/arm64 --ca-file",
-            &[&ca, "--username", BASIC_USER, "--password-stdin", &src],
-        )),
+        oc(&basic_auth("select --no-config -p linux/arm64", &ca, &src)),
         BASIC_PASSWORD.as_bytes(),
     );
     assert!(r3.expect(0).stdout.contains(&demo.arm), "{r3:#?}");
@@ -490,10 +487,7 @@ fn basic_tls_wrong_or_missing_password_is_401_exit_3() {
     let ca = ca(&reg);
     let wrong = "Wrong-pw-77aa-never-printed";
     let r = run_cmd_stdin(
-        oc(&argv(
-            "select --no-config -p linux/amd64 --ca-file",
-            &[&ca, "--username", BASIC_USER, "--password-stdin", &src],
-        )),
+        oc(&basic_auth("select --no-config -p linux/amd64", &ca, &src)),
         format!("{wrong}\n").as_bytes(),
     );
     r.expect(3)
