@@ -80,6 +80,12 @@ m = re.fullmatch(r"([0-9.]+)(ns|µs|us|ms|s)", sys.argv[1])
 print(float(m.group(1)) * {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}[m.group(2)])' "$1"
 }
 
+# The digest `ocipick select` (binary $1) chooses in index $2 for linux/amd64.
+chosen_digest() {
+  "$1" select --no-config -p linux/amd64 -o json "$2" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["digest"])'
+}
+
 summary=()
 for n in "${sizes[@]}"; do
   file="$bench_dir/index-$n.json"
@@ -87,10 +93,8 @@ for n in "${sizes[@]}"; do
   echo
   echo "== index-$n.json ($bytes bytes)"
   # Both must agree on the answer before timing means anything.
-  ours_digest="$("$ocipick" select --no-config -p linux/amd64 -o json "$file" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["digest"])')"
-  dyn_digest="$("$ocipick_dyn" select --no-config -p linux/amd64 -o json "$file" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["digest"])')"
+  ours_digest="$(chosen_digest "$ocipick" "$file")"
+  dyn_digest="$(chosen_digest "$ocipick_dyn" "$file")"
   oracle_digest="$("$oracle" "$file" linux/amd64 | sed -n 's/.*-> \(sha256:[0-9a-f]*\).*/\1/p')"
   if [[ "$ours_digest" != "$oracle_digest" || "$dyn_digest" != "$oracle_digest" ]]; then
     echo "bench-vs-containerd: $file: ocipick chose $ours_digest (cargo build: $dyn_digest), containerd $oracle_digest" >&2
