@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `ocipick check` at fleet scale: 200 images × 1,000 nodes from a real
-# registry (CNCF distribution, started by shared/peers/registry.sh on a free
+# registry (CNCF distribution, started by scripts/registry.sh on a free
 # loopback port). Reports wall time and peak RSS (/usr/bin/time -v) and the
 # manifest GETs the registry logged (each index must be fetched exactly once:
 # 200).
@@ -9,7 +9,6 @@
 # env:   IMAGES            number of indexes (default 200)
 #        NODES             number of nodes (default 1000)
 #        JOBS              passed as --jobs when set
-#        OCIPICK_SHARED    the shared folder (default: <repo root>/../shared)
 #        CARGO_TARGET_DIR  honoured when locating the release binary
 #        KEEP_WORK=1       keep the work folder (registry log, data, inputs)
 #

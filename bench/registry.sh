@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # ocipick against skopeo on a real registry (CNCF distribution, started by
-# shared/peers/registry.sh on a free loopback port): requests per run, taken
+# scripts/registry.sh on a free loopback port): requests per run, taken
 # from the registry's own log, and median wall time of the whole process.
 #
 # usage: bench/registry.sh
 # env:   N                runs per tool (default 30; hyperfine adds 3 warm-ups)
-#        OCIPICK_SHARED   the shared folder (default: <repo root>/../shared)
 #        CARGO_TARGET_DIR honoured when locating the release binary
 #        KEEP_WORK=1      keep the registry's work folder (log, data) afterwards
 #
@@ -25,9 +24,12 @@ name=bench/registry.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need() { command -v "$1" >/dev/null; }
-if ! need hyperfine; then
-  echo "bench/registry.sh: installing hyperfine" >&2
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine; } >&2 || true
+missing=()
+need hyperfine || missing+=(hyperfine)
+need skopeo || missing+=(skopeo)
+if ((${#missing[@]})); then
+  echo "bench/registry.sh: installing ${missing[*]}" >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >&2 || true
 fi
 
 start_registry registry

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `ocipick serve` under load: CLIENTS concurrent clients pull TAGS tags
 # through the mirror from a real registry (CNCF distribution, started by
-# shared/peers/registry.sh on a free loopback port). Bounded: every client
+# scripts/registry.sh on a free loopback port). Bounded: every client
 # does PULLS pulls (round-robin over the tags), no open-ended duration.
 # A pull is a manifest GET by tag (checked: the answer must be the amd64
 # child, which is the SECOND entry of each index) plus, with BLOB=1, a GET
@@ -27,7 +27,6 @@
 #        BLOB             1: also GET the config blob per pull (default 1)
 #        BLOB_DIRECT=1    GET the blobs straight from the registry, not through
 #                         the mirror (to tell the mirror's share of their latency)
-#        OCIPICK_SHARED   the shared folder (default: <repo root>/../shared)
 #        CARGO_TARGET_DIR honoured when locating the release binaries
 #        KEEP_WORK=1      keep the work folder (logs, data) afterwards
 # e.g.   TTL=1 PULLS=100 PACE_MS=50 bench/serve-load.sh   # several TTL windows

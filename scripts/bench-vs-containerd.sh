@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Time ocipick's whole `select` process against the containerd oracle on the
-# synthetic indexes of shared/peers/make_synth.py.
+# synthetic indexes of scripts/make_synth.py.
 #
 # usage: scripts/bench-vs-containerd.sh [N ...]     (default N: 100 1000 10000)
-# env:   OCIPICK_SHARED   shared folder (default: <repo root>/../shared)
-#        BENCH_DIR        where the synthetic indexes go (default: /tmp/ocipick-bench)
+# env:   BENCH_DIR        where the synthetic indexes go (default: /tmp/ocipick-bench)
 #        ORACLE_ITERS     in-process iterations for the oracle (default: 200)
 #        HYPERFINE_ARGS   extra hyperfine arguments (default: --warmup 5 --min-runs 30)
 #        CARGO_TARGET_DIR honoured when locating the release binary
@@ -30,17 +29,11 @@
 set -euo pipefail
 
 repo_root="$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)"
-shared="${OCIPICK_SHARED:-$repo_root/../shared}"
 bench_dir="${BENCH_DIR:-/tmp/ocipick-bench}"
 iters="${ORACLE_ITERS:-200}"
 read -r -a hf_args <<<"${HYPERFINE_ARGS:---warmup 5 --min-runs 30}"
 sizes=("$@")
 ((${#sizes[@]})) || sizes=(100 1000 10000)
-
-if [[ ! -f "$shared/peers/make_synth.py" ]]; then
-  echo "bench-vs-containerd: $shared/peers/make_synth.py not found (set OCIPICK_SHARED)" >&2
-  exit 1
-fi
 
 if ! command -v hyperfine >/dev/null 2>&1; then
   echo "bench-vs-containerd: installing hyperfine" >&2
@@ -62,23 +55,15 @@ esac
 ocipick_dyn="$target_dir/release/ocipick"
 
 echo "== building the containerd oracle" >&2
-oracle="$(OCIPICK_SHARED="$shared" "$repo_root/scripts/build-oracle.sh" | tail -n 1)"
+oracle="$("$repo_root/scripts/build-oracle.sh" | tail -n 1)"
 
 echo "== generating synthetic indexes in $bench_dir" >&2
-python3 "$shared/peers/make_synth.py" "$bench_dir" "${sizes[@]}" >&2
+python3 "$repo_root/scripts/make_synth.py" "$bench_dir" "${sizes[@]}" >&2
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 echo "ocipick: $ocipick (released)"
 echo "         $ocipick_dyn (cargo build --release)"
 echo "oracle:  $oracle"
-
-# Go prints durations as 1.234ms / 812.5µs / 95ns / 1.2s; to seconds.
-go_seconds() {
-  python3 -c '
-import re, sys
-m = re.fullmatch(r"([0-9.]+)(ns|µs|us|ms|s)", sys.argv[1])
-print(float(m.group(1)) * {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}[m.group(2)])' "$1"
-}
 
 # The digest `ocipick select` (binary $1) chooses in index $2 for linux/amd64.
 chosen_digest() {
@@ -95,7 +80,8 @@ for n in "${sizes[@]}"; do
   # Both must agree on the answer before timing means anything.
   ours_digest="$(chosen_digest "$ocipick" "$file")"
   dyn_digest="$(chosen_digest "$ocipick_dyn" "$file")"
-  oracle_digest="$("$oracle" "$file" linux/amd64 | sed -n 's/.*-> \(sha256:[0-9a-f]*\).*/\1/p')"
+  oracle_digest="$("$oracle" "$file" linux/amd64 |
+    python3 -c 'import json, sys; print(json.loads(sys.stdin.readline())["digest"])')"
   if [[ "$ours_digest" != "$oracle_digest" || "$dyn_digest" != "$oracle_digest" ]]; then
     echo "bench-vs-containerd: $file: ocipick chose $ours_digest (cargo build: $dyn_digest), containerd $oracle_digest" >&2
     exit 1
@@ -115,12 +101,13 @@ for n in "${sizes[@]}"; do
       -n "ocipick select (pinned to CPU $cpu)" "$ocipick select --no-config -p linux/amd64 $file"
   fi
 
-  line="$("$oracle" -iters "$iters" "$file" linux/amd64 | grep 'bytes=')"
+  # The oracle's second line: mean nanoseconds of decode, select and both.
+  line="$("$oracle" -iters "$iters" "$file" linux/amd64 | sed -n 2p)"
   echo "oracle in-process: $line"
-  total="$(sed -n 's/.*total=\([^/]*\)\/op.*/\1/p' <<<"$line")"
-  parse="$(sed -n 's/.*parse=\([^/]*\)\/op.*/\1/p' <<<"$line")"
-  sel="$(sed -n 's/.*select=\([^/]*\)\/op.*/\1/p' <<<"$line")"
-  in_proc="$(go_seconds "$total")"
+  read -r in_proc parse sel < <(python3 -c '
+import json, sys
+t = json.loads(sys.argv[1])
+print(t["total_ns"] * 1e-9, f"{t['parse_ns'] / 1e6:.3f}ms", f"{t['select_ns'] / 1e6:.3f}ms")' "$line")
 
   read -r ours theirs ours_med ours_min dyn dyn_med < <(python3 -c '
 import json, sys

@@ -1,16 +1,14 @@
 #!/usr/bin/env bash
-# Build the containerd differential-test oracle (shared/peers/containerd-oracle/main.go)
+# Build the containerd differential-test oracle (scripts/containerd-oracle/main.go)
 # offline from Debian packages (golang-go + golang-github-containerd-containerd-dev).
 #
 # usage: scripts/build-oracle.sh [OUTPUT]      (default: target/containerd-oracle under the repo root)
-# env:   OCIPICK_SHARED   shared folder (default: <repo root>/../shared)
 #
 # Idempotent: skips the build when OUTPUT is newer than main.go. Prints OUTPUT's absolute path last.
 set -euo pipefail
 
 repo_root="$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)"
-shared="${OCIPICK_SHARED:-$repo_root/../shared}"
-src_dir="$shared/peers/containerd-oracle"
+src_dir="$repo_root/scripts/containerd-oracle"
 gopath=/usr/share/gocode
 containerd_src="$gopath/src/github.com/containerd/containerd/platforms"
 
@@ -21,7 +19,7 @@ case "$out" in
 esac
 
 if [[ ! -f "$src_dir/main.go" ]]; then
-  echo "build-oracle: $src_dir/main.go not found (set OCIPICK_SHARED)" >&2
+  echo "build-oracle: $src_dir/main.go not found" >&2
   exit 1
 fi
 
@@ -44,7 +42,8 @@ if ((${#pkgs[@]})); then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >&2
 fi
 
-# shared/ may be read-only: build from a temp copy. GOPATH mode against /usr/share/gocode;
+# Build from a temporary copy (the source folder holds no Go package path of
+# its own, and may be read-only). GOPATH mode against /usr/share/gocode;
 # GOCACHE must be writable (HOME may be unset or read-only), so keep it under target/.
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

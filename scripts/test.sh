@@ -33,3 +33,7 @@ cargo test --workspace --doc
 
 # The released binary (static on Linux with glibc) answers as the tested one.
 scripts/check-release.sh
+
+# A fresh clone, with no shared/ folder beside it, runs the README's first
+# command and builds the oracle from its own source.
+scripts/check-clean-clone.sh

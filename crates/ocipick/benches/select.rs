@@ -2,7 +2,7 @@
 //!
 //! `cargo bench -p ocipick --bench select`
 //!
-//! The indexes are generated here, as `shared/peers/make_synth.py` writes
+//! The indexes are generated here, as `scripts/make_synth.py` writes
 //! them (same 16-entry platform pool, digest `sha256(str(i))`, size
 //! `400 + (i*37) % 1000`, annotations on every 7th entry, pretty-printed
 //! with a 2-space indent). serde_json sorts object keys (no

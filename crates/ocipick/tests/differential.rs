@@ -2,7 +2,8 @@
 //! generated ones, ocipick (with no preferences) must choose what
 //! containerd 1.6's `images.Manifest` chooses.
 //!
-//! The oracle is `shared/peers/containerd-oracle`, built by
+//! The oracle is the project's `scripts/containerd-oracle` (a Go program
+//! against Debian's containerd 1.6 `platforms` package), built by
 //! `scripts/build-oracle.sh` into `target/containerd-oracle` (or named by
 //! `$OCIPICK_ORACLE`). Without it the test says so and passes, unless
 //! `$OCIPICK_REQUIRE_ORACLE=1` (set by `scripts/test.sh`, the README's test
@@ -89,18 +90,16 @@ fn ask_oracle(oracle: &Path, file: &Path) -> BTreeMap<String, Option<(String, bo
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let mut answers = BTreeMap::new();
+    // One JSON object a target: {"target", "digest" (or null), "has_platform"}.
     for line in text.lines() {
-        let (plat, rest) = line.split_once(" -> ").expect("oracle line format");
-        let rest = rest.trim();
-        let chosen = if rest.starts_with("NO MATCH") {
-            None
-        } else {
-            let mut words = rest.split(' ');
-            let digest = words.next().unwrap().to_owned();
-            let has_platform = words.next() != Some("(no");
-            Some((digest, has_platform))
-        };
-        answers.insert(plat.trim().to_owned(), chosen);
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("oracle line {line:?}: {e}"));
+        let target = v["target"].as_str().expect("oracle target").to_owned();
+        let chosen = v["digest"].as_str().map(|d| {
+            let has_platform = v["has_platform"].as_bool().expect("oracle has_platform");
+            (d.to_owned(), has_platform)
+        });
+        answers.insert(target, chosen);
     }
     assert_eq!(answers.len(), PLATFORMS.len(), "oracle output: {text}");
     answers
