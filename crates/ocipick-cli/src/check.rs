@@ -776,7 +776,7 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
     let host = ocipick_host::platform(Path::new("/"));
     let mut nodes = Vec::with_capacity(node_list.len());
     for (name, platform, from, facts) in node_list {
-        let target = ocipick::platform::selector::parse(&platform, &host)
+        let target = ocipick::platform::spelling::parse(&platform, &host)
             .map_err(|e| Failure::Invalid(format!("node {name}: platform {e}")))?;
         let policy = crate::run::build_policy(&target, &config, &args.policy, &facts);
         nodes.push(Node {

@@ -25,7 +25,7 @@ pub enum Command {
     /// Exit status: 0 selected, 1 no entry fits (the message lists the
     /// platforms the index offers), 2 usage error or invalid input, 3
     /// network, registry or authentication failure.
-    Select(Deferred<SelectArgs>),
+    Select(Deferred<SelectCmd>),
     /// Explain the decision: every entry, best first, with its reasons.
     ///
     /// Exit status as for select: the ranking is printed either way, and the
@@ -38,6 +38,13 @@ pub enum Command {
     /// For local sources it prints the selected digest. Exit status as for
     /// select, and 3 for network, registry and authentication failures.
     Resolve(Deferred<SelectArgs>),
+    /// Print only the digest of the selected manifest, for scripts (as
+    /// `crane digest`, `oras resolve` or `skopeo inspect --format
+    /// '{{.Digest}}'` do, but selected for the target and preferences).
+    ///
+    /// `--full-ref` prints REGISTRY/REPOSITORY@DIGEST instead, as resolve
+    /// does. Exit status as for select.
+    Digest(Deferred<DigestCmd>),
     /// Print what this machine is: its platform and its facts, named as
     /// node-feature-discovery names them (cpu.cpuid, kernel.version,
     /// pci.device, …). `--output json` prints NFD's feature layout.
@@ -224,6 +231,34 @@ pub enum Output {
     Json,
 }
 
+/// `ocipick select`: the selection flags, and `--raw`.
+#[derive(Debug, Args)]
+pub struct SelectCmd {
+    #[command(flatten)]
+    pub args: SelectArgs,
+
+    /// Print the selected manifest itself: its bytes exactly as the OCI
+    /// layout or registry holds them, checked against the selected digest
+    /// and size (from a registry, one more manifest GET; never a blob).
+    /// With --output json the answer carries them as "manifest.text".
+    /// A file or standard input holds only the index: --raw needs a layout
+    /// or a registry.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+/// `ocipick digest`: the selection flags, and `--full-ref`.
+#[derive(Debug, Args)]
+pub struct DigestCmd {
+    #[command(flatten)]
+    pub args: SelectArgs,
+
+    /// Print REGISTRY/REPOSITORY@DIGEST (what resolve prints), not the
+    /// digest alone.
+    #[arg(long)]
+    pub full_ref: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct SelectArgs {
     /// The index: a JSON file (an OCI image index or a Docker manifest list),
@@ -254,8 +289,12 @@ pub struct SelectArgs {
 /// select, rank, resolve and serve.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
-    /// Target platform: os[(osversion+feature…)]/arch[/variant], e.g.
-    /// linux/arm64, linux/amd64/v3, windows(10.0.20348)/amd64.
+    /// Target platform, in any of these spellings:
+    /// os[(osversion+feature…)]/arch[/variant] (containerd, Docker, Podman:
+    /// linux/arm64, linux/amd64/v3, windows(10.0.20348)/amd64);
+    /// os/arch[/variant]:osversion (crane, oras: windows/amd64:10.0.20348);
+    /// os/arch[/variant],osver=osversion (regctl); a lone OS or architecture
+    /// (linux, arm64: the rest is this machine's); `local` for this machine.
     /// [default: this machine, e.g. linux/amd64/v3 on an x86-64-v3 CPU]
     #[arg(short, long, value_name = "PLATFORM")]
     pub platform: Option<String>,
@@ -405,7 +444,7 @@ mod tests {
         built.build();
         assert_eq!(describe(&built), describe(&unbuilt));
         for name in [
-            "select", "rank", "resolve", "lint", "check", "annotate", "serve",
+            "select", "rank", "resolve", "digest", "lint", "check", "annotate", "serve",
         ] {
             let sub = built.find_subcommand(name).unwrap();
             assert!(

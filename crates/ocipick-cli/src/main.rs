@@ -75,9 +75,15 @@ fn finish(result: Result<(String, u8), Failure>) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (args, mode) = match &cli.command {
-        Command::Select(a) => (&a.0, Mode::Select),
+        Command::Select(a) => (&a.args, Mode::Select { raw: a.raw }),
         Command::Rank(a) => (&a.0, Mode::Rank),
         Command::Resolve(a) => (&a.0, Mode::Resolve),
+        Command::Digest(a) => (
+            &a.args,
+            Mode::Digest {
+                full_ref: a.full_ref,
+            },
+        ),
         Command::Generate { what } => return generate(*what),
         Command::Config(cli::ConfigCommand::Check { file }) => {
             return match run::config_check(file.as_deref()) {

@@ -253,6 +253,13 @@ pub fn select_json(a: &Answer<'_, '_>) -> String {
     };
     let mut m = ranked_json(a, e);
     context_json(a, &mut m);
+    if let Some(text) = a.raw {
+        let d = entry(a, e.position);
+        m.insert(
+            "manifest".into(),
+            json!({"digest": d.digest.as_str(), "size": text.len(), "text": text}),
+        );
+    }
     to_line(Value::Object(m))
 }
 
@@ -295,12 +302,21 @@ pub fn resolve_text(a: &Answer<'_, '_>) -> String {
     pinned(a).map(|p| p + "\n").unwrap_or_default()
 }
 
-/// `ocipick resolve --output json`.
+/// `ocipick digest`: the chosen digest alone.
+pub fn digest_text(a: &Answer<'_, '_>) -> String {
+    match a.ranking.entries.first() {
+        Some(e) => format!("{}\n", entry(a, e.position).digest),
+        None => String::new(),
+    }
+}
+
+/// `ocipick resolve --output json` and `ocipick digest --output json`.
 pub fn resolve_json(a: &Answer<'_, '_>) -> String {
     let Some(e) = a.ranking.entries.first() else {
         return String::new();
     };
     let mut m = Map::new();
+    m.insert("digest".into(), json!(entry(a, e.position).digest.as_str()));
     m.insert("reference".into(), json!(pinned(a)));
     if let Some(r) = a.reference {
         m.insert("source".into(), json!(r.to_string()));

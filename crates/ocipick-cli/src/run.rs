@@ -47,12 +47,20 @@ impl From<SourceError> for Failure {
 /// Whether to print the chosen entry or the whole ranking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// `ocipick select`
-    Select,
+    /// `ocipick select`; `--raw` prints the selected manifest's bytes.
+    Select {
+        /// `--raw`
+        raw: bool,
+    },
     /// `ocipick rank`
     Rank,
     /// `ocipick resolve`
     Resolve,
+    /// `ocipick digest`; `--full-ref` prints what resolve prints.
+    Digest {
+        /// `--full-ref`
+        full_ref: bool,
+    },
 }
 
 /// Where the index comes from.
@@ -146,6 +154,37 @@ pub struct Answer<'x, 'a> {
     pub reference: Option<&'x Reference>,
     /// Registry requests made, for registry sources.
     pub stats: Option<Stats>,
+    /// The chosen manifest's own bytes (`select --raw`).
+    pub raw: Option<&'x str>,
+}
+
+/// The bytes of the manifest `d` describes, from the layout or registry the
+/// index came from, checked against its digest and size: what `select
+/// --raw` prints. A file or standard input has no manifests beside the
+/// index.
+fn raw_manifest(store: Option<&Store>, d: &Descriptor<'_>) -> Result<String, Failure> {
+    let Some(store) = store else {
+        return Err(Failure::Invalid(
+            "--raw needs an OCI layout or a registry: a file or standard input holds only the index"
+                .into(),
+        ));
+    };
+    let bytes = store.fetch(d)?;
+    if bytes.len() as u64 != d.size || !d.digest.verify(&bytes) {
+        return Err(Failure::Registry(format!(
+            "{}: the manifest's bytes do not match {} ({} bytes, the index says {})",
+            store.origin(d),
+            d.digest,
+            bytes.len(),
+            d.size
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        Failure::Invalid(format!(
+            "{}: the manifest is not UTF-8 text",
+            store.origin(d)
+        ))
+    })
 }
 
 pub(crate) fn parse_source(s: &str, tag_flag: Option<&str>) -> Result<Source, Failure> {
@@ -288,7 +327,7 @@ pub(crate) fn setup_target(
         .or(node_platform.as_deref())
         .or(config.platform.as_deref());
     let target = match chosen {
-        Some(sel) => ocipick::platform::selector::parse(sel, &host)
+        Some(sel) => ocipick::platform::spelling::parse(sel, &host)
             .map_err(|e| Failure::Invalid(format!("--platform {e}")))?,
         None => host,
     };
@@ -551,7 +590,11 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
         // hooks must see every candidate; otherwise select reads it in one
         // pass that keeps only the best entry.
         let whole: Option<Index<'_>> = match (&doc, mode) {
-            (Doc::Bytes(_), Mode::Select | Mode::Resolve) if hooks.is_empty() => None,
+            (Doc::Bytes(_), Mode::Select { .. } | Mode::Resolve | Mode::Digest { .. })
+                if hooks.is_empty() =>
+            {
+                None
+            }
             (Doc::Bytes(b), _) => Some(Index::parse(b).map_err(invalid)?),
             (Doc::Single(d), _) => Some(Index::single((**d).clone())),
         };
@@ -627,6 +670,12 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
             (Doc::Bytes(b), Output::Json) => Some(Digest::sha256_of(b)),
             _ => None,
         };
+        // `select --raw`: the chosen manifest's own bytes, fetched before
+        // the request figures are taken so that they count the fetch.
+        let raw = match (mode, picked) {
+            (Mode::Select { raw: true }, Some((_, d))) => Some(raw_manifest(store.as_ref(), d)?),
+            _ => None,
+        };
         let (reference, stats) = match &store {
             Some(Store::Registry(c, r)) => (Some(r), Some(c.stats())),
             _ => (None, None),
@@ -647,14 +696,19 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
                 selected,
             }),
             chosen: chosen.as_ref().map(|(d, _)| d),
+            raw: raw.as_deref(),
         };
         let text = match (mode, args.output) {
-            (Mode::Select, Output::Text) => output::select_text(&answer),
-            (Mode::Select, Output::Json) => output::select_json(&answer),
+            (Mode::Select { raw: true }, Output::Text) => raw.clone().unwrap_or_default(),
+            (Mode::Select { .. }, Output::Text) => output::select_text(&answer),
+            (Mode::Select { .. }, Output::Json) => output::select_json(&answer),
             (Mode::Rank, Output::Text) => output::rank_text(&answer),
             (Mode::Rank, Output::Json) => output::rank_json(&answer),
-            (Mode::Resolve, Output::Text) => output::resolve_text(&answer),
-            (Mode::Resolve, Output::Json) => output::resolve_json(&answer),
+            (Mode::Resolve | Mode::Digest { full_ref: true }, Output::Text) => {
+                output::resolve_text(&answer)
+            }
+            (Mode::Digest { full_ref: false }, Output::Text) => output::digest_text(&answer),
+            (Mode::Resolve | Mode::Digest { .. }, Output::Json) => output::resolve_json(&answer),
         };
         if selected.is_none() {
             let message = match &index {

@@ -3,6 +3,8 @@
 //!
 //! One concept per file: [`normalize`](self::normalize) rewrites aliases,
 //! [`selector`] parses `os[(osversion+feature)]/arch[/variant]`,
+//! [`spelling`] accepts peer tools' spellings around it (`:osversion`,
+//! `,osver=`, `local`),
 //! [`matcher`] decides compatibility and closeness, [`windows`] holds the
 //! `os.version` rules.
 
@@ -14,6 +16,7 @@ use serde::Serialize;
 pub mod matcher;
 pub mod normalize;
 pub mod selector;
+pub mod spelling;
 pub mod windows;
 
 pub use matcher::{Fail, Matcher, Mismatch, PlatformRank};

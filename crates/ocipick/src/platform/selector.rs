@@ -23,6 +23,18 @@ pub enum SelectorError {
     /// A lone word that is neither a known OS nor a known architecture.
     #[error("{0:?}: unknown operating system or architecture")]
     Unknown(String),
+    /// A peer tool's addition to the selector (`:osversion`, `,osver=…`)
+    /// that is malformed or conflicts with another
+    /// ([`spelling`](super::spelling)).
+    #[error("{selector:?}: {option:?}: {why}")]
+    Option {
+        /// The whole text.
+        selector: String,
+        /// The offending addition.
+        option: String,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 /// Go's `GOOS` values, as containerd's `isKnownOS`.
