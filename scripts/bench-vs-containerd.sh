@@ -107,7 +107,8 @@ for n in "${sizes[@]}"; do
   read -r in_proc parse sel < <(python3 -c '
 import json, sys
 t = json.loads(sys.argv[1])
-print(t["total_ns"] * 1e-9, f"{t['parse_ns'] / 1e6:.3f}ms", f"{t['select_ns'] / 1e6:.3f}ms")' "$line")
+ms = lambda ns: "%.3fms" % (ns / 1e6)
+print(t["total_ns"] * 1e-9, ms(t["parse_ns"]), ms(t["select_ns"]))' "$line")
 
   read -r ours theirs ours_med ours_min dyn dyn_med < <(python3 -c '
 import json, sys
