@@ -37,6 +37,10 @@ SELECTORS = [
     "windows(10.0.20348.2031)/amd64", "windows(10.0.17763.1040+win32k)/amd64",
     "linux(+gpu+x)/ppc64le", "windows", "Linux/AMD64", "darwin/arm64/v8.3",
     "linux/riscv64", "linux/386", "freebsd/i386", "arm64", "wasip1/wasm",
+    # Peer spellings (ocipick::platform::spelling).
+    "windows/amd64:10.0.20348.2031", "windows/amd64,osver=10.0.17763.1040",
+    "linux/arm64/v8,osversion=6.1", "local", "local/arm64", "windows/amd64:",
+    "linux/amd64,prefer=a=b", "windows(10.0.1)/amd64:10.0.1",
 ]
 
 if target == "index_select":

@@ -1,10 +1,15 @@
 //! Arbitrary strings as platform selectors. When one parses, formatting the
 //! platform and parsing that again gives the same platform, and a matcher
 //! for it accepts the platform itself at tier 0.
+//!
+//! The same strings go through the peer spellings (`spelling::parse`:
+//! crane's `:osversion`, regctl's `,osver=` and `local`): whatever they
+//! accept is a platform that containerd's syntax writes and reads back
+//! unchanged, and a plain containerd selector means the same in both.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ocipick::platform::selector;
+use ocipick::platform::{selector, spelling};
 use ocipick::{Matcher, Platform};
 
 
@@ -21,9 +26,19 @@ fuzz_target!(|bytes: &[u8]| {
         },
     ];
     for host in &hosts {
+        let peer = spelling::parse(s, host);
+        if let Ok(p) = &peer {
+            let text = p.to_string();
+            let again = selector::parse(&text, host)
+                .unwrap_or_else(|e| panic!("spelling {s:?} -> {text:?} does not parse: {e}"));
+            assert_eq!(*p, again, "spelling {s:?} -> {text:?}");
+        }
         let Ok(p) = selector::parse(s, host) else {
             continue;
         };
+        if !s.contains([',', ':']) && s != spelling::LOCAL && !s.starts_with("local/") {
+            assert_eq!(peer.as_ref(), Ok(&p), "{s:?}: spelling and selector differ");
+        }
         let text = p.to_string();
         let again = selector::parse(&text, host)
             .unwrap_or_else(|e| panic!("{s:?} -> {text:?} does not parse again: {e}"));
