@@ -540,10 +540,7 @@ fn write_dest(
             for d in children {
                 let digest = Digest::parse(d.as_str())
                     .map_err(|e| invalid(format!("child digest {d}: {e}")))?;
-                if !client
-                    .has_manifest(r, &digest)
-                    .map_err(|e| Failure::Registry(e.to_string()))?
-                {
+                if !client.has_manifest(r, &digest).map_err(Failure::from)? {
                     missing.push(d);
                 }
             }
@@ -559,7 +556,7 @@ fn write_dest(
             }
             let pushed = client
                 .put_manifest(r, &tag, media_type, bytes)
-                .map_err(|e| Failure::Registry(e.to_string()))?;
+                .map_err(Failure::from)?;
             if pushed != *new_digest {
                 return Err(Failure::Registry(format!(
                     "{r}: pushed digest {pushed} differs from {new_digest}"

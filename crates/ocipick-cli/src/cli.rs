@@ -314,11 +314,25 @@ pub struct RegistryArgs {
     pub ca_file: Option<PathBuf>,
 
     /// User name for the registry (with --password-stdin; for serve, the
-    /// first --upstream). Without it,
-    /// credentials come from the Docker config file ($DOCKER_CONFIG/config.json
-    /// or ~/.docker/config.json: auths, credsStore, credHelpers).
+    /// first --upstream). Without it, credentials come from the files that
+    /// --authfile lists.
     #[arg(long, value_name = "USER", requires = "password_stdin")]
     pub username: Option<String>,
+
+    /// Read registry credentials from this file only: podman/skopeo's
+    /// auth.json (containers-auth.json(5)), whose format Docker's
+    /// config.json shares. Without it: $REGISTRY_AUTH_FILE only, when set;
+    /// else these, in this order, the first with credentials for the
+    /// registry winning: $XDG_RUNTIME_DIR/containers/auth.json
+    /// (/run/containers/UID/auth.json without XDG_RUNTIME_DIR),
+    /// $XDG_CONFIG_HOME/containers/auth.json (~/.config/containers/auth.json),
+    /// $DOCKER_CONFIG/config.json (~/.docker/config.json). In each file:
+    /// credHelpers for the registry, else credsStore, else auths, keyed by
+    /// REGISTRY/NAMESPACE (most specific first) or REGISTRY; an entry's
+    /// identitytoken is exchanged at the token endpoint. --username wins
+    /// over every file.
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
 
     /// Read the password (or token) from the first line of standard input.
     #[arg(long, requires = "username")]

@@ -35,8 +35,9 @@ pub struct ClientOptions {
     /// The one registry `credentials` are for; `None` sends them to any
     /// registry that asks (a command that talks to one registry).
     pub credentials_registry: Option<String>,
-    /// The Docker configuration file to read credentials from.
-    pub docker_config: Option<PathBuf>,
+    /// The credential files to read, in order ([`auth::lookup`]): by
+    /// default [`auth::default_auth_files`].
+    pub auth_files: Vec<PathBuf>,
     /// The largest manifest body accepted; reading stops past it.
     pub max_bytes: u64,
     /// Connection timeout.
@@ -59,7 +60,7 @@ impl Default for ClientOptions {
             plain_http: BTreeSet::new(),
             credentials: None,
             credentials_registry: None,
-            docker_config: auth::docker_config_path(),
+            auth_files: auth::default_auth_files(),
             max_bytes: 4 << 20,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
@@ -359,22 +360,29 @@ impl Client {
         }
     }
 
-    fn credentials(&self, registry: &str) -> Result<Option<Credentials>, RegistryError> {
+    /// The credentials for `r`'s repository: the command line's, else the
+    /// first the credential files hold (looked up once per repository).
+    fn credentials(&self, r: &Reference) -> Result<Option<Credentials>, RegistryError> {
         if let Some(c) = &self.opts.credentials {
             match &self.opts.credentials_registry {
-                Some(only) if only != registry => {}
+                Some(only) if *only != r.registry => {}
                 _ => return Ok(Some(c.clone())),
             }
         }
-        if let Some(c) = lock(&self.creds).get(registry) {
+        let key = format!("{}/{}", r.registry, r.repository);
+        if let Some(c) = lock(&self.creds).get(&key) {
             return Ok(c.clone());
         }
-        let found = match &self.opts.docker_config {
-            Some(path) => auth::from_docker_config(path, registry)
-                .map_err(|e| RegistryError::Auth(e.to_string()))?,
-            None => None,
-        };
-        lock(&self.creds).insert(registry.to_owned(), found.clone());
+        let found =
+            auth::lookup(&self.opts.auth_files, &r.registry, &r.repository).map_err(|e| {
+                if e.malformed {
+                    RegistryError::Setup(e.to_string())
+                } else {
+                    RegistryError::Auth(e.to_string())
+                }
+            })?;
+        let found = found.map(|f| f.credentials);
+        lock(&self.creds).insert(key, found.clone());
         Ok(found)
     }
 
@@ -512,7 +520,7 @@ impl Client {
         actions: &str,
     ) -> Result<String, RegistryError> {
         let r = t.reference;
-        let creds = self.credentials(&r.registry)?;
+        let creds = self.credentials(r)?;
         match challenge {
             Some(Challenge::Basic) => match creds {
                 Some(c) => Ok(c.basic()),

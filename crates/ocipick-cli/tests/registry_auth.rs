@@ -1,0 +1,243 @@
+//! Registry credentials and TLS as podman, skopeo, crane and Docker users
+//! set them up, against the real registry (`docker-registry` on loopback):
+//! auth.json files (`--authfile`, `REGISTRY_AUTH_FILE`,
+//! `$XDG_RUNTIME_DIR/containers/auth.json`) and their namespaced keys,
+//! `identitytoken` refresh tokens, per-registry certificate directories
+//! (`/etc/docker/certs.d`, `/etc/containers/certs.d`, `--cert-dir`) with
+//! mutual TLS, `--verbose` and `--quiet`, and that no secret ever shows in
+//! any output.
+
+mod common;
+#[path = "support/registry.rs"]
+mod registry_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine as _;
+use common::{argv, run_cmd, Run, OCI_INDEX};
+use registry_support::{Auth, Registry, TlsMaterial, GPU_KEY};
+use serde_json::json;
+
+const USER: &str = "podman-user";
+const PASSWORD: &str = "Authjson-pw-61c0-never-printed";
+
+/// `ocipick ARGS` with no configuration file and no credential files but
+/// those a test names.
+fn oc(args: &[&str]) -> Command {
+    let mut c = common::cmd(args);
+    c.env("DOCKER_CONFIG", "/nonexistent/ocipick-auth-tests")
+        .env("XDG_RUNTIME_DIR", "/nonexistent/ocipick-auth-tests")
+        .env("XDG_CONFIG_HOME", "/nonexistent/ocipick-auth-tests")
+        .env_remove("REGISTRY_AUTH_FILE");
+    c
+}
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// Asserts that none of `secrets` shows in any of the runs' output.
+fn assert_hidden(secrets: &[&str], runs: &[&Run]) {
+    for s in secrets {
+        for r in runs {
+            assert!(
+                !r.stdout.contains(s) && !r.stderr.contains(s),
+                "a secret ({s:?}) leaked into the output: {r:#?}"
+            );
+        }
+    }
+}
+
+/// Pushes a two-entry index (plain amd64, GPU amd64) as `repo:v1`;
+/// returns the GPU image's digest.
+fn push_demo(reg: &Registry, repo: &str) -> String {
+    let plain = reg.push_image(repo, "plain-amd64", Some("linux/amd64"), &[], false);
+    let gpu = reg.push_gpu_image(repo, "gpu-amd64", false);
+    reg.push_index(repo, "v1", OCI_INDEX, &[plain, gpu.clone()]);
+    gpu["digest"].as_str().unwrap().to_owned()
+}
+
+/// A TLS registry with HTTP Basic for USER/PASSWORD, holding `repos`.
+fn basic_registry(repos: &[&str]) -> (Registry, Vec<String>) {
+    let tls = TlsMaterial::new();
+    let reg = Registry::start(
+        Some(&tls),
+        Auth::Htpasswd {
+            username: USER.to_owned(),
+            password: PASSWORD.to_owned(),
+        },
+    );
+    let gpus = repos.iter().map(|r| push_demo(&reg, r)).collect();
+    (reg, gpus)
+}
+
+fn ca(reg: &Registry) -> String {
+    reg.ca_file.as_ref().unwrap().display().to_string()
+}
+
+fn write(dir: &Path, name: &str, v: &serde_json::Value) -> PathBuf {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&p, v.to_string()).unwrap();
+    p
+}
+
+fn resolve_line(ca: &str) -> Vec<String> {
+    argv(
+        "resolve --no-config -p linux/amd64 --prefer",
+        &[GPU_KEY, "--ca-file", ca],
+    )
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
+}
+
+/// `resolve … --ca-file CA EXTRA… SRC` with the environment `env`.
+fn resolve(ca: &str, extra: &[&str], src: &str, env: &[(&str, &Path)]) -> Run {
+    let line = resolve_line(ca);
+    let mut args: Vec<&str> = line.iter().map(String::as_str).collect();
+    args.extend(extra);
+    args.push(src);
+    let mut c = oc(&args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    run_cmd(c)
+}
+
+#[test]
+fn auth_json_from_authfile_registry_auth_file_and_xdg_runtime_dir() {
+    let (reg, gpus) = basic_registry(&["team/app"]);
+    let host = reg.host();
+    let src = format!("{host}/team/app:v1");
+    let want = format!("{host}/team/app@{}\n", gpus[0]);
+    let ca = ca(&reg);
+    let dir = tempfile::tempdir().unwrap();
+    let good = json!({"auths": {host.clone(): {"auth": b64(&format!("{USER}:{PASSWORD}"))}}});
+    let wrong_pw = "Authjson-wrong-pw-0e9";
+    let wrong = json!({"auths": {host.clone(): {"auth": b64(&format!("{USER}:{wrong_pw}"))}}});
+
+    // --authfile: that file only.
+    let file = write(dir.path(), "flag/auth.json", &good);
+    let r1 = resolve(&ca, &["--authfile", file.to_str().unwrap()], &src, &[]);
+    assert_eq!(r1.expect(0).stdout, want);
+
+    // REGISTRY_AUTH_FILE, and --authfile wins over it.
+    let wrong_file = write(dir.path(), "env/auth.json", &wrong);
+    let r2 = resolve(&ca, &[], &src, &[("REGISTRY_AUTH_FILE", &file)]);
+    assert_eq!(r2.expect(0).stdout, want);
+    let r3 = resolve(
+        &ca,
+        &["--authfile", file.to_str().unwrap()],
+        &src,
+        &[("REGISTRY_AUTH_FILE", &wrong_file)],
+    );
+    assert_eq!(r3.expect(0).stdout, want);
+    let r4 = resolve(&ca, &[], &src, &[("REGISTRY_AUTH_FILE", &wrong_file)]);
+    r4.expect(3).stderr_has("401");
+
+    // $XDG_RUNTIME_DIR/containers/auth.json, read before the Docker config
+    // (which holds the wrong password here) and before
+    // $XDG_CONFIG_HOME/containers/auth.json.
+    let runtime = dir.path().join("runtime");
+    write(&runtime, "containers/auth.json", &good);
+    let docker = dir.path().join("docker");
+    write(&docker, "config.json", &wrong);
+    let config_home = dir.path().join("config-home");
+    write(&config_home, "containers/auth.json", &wrong);
+    let env = [
+        ("XDG_RUNTIME_DIR", runtime.as_path()),
+        ("XDG_CONFIG_HOME", config_home.as_path()),
+        ("DOCKER_CONFIG", docker.as_path()),
+    ];
+    let r5 = resolve(&ca, &[], &src, &env);
+    assert_eq!(r5.expect(0).stdout, want);
+    // Without it, $XDG_CONFIG_HOME's (wrong) is next: 401.
+    std::fs::remove_file(runtime.join("containers/auth.json")).unwrap();
+    let r6 = resolve(&ca, &[], &src, &env);
+    r6.expect(3).stderr_has("401");
+    // Then the Docker config still works, as before.
+    std::fs::remove_file(config_home.join("containers/auth.json")).unwrap();
+    write(&docker, "config.json", &good);
+    let r7 = resolve(&ca, &[], &src, &env);
+    assert_eq!(r7.expect(0).stdout, want);
+
+    assert_hidden(&[PASSWORD, wrong_pw], &[&r1, &r2, &r3, &r4, &r5, &r6, &r7]);
+}
+
+#[test]
+fn auth_json_namespaced_keys_most_specific_wins() {
+    let (reg, gpus) = basic_registry(&["team/app", "team/other", "solo/app"]);
+    let host = reg.host();
+    let ca = ca(&reg);
+    let dir = tempfile::tempdir().unwrap();
+    let right = b64(&format!("{USER}:{PASSWORD}"));
+    let wrong = b64(&format!("{USER}:Authjson-wrong-ns-4c"));
+    // team/app has its own (right) entry; the rest of team/ a wrong one;
+    // the registry's own entry is right again.
+    let file = write(
+        dir.path(),
+        "auth.json",
+        &json!({"auths": {
+            format!("{host}/team/app"): {"auth": right},
+            format!("{host}/team"): {"auth": wrong},
+            host.clone(): {"auth": right},
+        }}),
+    );
+    let flag = ["--authfile", file.to_str().unwrap()];
+    let run = |repo: &str| resolve(&ca, &flag, &format!("{host}/{repo}:v1"), &[]);
+    let r1 = run("team/app");
+    assert_eq!(
+        r1.expect(0).stdout,
+        format!("{host}/team/app@{}\n", gpus[0])
+    );
+    let r2 = run("team/other");
+    r2.expect(3).stderr_has("401");
+    let r3 = run("solo/app");
+    assert_eq!(
+        r3.expect(0).stdout,
+        format!("{host}/solo/app@{}\n", gpus[2])
+    );
+    assert_hidden(&[PASSWORD, "Authjson-wrong-ns-4c"], &[&r1, &r2, &r3]);
+}
+
+#[test]
+fn malformed_or_missing_auth_files_are_exit_2_naming_the_file() {
+    let (reg, _) = basic_registry(&["team/app"]);
+    let host = reg.host();
+    let src = format!("{host}/team/app:v1");
+    let ca = ca(&reg);
+    let dir = tempfile::tempdir().unwrap();
+    let secret = b64(&format!("{USER}:{PASSWORD}"));
+    let bad = dir.path().join("auth.json");
+    // The value is where an entry object should be: serde would quote it.
+    std::fs::write(&bad, format!(r#"{{"auths": {{"{host}": "{secret}"}}}}"#)).unwrap();
+    let r1 = resolve(&ca, &["--authfile", bad.to_str().unwrap()], &src, &[]);
+    r1.expect(2)
+        .stderr_has(&bad.display().to_string())
+        .stderr_has("line 1");
+    // The same file found through XDG_RUNTIME_DIR.
+    let runtime = dir.path().join("runtime");
+    std::fs::create_dir_all(runtime.join("containers")).unwrap();
+    std::fs::copy(&bad, runtime.join("containers/auth.json")).unwrap();
+    let r2 = resolve(&ca, &[], &src, &[("XDG_RUNTIME_DIR", &runtime)]);
+    r2.expect(2).stderr_has("containers/auth.json");
+    // Not base64.
+    std::fs::write(
+        &bad,
+        format!(r#"{{"auths": {{"{host}": {{"auth": "%%{secret}"}}}}}}"#),
+    )
+    .unwrap();
+    let r3 = resolve(&ca, &["--authfile", bad.to_str().unwrap()], &src, &[]);
+    r3.expect(2)
+        .stderr_has(&bad.display().to_string())
+        .stderr_has("base64");
+    // A missing --authfile.
+    let r4 = resolve(&ca, &["--authfile", "/nonexistent/auth.json"], &src, &[]);
+    r4.expect(2).stderr_has("/nonexistent/auth.json");
+    assert_eq!(r1.stdout, "");
+    assert_hidden(&[PASSWORD, &secret], &[&r1, &r2, &r3, &r4]);
+}
