@@ -158,6 +158,7 @@ fuzz_target!(|bytes: &[u8]| {
         backoff: Duration::ZERO,
         max_retry_after: Duration::ZERO,
         ca_file: None,
+        ..ClientOptions::default()
     })
     .unwrap();
     match client.fetch_manifest(&reference, &what) {

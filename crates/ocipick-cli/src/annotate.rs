@@ -682,7 +682,7 @@ pub fn run(args: &AnnotateArgs) -> Result<(String, u8), Failure> {
         ));
     }
     for w in &warnings {
-        eprintln!("ocipick: warning: {w}");
+        crate::say::warn(w);
     }
 
     let text = match args.output {
@@ -717,11 +717,11 @@ pub fn run(args: &AnnotateArgs) -> Result<(String, u8), Failure> {
             s
         }
         Output::Text if args.dry_run => {
-            eprintln!("ocipick: old index: {old_digest} ({} bytes)", old.len());
-            eprintln!(
-                "ocipick: new index: {new_digest} ({} bytes); dry run: nothing written",
+            crate::say::note(&format!("old index: {old_digest} ({} bytes)", old.len()));
+            crate::say::note(&format!(
+                "new index: {new_digest} ({} bytes); dry run: nothing written",
                 new_bytes.len()
-            );
+            ));
             String::from_utf8(new_bytes.to_vec()).expect("JSON is UTF-8")
         }
         Output::Text => {

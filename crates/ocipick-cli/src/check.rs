@@ -764,10 +764,10 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
     }
     let config = config(args)?;
     if !config.hooks.is_empty() {
-        eprintln!(
-            "ocipick: warning: check does not run selection hooks ({} configured); their adjustments are not in this report",
+        crate::say::warn(&format!(
+            "check does not run selection hooks ({} configured); their adjustments are not in this report",
             config.hooks.len()
-        );
+        ));
     }
     let max_index = args
         .max_index_bytes

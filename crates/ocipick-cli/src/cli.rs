@@ -16,6 +16,18 @@ use ocipick::Preference;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Print on standard error one line per HTTP request and answer:
+    /// method, URL (query strings hidden), status, body length and time
+    /// taken; and where credentials and TLS material came from. Never
+    /// Authorization headers, passwords, tokens or refresh tokens.
+    #[arg(short, long, visible_alias = "debug", global = true)]
+    pub verbose: bool,
+
+    /// Print nothing but the result: no warnings or notes on standard
+    /// error. Errors are still printed there, with the exit status.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ mod cli;
 mod hooks;
 mod output;
 mod run;
+mod say;
 mod serve;
 
 use std::io::Write;
@@ -74,6 +75,7 @@ fn finish(result: Result<(String, u8), Failure>) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    say::set(cli.verbose, cli.quiet);
     let (args, mode) = match &cli.command {
         Command::Select(a) => (&a.0, Mode::Select),
         Command::Rank(a) => (&a.0, Mode::Rank),

@@ -361,7 +361,7 @@ pub(crate) fn apply_hooks(
     let (adjustments, warnings) =
         crate::hooks::run_hooks(hooks, &input).map_err(|e| Failure::Invalid(e.to_string()))?;
     for w in warnings {
-        eprintln!("ocipick: warning: {w}");
+        crate::say::warn(&w);
     }
     Ok(base.clone().with_adjustments(adjustments))
 }
@@ -437,6 +437,9 @@ pub(crate) fn client_options(
         retries: args.retries,
         ..ClientOptions::default()
     };
+    if crate::say::verbose() {
+        opts.trace = ocipick_registry::Trace::new(crate::say::trace);
+    }
     if let Some(file) = &args.authfile {
         // A file named on the command line must be there; the default
         // files are optional.

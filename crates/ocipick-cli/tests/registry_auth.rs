@@ -16,7 +16,7 @@ use std::process::Command;
 
 use base64::Engine as _;
 use common::{argv, run_cmd, Run, OCI_INDEX};
-use registry_support::{Auth, Registry, TlsMaterial, GPU_KEY};
+use registry_support::{Auth, Registry, TlsMaterial, TokenIssuer, GPU_KEY};
 use serde_json::json;
 
 const USER: &str = "podman-user";
@@ -240,4 +240,110 @@ fn malformed_or_missing_auth_files_are_exit_2_naming_the_file() {
     r4.expect(2).stderr_has("/nonexistent/auth.json");
     assert_eq!(r1.stdout, "");
     assert_hidden(&[PASSWORD, &secret], &[&r1, &r2, &r3, &r4]);
+}
+
+// ---------------------------------------------------------------------------
+// identitytoken: OAuth2 refresh tokens
+
+const TOKEN_USER: &str = "token-user";
+const TOKEN_PASSWORD: &str = "Issuer-pw-27d1-never-printed";
+const REFRESH_TOKEN: &str = "Refresh-tok-8e5a-never-printed";
+
+fn assert_tokens_hidden(issuer: &TokenIssuer, runs: &[&Run]) {
+    for t in issuer.issued.lock().unwrap().iter() {
+        // The whole token, and its signature alone.
+        assert_hidden(&[t, t.rsplit('.').next().unwrap()], runs);
+    }
+}
+
+#[test]
+fn identity_token_is_exchanged_at_the_token_endpoint() {
+    let (issuer, _guard) =
+        TokenIssuer::start_with_refresh_token(TOKEN_USER, TOKEN_PASSWORD, REFRESH_TOKEN);
+    let reg = Registry::start(None, Auth::Token(issuer.clone()));
+    let gpu = push_demo(&reg, "private/app");
+    let host = reg.host();
+    let src = format!("{host}/private/app:v1");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |env: (&str, &Path), extra: &[&str]| {
+        let mut args = argv("resolve --no-config -p linux/amd64 --prefer", &[GPU_KEY]);
+        args.extend(extra);
+        args.push(&src);
+        let mut c = oc(&args);
+        c.env(env.0, env.1);
+        run_cmd(c)
+    };
+    // In a Docker config (Docker writes the user name beside it), and in
+    // an auth.json (the token alone).
+    let docker = dir.path().join("docker");
+    write(
+        &docker,
+        "config.json",
+        &json!({"auths": {host.clone(): {"auth": b64(&format!("{TOKEN_USER}:")), "identitytoken": REFRESH_TOKEN}}}),
+    );
+    let runtime = dir.path().join("runtime");
+    write(
+        &runtime,
+        "containers/auth.json",
+        &json!({"auths": {format!("{host}/private"): {"identitytoken": REFRESH_TOKEN}}}),
+    );
+    let mut runs = Vec::new();
+    for env in [
+        ("DOCKER_CONFIG", docker.as_path()),
+        ("XDG_RUNTIME_DIR", runtime.as_path()),
+    ] {
+        let before = issuer.requests.lock().unwrap().len();
+        let r = run(env, &["-v"]);
+        assert_eq!(
+            r.expect(0).stdout,
+            format!("{host}/private/app@{gpu}\n"),
+            "{env:?}"
+        );
+        let asked: Vec<_> = issuer.requests.lock().unwrap()[before..].to_vec();
+        assert_eq!(asked.len(), 1, "{asked:#?}");
+        let q = &asked[0];
+        assert_eq!(q.method, "POST");
+        assert_eq!(q.status, 200);
+        assert_eq!(
+            q.username, None,
+            "no Basic credentials beside the refresh token"
+        );
+        assert!(q.query.is_empty(), "the parameters are in the body: {q:#?}");
+        let field = |k: &str| q.form.get(k).map(String::as_str);
+        assert_eq!(field("grant_type"), Some("refresh_token"));
+        assert_eq!(field("refresh_token"), Some(REFRESH_TOKEN));
+        assert_eq!(field("service"), Some(TokenIssuer::SERVICE));
+        assert_eq!(field("scope"), Some("repository:private/app:pull"));
+        assert_eq!(field("client_id"), Some("ocipick"));
+        // -v shows the exchange, without the query or the body.
+        assert!(
+            r.stderr
+                .contains(&format!("POST {} -> 200", issuer.realm())),
+            "{r:#?}"
+        );
+        runs.push(r);
+    }
+
+    // A refresh token the issuer does not know: 401 from it, exit 3.
+    let wrong = "Refresh-wrong-31f0-never-printed";
+    write(
+        &docker,
+        "config.json",
+        &json!({"auths": {host.clone(): {"identitytoken": wrong}}}),
+    );
+    let before = issuer.requests.lock().unwrap().len();
+    let r = run(("DOCKER_CONFIG", docker.as_path()), &["-v"]);
+    r.expect(3).stderr_has("401").stderr_has("identity token");
+    assert_eq!(r.stdout, "");
+    let asked: Vec<_> = issuer.requests.lock().unwrap()[before..].to_vec();
+    assert_eq!(asked.len(), 1, "{asked:#?}");
+    assert_eq!((asked[0].method.as_str(), asked[0].status), ("POST", 401));
+    assert_eq!(
+        asked[0].form.get("refresh_token").map(String::as_str),
+        Some(wrong)
+    );
+    runs.push(r);
+    let runs: Vec<&Run> = runs.iter().collect();
+    assert_hidden(&[REFRESH_TOKEN, wrong, TOKEN_PASSWORD], &runs);
+    assert_tokens_hidden(&issuer, &runs);
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ocipick::media_type;
@@ -21,6 +21,74 @@ pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
 application/vnd.docker.distribution.manifest.list.v2+json, \
 application/vnd.oci.image.manifest.v1+json, \
 application/vnd.docker.distribution.manifest.v2+json";
+
+/// Where `--verbose` lines go: one per HTTP request and answer, and one
+/// for each credential and TLS source used. Lines never hold a secret:
+/// no headers, no bodies, and URLs without their query strings or user
+/// information.
+#[derive(Clone, Default)]
+pub struct Trace(Option<Arc<TraceSink>>);
+
+/// What receives [`Trace`] lines.
+type TraceSink = dyn Fn(&str) + Send + Sync;
+
+impl Trace {
+    /// Sends every line to `sink`.
+    pub fn new(sink: impl Fn(&str) + Send + Sync + 'static) -> Trace {
+        Trace(Some(Arc::new(sink)))
+    }
+
+    /// Whether lines go anywhere.
+    pub fn enabled(&self) -> bool {
+        self.0.is_some()
+    }
+
+    fn line(&self, text: impl FnOnce() -> String) {
+        if let Some(sink) = &self.0 {
+            sink(&text());
+        }
+    }
+}
+
+impl std::fmt::Debug for Trace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.enabled() {
+            "Trace(on)"
+        } else {
+            "Trace(off)"
+        })
+    }
+}
+
+/// A URL fit for a log line: without user information and with any query
+/// string replaced by `?…` (token realms and redirects may carry secrets
+/// there).
+///
+/// ```
+/// use ocipick_registry::redact_url;
+/// assert_eq!(redact_url("https://u:p@a.example/token?scope=x"), "https://…@a.example/token?…");
+/// assert_eq!(redact_url("http://127.0.0.1:5000/v2/a/manifests/v1"), "http://127.0.0.1:5000/v2/a/manifests/v1");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, _)) => (b, "?…"),
+        None => (url, ""),
+    };
+    let (scheme, rest) = base.split_once("://").unwrap_or(("", base));
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("…@{host}"),
+        None => authority.to_owned(),
+    };
+    let sep = if scheme.is_empty() { "" } else { "://" };
+    format!("{scheme}{sep}{authority}{path}{query}")
+}
+
+/// The OAuth2 `client_id` of refresh-token requests.
+pub const OAUTH_CLIENT_ID: &str = "ocipick";
 
 /// How the client talks to registries.
 #[derive(Debug, Clone)]
@@ -51,6 +119,8 @@ pub struct ClientOptions {
     pub backoff: Duration,
     /// The longest `Retry-After` honoured; a longer one ends the retries.
     pub max_retry_after: Duration,
+    /// Where `--verbose` lines go (nowhere by default).
+    pub trace: Trace,
 }
 
 impl Default for ClientOptions {
@@ -67,6 +137,7 @@ impl Default for ClientOptions {
             retries: 3,
             backoff: Duration::from_millis(200),
             max_retry_after: Duration::from_secs(10),
+            trace: Trace::default(),
         }
     }
 }
@@ -191,6 +262,21 @@ enum Method<'b> {
         head: bool,
         range: Option<&'b str>,
     },
+}
+
+impl Method<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Method::Get | Method::Stream { head: false, .. } => "GET",
+            Method::Head | Method::Stream { head: true, .. } => "HEAD",
+            Method::Put { .. } => "PUT",
+        }
+    }
+}
+
+/// `N ms` of an elapsed time.
+fn millis(started: std::time::Instant) -> String {
+    format!("{} ms", started.elapsed().as_millis())
 }
 
 struct Target<'r> {
@@ -338,6 +424,35 @@ impl Client {
         })
     }
 
+    /// The `--verbose` line of one answer: method, URL (redacted), status,
+    /// body length (its `Content-Length`) and time taken, or the error.
+    fn trace_answer(
+        &self,
+        method: &str,
+        url: &str,
+        result: &Result<Response<ureq::Body>, ureq::Error>,
+        started: std::time::Instant,
+    ) {
+        self.opts.trace.line(|| match result {
+            Ok(resp) => format!(
+                "{method} {} -> {} ({}, {})",
+                redact_url(url),
+                resp.status().as_u16(),
+                match header(resp, "content-length") {
+                    Some(n) => format!("{n} bytes"),
+                    None => "length unknown".to_owned(),
+                },
+                millis(started)
+            ),
+            Err(e) => format!(
+                "{method} {} -> failed: {} ({})",
+                redact_url(url),
+                describe(e),
+                millis(started)
+            ),
+        });
+    }
+
     /// Requests made so far.
     pub fn stats(&self) -> Stats {
         *lock(&self.stats)
@@ -366,7 +481,15 @@ impl Client {
         if let Some(c) = &self.opts.credentials {
             match &self.opts.credentials_registry {
                 Some(only) if *only != r.registry => {}
-                _ => return Ok(Some(c.clone())),
+                _ => {
+                    self.opts.trace.line(|| {
+                        format!(
+                            "credentials for {}/{}: --username {}",
+                            r.registry, r.repository, c.username
+                        )
+                    });
+                    return Ok(Some(c.clone()));
+                }
             }
         }
         let key = format!("{}/{}", r.registry, r.repository);
@@ -381,6 +504,30 @@ impl Client {
                     RegistryError::Auth(e.to_string())
                 }
             })?;
+        self.opts.trace.line(|| match &found {
+            Some(f) => format!(
+                "credentials for {key}: {}{}",
+                f.origin,
+                if f.credentials.identity_token.is_some() {
+                    " (identity token)"
+                } else {
+                    ""
+                }
+            ),
+            None => format!(
+                "credentials for {key}: none in {}",
+                if self.opts.auth_files.is_empty() {
+                    "(no credential files)".to_owned()
+                } else {
+                    self.opts
+                        .auth_files
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
+        });
         let found = found.map(|f| f.credentials);
         lock(&self.creds).insert(key, found.clone());
         Ok(found)
@@ -408,11 +555,13 @@ impl Client {
                 self.scheme(r)
             };
             self.count(false);
+            let url = url_for(scheme);
+            let started = std::time::Instant::now();
             let result = match method {
                 Method::Get | Method::Head => {
                     let mut req = match method {
-                        Method::Head => self.agent.head(url_for(scheme)),
-                        _ => self.agent.get(url_for(scheme)),
+                        Method::Head => self.agent.head(&url),
+                        _ => self.agent.get(&url),
                     }
                     .header("Accept", accept);
                     if let Some(a) = authorization {
@@ -422,9 +571,9 @@ impl Client {
                 }
                 Method::Stream { head, range } => {
                     let mut req = if head {
-                        self.agent.head(url_for(scheme))
+                        self.agent.head(&url)
                     } else {
-                        self.agent.get(url_for(scheme))
+                        self.agent.get(&url)
                     }
                     .header("Accept", accept);
                     if let Some(a) = authorization {
@@ -438,7 +587,7 @@ impl Client {
                 Method::Put { body, content_type } => {
                     let mut req = self
                         .agent
-                        .put(url_for(scheme))
+                        .put(&url)
                         .header("Accept", accept)
                         .header("Content-Type", content_type);
                     if let Some(a) = authorization {
@@ -447,6 +596,7 @@ impl Client {
                     req.send(body)
                 }
             };
+            self.trace_answer(method.name(), &url, &result, started);
             match result {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
@@ -524,34 +674,63 @@ impl Client {
         match challenge {
             Some(Challenge::Basic) => match creds {
                 Some(c) => Ok(c.basic()),
-                None => Err(t.err_status(401, " (the registry needs credentials: --username/--password-stdin or a Docker config)".into())),
+                None => Err(t.err_status(401, " (the registry needs credentials: --username/--password-stdin, --authfile or a Docker config)".into())),
             },
             Some(Challenge::Bearer { realm, service, .. }) => {
                 let scope = format!("repository:{}:{actions}", r.repository);
-                let mut url = realm.clone();
-                url.push(if realm.contains('?') { '&' } else { '?' });
-                if let Some(s) = &service {
-                    url.push_str(&format!("service={}&", encode(s)));
-                }
-                url.push_str(&format!("scope={}", encode(&scope)));
                 let realm_is_safe = realm.starts_with("https://")
                     || url_host_is_loopback(&realm)
                     || self.opts.plain_http.iter().any(|h| realm.starts_with(&format!("http://{h}/")));
-                let mut req = self.agent.get(&url);
-                if let (Some(c), true) = (&creds, realm_is_safe) {
-                    req = req.header("Authorization", c.basic());
-                }
+                // Secrets go only where they cannot be read on the way.
+                let creds = creds.filter(|_| realm_is_safe);
+                let refresh = creds.as_ref().and_then(|c| c.identity_token.as_deref());
+                let started = std::time::Instant::now();
                 self.count(false);
-                let mut resp = req
-                    .call()
+                let (method, result) = match refresh {
+                    // An identity token is an OAuth2 refresh token: POSTed
+                    // as distribution's token spec (oauth.md) says, as
+                    // Docker does.
+                    Some(refresh_token) => {
+                        let mut form = format!(
+                            "grant_type=refresh_token&refresh_token={}&client_id={}&scope={}",
+                            encode(refresh_token),
+                            encode(OAUTH_CLIENT_ID),
+                            encode(&scope)
+                        );
+                        if let Some(s) = &service {
+                            form.push_str(&format!("&service={}", encode(s)));
+                        }
+                        let req = self
+                            .agent
+                            .post(&realm)
+                            .header("Content-Type", "application/x-www-form-urlencoded");
+                        ("POST", req.send(form.as_bytes()))
+                    }
+                    None => {
+                        let mut url = realm.clone();
+                        url.push(if realm.contains('?') { '&' } else { '?' });
+                        if let Some(s) = &service {
+                            url.push_str(&format!("service={}&", encode(s)));
+                        }
+                        url.push_str(&format!("scope={}", encode(&scope)));
+                        let mut req = self.agent.get(&url);
+                        if let Some(c) = &creds {
+                            req = req.header("Authorization", c.basic());
+                        }
+                        ("GET", req.call())
+                    }
+                };
+                self.trace_answer(method, &realm, &result, started);
+                let mut resp = result
                     .map_err(|e| t.err_transport(format!("token request to {}: {e}", strip_query(&realm))))?;
                 let status = resp.status().as_u16();
                 if status != 200 {
                     return Err(RegistryError::Auth(format!(
-                        "{}/{}: token endpoint {} answered HTTP {status}",
+                        "{}/{}: token endpoint {} answered HTTP {status}{}",
                         r.registry,
                         r.repository,
-                        strip_query(&realm)
+                        strip_query(&realm),
+                        if refresh.is_some() { " to the identity token (refresh token)" } else { "" }
                     )));
                 }
                 let mut body = Vec::new();

@@ -13,8 +13,8 @@ mod read;
 mod reference;
 
 pub use client::{
-    Client, ClientOptions, Fetched, ForwardMethod, ManifestAnswer, Refusal, RegistryError, Stats,
-    MANIFEST_ACCEPT,
+    redact_url, Client, ClientOptions, Fetched, ForwardMethod, ManifestAnswer, Refusal,
+    RegistryError, Stats, Trace, MANIFEST_ACCEPT,
 };
 pub use layout::{Layout, LayoutTarget};
 pub use read::{read_file, read_limited, read_stdin};

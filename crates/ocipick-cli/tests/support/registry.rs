@@ -512,8 +512,12 @@ fn parse_access(line: &str) -> Option<Access> {
 /// One request the token issuer answered.
 #[derive(Debug, Clone)]
 pub struct TokenRequest {
+    /// `GET` or `POST`.
+    pub method: String,
     /// Decoded query parameters.
     pub query: BTreeMap<String, String>,
+    /// Decoded form fields of a POST (`application/x-www-form-urlencoded`).
+    pub form: BTreeMap<String, String>,
     /// The Basic user name sent, if any.
     pub username: Option<String>,
     /// The status answered.
@@ -528,6 +532,13 @@ pub struct TokenRequest {
 /// Policy: with the right Basic credentials, every action asked for; with
 /// wrong ones, 401; with none, `pull` on `public/…` repositories and 401
 /// elsewhere.
+///
+/// It also takes OAuth2 refresh tokens as distribution's token spec
+/// ("oauth.md") has them: `POST /token` with an
+/// `application/x-www-form-urlencoded` body of `grant_type=refresh_token`,
+/// `refresh_token`, `service`, `scope` and `client_id`, answered with
+/// `{"access_token": JWT}` granting every action asked for when the refresh
+/// token is the one it was started with, and 401 otherwise.
 pub struct TokenIssuer {
     pub port: u16,
     pub cert_pem: String,
@@ -535,6 +546,8 @@ pub struct TokenIssuer {
     key: ring::signature::EcdsaKeyPair,
     username: String,
     password: String,
+    /// The refresh token POSTs must carry (none accepted when empty).
+    refresh_token: String,
     pub requests: Mutex<Vec<TokenRequest>>,
     /// Every token minted, for checking they never leak into output.
     pub issued: Mutex<Vec<String>>,
@@ -549,6 +562,16 @@ impl TokenIssuer {
     /// Starts the issuer on a free port, serving on a thread until dropped
     /// (see [`IssuerGuard`]).
     pub fn start(username: &str, password: &str) -> (Arc<TokenIssuer>, IssuerGuard) {
+        TokenIssuer::start_with_refresh_token(username, password, "")
+    }
+
+    /// [`TokenIssuer::start`], also accepting `refresh_token` in
+    /// `grant_type=refresh_token` POSTs.
+    pub fn start_with_refresh_token(
+        username: &str,
+        password: &str,
+        refresh_token: &str,
+    ) -> (Arc<TokenIssuer>, IssuerGuard) {
         use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("token key");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
@@ -573,6 +596,7 @@ impl TokenIssuer {
             key: signer,
             username: username.to_owned(),
             password: password.to_owned(),
+            refresh_token: refresh_token.to_owned(),
             requests: Mutex::new(Vec::new()),
             issued: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
@@ -641,6 +665,8 @@ impl TokenIssuer {
             return;
         }
         let mut authorization = None;
+        let mut content_length = 0usize;
+        let mut content_type = String::new();
         loop {
             let mut line = String::new();
             match reader.read_line(&mut line) {
@@ -654,32 +680,48 @@ impl TokenIssuer {
             if let Some((k, v)) = line.split_once(':') {
                 if k.eq_ignore_ascii_case("authorization") {
                     authorization = Some(v.trim().to_owned());
+                } else if k.eq_ignore_ascii_case("content-length") {
+                    content_length = v.trim().parse().unwrap_or(0);
+                } else if k.eq_ignore_ascii_case("content-type") {
+                    content_type = v.trim().to_owned();
                 }
             }
         }
+        let method = request_line.split(' ').next().unwrap_or("").to_owned();
         let target = request_line.split(' ').nth(1).unwrap_or("");
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let query: BTreeMap<String, String> = query
-            .split('&')
-            .filter(|kv| !kv.is_empty())
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (percent_decode(k), percent_decode(v))
-            })
-            .collect();
+        let query = parse_form(query);
+        let mut body = vec![0u8; content_length.min(64 * 1024)];
+        if method == "POST" && reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let form = if method == "POST" && content_type == "application/x-www-form-urlencoded" {
+            parse_form(&String::from_utf8_lossy(&body))
+        } else {
+            BTreeMap::new()
+        };
         let basic = authorization
             .as_deref()
             .and_then(|a| a.strip_prefix("Basic "))
             .and_then(|b| STANDARD.decode(b.trim()).ok())
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| s.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())));
-        let scope = query.get("scope").cloned().unwrap_or_default();
+        // A POST's parameters are its form fields; a GET's, its query.
+        let params = if method == "POST" { &form } else { &query };
+        let scope = params.get("scope").cloned().unwrap_or_default();
         let (name, actions) = parse_scope(&scope);
         let granted: Option<Vec<&str>> = if path != "/token"
-            || query.get("service").map(String::as_str) != Some(Self::SERVICE)
+            || params.get("service").map(String::as_str) != Some(Self::SERVICE)
             || name.is_empty()
         {
             None
+        } else if method == "POST" {
+            let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+            let ok = field("grant_type") == "refresh_token"
+                && !self.refresh_token.is_empty()
+                && field("refresh_token") == self.refresh_token
+                && !field("client_id").is_empty();
+            ok.then(|| actions.iter().map(String::as_str).collect())
         } else {
             match &basic {
                 Some((u, p)) if *u == self.username && *p == self.password => {
@@ -693,6 +735,13 @@ impl TokenIssuer {
             }
         };
         let (status, body) = match granted {
+            Some(acts) if method == "POST" => {
+                let token = self.mint("refresh-token-holder", &name, &acts);
+                (
+                    200,
+                    json!({"access_token": token, "scope": scope, "expires_in": 600}).to_string(),
+                )
+            }
             Some(acts) => {
                 let subject = basic.as_ref().map_or("anonymous", |(u, _)| u.as_str());
                 let token = self.mint(subject, &name, &acts);
@@ -705,7 +754,9 @@ impl TokenIssuer {
             ),
         };
         self.requests.lock().unwrap().push(TokenRequest {
+            method,
             query,
+            form,
             username: basic.map(|(u, _)| u),
             status,
         });
@@ -745,6 +796,17 @@ fn parse_scope(scope: &str) -> (String, Vec<String>) {
         ),
         None => (String::new(), Vec::new()),
     }
+}
+
+/// `a=1&b=x%20y` → {a: 1, b: "x y"}.
+fn parse_form(s: &str) -> BTreeMap<String, String> {
+    s.split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
 }
 
 fn percent_decode(s: &str) -> String {
