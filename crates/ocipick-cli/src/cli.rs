@@ -325,6 +325,16 @@ pub struct RegistryArgs {
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
 
+    /// TLS material for every registry, from this directory (skopeo's
+    /// --cert-dir), instead of the registry's own directory: the first of
+    /// /etc/containers/certs.d/HOST[:PORT]/ and
+    /// /etc/docker/certs.d/HOST[:PORT]/ that exists. In either, Docker's
+    /// rules: each *.crt holds CA certificates trusted besides the usual
+    /// roots (--ca-file's, or the system's); NAME.cert with NAME.key
+    /// (client.cert, client.key) is the client certificate and its key.
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+
     /// User name for the registry (with --password-stdin; for serve, the
     /// first --upstream). Without it, credentials come from the files that
     /// --authfile lists.

@@ -440,6 +440,15 @@ pub(crate) fn client_options(
     if crate::say::verbose() {
         opts.trace = ocipick_registry::Trace::new(crate::say::trace);
     }
+    if let Some(dir) = &args.cert_dir {
+        if !dir.is_dir() {
+            return Err(Failure::Invalid(format!(
+                "--cert-dir {}: not a directory",
+                dir.display()
+            )));
+        }
+        opts.cert_dir = Some(dir.clone());
+    }
     if let Some(file) = &args.authfile {
         // A file named on the command line must be there; the default
         // files are optional.

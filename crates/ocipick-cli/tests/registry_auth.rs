@@ -347,3 +347,136 @@ fn identity_token_is_exchanged_at_the_token_endpoint() {
     assert_hidden(&[REFRESH_TOKEN, wrong, TOKEN_PASSWORD], &runs);
     assert_tokens_hidden(&issuer, &runs);
 }
+
+// ---------------------------------------------------------------------------
+// Per-registry TLS material and mutual TLS
+
+/// A registry's directory under a real certs.d root
+/// (`/etc/docker/certs.d/127.0.0.1:PORT`: the port is this test's
+/// registry's, so no other run shares it), removed when dropped.
+struct HostCertDir(PathBuf);
+
+impl HostCertDir {
+    fn create(root: &str, host: &str, files: &[(&str, &str)]) -> HostCertDir {
+        let dir = Path::new(root).join(host);
+        std::fs::create_dir_all(&dir).unwrap();
+        fill(&dir, files);
+        HostCertDir(dir)
+    }
+}
+
+impl Drop for HostCertDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn fill(dir: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+}
+
+/// The lines of a PEM document that carry its base64 body.
+fn pem_body(pem: &str) -> Vec<&str> {
+    pem.lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 20)
+        .collect()
+}
+
+#[test]
+fn mutual_tls_with_certs_d_and_cert_dir() {
+    let tls = TlsMaterial::with_client_auth();
+    let client = tls.client.as_ref().unwrap();
+    let reg = Registry::start(Some(&tls), Auth::None);
+    let gpu = push_demo(&reg, "mtls/app");
+    let host = reg.host();
+    let src = format!("{host}/mtls/app:v1");
+    let want = format!("{host}/mtls/app@{gpu}\n");
+    let ca = ca(&reg);
+    let run = |extra: &[&str]| {
+        let mut args = argv("resolve --no-config -p linux/amd64 --prefer", &[GPU_KEY]);
+        args.extend(extra);
+        args.push(&src);
+        run_cmd(oc(&args))
+    };
+    let right = [
+        ("ca.crt", tls.ca_pem.as_str()),
+        ("client.cert", client.cert_pem.as_str()),
+        ("client.key", client.key_pem.as_str()),
+    ];
+    // Another client certificate, from a CA the registry does not know.
+    let stranger = registry_support::ClientMaterial::new("stranger");
+    let wrong = [
+        ("ca.crt", tls.ca_pem.as_str()),
+        ("client.cert", stranger.cert_pem.as_str()),
+        ("client.key", stranger.key_pem.as_str()),
+    ];
+    let mut runs = Vec::new();
+
+    // The server is trusted, but without a client certificate the
+    // handshake fails: exit 3.
+    let r = run(&["--ca-file", &ca]);
+    r.expect(3).stderr_has(&host);
+    runs.push(r);
+
+    // --cert-dir: the CA and the client certificate from there.
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), &right);
+    let cert_dir = dir.path().to_str().unwrap();
+    let r = run(&["--cert-dir", cert_dir]);
+    assert_eq!(r.expect(0).stdout, want);
+    runs.push(r);
+
+    // /etc/docker/certs.d/HOST:PORT, with nothing on the command line.
+    let docker = HostCertDir::create("/etc/docker/certs.d", &host, &right);
+    let r = run(&["-v"]);
+    assert_eq!(r.expect(0).stdout, want);
+    assert!(
+        r.stderr.contains(&format!(
+            "TLS for {host}: /etc/docker/certs.d/{host} (CA files: ca.crt; client certificate: client.cert)"
+        )),
+        "{r:#?}"
+    );
+    runs.push(r);
+
+    // /etc/containers/certs.d comes first: its (right) certificate wins
+    // over Docker's (wrong) one, and without it Docker's is used (refused).
+    fill(&docker.0, &wrong);
+    let containers = HostCertDir::create("/etc/containers/certs.d", &host, &right);
+    let r = run(&[]);
+    assert_eq!(r.expect(0).stdout, want);
+    runs.push(r);
+    // --cert-dir wins over both.
+    fill(&containers.0, &wrong);
+    let r = run(&["--cert-dir", cert_dir]);
+    assert_eq!(r.expect(0).stdout, want);
+    runs.push(r);
+    drop(containers);
+    let r = run(&[]);
+    r.expect(3).stderr_has(&host);
+    runs.push(r);
+    drop(docker);
+
+    // A certificate without its key, a key without its certificate: exit 2
+    // naming the file.
+    std::fs::remove_file(dir.path().join("client.key")).unwrap();
+    let r = run(&["--cert-dir", cert_dir]);
+    r.expect(2)
+        .stderr_has(&format!("{cert_dir}/client.cert"))
+        .stderr_has("client.key");
+    runs.push(r);
+    fill(dir.path(), &[("client.key", &client.key_pem)]);
+    std::fs::remove_file(dir.path().join("client.cert")).unwrap();
+    let r = run(&["--cert-dir", cert_dir]);
+    r.expect(2).stderr_has(&format!("{cert_dir}/client.key"));
+    runs.push(r);
+    let r = run(&["--cert-dir", "/nonexistent/ocipick-certs"]);
+    r.expect(2).stderr_has("/nonexistent/ocipick-certs");
+    runs.push(r);
+
+    let runs: Vec<&Run> = runs.iter().collect();
+    for key in [&client.key_pem, &stranger.key_pem] {
+        assert_hidden(&pem_body(key), &runs);
+    }
+}

@@ -121,6 +121,13 @@ pub struct ClientOptions {
     pub max_retry_after: Duration,
     /// Where `--verbose` lines go (nowhere by default).
     pub trace: Trace,
+    /// One directory of TLS material for every registry (skopeo's
+    /// `--cert-dir`), instead of the `certs_d` directories.
+    pub cert_dir: Option<PathBuf>,
+    /// Where each registry's TLS directory `ROOT/HOST[:PORT]` is looked up,
+    /// in order, the first that exists winning: by default
+    /// [`crate::CERTS_D`].
+    pub certs_d: Vec<PathBuf>,
 }
 
 impl Default for ClientOptions {
@@ -138,6 +145,8 @@ impl Default for ClientOptions {
             backoff: Duration::from_millis(200),
             max_retry_after: Duration::from_secs(10),
             trace: Trace::default(),
+            cert_dir: None,
+            certs_d: crate::certs::CERTS_D.iter().map(PathBuf::from).collect(),
         }
     }
 }
@@ -245,6 +254,24 @@ pub struct Client {
     auth_headers: Mutex<BTreeMap<String, String>>,
     plain: Mutex<BTreeSet<String>>,
     creds: Mutex<BTreeMap<String, Option<Credentials>>>,
+    /// The roots every request trusts: `--ca-file`'s, or the platform's.
+    roots: ureq::tls::RootCerts,
+    /// `--ca-file`'s certificates, which a certs.d directory's add to.
+    ca_certs: Option<Vec<ureq::tls::Certificate<'static>>>,
+    /// Each registry's own TLS configuration, from its certificate
+    /// directory (`None`: the agent's).
+    tls: Mutex<BTreeMap<String, Option<ureq::tls::TlsConfig>>>,
+}
+
+/// `req` with `tls` as its TLS configuration, when there is one.
+fn with_tls<B>(
+    req: ureq::RequestBuilder<B>,
+    tls: &Option<ureq::tls::TlsConfig>,
+) -> ureq::RequestBuilder<B> {
+    match tls {
+        Some(t) => req.config().tls_config(t.clone()).build(),
+        None => req,
+    }
 }
 
 /// The request methods the client sends.
@@ -373,36 +400,23 @@ fn retry_after(resp: &Response<ureq::Body>) -> Option<Duration> {
 }
 
 impl Client {
-    /// Builds a client. Fails only on a bad `ca_file`.
+    /// Builds a client. Fails only on a bad `ca_file`; a registry's bad
+    /// certificate directory fails its requests.
     pub fn new(opts: ClientOptions) -> Result<Client, RegistryError> {
-        let roots = match &opts.ca_file {
-            None => ureq::tls::RootCerts::PlatformVerifier,
-            Some(path) => {
-                let pem = crate::read::read_file(path, 1 << 20, "")
-                    .map_err(|e| RegistryError::Setup(format!("--ca-file: {e}")))?;
-                let mut certs = Vec::new();
-                for item in ureq::tls::parse_pem(&pem) {
-                    match item {
-                        Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
-                        Ok(_) => {}
-                        Err(e) => {
-                            return Err(RegistryError::Setup(format!(
-                                "--ca-file {}: {e}",
-                                path.display()
-                            )))
-                        }
-                    }
-                }
-                if certs.is_empty() {
-                    return Err(RegistryError::Setup(format!(
-                        "--ca-file {}: no PEM certificate in it",
-                        path.display()
-                    )));
-                }
-                ureq::tls::RootCerts::new_with_certs(&certs)
-            }
+        let ca_certs = match &opts.ca_file {
+            None => None,
+            Some(path) => Some(
+                crate::certs::certificates(path)
+                    .map_err(|e| RegistryError::Setup(format!("--ca-file {e}")))?,
+            ),
         };
-        let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
+        let roots = match &ca_certs {
+            None => ureq::tls::RootCerts::PlatformVerifier,
+            Some(certs) => ureq::tls::RootCerts::new_with_certs(certs),
+        };
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(roots.clone())
+            .build();
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .tls_config(tls)
@@ -421,6 +435,9 @@ impl Client {
             auth_headers: Mutex::new(BTreeMap::new()),
             plain: Mutex::new(BTreeSet::new()),
             creds: Mutex::new(BTreeMap::new()),
+            roots,
+            ca_certs,
+            tls: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -451,6 +468,59 @@ impl Client {
                 millis(started)
             ),
         });
+    }
+
+    /// `registry`'s TLS configuration from its certificate directory
+    /// (read once; `None` when it has none): the directory's `*.crt` CAs
+    /// added to the usual roots, and its client certificate.
+    fn tls_for(&self, registry: &str) -> Result<Option<ureq::tls::TlsConfig>, RegistryError> {
+        if let Some(t) = lock(&self.tls).get(registry) {
+            return Ok(t.clone());
+        }
+        let Some(dir) =
+            crate::certs::find(self.opts.cert_dir.as_deref(), &self.opts.certs_d, registry)
+        else {
+            lock(&self.tls).insert(registry.to_owned(), None);
+            return Ok(None);
+        };
+        let found = crate::certs::load(&dir).map_err(RegistryError::Setup)?;
+        self.opts.trace.line(|| {
+            format!(
+                "TLS for {registry}: {} (CA files: {}; client certificate: {})",
+                found.dir.display(),
+                if found.ca_files.is_empty() {
+                    "none".to_owned()
+                } else {
+                    found.ca_files.join(", ")
+                },
+                found.client.as_ref().map_or("none", |c| c.2.as_str())
+            )
+        });
+        let tls = if found.cas.is_empty() && found.client.is_none() {
+            None
+        } else {
+            let roots = if found.cas.is_empty() {
+                self.roots.clone()
+            } else {
+                let mut all = match &self.ca_certs {
+                    Some(c) => c.clone(),
+                    None => crate::certs::system_roots(),
+                };
+                all.extend(found.cas);
+                ureq::tls::RootCerts::new_with_certs(&all)
+            };
+            let client = found
+                .client
+                .map(|(chain, key, _)| ureq::tls::ClientCert::new_with_certs(&chain, key));
+            Some(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(roots)
+                    .client_cert(client)
+                    .build(),
+            )
+        };
+        lock(&self.tls).insert(registry.to_owned(), tls.clone());
+        Ok(tls)
     }
 
     /// Requests made so far.
@@ -545,6 +615,7 @@ impl Client {
         authorization: Option<&str>,
     ) -> Result<Response<ureq::Body>, RegistryError> {
         let r = t.reference;
+        let tls = self.tls_for(&r.registry)?;
         let mut attempt = 0;
         // The HTTPS error of a loopback registry, while plain HTTP is tried.
         let mut https_error: Option<String> = None;
@@ -567,7 +638,7 @@ impl Client {
                     if let Some(a) = authorization {
                         req = req.header("Authorization", a);
                     }
-                    req.call()
+                    with_tls(req, &tls).call()
                 }
                 Method::Stream { head, range } => {
                     let mut req = if head {
@@ -582,7 +653,11 @@ impl Client {
                     if let Some(r) = range {
                         req = req.header("Range", r);
                     }
-                    req.config().timeout_per_call(None).build().call()
+                    with_tls(req, &tls)
+                        .config()
+                        .timeout_per_call(None)
+                        .build()
+                        .call()
                 }
                 Method::Put { body, content_type } => {
                     let mut req = self
@@ -593,7 +668,7 @@ impl Client {
                     if let Some(a) = authorization {
                         req = req.header("Authorization", a);
                     }
-                    req.send(body)
+                    with_tls(req, &tls).send(body)
                 }
             };
             self.trace_answer(method.name(), &url, &result, started);
@@ -683,6 +758,9 @@ impl Client {
                     || self.opts.plain_http.iter().any(|h| realm.starts_with(&format!("http://{h}/")));
                 // Secrets go only where they cannot be read on the way.
                 let creds = creds.filter(|_| realm_is_safe);
+                // The token endpoint gets the registry's TLS material, as
+                // Docker sends it.
+                let tls = self.tls_for(&r.registry)?;
                 let refresh = creds.as_ref().and_then(|c| c.identity_token.as_deref());
                 let started = std::time::Instant::now();
                 self.count(false);
@@ -704,7 +782,7 @@ impl Client {
                             .agent
                             .post(&realm)
                             .header("Content-Type", "application/x-www-form-urlencoded");
-                        ("POST", req.send(form.as_bytes()))
+                        ("POST", with_tls(req, &tls).send(form.as_bytes()))
                     }
                     None => {
                         let mut url = realm.clone();
@@ -717,7 +795,7 @@ impl Client {
                         if let Some(c) = &creds {
                             req = req.header("Authorization", c.basic());
                         }
-                        ("GET", req.call())
+                        ("GET", with_tls(req, &tls).call())
                     }
                 };
                 self.trace_answer(method, &realm, &result, started);

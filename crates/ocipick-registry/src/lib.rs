@@ -7,11 +7,13 @@
 //! device cannot hang or flood a read.
 
 pub mod auth;
+mod certs;
 mod client;
 mod layout;
 mod read;
 mod reference;
 
+pub use certs::CERTS_D;
 pub use client::{
     redact_url, Client, ClientOptions, Fetched, ForwardMethod, ManifestAnswer, Refusal,
     RegistryError, Stats, Trace, MANIFEST_ACCEPT,

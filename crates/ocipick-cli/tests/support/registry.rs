@@ -75,9 +75,51 @@ pub struct TlsMaterial {
     pub ca_pem: String,
     pub cert_pem: String,
     pub key_pem: String,
+    /// For mutual TLS: the registry then requires a client certificate
+    /// signed by this CA (distribution's `http.tls.clientcas`).
+    pub client: Option<ClientMaterial>,
+}
+
+/// A client CA and a client certificate (and key) it signed.
+pub struct ClientMaterial {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl ClientMaterial {
+    /// A new client CA, and a client certificate named `name` signed by it.
+    pub fn new(name: &str) -> ClientMaterial {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("client CA key");
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("client CA params");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "ocipick test client CA");
+        let ca = ca.self_signed(&ca_key).expect("self-sign client CA");
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("client key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("client params");
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &ca, &ca_key).expect("sign client");
+        ClientMaterial {
+            ca_pem: ca.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
 }
 
 impl TlsMaterial {
+    /// [`TlsMaterial::new`], for a registry that requires client
+    /// certificates (mutual TLS).
+    pub fn with_client_auth() -> TlsMaterial {
+        TlsMaterial {
+            client: Some(ClientMaterial::new("ocipick test client")),
+            ..TlsMaterial::new()
+        }
+    }
+
     pub fn new() -> TlsMaterial {
         use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
         let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("CA key");
@@ -98,6 +140,7 @@ impl TlsMaterial {
             ca_pem: ca.pem(),
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
+            client: None,
         }
     }
 }
@@ -139,7 +182,9 @@ impl Drop for Registry {
     }
 }
 
-fn agent(ca_pem: Option<&str>) -> ureq::Agent {
+/// The harness's own HTTP client: trusting `ca_pem`, presenting the
+/// client certificate of `client`.
+fn agent(ca_pem: Option<&str>, client: Option<&ClientMaterial>) -> ureq::Agent {
     let mut cfg = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(10)))
@@ -151,8 +196,15 @@ fn agent(ca_pem: Option<&str>) -> ureq::Agent {
                 _ => None,
             })
             .collect();
+        let client_cert = client.map(|c| {
+            let chain =
+                [ureq::tls::Certificate::from_pem(c.cert_pem.as_bytes()).expect("client cert")];
+            let key = ureq::tls::PrivateKey::from_pem(c.key_pem.as_bytes()).expect("client key");
+            ureq::tls::ClientCert::new_with_certs(&chain, key)
+        });
         let tls = ureq::tls::TlsConfig::builder()
             .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+            .client_cert(client_cert)
             .build();
         cfg = cfg.tls_config(tls);
     }
@@ -193,6 +245,13 @@ impl Registry {
                 d.join("server.pem").display(),
                 d.join("server-key.pem").display()
             );
+            if let Some(c) = &t.client {
+                std::fs::write(d.join("client-ca.pem"), &c.ca_pem).unwrap();
+                http_extra.push_str(&format!(
+                    "    clientcas:\n      - {}\n",
+                    d.join("client-ca.pem").display()
+                ));
+            }
         }
         let auth_yaml = match &auth {
             Auth::None => String::new(),
@@ -215,7 +274,10 @@ impl Registry {
                 )
             }
         };
-        let agent = agent(tls.map(|t| t.ca_pem.as_str()));
+        let agent = agent(
+            tls.map(|t| t.ca_pem.as_str()),
+            tls.and_then(|t| t.client.as_ref()),
+        );
         let scheme = if tls.is_some() { "https" } else { "http" };
         let log = d.join("registry.log");
         let mut last_log = String::new();
