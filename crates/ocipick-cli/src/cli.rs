@@ -20,7 +20,8 @@ pub struct Cli {
     /// Print on standard error one line per HTTP request and answer:
     /// method, URL (query strings hidden), status, body length and time
     /// taken; and where credentials and TLS material came from. Never
-    /// Authorization headers, passwords, tokens or refresh tokens.
+    /// Authorization headers, passwords, tokens or refresh tokens. Also
+    /// spelled --debug.
     #[arg(short, long, visible_alias = "debug", global = true)]
     pub verbose: bool,
 

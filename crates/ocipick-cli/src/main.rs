@@ -75,6 +75,16 @@ fn finish(result: Result<(String, u8), Failure>) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.verbose && cli.quiet {
+        // clap checks the conflict where both are given on one side of the
+        // subcommand; this catches `ocipick -v select -q`.
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "the argument '--quiet' cannot be used with '--verbose'",
+            )
+            .exit();
+    }
     say::set(cli.verbose, cli.quiet);
     let (args, mode) = match &cli.command {
         Command::Select(a) => (&a.0, Mode::Select),

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine as _;
-use common::{argv, run_cmd, Run, OCI_INDEX};
+use common::{argv, run_cmd, run_cmd_stdin, Run, OCI_INDEX};
 use registry_support::{Auth, Registry, TlsMaterial, TokenIssuer, GPU_KEY};
 use serde_json::json;
 
@@ -479,4 +479,365 @@ fn mutual_tls_with_certs_d_and_cert_dir() {
     for key in [&client.key_pem, &stranger.key_pem] {
         assert_hidden(&pem_body(key), &runs);
     }
+}
+
+// ---------------------------------------------------------------------------
+// --verbose: one line per request, and no secret on any credential path
+
+/// Writes `docker-credential-NAME` into `bin`: it answers `get` with
+/// `username`/`secret` for `server` and "not found" otherwise.
+fn helper(bin: &Path, name: &str, server: &str, username: &str, secret: &str) {
+    std::fs::create_dir_all(bin).unwrap();
+    let script = format!(
+        "#!/bin/sh\n\
+         read -r server\n\
+         if [ \"$1\" = get ] && [ \"$server\" = \"{server}\" ]; then\n\
+           printf '{{\"ServerURL\":\"%s\",\"Username\":\"{username}\",\"Secret\":\"{secret}\"}}' \"$server\"\n\
+         else\n\
+           echo 'credentials not found in native keychain'; exit 1\n\
+         fi\n"
+    );
+    let path = bin.join(format!("docker-credential-{name}"));
+    std::fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The `--verbose` request lines of `stderr`, parsed: (method, URL,
+/// status or `None` for a failed request). Panics on a request line that
+/// lacks the status, the length or the time.
+fn request_lines(stderr: &str) -> Vec<(String, String, Option<u16>)> {
+    let mut out = Vec::new();
+    for line in stderr.lines() {
+        let Some(rest) = line.strip_prefix("ocipick: ") else {
+            continue;
+        };
+        let Some((method, rest)) = rest.split_once(' ') else {
+            continue;
+        };
+        if !["GET", "HEAD", "PUT", "POST"].contains(&method) {
+            continue;
+        }
+        let (url, answer) = rest.split_once(" -> ").expect(line);
+        assert!(
+            url.starts_with("http://") || url.starts_with("https://"),
+            "{line}"
+        );
+        assert!(answer.ends_with(" ms)"), "no time taken: {line}");
+        let status = if answer.starts_with("failed: ") {
+            None
+        } else {
+            let (status, detail) = answer.split_once(" (").expect(line);
+            assert!(
+                detail.contains(" bytes, ") || detail.starts_with("length unknown, "),
+                "no body length: {line}"
+            );
+            Some(status.parse().expect(line))
+        };
+        out.push((method.to_owned(), url.to_owned(), status));
+    }
+    out
+}
+
+/// One credential path: how to run it, and what it must do.
+struct Path1<'a> {
+    name: &'a str,
+    args: Vec<String>,
+    env: Vec<(&'a str, PathBuf)>,
+    stdin: Option<String>,
+    code: i32,
+}
+
+/// Runs `resolve -o json -v|--debug` for `p` against `src`; checks the
+/// request lines against the registry's own count, and returns the run.
+fn run_path(p: &Path1<'_>, src: &str, verbose_flag: &str) -> Run {
+    let mut args = argv(
+        "resolve --no-config -p linux/amd64 -o json --prefer",
+        &[GPU_KEY, verbose_flag],
+    );
+    args.extend(p.args.iter().map(String::as_str));
+    args.push(src);
+    let mut c = oc(&args);
+    for (k, v) in &p.env {
+        c.env(k, v);
+    }
+    let r = match &p.stdin {
+        Some(s) => run_cmd_stdin(c, s.as_bytes()),
+        None => run_cmd(c),
+    };
+    assert_eq!(r.code, p.code, "{}: {r:#?}", p.name);
+    let lines = request_lines(&r.stderr);
+    assert!(!lines.is_empty(), "{}: no request lines: {r:#?}", p.name);
+    if p.code == 0 {
+        // One line per request: as many as the run counted.
+        let v = r.json();
+        assert_eq!(
+            lines.len() as u64,
+            v["registry"]["requests"].as_u64().unwrap(),
+            "{}: {r:#?}",
+            p.name
+        );
+        assert_eq!(lines.last().unwrap().2, Some(200), "{}", p.name);
+    }
+    for bad in [
+        "Authorization",
+        "Basic ",
+        "Bearer ",
+        "scope=",
+        "service=",
+        "refresh_token",
+        "password=",
+    ] {
+        assert!(!r.stderr.contains(bad), "{}: {bad:?} in {r:#?}", p.name);
+    }
+    r
+}
+
+#[test]
+fn verbose_shows_every_request_and_no_secret_on_any_credential_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    let path_env = PathBuf::from(format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    ));
+    let wrong_pw = "Verbose-wrong-pw-a07c";
+    let mut secrets: Vec<String> = vec![
+        PASSWORD.into(),
+        TOKEN_PASSWORD.into(),
+        REFRESH_TOKEN.into(),
+        wrong_pw.into(),
+        b64(&format!("{USER}:{PASSWORD}")),
+        b64(&format!("{TOKEN_USER}:{TOKEN_PASSWORD}")),
+        b64(&format!("{USER}:{wrong_pw}")),
+    ];
+    let mut runs = Vec::new();
+
+    // HTTP Basic over TLS.
+    let (reg, gpus) = basic_registry(&["basic/app"]);
+    let host = reg.host();
+    let ca = ca(&reg);
+    let ca_args = |extra: &[&str]| {
+        let mut v = vec!["--ca-file".to_owned(), ca.clone()];
+        v.extend(extra.iter().map(|s| (*s).to_owned()));
+        v
+    };
+    let docker = dir.path().join("basic-docker");
+    write(
+        &docker,
+        "config.json",
+        &json!({"auths": {host.clone(): {"auth": b64(&format!("{USER}:{PASSWORD}"))}}}),
+    );
+    let authjson = write(
+        dir.path(),
+        "basic-auth.json",
+        &json!({"auths": {format!("{host}/basic"): {"username": USER, "password": PASSWORD}}}),
+    );
+    let helpers = dir.path().join("basic-helpers");
+    write(
+        &helpers,
+        "config.json",
+        &json!({"credHelpers": {host.clone(): "ocipick-verbose-helper"}}),
+    );
+    helper(&bin, "ocipick-verbose-helper", &host, USER, PASSWORD);
+    let store = dir.path().join("basic-store");
+    write(
+        &store,
+        "config.json",
+        &json!({"credsStore": "ocipick-verbose-store"}),
+    );
+    helper(&bin, "ocipick-verbose-store", &host, USER, PASSWORD);
+    let basic_paths = [
+        Path1 {
+            name: "--password-stdin",
+            args: ca_args(&["--username", USER, "--password-stdin"]),
+            env: vec![],
+            stdin: Some(format!("{PASSWORD}\n")),
+            code: 0,
+        },
+        Path1 {
+            name: "Docker config auths",
+            args: ca_args(&[]),
+            env: vec![("DOCKER_CONFIG", docker.clone())],
+            stdin: None,
+            code: 0,
+        },
+        Path1 {
+            name: "auth.json username/password",
+            args: ca_args(&[]),
+            env: vec![("REGISTRY_AUTH_FILE", authjson.clone())],
+            stdin: None,
+            code: 0,
+        },
+        Path1 {
+            name: "credHelpers",
+            args: ca_args(&[]),
+            env: vec![
+                ("DOCKER_CONFIG", helpers.clone()),
+                ("PATH", path_env.clone()),
+            ],
+            stdin: None,
+            code: 0,
+        },
+        Path1 {
+            name: "credsStore",
+            args: ca_args(&[]),
+            env: vec![("DOCKER_CONFIG", store.clone()), ("PATH", path_env.clone())],
+            stdin: None,
+            code: 0,
+        },
+        Path1 {
+            name: "wrong password",
+            args: ca_args(&["--username", USER, "--password-stdin"]),
+            env: vec![],
+            stdin: Some(format!("{wrong_pw}\n")),
+            code: 3,
+        },
+    ];
+    for (i, p) in basic_paths.iter().enumerate() {
+        let flag = if i % 2 == 0 { "-v" } else { "--debug" };
+        let r = run_path(p, &format!("{host}/basic/app:v1"), flag);
+        if p.code == 0 {
+            assert_eq!(
+                r.json()["reference"],
+                json!(format!("{host}/basic/app@{}", gpus[0])),
+                "{}",
+                p.name
+            );
+            // The challenge and the authenticated GET, over HTTPS.
+            let lines = request_lines(&r.stderr);
+            let url = format!("https://{host}/v2/basic/app/manifests/v1");
+            assert_eq!(
+                lines,
+                vec![
+                    ("GET".to_owned(), url.clone(), Some(401)),
+                    ("GET".to_owned(), url, Some(200))
+                ],
+                "{}",
+                p.name
+            );
+            assert!(r.stderr.contains("credentials for"), "{}: {r:#?}", p.name);
+        }
+        runs.push(r);
+    }
+
+    // Bearer tokens.
+    let (issuer, _guard) =
+        TokenIssuer::start_with_refresh_token(TOKEN_USER, TOKEN_PASSWORD, REFRESH_TOKEN);
+    let treg = Registry::start(None, Auth::Token(issuer.clone()));
+    let tgpu = push_demo(&treg, "private/app");
+    let thost = treg.host();
+    let tdocker = dir.path().join("token-docker");
+    write(
+        &tdocker,
+        "config.json",
+        &json!({"auths": {thost.clone(): {"auth": b64(&format!("{TOKEN_USER}:{TOKEN_PASSWORD}"))}}}),
+    );
+    let tidentity = write(
+        dir.path(),
+        "token-identity.json",
+        &json!({"auths": {thost.clone(): {"identitytoken": REFRESH_TOKEN}}}),
+    );
+    let thelper = dir.path().join("token-helper");
+    write(
+        &thelper,
+        "config.json",
+        &json!({"credHelpers": {thost.clone(): "ocipick-verbose-token"}}),
+    );
+    // Docker's convention: the user name "<token>" says the secret is an
+    // identity token.
+    helper(
+        &bin,
+        "ocipick-verbose-token",
+        &thost,
+        "<token>",
+        REFRESH_TOKEN,
+    );
+    let token_paths = [
+        Path1 {
+            name: "token: --password-stdin",
+            args: argv("--username", &[TOKEN_USER, "--password-stdin"])
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            env: vec![],
+            stdin: Some(format!("{TOKEN_PASSWORD}\n")),
+            code: 0,
+        },
+        Path1 {
+            name: "token: Docker config auths",
+            args: vec![],
+            env: vec![("DOCKER_CONFIG", tdocker.clone())],
+            stdin: None,
+            code: 0,
+        },
+        Path1 {
+            name: "token: identitytoken in auth.json",
+            args: vec!["--authfile".into(), tidentity.display().to_string()],
+            env: vec![],
+            stdin: None,
+            code: 0,
+        },
+        Path1 {
+            name: "token: helper answering <token>",
+            args: vec![],
+            env: vec![
+                ("DOCKER_CONFIG", thelper.clone()),
+                ("PATH", path_env.clone()),
+            ],
+            stdin: None,
+            code: 0,
+        },
+        Path1 {
+            name: "token: wrong password",
+            args: argv("--username", &[TOKEN_USER, "--password-stdin"])
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            env: vec![],
+            stdin: Some(format!("{wrong_pw}\n")),
+            code: 3,
+        },
+    ];
+    for (i, p) in token_paths.iter().enumerate() {
+        let flag = if i % 2 == 0 { "--verbose" } else { "--debug" };
+        let before = issuer.requests.lock().unwrap().len();
+        let r = run_path(p, &format!("{thost}/private/app:v1"), flag);
+        let asked: Vec<_> = issuer.requests.lock().unwrap()[before..].to_vec();
+        assert_eq!(asked.len(), 1, "{}: {asked:#?}", p.name);
+        let method = if p.name.contains("identity") || p.name.contains("<token>") {
+            "POST"
+        } else {
+            "GET"
+        };
+        assert_eq!(asked[0].method, method, "{}", p.name);
+        let lines = request_lines(&r.stderr);
+        let token_line = lines
+            .iter()
+            .find(|l| l.1.starts_with(&issuer.realm()))
+            .expect(p.name);
+        assert_eq!(token_line.0, method, "{}", p.name);
+        // The token URL without its query string.
+        assert!(
+            token_line.1 == issuer.realm() || token_line.1 == format!("{}?…", issuer.realm()),
+            "{token_line:?}"
+        );
+        if p.code == 0 {
+            assert_eq!(
+                r.json()["reference"],
+                json!(format!("{thost}/private/app@{tgpu}")),
+                "{}",
+                p.name
+            );
+        }
+        runs.push(r);
+    }
+    for t in issuer.issued.lock().unwrap().iter() {
+        secrets.push(t.clone());
+        secrets.push(t.rsplit('.').next().unwrap().to_owned());
+    }
+    let runs: Vec<&Run> = runs.iter().collect();
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    assert_hidden(&secrets, &runs);
 }

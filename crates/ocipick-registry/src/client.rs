@@ -764,7 +764,7 @@ impl Client {
                 let refresh = creds.as_ref().and_then(|c| c.identity_token.as_deref());
                 let started = std::time::Instant::now();
                 self.count(false);
-                let (method, result) = match refresh {
+                let (method, sent_to, result) = match refresh {
                     // An identity token is an OAuth2 refresh token: POSTed
                     // as distribution's token spec (oauth.md) says, as
                     // Docker does.
@@ -782,7 +782,7 @@ impl Client {
                             .agent
                             .post(&realm)
                             .header("Content-Type", "application/x-www-form-urlencoded");
-                        ("POST", with_tls(req, &tls).send(form.as_bytes()))
+                        ("POST", realm.clone(), with_tls(req, &tls).send(form.as_bytes()))
                     }
                     None => {
                         let mut url = realm.clone();
@@ -795,10 +795,11 @@ impl Client {
                         if let Some(c) = &creds {
                             req = req.header("Authorization", c.basic());
                         }
-                        ("GET", with_tls(req, &tls).call())
+                        let result = with_tls(req, &tls).call();
+                        ("GET", url, result)
                     }
                 };
-                self.trace_answer(method, &realm, &result, started);
+                self.trace_answer(method, &sent_to, &result, started);
                 let mut resp = result
                     .map_err(|e| t.err_transport(format!("token request to {}: {e}", strip_query(&realm))))?;
                 let status = resp.status().as_u16();
