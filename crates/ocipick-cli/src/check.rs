@@ -758,7 +758,7 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
             .count();
         if registries > 1 {
             return Err(Failure::Invalid(
-                "--password-stdin gives one password for one registry image; for several, use a Docker config file".into(),
+                "--password-stdin gives one password for one registry image; for several, use a credential file (--authfile, auth.json or the Docker config)".into(),
             ));
         }
     }

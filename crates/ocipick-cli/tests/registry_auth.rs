@@ -417,7 +417,9 @@ fn mutual_tls_with_certs_d_and_cert_dir() {
     // The server is trusted, but without a client certificate the
     // handshake fails: exit 3.
     let r = run(&["--ca-file", &ca]);
-    r.expect(3).stderr_has(&host);
+    r.expect(3)
+        .stderr_has(&host)
+        .stderr_has("may require a client certificate");
     runs.push(r);
 
     // --cert-dir: the CA and the client certificate from there.
@@ -454,7 +456,9 @@ fn mutual_tls_with_certs_d_and_cert_dir() {
     runs.push(r);
     drop(containers);
     let r = run(&[]);
-    r.expect(3).stderr_has(&host);
+    r.expect(3)
+        .stderr_has(&host)
+        .stderr_has("refused the client certificate");
     runs.push(r);
     drop(docker);
 

@@ -390,6 +390,21 @@ fn describe(e: &ureq::Error) -> String {
     }
 }
 
+/// [`describe`], with a hint when the server refused the handshake over
+/// the client certificate: none was presented, or this one was refused.
+fn describe_tls(e: &ureq::Error, tls: &Option<ureq::tls::TlsConfig>) -> String {
+    let text = describe(e);
+    if !(text.contains("BadCertificate") || text.contains("CertificateRequired")) {
+        return text;
+    }
+    match tls.as_ref().and_then(|t| t.client_cert()) {
+        None => format!(
+            "{text} (the registry may require a client certificate: put client.cert and client.key in its certs.d directory or --cert-dir)"
+        ),
+        Some(_) => format!("{text} (the registry refused the client certificate)"),
+    }
+}
+
 /// Parses `Retry-After` as delay-seconds (HTTP dates are not honoured).
 fn retry_after(resp: &Response<ureq::Body>) -> Option<Duration> {
     header(resp, "retry-after")?
@@ -704,7 +719,7 @@ impl Client {
                     if scheme == "https" && r.is_loopback() && https_error.is_none() {
                         // As Docker does for loopback registries: plain HTTP
                         // after HTTPS fails.
-                        https_error = Some(describe(&e));
+                        https_error = Some(describe_tls(&e, &tls));
                         continue;
                     }
                     let transient = matches!(
@@ -727,7 +742,7 @@ impl Client {
                         continue;
                     }
                     return Err(t.err_transport_timed(
-                        format!("{}: {}", t.what, describe(&e)),
+                        format!("{}: {}", t.what, describe_tls(&e, &tls)),
                         matches!(e, ureq::Error::Timeout(_)),
                     ));
                 }
