@@ -845,3 +845,64 @@ fn verbose_shows_every_request_and_no_secret_on_any_credential_path() {
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     assert_hidden(&secrets, &runs);
 }
+
+#[test]
+fn default_credential_files_in_order_and_identity_token_against_basic() {
+    let (reg, _) = basic_registry(&["team/app"]);
+    let host = reg.host();
+    let src = format!("{host}/team/app:v1");
+    let ca = ca(&reg);
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().display();
+    // No environment at all but HOME: the default files, in order, as
+    // -v lists them when none has credentials.
+    let mut c = oc(&argv(
+        "select --no-config -p linux/amd64 -v --ca-file",
+        &[&ca, &src],
+    ));
+    c.env_remove("XDG_RUNTIME_DIR")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("DOCKER_CONFIG")
+        .env("HOME", home.path());
+    let r = run_cmd(c);
+    use std::os::unix::fs::MetadataExt as _;
+    let uid = std::fs::metadata("/proc/self").unwrap().uid();
+    r.expect(3).stderr_has(&format!(
+        "credentials for {host}/team/app: none in /run/containers/{uid}/auth.json, \
+         {h}/.config/containers/auth.json, {h}/.docker/config.json"
+    ));
+    // With the variables set, theirs.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let mut c = oc(&argv(
+        "select --no-config -p linux/amd64 -v --ca-file",
+        &[&ca, &src],
+    ));
+    c.env("XDG_RUNTIME_DIR", dir.path().join("run"))
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("DOCKER_CONFIG", dir.path().join("docker"));
+    let r = run_cmd(c);
+    r.expect(3).stderr_has(&format!(
+        "none in {d}/run/containers/auth.json, {d}/config/containers/auth.json, {d}/docker/config.json"
+    ));
+    // REGISTRY_AUTH_FILE alone.
+    let mut c = oc(&argv(
+        "select --no-config -p linux/amd64 -v --ca-file",
+        &[&ca, &src],
+    ));
+    c.env("REGISTRY_AUTH_FILE", dir.path().join("only.json"));
+    let r = run_cmd(c);
+    r.expect(3).stderr_has(&format!("none in {d}/only.json\n"));
+
+    // An identity token cannot answer a Basic challenge: a clear 401.
+    let file = write(
+        dir.path(),
+        "identity.json",
+        &json!({"auths": {host.clone(): {"identitytoken": REFRESH_TOKEN}}}),
+    );
+    let r = resolve(&ca, &["--authfile", file.to_str().unwrap()], &src, &[]);
+    r.expect(3)
+        .stderr_has("401")
+        .stderr_has("only an identity token");
+    assert_hidden(&[REFRESH_TOKEN], &[&r]);
+}

@@ -763,6 +763,10 @@ impl Client {
         let creds = self.credentials(r)?;
         match challenge {
             Some(Challenge::Basic) => match creds {
+                Some(c) if c.identity_token.is_some() && c.secret.is_empty() => Err(t.err_status(
+                    401,
+                    " (the registry asks for a password, and its credentials hold only an identity token, which token endpoints take)".into(),
+                )),
                 Some(c) => Ok(c.basic()),
                 None => Err(t.err_status(401, " (the registry needs credentials: --username/--password-stdin, --authfile or a Docker config)".into())),
             },
