@@ -475,6 +475,33 @@ fn mutual_tls_with_certs_d_and_cert_dir() {
     let r = run(&["--cert-dir", cert_dir]);
     r.expect(2).stderr_has(&format!("{cert_dir}/client.key"));
     runs.push(r);
+    // Well-framed PEM around garbage: refused, not a panic.
+    let garbage = "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n";
+    fill(dir.path(), &[("client.cert", garbage)]);
+    let r = run(&["--cert-dir", cert_dir]);
+    eprintln!("DEBUG3 {r:?}");
+    fill(
+        dir.path(),
+        &[
+            ("client.cert", &client.cert_pem),
+            (
+                "client.key",
+                "-----BEGIN PRIVATE KEY-----\nAAAAAAAA\n-----END PRIVATE KEY-----\n",
+            ),
+        ],
+    );
+    let r = run(&["--cert-dir", cert_dir]);
+    eprintln!("DEBUG4 {r:?}");
+    fill(dir.path(), &[("client.key", &stranger.key_pem)]);
+    let r = run(&["--cert-dir", cert_dir]);
+    eprintln!("DEBUG5 {r:?}");
+    fill(
+        dir.path(),
+        &[("client.key", &client.key_pem), ("extra.crt", garbage)],
+    );
+    let r = run(&["--cert-dir", cert_dir]);
+    eprintln!("DEBUG6 {r:?}");
+    std::fs::remove_file(dir.path().join("extra.crt")).unwrap();
     let r = run(&["--cert-dir", "/nonexistent/ocipick-certs"]);
     r.expect(2).stderr_has("/nonexistent/ocipick-certs");
     runs.push(r);

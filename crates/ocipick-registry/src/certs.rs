@@ -69,7 +69,47 @@ pub(crate) fn certificates(path: &Path) -> Result<Vec<Certificate<'static>>, Str
     if certs.is_empty() {
         return Err(format!("{}: no PEM certificate in it", path.display()));
     }
+    // Well-framed PEM can still hold garbage: every certificate must parse.
+    let mut store = rustls::RootCertStore::empty();
+    for c in &certs {
+        store
+            .add(rustls::pki_types::CertificateDer::from(c.der()))
+            .map_err(|e| format!("{}: not a valid certificate ({e})", path.display()))?;
+    }
     Ok(certs)
+}
+
+/// Checks that `key_pem` holds a private key rustls can use and that it
+/// belongs to the first certificate of `chain`, as ureq needs them (it
+/// panics otherwise). Errors never quote the key.
+fn check_pair(
+    chain: &[Certificate<'static>],
+    key_pem: &[u8],
+    cert_path: &Path,
+    key_path: &Path,
+) -> Result<(), String> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|_| format!("{}: no PEM private key in it", key_path.display()))?;
+    let chain: Vec<CertificateDer<'static>> = chain
+        .iter()
+        .map(|c| CertificateDer::from(c.der().to_vec()))
+        .collect();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_client_auth_cert(chain, key)
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "{} and {}: not a usable client certificate and key ({e})",
+                cert_path.display(),
+                key_path.display()
+            )
+        })
 }
 
 /// Reads `dir` by Docker's rules. Errors name the file; they never quote
@@ -113,7 +153,9 @@ pub(crate) fn load(dir: &Path) -> Result<CertDir, String> {
             if out.client.is_none() {
                 let chain = certificates(&path)?;
                 let key_path = dir.join(&key_name);
-                let key = PrivateKey::from_pem(&read(&key_path)?)
+                let key_pem = read(&key_path)?;
+                check_pair(&chain, &key_pem, &path, &key_path)?;
+                let key = PrivateKey::from_pem(&key_pem)
                     .map_err(|_| format!("{}: no PEM private key in it", key_path.display()))?;
                 out.client = Some((chain, key, name.clone()));
             }
