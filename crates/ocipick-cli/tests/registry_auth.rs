@@ -475,33 +475,52 @@ fn mutual_tls_with_certs_d_and_cert_dir() {
     let r = run(&["--cert-dir", cert_dir]);
     r.expect(2).stderr_has(&format!("{cert_dir}/client.key"));
     runs.push(r);
-    // Well-framed PEM around garbage: refused, not a panic.
+    // Well-framed PEM around garbage, a key that is not one, the key of
+    // another certificate, a CA file of garbage: exit 2 naming the files,
+    // never a panic.
     let garbage = "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n";
-    fill(dir.path(), &[("client.cert", garbage)]);
-    let r = run(&["--cert-dir", cert_dir]);
-    eprintln!("DEBUG3 {r:?}");
-    fill(
-        dir.path(),
-        &[
-            ("client.cert", &client.cert_pem),
-            (
-                "client.key",
-                "-----BEGIN PRIVATE KEY-----\nAAAAAAAA\n-----END PRIVATE KEY-----\n",
-            ),
-        ],
-    );
-    let r = run(&["--cert-dir", cert_dir]);
-    eprintln!("DEBUG4 {r:?}");
-    fill(dir.path(), &[("client.key", &stranger.key_pem)]);
-    let r = run(&["--cert-dir", cert_dir]);
-    eprintln!("DEBUG5 {r:?}");
-    fill(
-        dir.path(),
-        &[("client.key", &client.key_pem), ("extra.crt", garbage)],
-    );
-    let r = run(&["--cert-dir", cert_dir]);
-    eprintln!("DEBUG6 {r:?}");
+    let bad_key = "-----BEGIN PRIVATE KEY-----\nAAAAAAAA\n-----END PRIVATE KEY-----\n";
+    for (files, names) in [
+        (vec![("client.cert", garbage)], vec!["client.cert"]),
+        (
+            vec![
+                ("client.cert", client.cert_pem.as_str()),
+                ("client.key", bad_key),
+            ],
+            vec!["client.key"],
+        ),
+        (
+            vec![("client.key", stranger.key_pem.as_str())],
+            vec!["client.cert", "client.key"],
+        ),
+        (
+            vec![
+                ("client.key", client.key_pem.as_str()),
+                ("extra.crt", garbage),
+            ],
+            vec!["extra.crt"],
+        ),
+    ] {
+        fill(dir.path(), &files);
+        let r = run(&["--cert-dir", cert_dir]);
+        r.expect(2);
+        for n in names {
+            r.stderr_has(&format!("{cert_dir}/{n}"));
+        }
+        runs.push(r);
+    }
     std::fs::remove_file(dir.path().join("extra.crt")).unwrap();
+    let r = run(&["--cert-dir", cert_dir]);
+    assert_eq!(r.expect(0).stdout, want);
+    runs.push(r);
+    // The same check for --ca-file.
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, garbage).unwrap();
+    let r = run(&["--ca-file", junk.to_str().unwrap()]);
+    r.expect(2)
+        .stderr_has(junk.to_str().unwrap())
+        .stderr_has("not a valid certificate");
+    runs.push(r);
     let r = run(&["--cert-dir", "/nonexistent/ocipick-certs"]);
     r.expect(2).stderr_has("/nonexistent/ocipick-certs");
     runs.push(r);
