@@ -138,6 +138,24 @@ fn auth_json_from_authfile_registry_auth_file_and_xdg_runtime_dir() {
     assert_eq!(r3.expect(0).stdout, want);
     let r4 = resolve(&ca, &[], &src, &[("REGISTRY_AUTH_FILE", &wrong_file)]);
     r4.expect(3).stderr_has("401");
+    // Only that file: with none for this registry in it, the right ones
+    // elsewhere are not consulted.
+    let other = write(
+        dir.path(),
+        "other/auth.json",
+        &json!({"auths": {"elsewhere.example": {"auth": b64("x:y")}}}),
+    );
+    let good_runtime = dir.path().join("good-runtime");
+    write(&good_runtime, "containers/auth.json", &good);
+    let r4b = resolve(
+        &ca,
+        &["--authfile", other.to_str().unwrap()],
+        &src,
+        &[("XDG_RUNTIME_DIR", &good_runtime)],
+    );
+    r4b.expect(3).stderr_has("401");
+    let r4c = resolve(&ca, &[], &src, &[("XDG_RUNTIME_DIR", &good_runtime)]);
+    assert_eq!(r4c.expect(0).stdout, want);
 
     // $XDG_RUNTIME_DIR/containers/auth.json, read before the Docker config
     // (which holds the wrong password here) and before
@@ -155,17 +173,21 @@ fn auth_json_from_authfile_registry_auth_file_and_xdg_runtime_dir() {
     ];
     let r5 = resolve(&ca, &[], &src, &env);
     assert_eq!(r5.expect(0).stdout, want);
-    // Without it, $XDG_CONFIG_HOME's (wrong) is next: 401.
+    // Without it, $XDG_CONFIG_HOME's (wrong) comes before the Docker
+    // config (now right): 401.
     std::fs::remove_file(runtime.join("containers/auth.json")).unwrap();
+    write(&docker, "config.json", &good);
     let r6 = resolve(&ca, &[], &src, &env);
     r6.expect(3).stderr_has("401");
     // Then the Docker config still works, as before.
     std::fs::remove_file(config_home.join("containers/auth.json")).unwrap();
-    write(&docker, "config.json", &good);
     let r7 = resolve(&ca, &[], &src, &env);
     assert_eq!(r7.expect(0).stdout, want);
 
-    assert_hidden(&[PASSWORD, wrong_pw], &[&r1, &r2, &r3, &r4, &r5, &r6, &r7]);
+    assert_hidden(
+        &[PASSWORD, wrong_pw],
+        &[&r1, &r2, &r3, &r4, &r4b, &r4c, &r5, &r6, &r7],
+    );
 }
 
 #[test]
