@@ -149,7 +149,7 @@ fuzz_target!(|bytes: &[u8]| {
     let reference: Reference = format!("{registry}/fuzz/repo:latest").parse().unwrap();
     let client = Client::new(ClientOptions {
         plain_http: BTreeSet::from([registry.clone()]),
-        docker_config: None,
+        auth_files: Vec::new(),
         credentials: None,
         max_bytes: LIMIT,
         connect_timeout: Duration::from_millis(500),
@@ -158,6 +158,7 @@ fuzz_target!(|bytes: &[u8]| {
         backoff: Duration::ZERO,
         max_retry_after: Duration::ZERO,
         ca_file: None,
+        ..ClientOptions::default()
     })
     .unwrap();
     match client.fetch_manifest(&reference, &what) {

@@ -540,10 +540,7 @@ fn write_dest(
             for d in children {
                 let digest = Digest::parse(d.as_str())
                     .map_err(|e| invalid(format!("child digest {d}: {e}")))?;
-                if !client
-                    .has_manifest(r, &digest)
-                    .map_err(|e| Failure::Registry(e.to_string()))?
-                {
+                if !client.has_manifest(r, &digest).map_err(Failure::from)? {
                     missing.push(d);
                 }
             }
@@ -559,7 +556,7 @@ fn write_dest(
             }
             let pushed = client
                 .put_manifest(r, &tag, media_type, bytes)
-                .map_err(|e| Failure::Registry(e.to_string()))?;
+                .map_err(Failure::from)?;
             if pushed != *new_digest {
                 return Err(Failure::Registry(format!(
                     "{r}: pushed digest {pushed} differs from {new_digest}"
@@ -685,7 +682,7 @@ pub fn run(args: &AnnotateArgs) -> Result<(String, u8), Failure> {
         ));
     }
     for w in &warnings {
-        eprintln!("ocipick: warning: {w}");
+        crate::say::warn(w);
     }
 
     let text = match args.output {
@@ -720,11 +717,11 @@ pub fn run(args: &AnnotateArgs) -> Result<(String, u8), Failure> {
             s
         }
         Output::Text if args.dry_run => {
-            eprintln!("ocipick: old index: {old_digest} ({} bytes)", old.len());
-            eprintln!(
-                "ocipick: new index: {new_digest} ({} bytes); dry run: nothing written",
+            crate::say::note(&format!("old index: {old_digest} ({} bytes)", old.len()));
+            crate::say::note(&format!(
+                "new index: {new_digest} ({} bytes); dry run: nothing written",
                 new_bytes.len()
-            );
+            ));
             String::from_utf8(new_bytes.to_vec()).expect("JSON is UTF-8")
         }
         Output::Text => {

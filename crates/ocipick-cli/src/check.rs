@@ -758,16 +758,16 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
             .count();
         if registries > 1 {
             return Err(Failure::Invalid(
-                "--password-stdin gives one password for one registry image; for several, use a Docker config file".into(),
+                "--password-stdin gives one password for one registry image; for several, use a credential file (--authfile, auth.json or the Docker config)".into(),
             ));
         }
     }
     let config = config(args)?;
     if !config.hooks.is_empty() {
-        eprintln!(
-            "ocipick: warning: check does not run selection hooks ({} configured); their adjustments are not in this report",
+        crate::say::warn(&format!(
+            "check does not run selection hooks ({} configured); their adjustments are not in this report",
             config.hooks.len()
-        );
+        ));
     }
     let max_index = args
         .max_index_bytes

@@ -16,6 +16,19 @@ use ocipick::Preference;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Print on standard error one line per HTTP request and answer:
+    /// method, URL (query strings hidden), status, body length and time
+    /// taken; and where credentials and TLS material came from. Never
+    /// Authorization headers, passwords, tokens or refresh tokens. Also
+    /// spelled --debug.
+    #[arg(short, long, visible_alias = "debug", global = true)]
+    pub verbose: bool,
+
+    /// Print nothing but the result: no warnings or notes on standard
+    /// error. Errors are still printed there, with the exit status.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -352,12 +365,36 @@ pub struct RegistryArgs {
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
 
+    /// TLS material for every registry, from this directory (skopeo's
+    /// --cert-dir), instead of the registry's own directory: the first of
+    /// /etc/containers/certs.d/HOST[:PORT]/ and
+    /// /etc/docker/certs.d/HOST[:PORT]/ that exists. In either, Docker's
+    /// rules: each *.crt holds CA certificates trusted besides the usual
+    /// roots (--ca-file's, or the system's); NAME.cert with NAME.key
+    /// (client.cert, client.key) is the client certificate and its key.
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+
     /// User name for the registry (with --password-stdin; for serve, the
-    /// first --upstream). Without it,
-    /// credentials come from the Docker config file ($DOCKER_CONFIG/config.json
-    /// or ~/.docker/config.json: auths, credsStore, credHelpers).
+    /// first --upstream). Without it, credentials come from the files that
+    /// --authfile lists.
     #[arg(long, value_name = "USER", requires = "password_stdin")]
     pub username: Option<String>,
+
+    /// Read registry credentials from this file only: podman/skopeo's
+    /// auth.json (containers-auth.json(5)), whose format Docker's
+    /// config.json shares. Without it: $REGISTRY_AUTH_FILE only, when set;
+    /// else these, in this order, the first with credentials for the
+    /// registry winning: $XDG_RUNTIME_DIR/containers/auth.json
+    /// (/run/containers/UID/auth.json without XDG_RUNTIME_DIR),
+    /// $XDG_CONFIG_HOME/containers/auth.json (~/.config/containers/auth.json),
+    /// $DOCKER_CONFIG/config.json (~/.docker/config.json). In each file:
+    /// credHelpers for the registry, else credsStore, else auths, keyed by
+    /// REGISTRY/NAMESPACE (most specific first) or REGISTRY; an entry's
+    /// identitytoken is exchanged at the token endpoint. --username wins
+    /// over every file.
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
 
     /// Read the password (or token) from the first line of standard input.
     #[arg(long, requires = "username")]

@@ -6,6 +6,7 @@ mod cli;
 mod hooks;
 mod output;
 mod run;
+mod say;
 mod serve;
 
 use std::io::Write;
@@ -74,6 +75,17 @@ fn finish(result: Result<(String, u8), Failure>) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.verbose && cli.quiet {
+        // clap checks the conflict where both are given on one side of the
+        // subcommand; this catches `ocipick -v select -q`.
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "the argument '--quiet' cannot be used with '--verbose'",
+            )
+            .exit();
+    }
+    say::set(cli.verbose, cli.quiet);
     let (args, mode) = match &cli.command {
         Command::Select(a) => (&a.args, Mode::Select { raw: a.raw }),
         Command::Rank(a) => (&a.0, Mode::Rank),

@@ -38,6 +38,18 @@ pub enum Failure {
     Registry(String),
 }
 
+/// Registry failures are exit 3, except a local setup problem (a bad
+/// `--ca-file`, a malformed credential file or certificate directory),
+/// which is invalid input: exit 2.
+impl From<ocipick_registry::RegistryError> for Failure {
+    fn from(e: ocipick_registry::RegistryError) -> Self {
+        match e {
+            ocipick_registry::RegistryError::Setup(m) => Failure::Invalid(m),
+            other => Failure::Registry(other.to_string()),
+        }
+    }
+}
+
 impl From<SourceError> for Failure {
     fn from(e: SourceError) -> Self {
         Failure::Invalid(e.to_string())
@@ -85,7 +97,7 @@ impl Store {
             Store::Registry(client, r) => {
                 let f = client
                     .fetch_manifest(r, d.digest.as_str())
-                    .map_err(|e| Failure::Registry(e.to_string()))?;
+                    .map_err(Failure::from)?;
                 if f.bytes.len() as u64 != d.size {
                     return Err(Failure::Registry(format!(
                         "{}/{}: manifest {} is {} bytes, its descriptor says {}",
@@ -388,7 +400,7 @@ pub(crate) fn apply_hooks(
     let (adjustments, warnings) =
         crate::hooks::run_hooks(hooks, &input).map_err(|e| Failure::Invalid(e.to_string()))?;
     for w in warnings {
-        eprintln!("ocipick: warning: {w}");
+        crate::say::warn(&w);
     }
     Ok(base.clone().with_adjustments(adjustments))
 }
@@ -464,6 +476,29 @@ pub(crate) fn client_options(
         retries: args.retries,
         ..ClientOptions::default()
     };
+    if crate::say::verbose() {
+        opts.trace = ocipick_registry::Trace::new(crate::say::trace);
+    }
+    if let Some(dir) = &args.cert_dir {
+        if !dir.is_dir() {
+            return Err(Failure::Invalid(format!(
+                "--cert-dir {}: not a directory",
+                dir.display()
+            )));
+        }
+        opts.cert_dir = Some(dir.clone());
+    }
+    if let Some(file) = &args.authfile {
+        // A file named on the command line must be there; the default
+        // files are optional.
+        if !file.is_file() {
+            return Err(Failure::Invalid(format!(
+                "--authfile {}: no such file",
+                file.display()
+            )));
+        }
+        opts.auth_files = vec![file.clone()];
+    }
     if let Some(user) = &args.username {
         if !args.password_stdin {
             return Err(Failure::Invalid(
@@ -478,10 +513,10 @@ pub(crate) fn client_options(
         if secret.is_empty() {
             return Err(Failure::Invalid("--password-stdin: empty password".into()));
         }
-        opts.credentials = Some(ocipick_registry::auth::Credentials {
-            username: user.clone(),
+        opts.credentials = Some(ocipick_registry::auth::Credentials::new(
+            user.clone(),
             secret,
-        });
+        ));
     } else if args.password_stdin {
         return Err(Failure::Invalid("--password-stdin needs --username".into()));
     }
@@ -547,7 +582,7 @@ pub(crate) fn load_source(
             let client = client(registry, max_index)?;
             let f = client
                 .fetch_manifest(&r, &r.manifest_ref())
-                .map_err(|e| Failure::Registry(e.to_string()))?;
+                .map_err(Failure::from)?;
             let origin = r.to_string();
             let doc = match media_type::kind(&f.media_type) {
                 Kind::Index => Doc::Bytes(f.bytes.into()),

@@ -134,7 +134,8 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
     let setup = run::setup_target(&args.target, &args.policy)?;
     let mut client_opts = run::client_options(&args.registry, setup.max_index)?;
     // --username/--password-stdin are for the first upstream only; the
-    // others take theirs from the Docker configuration.
+    // others take theirs from the credential files (--authfile, auth.json,
+    // the Docker configuration).
     client_opts.credentials_registry = Some(args.upstream[0].clone());
     let client =
         ocipick_registry::Client::new(client_opts).map_err(|e| Failure::Invalid(e.to_string()))?;

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ocipick::media_type;
@@ -22,6 +22,74 @@ application/vnd.docker.distribution.manifest.list.v2+json, \
 application/vnd.oci.image.manifest.v1+json, \
 application/vnd.docker.distribution.manifest.v2+json";
 
+/// Where `--verbose` lines go: one per HTTP request and answer, and one
+/// for each credential and TLS source used. Lines never hold a secret:
+/// no headers, no bodies, and URLs without their query strings or user
+/// information.
+#[derive(Clone, Default)]
+pub struct Trace(Option<Arc<TraceSink>>);
+
+/// What receives [`Trace`] lines.
+type TraceSink = dyn Fn(&str) + Send + Sync;
+
+impl Trace {
+    /// Sends every line to `sink`.
+    pub fn new(sink: impl Fn(&str) + Send + Sync + 'static) -> Trace {
+        Trace(Some(Arc::new(sink)))
+    }
+
+    /// Whether lines go anywhere.
+    pub fn enabled(&self) -> bool {
+        self.0.is_some()
+    }
+
+    fn line(&self, text: impl FnOnce() -> String) {
+        if let Some(sink) = &self.0 {
+            sink(&text());
+        }
+    }
+}
+
+impl std::fmt::Debug for Trace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.enabled() {
+            "Trace(on)"
+        } else {
+            "Trace(off)"
+        })
+    }
+}
+
+/// A URL fit for a log line: without user information and with any query
+/// string replaced by `?…` (token realms and redirects may carry secrets
+/// there).
+///
+/// ```
+/// use ocipick_registry::redact_url;
+/// assert_eq!(redact_url("https://u:p@a.example/token?scope=x"), "https://…@a.example/token?…");
+/// assert_eq!(redact_url("http://127.0.0.1:5000/v2/a/manifests/v1"), "http://127.0.0.1:5000/v2/a/manifests/v1");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, _)) => (b, "?…"),
+        None => (url, ""),
+    };
+    let (scheme, rest) = base.split_once("://").unwrap_or(("", base));
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("…@{host}"),
+        None => authority.to_owned(),
+    };
+    let sep = if scheme.is_empty() { "" } else { "://" };
+    format!("{scheme}{sep}{authority}{path}{query}")
+}
+
+/// The OAuth2 `client_id` of refresh-token requests.
+pub const OAUTH_CLIENT_ID: &str = "ocipick";
+
 /// How the client talks to registries.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -35,8 +103,9 @@ pub struct ClientOptions {
     /// The one registry `credentials` are for; `None` sends them to any
     /// registry that asks (a command that talks to one registry).
     pub credentials_registry: Option<String>,
-    /// The Docker configuration file to read credentials from.
-    pub docker_config: Option<PathBuf>,
+    /// The credential files to read, in order ([`auth::lookup`]): by
+    /// default [`auth::default_auth_files`].
+    pub auth_files: Vec<PathBuf>,
     /// The largest manifest body accepted; reading stops past it.
     pub max_bytes: u64,
     /// Connection timeout.
@@ -50,6 +119,15 @@ pub struct ClientOptions {
     pub backoff: Duration,
     /// The longest `Retry-After` honoured; a longer one ends the retries.
     pub max_retry_after: Duration,
+    /// Where `--verbose` lines go (nowhere by default).
+    pub trace: Trace,
+    /// One directory of TLS material for every registry (skopeo's
+    /// `--cert-dir`), instead of the `certs_d` directories.
+    pub cert_dir: Option<PathBuf>,
+    /// Where each registry's TLS directory `ROOT/HOST[:PORT]` is looked up,
+    /// in order, the first that exists winning: by default
+    /// [`crate::CERTS_D`].
+    pub certs_d: Vec<PathBuf>,
 }
 
 impl Default for ClientOptions {
@@ -59,13 +137,16 @@ impl Default for ClientOptions {
             plain_http: BTreeSet::new(),
             credentials: None,
             credentials_registry: None,
-            docker_config: auth::docker_config_path(),
+            auth_files: auth::default_auth_files(),
             max_bytes: 4 << 20,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             retries: 3,
             backoff: Duration::from_millis(200),
             max_retry_after: Duration::from_secs(10),
+            trace: Trace::default(),
+            cert_dir: None,
+            certs_d: crate::certs::CERTS_D.iter().map(PathBuf::from).collect(),
         }
     }
 }
@@ -173,6 +254,24 @@ pub struct Client {
     auth_headers: Mutex<BTreeMap<String, String>>,
     plain: Mutex<BTreeSet<String>>,
     creds: Mutex<BTreeMap<String, Option<Credentials>>>,
+    /// The roots every request trusts: `--ca-file`'s, or the platform's.
+    roots: ureq::tls::RootCerts,
+    /// `--ca-file`'s certificates, which a certs.d directory's add to.
+    ca_certs: Option<Vec<ureq::tls::Certificate<'static>>>,
+    /// Each registry's own TLS configuration, from its certificate
+    /// directory (`None`: the agent's).
+    tls: Mutex<BTreeMap<String, Option<ureq::tls::TlsConfig>>>,
+}
+
+/// `req` with `tls` as its TLS configuration, when there is one.
+fn with_tls<B>(
+    req: ureq::RequestBuilder<B>,
+    tls: &Option<ureq::tls::TlsConfig>,
+) -> ureq::RequestBuilder<B> {
+    match tls {
+        Some(t) => req.config().tls_config(t.clone()).build(),
+        None => req,
+    }
 }
 
 /// The request methods the client sends.
@@ -190,6 +289,21 @@ enum Method<'b> {
         head: bool,
         range: Option<&'b str>,
     },
+}
+
+impl Method<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Method::Get | Method::Stream { head: false, .. } => "GET",
+            Method::Head | Method::Stream { head: true, .. } => "HEAD",
+            Method::Put { .. } => "PUT",
+        }
+    }
+}
+
+/// `N ms` of an elapsed time.
+fn millis(started: std::time::Instant) -> String {
+    format!("{} ms", started.elapsed().as_millis())
 }
 
 struct Target<'r> {
@@ -276,6 +390,21 @@ fn describe(e: &ureq::Error) -> String {
     }
 }
 
+/// [`describe`], with a hint when the server refused the handshake over
+/// the client certificate: none was presented, or this one was refused.
+fn describe_tls(e: &ureq::Error, tls: &Option<ureq::tls::TlsConfig>) -> String {
+    let text = describe(e);
+    if !(text.contains("BadCertificate") || text.contains("CertificateRequired")) {
+        return text;
+    }
+    match tls.as_ref().and_then(|t| t.client_cert()) {
+        None => format!(
+            "{text} (the registry may require a client certificate: put client.cert and client.key in its certs.d directory or --cert-dir)"
+        ),
+        Some(_) => format!("{text} (the registry refused the client certificate)"),
+    }
+}
+
 /// Parses `Retry-After` as delay-seconds (HTTP dates are not honoured).
 fn retry_after(resp: &Response<ureq::Body>) -> Option<Duration> {
     header(resp, "retry-after")?
@@ -286,36 +415,23 @@ fn retry_after(resp: &Response<ureq::Body>) -> Option<Duration> {
 }
 
 impl Client {
-    /// Builds a client. Fails only on a bad `ca_file`.
+    /// Builds a client. Fails only on a bad `ca_file`; a registry's bad
+    /// certificate directory fails its requests.
     pub fn new(opts: ClientOptions) -> Result<Client, RegistryError> {
-        let roots = match &opts.ca_file {
-            None => ureq::tls::RootCerts::PlatformVerifier,
-            Some(path) => {
-                let pem = crate::read::read_file(path, 1 << 20, "")
-                    .map_err(|e| RegistryError::Setup(format!("--ca-file: {e}")))?;
-                let mut certs = Vec::new();
-                for item in ureq::tls::parse_pem(&pem) {
-                    match item {
-                        Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
-                        Ok(_) => {}
-                        Err(e) => {
-                            return Err(RegistryError::Setup(format!(
-                                "--ca-file {}: {e}",
-                                path.display()
-                            )))
-                        }
-                    }
-                }
-                if certs.is_empty() {
-                    return Err(RegistryError::Setup(format!(
-                        "--ca-file {}: no PEM certificate in it",
-                        path.display()
-                    )));
-                }
-                ureq::tls::RootCerts::new_with_certs(&certs)
-            }
+        let ca_certs = match &opts.ca_file {
+            None => None,
+            Some(path) => Some(
+                crate::certs::certificates(path)
+                    .map_err(|e| RegistryError::Setup(format!("--ca-file {e}")))?,
+            ),
         };
-        let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
+        let roots = match &ca_certs {
+            None => ureq::tls::RootCerts::PlatformVerifier,
+            Some(certs) => ureq::tls::RootCerts::new_with_certs(certs),
+        };
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(roots.clone())
+            .build();
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .tls_config(tls)
@@ -334,7 +450,92 @@ impl Client {
             auth_headers: Mutex::new(BTreeMap::new()),
             plain: Mutex::new(BTreeSet::new()),
             creds: Mutex::new(BTreeMap::new()),
+            roots,
+            ca_certs,
+            tls: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// The `--verbose` line of one answer: method, URL (redacted), status,
+    /// body length (its `Content-Length`) and time taken, or the error.
+    fn trace_answer(
+        &self,
+        method: &str,
+        url: &str,
+        result: &Result<Response<ureq::Body>, ureq::Error>,
+        started: std::time::Instant,
+    ) {
+        self.opts.trace.line(|| match result {
+            Ok(resp) => format!(
+                "{method} {} -> {} ({}, {})",
+                redact_url(url),
+                resp.status().as_u16(),
+                match header(resp, "content-length") {
+                    Some(n) => format!("{n} bytes"),
+                    None => "length unknown".to_owned(),
+                },
+                millis(started)
+            ),
+            Err(e) => format!(
+                "{method} {} -> failed: {} ({})",
+                redact_url(url),
+                describe(e),
+                millis(started)
+            ),
+        });
+    }
+
+    /// `registry`'s TLS configuration from its certificate directory
+    /// (read once; `None` when it has none): the directory's `*.crt` CAs
+    /// added to the usual roots, and its client certificate.
+    fn tls_for(&self, registry: &str) -> Result<Option<ureq::tls::TlsConfig>, RegistryError> {
+        if let Some(t) = lock(&self.tls).get(registry) {
+            return Ok(t.clone());
+        }
+        let Some(dir) =
+            crate::certs::find(self.opts.cert_dir.as_deref(), &self.opts.certs_d, registry)
+        else {
+            lock(&self.tls).insert(registry.to_owned(), None);
+            return Ok(None);
+        };
+        let found = crate::certs::load(&dir).map_err(RegistryError::Setup)?;
+        self.opts.trace.line(|| {
+            format!(
+                "TLS for {registry}: {} (CA files: {}; client certificate: {})",
+                found.dir.display(),
+                if found.ca_files.is_empty() {
+                    "none".to_owned()
+                } else {
+                    found.ca_files.join(", ")
+                },
+                found.client.as_ref().map_or("none", |c| c.2.as_str())
+            )
+        });
+        let tls = if found.cas.is_empty() && found.client.is_none() {
+            None
+        } else {
+            let roots = if found.cas.is_empty() {
+                self.roots.clone()
+            } else {
+                let mut all = match &self.ca_certs {
+                    Some(c) => c.clone(),
+                    None => crate::certs::system_roots(),
+                };
+                all.extend(found.cas);
+                ureq::tls::RootCerts::new_with_certs(&all)
+            };
+            let client = found
+                .client
+                .map(|(chain, key, _)| ureq::tls::ClientCert::new_with_certs(&chain, key));
+            Some(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(roots)
+                    .client_cert(client)
+                    .build(),
+            )
+        };
+        lock(&self.tls).insert(registry.to_owned(), tls.clone());
+        Ok(tls)
     }
 
     /// Requests made so far.
@@ -359,22 +560,61 @@ impl Client {
         }
     }
 
-    fn credentials(&self, registry: &str) -> Result<Option<Credentials>, RegistryError> {
+    /// The credentials for `r`'s repository: the command line's, else the
+    /// first the credential files hold (looked up once per repository).
+    fn credentials(&self, r: &Reference) -> Result<Option<Credentials>, RegistryError> {
         if let Some(c) = &self.opts.credentials {
             match &self.opts.credentials_registry {
-                Some(only) if only != registry => {}
-                _ => return Ok(Some(c.clone())),
+                Some(only) if *only != r.registry => {}
+                _ => {
+                    self.opts.trace.line(|| {
+                        format!(
+                            "credentials for {}/{}: --username {}",
+                            r.registry, r.repository, c.username
+                        )
+                    });
+                    return Ok(Some(c.clone()));
+                }
             }
         }
-        if let Some(c) = lock(&self.creds).get(registry) {
+        let key = format!("{}/{}", r.registry, r.repository);
+        if let Some(c) = lock(&self.creds).get(&key) {
             return Ok(c.clone());
         }
-        let found = match &self.opts.docker_config {
-            Some(path) => auth::from_docker_config(path, registry)
-                .map_err(|e| RegistryError::Auth(e.to_string()))?,
-            None => None,
-        };
-        lock(&self.creds).insert(registry.to_owned(), found.clone());
+        let found =
+            auth::lookup(&self.opts.auth_files, &r.registry, &r.repository).map_err(|e| {
+                if e.malformed {
+                    RegistryError::Setup(e.to_string())
+                } else {
+                    RegistryError::Auth(e.to_string())
+                }
+            })?;
+        self.opts.trace.line(|| match &found {
+            Some(f) => format!(
+                "credentials for {key}: {}{}",
+                f.origin,
+                if f.credentials.identity_token.is_some() {
+                    " (identity token)"
+                } else {
+                    ""
+                }
+            ),
+            None => format!(
+                "credentials for {key}: none in {}",
+                if self.opts.auth_files.is_empty() {
+                    "(no credential files)".to_owned()
+                } else {
+                    self.opts
+                        .auth_files
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
+        });
+        let found = found.map(|f| f.credentials);
+        lock(&self.creds).insert(key, found.clone());
         Ok(found)
     }
 
@@ -390,6 +630,7 @@ impl Client {
         authorization: Option<&str>,
     ) -> Result<Response<ureq::Body>, RegistryError> {
         let r = t.reference;
+        let tls = self.tls_for(&r.registry)?;
         let mut attempt = 0;
         // The HTTPS error of a loopback registry, while plain HTTP is tried.
         let mut https_error: Option<String> = None;
@@ -400,23 +641,25 @@ impl Client {
                 self.scheme(r)
             };
             self.count(false);
+            let url = url_for(scheme);
+            let started = std::time::Instant::now();
             let result = match method {
                 Method::Get | Method::Head => {
                     let mut req = match method {
-                        Method::Head => self.agent.head(url_for(scheme)),
-                        _ => self.agent.get(url_for(scheme)),
+                        Method::Head => self.agent.head(&url),
+                        _ => self.agent.get(&url),
                     }
                     .header("Accept", accept);
                     if let Some(a) = authorization {
                         req = req.header("Authorization", a);
                     }
-                    req.call()
+                    with_tls(req, &tls).call()
                 }
                 Method::Stream { head, range } => {
                     let mut req = if head {
-                        self.agent.head(url_for(scheme))
+                        self.agent.head(&url)
                     } else {
-                        self.agent.get(url_for(scheme))
+                        self.agent.get(&url)
                     }
                     .header("Accept", accept);
                     if let Some(a) = authorization {
@@ -425,20 +668,25 @@ impl Client {
                     if let Some(r) = range {
                         req = req.header("Range", r);
                     }
-                    req.config().timeout_per_call(None).build().call()
+                    with_tls(req, &tls)
+                        .config()
+                        .timeout_per_call(None)
+                        .build()
+                        .call()
                 }
                 Method::Put { body, content_type } => {
                     let mut req = self
                         .agent
-                        .put(url_for(scheme))
+                        .put(&url)
                         .header("Accept", accept)
                         .header("Content-Type", content_type);
                     if let Some(a) = authorization {
                         req = req.header("Authorization", a);
                     }
-                    req.send(body)
+                    with_tls(req, &tls).send(body)
                 }
             };
+            self.trace_answer(method.name(), &url, &result, started);
             match result {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
@@ -471,7 +719,7 @@ impl Client {
                     if scheme == "https" && r.is_loopback() && https_error.is_none() {
                         // As Docker does for loopback registries: plain HTTP
                         // after HTTPS fails.
-                        https_error = Some(describe(&e));
+                        https_error = Some(describe_tls(&e, &tls));
                         continue;
                     }
                     let transient = matches!(
@@ -494,7 +742,7 @@ impl Client {
                         continue;
                     }
                     return Err(t.err_transport_timed(
-                        format!("{}: {}", t.what, describe(&e)),
+                        format!("{}: {}", t.what, describe_tls(&e, &tls)),
                         matches!(e, ureq::Error::Timeout(_)),
                     ));
                 }
@@ -512,38 +760,75 @@ impl Client {
         actions: &str,
     ) -> Result<String, RegistryError> {
         let r = t.reference;
-        let creds = self.credentials(&r.registry)?;
+        let creds = self.credentials(r)?;
         match challenge {
             Some(Challenge::Basic) => match creds {
+                Some(c) if c.identity_token.is_some() && c.secret.is_empty() => Err(t.err_status(
+                    401,
+                    " (the registry asks for a password, and its credentials hold only an identity token, which token endpoints take)".into(),
+                )),
                 Some(c) => Ok(c.basic()),
-                None => Err(t.err_status(401, " (the registry needs credentials: --username/--password-stdin or a Docker config)".into())),
+                None => Err(t.err_status(401, " (the registry needs credentials: --username/--password-stdin, --authfile or a Docker config)".into())),
             },
             Some(Challenge::Bearer { realm, service, .. }) => {
                 let scope = format!("repository:{}:{actions}", r.repository);
-                let mut url = realm.clone();
-                url.push(if realm.contains('?') { '&' } else { '?' });
-                if let Some(s) = &service {
-                    url.push_str(&format!("service={}&", encode(s)));
-                }
-                url.push_str(&format!("scope={}", encode(&scope)));
                 let realm_is_safe = realm.starts_with("https://")
                     || url_host_is_loopback(&realm)
                     || self.opts.plain_http.iter().any(|h| realm.starts_with(&format!("http://{h}/")));
-                let mut req = self.agent.get(&url);
-                if let (Some(c), true) = (&creds, realm_is_safe) {
-                    req = req.header("Authorization", c.basic());
-                }
+                // Secrets go only where they cannot be read on the way.
+                let creds = creds.filter(|_| realm_is_safe);
+                // The token endpoint gets the registry's TLS material, as
+                // Docker sends it.
+                let tls = self.tls_for(&r.registry)?;
+                let refresh = creds.as_ref().and_then(|c| c.identity_token.as_deref());
+                let started = std::time::Instant::now();
                 self.count(false);
-                let mut resp = req
-                    .call()
+                let (method, sent_to, result) = match refresh {
+                    // An identity token is an OAuth2 refresh token: POSTed
+                    // as distribution's token spec (oauth.md) says, as
+                    // Docker does.
+                    Some(refresh_token) => {
+                        let mut form = format!(
+                            "grant_type=refresh_token&refresh_token={}&client_id={}&scope={}",
+                            encode(refresh_token),
+                            encode(OAUTH_CLIENT_ID),
+                            encode(&scope)
+                        );
+                        if let Some(s) = &service {
+                            form.push_str(&format!("&service={}", encode(s)));
+                        }
+                        let req = self
+                            .agent
+                            .post(&realm)
+                            .header("Content-Type", "application/x-www-form-urlencoded");
+                        ("POST", realm.clone(), with_tls(req, &tls).send(form.as_bytes()))
+                    }
+                    None => {
+                        let mut url = realm.clone();
+                        url.push(if realm.contains('?') { '&' } else { '?' });
+                        if let Some(s) = &service {
+                            url.push_str(&format!("service={}&", encode(s)));
+                        }
+                        url.push_str(&format!("scope={}", encode(&scope)));
+                        let mut req = self.agent.get(&url);
+                        if let Some(c) = &creds {
+                            req = req.header("Authorization", c.basic());
+                        }
+                        let result = with_tls(req, &tls).call();
+                        ("GET", url, result)
+                    }
+                };
+                self.trace_answer(method, &sent_to, &result, started);
+                let mut resp = result
                     .map_err(|e| t.err_transport(format!("token request to {}: {e}", strip_query(&realm))))?;
                 let status = resp.status().as_u16();
                 if status != 200 {
                     return Err(RegistryError::Auth(format!(
-                        "{}/{}: token endpoint {} answered HTTP {status}",
+                        "{}/{}: token endpoint {} answered HTTP {status}{}",
                         r.registry,
                         r.repository,
-                        strip_query(&realm)
+                        strip_query(&realm),
+                        if refresh.is_some() { " to the identity token (refresh token)" } else { "" }
                     )));
                 }
                 let mut body = Vec::new();

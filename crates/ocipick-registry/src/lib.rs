@@ -7,14 +7,16 @@
 //! device cannot hang or flood a read.
 
 pub mod auth;
+mod certs;
 mod client;
 mod layout;
 mod read;
 mod reference;
 
+pub use certs::CERTS_D;
 pub use client::{
-    Client, ClientOptions, Fetched, ForwardMethod, ManifestAnswer, Refusal, RegistryError, Stats,
-    MANIFEST_ACCEPT,
+    redact_url, Client, ClientOptions, Fetched, ForwardMethod, ManifestAnswer, Refusal,
+    RegistryError, Stats, Trace, MANIFEST_ACCEPT,
 };
 pub use layout::{Layout, LayoutTarget};
 pub use read::{read_file, read_limited, read_stdin};

@@ -75,9 +75,51 @@ pub struct TlsMaterial {
     pub ca_pem: String,
     pub cert_pem: String,
     pub key_pem: String,
+    /// For mutual TLS: the registry then requires a client certificate
+    /// signed by this CA (distribution's `http.tls.clientcas`).
+    pub client: Option<ClientMaterial>,
+}
+
+/// A client CA and a client certificate (and key) it signed.
+pub struct ClientMaterial {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl ClientMaterial {
+    /// A new client CA, and a client certificate named `name` signed by it.
+    pub fn new(name: &str) -> ClientMaterial {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("client CA key");
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("client CA params");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "ocipick test client CA");
+        let ca = ca.self_signed(&ca_key).expect("self-sign client CA");
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("client key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("client params");
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &ca, &ca_key).expect("sign client");
+        ClientMaterial {
+            ca_pem: ca.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
 }
 
 impl TlsMaterial {
+    /// [`TlsMaterial::new`], for a registry that requires client
+    /// certificates (mutual TLS).
+    pub fn with_client_auth() -> TlsMaterial {
+        TlsMaterial {
+            client: Some(ClientMaterial::new("ocipick test client")),
+            ..TlsMaterial::new()
+        }
+    }
+
     pub fn new() -> TlsMaterial {
         use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
         let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("CA key");
@@ -98,6 +140,7 @@ impl TlsMaterial {
             ca_pem: ca.pem(),
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
+            client: None,
         }
     }
 }
@@ -139,7 +182,9 @@ impl Drop for Registry {
     }
 }
 
-fn agent(ca_pem: Option<&str>) -> ureq::Agent {
+/// The harness's own HTTP client: trusting `ca_pem`, presenting the
+/// client certificate of `client`.
+fn agent(ca_pem: Option<&str>, client: Option<&ClientMaterial>) -> ureq::Agent {
     let mut cfg = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(10)))
@@ -151,8 +196,15 @@ fn agent(ca_pem: Option<&str>) -> ureq::Agent {
                 _ => None,
             })
             .collect();
+        let client_cert = client.map(|c| {
+            let chain =
+                [ureq::tls::Certificate::from_pem(c.cert_pem.as_bytes()).expect("client cert")];
+            let key = ureq::tls::PrivateKey::from_pem(c.key_pem.as_bytes()).expect("client key");
+            ureq::tls::ClientCert::new_with_certs(&chain, key)
+        });
         let tls = ureq::tls::TlsConfig::builder()
             .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+            .client_cert(client_cert)
             .build();
         cfg = cfg.tls_config(tls);
     }
@@ -193,6 +245,13 @@ impl Registry {
                 d.join("server.pem").display(),
                 d.join("server-key.pem").display()
             );
+            if let Some(c) = &t.client {
+                std::fs::write(d.join("client-ca.pem"), &c.ca_pem).unwrap();
+                http_extra.push_str(&format!(
+                    "    clientcas:\n      - {}\n",
+                    d.join("client-ca.pem").display()
+                ));
+            }
         }
         let auth_yaml = match &auth {
             Auth::None => String::new(),
@@ -215,7 +274,10 @@ impl Registry {
                 )
             }
         };
-        let agent = agent(tls.map(|t| t.ca_pem.as_str()));
+        let agent = agent(
+            tls.map(|t| t.ca_pem.as_str()),
+            tls.and_then(|t| t.client.as_ref()),
+        );
         let scheme = if tls.is_some() { "https" } else { "http" };
         let log = d.join("registry.log");
         let mut last_log = String::new();
@@ -512,8 +574,12 @@ fn parse_access(line: &str) -> Option<Access> {
 /// One request the token issuer answered.
 #[derive(Debug, Clone)]
 pub struct TokenRequest {
+    /// `GET` or `POST`.
+    pub method: String,
     /// Decoded query parameters.
     pub query: BTreeMap<String, String>,
+    /// Decoded form fields of a POST (`application/x-www-form-urlencoded`).
+    pub form: BTreeMap<String, String>,
     /// The Basic user name sent, if any.
     pub username: Option<String>,
     /// The status answered.
@@ -528,6 +594,13 @@ pub struct TokenRequest {
 /// Policy: with the right Basic credentials, every action asked for; with
 /// wrong ones, 401; with none, `pull` on `public/…` repositories and 401
 /// elsewhere.
+///
+/// It also takes OAuth2 refresh tokens as distribution's token spec
+/// ("oauth.md") has them: `POST /token` with an
+/// `application/x-www-form-urlencoded` body of `grant_type=refresh_token`,
+/// `refresh_token`, `service`, `scope` and `client_id`, answered with
+/// `{"access_token": JWT}` granting every action asked for when the refresh
+/// token is the one it was started with, and 401 otherwise.
 pub struct TokenIssuer {
     pub port: u16,
     pub cert_pem: String,
@@ -535,6 +608,8 @@ pub struct TokenIssuer {
     key: ring::signature::EcdsaKeyPair,
     username: String,
     password: String,
+    /// The refresh token POSTs must carry (none accepted when empty).
+    refresh_token: String,
     pub requests: Mutex<Vec<TokenRequest>>,
     /// Every token minted, for checking they never leak into output.
     pub issued: Mutex<Vec<String>>,
@@ -549,6 +624,16 @@ impl TokenIssuer {
     /// Starts the issuer on a free port, serving on a thread until dropped
     /// (see [`IssuerGuard`]).
     pub fn start(username: &str, password: &str) -> (Arc<TokenIssuer>, IssuerGuard) {
+        TokenIssuer::start_with_refresh_token(username, password, "")
+    }
+
+    /// [`TokenIssuer::start`], also accepting `refresh_token` in
+    /// `grant_type=refresh_token` POSTs.
+    pub fn start_with_refresh_token(
+        username: &str,
+        password: &str,
+        refresh_token: &str,
+    ) -> (Arc<TokenIssuer>, IssuerGuard) {
         use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("token key");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
@@ -573,6 +658,7 @@ impl TokenIssuer {
             key: signer,
             username: username.to_owned(),
             password: password.to_owned(),
+            refresh_token: refresh_token.to_owned(),
             requests: Mutex::new(Vec::new()),
             issued: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
@@ -641,6 +727,8 @@ impl TokenIssuer {
             return;
         }
         let mut authorization = None;
+        let mut content_length = 0usize;
+        let mut content_type = String::new();
         loop {
             let mut line = String::new();
             match reader.read_line(&mut line) {
@@ -654,32 +742,48 @@ impl TokenIssuer {
             if let Some((k, v)) = line.split_once(':') {
                 if k.eq_ignore_ascii_case("authorization") {
                     authorization = Some(v.trim().to_owned());
+                } else if k.eq_ignore_ascii_case("content-length") {
+                    content_length = v.trim().parse().unwrap_or(0);
+                } else if k.eq_ignore_ascii_case("content-type") {
+                    content_type = v.trim().to_owned();
                 }
             }
         }
+        let method = request_line.split(' ').next().unwrap_or("").to_owned();
         let target = request_line.split(' ').nth(1).unwrap_or("");
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let query: BTreeMap<String, String> = query
-            .split('&')
-            .filter(|kv| !kv.is_empty())
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (percent_decode(k), percent_decode(v))
-            })
-            .collect();
+        let query = parse_form(query);
+        let mut body = vec![0u8; content_length.min(64 * 1024)];
+        if method == "POST" && reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let form = if method == "POST" && content_type == "application/x-www-form-urlencoded" {
+            parse_form(&String::from_utf8_lossy(&body))
+        } else {
+            BTreeMap::new()
+        };
         let basic = authorization
             .as_deref()
             .and_then(|a| a.strip_prefix("Basic "))
             .and_then(|b| STANDARD.decode(b.trim()).ok())
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| s.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())));
-        let scope = query.get("scope").cloned().unwrap_or_default();
+        // A POST's parameters are its form fields; a GET's, its query.
+        let params = if method == "POST" { &form } else { &query };
+        let scope = params.get("scope").cloned().unwrap_or_default();
         let (name, actions) = parse_scope(&scope);
         let granted: Option<Vec<&str>> = if path != "/token"
-            || query.get("service").map(String::as_str) != Some(Self::SERVICE)
+            || params.get("service").map(String::as_str) != Some(Self::SERVICE)
             || name.is_empty()
         {
             None
+        } else if method == "POST" {
+            let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+            let ok = field("grant_type") == "refresh_token"
+                && !self.refresh_token.is_empty()
+                && field("refresh_token") == self.refresh_token
+                && !field("client_id").is_empty();
+            ok.then(|| actions.iter().map(String::as_str).collect())
         } else {
             match &basic {
                 Some((u, p)) if *u == self.username && *p == self.password => {
@@ -693,6 +797,13 @@ impl TokenIssuer {
             }
         };
         let (status, body) = match granted {
+            Some(acts) if method == "POST" => {
+                let token = self.mint("refresh-token-holder", &name, &acts);
+                (
+                    200,
+                    json!({"access_token": token, "scope": scope, "expires_in": 600}).to_string(),
+                )
+            }
             Some(acts) => {
                 let subject = basic.as_ref().map_or("anonymous", |(u, _)| u.as_str());
                 let token = self.mint(subject, &name, &acts);
@@ -705,7 +816,9 @@ impl TokenIssuer {
             ),
         };
         self.requests.lock().unwrap().push(TokenRequest {
+            method,
             query,
+            form,
             username: basic.map(|(u, _)| u),
             status,
         });
@@ -745,6 +858,17 @@ fn parse_scope(scope: &str) -> (String, Vec<String>) {
         ),
         None => (String::new(), Vec::new()),
     }
+}
+
+/// `a=1&b=x%20y` → {a: 1, b: "x y"}.
+fn parse_form(s: &str) -> BTreeMap<String, String> {
+    s.split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
 }
 
 fn percent_decode(s: &str) -> String {
