@@ -23,8 +23,9 @@ const REF_NAME: &str = "org.opencontainers.image.ref.name";
 #[derive(Debug, Args)]
 pub struct AnnotateArgs {
     /// The index: a JSON file, `-` for standard input, an OCI image layout
-    /// as DIR, DIR:TAG or oci:DIR[:TAG], or a registry reference
-    /// [docker://][REGISTRY/]REPO[:TAG|@DIGEST].
+    /// as DIR, DIR:TAG, oci:DIR[:TAG] or ocidir://DIR[:TAG], a tar of one as
+    /// oci-archive:FILE[:TAG] (read only: name a destination with --to), or
+    /// a registry reference [docker://][REGISTRY/]REPO[:TAG|@DIGEST].
     pub source: String,
 
     /// Where to write the new index [default: SOURCE]: a file (written to a
