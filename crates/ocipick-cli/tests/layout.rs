@@ -884,3 +884,89 @@ fn annotate_does_not_rewrite_an_archive() {
         json!("v")
     );
 }
+
+/// An archive as skopeo itself writes it (`skopeo copy oci:DIR:v1
+/// oci-archive:FILE:v1`, a real image: an uncompressed tar layer and a
+/// config whose diff ID matches) gives the answer the directory gives.
+/// Skipped, saying so, where skopeo is not installed (scripts/test.sh
+/// installs it).
+#[test]
+fn an_archive_written_by_skopeo() {
+    if Command::new("skopeo").arg("--version").output().is_err() {
+        eprintln!("skopeo is not installed: an_archive_written_by_skopeo skipped");
+        return;
+    }
+    let l = Layout::new();
+    let mut layer = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_size(3);
+    h.set_mode(0o644);
+    h.set_cksum();
+    layer.append_data(&mut h, "hello", &b"hi\n"[..]).unwrap();
+    let layer = layer.into_inner().unwrap();
+    let (ld, ls) = l.blob(&layer);
+    let config = json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [ld]},
+    });
+    let (cd, cs) = l.blob(&serde_json::to_vec(&config).unwrap());
+    let manifest = json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": ls}],
+    });
+    let (md, ms) = l.blob(&serde_json::to_vec(&manifest).unwrap());
+    let mut m = json!({"mediaType": OCI_MANIFEST, "digest": md, "size": ms});
+    m["platform"] = platform("linux/amd64");
+    let idx = l.index_blob(&index(&[m]), Some("v1"));
+    l.write_index_json(&[idx]);
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("image.tar").display().to_string();
+    let st = Command::new("skopeo")
+        .args(["copy", "--quiet", "--multi-arch", "all"])
+        .arg(format!("oci:{}:v1", l.root()))
+        .arg(format!("oci-archive:{file}:v1"))
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "skopeo copy: {st:?}");
+    // skopeo may rewrite the manifest (it compresses the layer), so the
+    // oracle is the archive extracted by tar(1) into a directory.
+    let extracted = tempfile::tempdir().unwrap();
+    let st = Command::new("tar")
+        .arg("-xf")
+        .arg(&file)
+        .arg("-C")
+        .arg(extracted.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let dir = extracted.path().display().to_string();
+    let from_dir = select(&format!("{dir}:v1"), "linux/amd64", &[])
+        .expect(0)
+        .json();
+    assert_eq!(from_dir["mediaType"], json!(OCI_MANIFEST));
+    for source in [
+        format!("oci-archive:{file}:v1"),
+        format!("oci-archive:{file}"),
+    ] {
+        let v = select(&source, "linux/amd64", &[]).expect(0).json();
+        assert_eq!(v["digest"], from_dir["digest"], "{source}");
+        assert_eq!(v["size"], from_dir["size"], "{source}");
+        assert_eq!(
+            v["index"]["digest"], from_dir["index"]["digest"],
+            "{source}"
+        );
+    }
+    // The manifest it names is in the archive, and reads as skopeo wrote it.
+    let hex = from_dir["digest"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("sha256:")
+        .unwrap()
+        .to_owned();
+    let m: Value = serde_json::from_slice(
+        &std::fs::read(extracted.path().join("blobs/sha256").join(hex)).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(m["config"]["digest"], json!(cd));
+}
