@@ -924,6 +924,63 @@ impl Drop for Mapped {
 mod tests {
     use super::*;
 
+    /// How the layout spellings split into path and tag: a trailing `:TAG`
+    /// is a tag only where the whole is not an existing path.
+    #[test]
+    fn layout_spellings_split_path_and_tag() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let colon_dir = dir.path().join("a:b");
+        std::fs::create_dir(&colon_dir).unwrap();
+        let tar = dir.path().join("x.tar");
+        std::fs::write(&tar, b"").unwrap();
+        let colon_tar = dir.path().join("y.tar:v2");
+        std::fs::write(&colon_tar, b"").unwrap();
+        let t = tar.display().to_string();
+        let layout =
+            |p: &str, tag: Option<&str>| format!("Layout({p:?}, {:?})", tag.map(str::to_owned));
+        let archive =
+            |p: &str, tag: Option<&str>| format!("Archive({p:?}, {:?})", tag.map(str::to_owned));
+        for (source, flag, want) in [
+            (format!("ocidir://{d}"), None, layout(&d, None)),
+            (format!("ocidir://{d}:v1"), None, layout(&d, Some("v1"))),
+            (format!("ocidir://{d}"), Some("v1"), layout(&d, Some("v1"))),
+            (
+                format!("ocidir://{d}/a:b"),
+                None,
+                layout(&format!("{d}/a:b"), None),
+            ),
+            (
+                format!("oci:{d}/a:b:v1"),
+                None,
+                layout(&format!("{d}/a:b"), Some("v1")),
+            ),
+            (format!("oci-archive:{t}"), None, archive(&t, None)),
+            (format!("oci-archive:{t}:v1"), None, archive(&t, Some("v1"))),
+            (
+                format!("oci-archive:{t}"),
+                Some("v1"),
+                archive(&t, Some("v1")),
+            ),
+            (
+                format!("oci-archive:{d}/y.tar:v2"),
+                None,
+                archive(&format!("{d}/y.tar:v2"), None),
+            ),
+            // Neither exists: the whole is the file, and opening it says so.
+            (
+                format!("oci-archive:{d}/none.tar:v1"),
+                None,
+                archive(&format!("{d}/none.tar:v1"), None),
+            ),
+        ] {
+            let got = parse_source(&source, flag).unwrap();
+            assert_eq!(format!("{got:?}"), want, "{source} {flag:?}");
+        }
+        assert!(parse_source(&format!("oci-archive:{t}:v1"), Some("v2")).is_err());
+        assert!(parse_source("oci-archive:", None).is_err());
+    }
+
     /// Large regular files are mapped with their exact bytes; small files,
     /// files over the limit, folders and missing files are left to
     /// `read_file` (and its errors).
