@@ -99,6 +99,56 @@ elif target == "layout":
             write(f"{kind}-{name}", bytes([kind, 0]) + marker + b"\0" + index + b"\0" + blob + b"\0latest")
         # index.json itself as the multi-platform index.
         write(f"top-{name}", bytes([0, 0]) + marker + b"\0" + data + b"\0" + b"" + b"\0")
+elif target == "layout_archive":
+    import io
+    import tarfile
+    marker = b'{"imageLayoutVersion":"1.0.0"}'
+
+    def archive(files, prefix="", fmt=tarfile.USTAR_FORMAT, dirs=False):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=fmt) as t:
+            if dirs:
+                for d in ("blobs", "blobs/sha256"):
+                    info = tarfile.TarInfo(prefix + d)
+                    info.type = tarfile.DIRTYPE
+                    t.addfile(info)
+            for name, data in files:
+                info = tarfile.TarInfo(prefix + name)
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    for i, (name, data) in enumerate(docs()):
+        dg = hashlib.sha256(data).hexdigest()
+        desc = {"mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": "sha256:" + dg, "size": len(data),
+                "annotations": {"org.opencontainers.image.ref.name": "latest"}}
+        index = json.dumps({"schemaVersion": 2, "manifests": [desc]}).encode()
+        files = [("oci-layout", marker), ("index.json", index), ("blobs/sha256/" + dg, data)]
+        # As skopeo writes it; as `tar -C DIR .` does; PAX and GNU headers.
+        write(f"tag-{name}", bytes([0]) + archive(files))
+        if i < 6:
+            write(f"dot-{name}", bytes([0]) + archive(files, "./", dirs=True))
+            write(f"pax-{name}", bytes([0]) + archive(files, fmt=tarfile.PAX_FORMAT))
+            write(f"gnu-{name}", bytes([3]) + archive(files, fmt=tarfile.GNU_FORMAT))
+        # index.json itself as the multi-platform index.
+        write(f"top-{name}", bytes([0]) + archive([("oci-layout", marker), ("index.json", data)]))
+elif target == "pci_ids":
+    with open(os.path.join(td, "hosts", "pci.ids"), "rb") as fh:
+        fixture = fh.read()
+    write("fixture", fixture)
+    # Slices of the fixture, and pieces of the system's database when one
+    # is installed (4 KiB each, one in eight: small inputs run faster).
+    lines = fixture.split(b"\n")
+    for i in range(0, len(lines), 8):
+        write(f"fixture-{i}", b"\n".join(lines[i:i + 16]))
+    for path in ("/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids"):
+        if os.path.exists(path):
+            with open(path, "rb") as fh:
+                db = fh.read()
+            for i, start in enumerate(range(0, len(db), 32 * 1024)):
+                write(f"system-{i}", db[start:start + 4 * 1024])
+            break
 elif target == "registry_response":
     bodies = [d for n, d in docs() if n.endswith(".json")][:12]
     for i, body in enumerate(bodies):

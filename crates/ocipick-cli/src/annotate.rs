@@ -23,8 +23,9 @@ const REF_NAME: &str = "org.opencontainers.image.ref.name";
 #[derive(Debug, Args)]
 pub struct AnnotateArgs {
     /// The index: a JSON file, `-` for standard input, an OCI image layout
-    /// as DIR, DIR:TAG or oci:DIR[:TAG], or a registry reference
-    /// [docker://][REGISTRY/]REPO[:TAG|@DIGEST].
+    /// as DIR, DIR:TAG, oci:DIR[:TAG] or ocidir://DIR[:TAG], a tar of one as
+    /// oci-archive:FILE[:TAG] (read only: name a destination with --to), or
+    /// a registry reference [docker://][REGISTRY/]REPO[:TAG|@DIGEST].
     pub source: String,
 
     /// Where to write the new index [default: SOURCE]: a file (written to a
@@ -412,6 +413,14 @@ fn same_but_annotations(old: &Index<'_>, new: &Index<'_>) -> bool {
         && old.artifact_type == new.artifact_type
 }
 
+/// Archives are read, never rewritten.
+fn archive_not_written(file: &Path) -> Failure {
+    invalid(format!(
+        "{}: annotate does not rewrite oci-archive files; name a file or a layout directory with --to, or use --dry-run",
+        file.display()
+    ))
+}
+
 fn looks_like_new_file(s: &str) -> bool {
     s.ends_with(".json") || s.starts_with('/') || s.starts_with("./") || s.starts_with("../")
 }
@@ -422,7 +431,10 @@ fn parse_dest(s: &str) -> Result<Dest, Failure> {
             "--to -: standard output is not a destination (use --dry-run)",
         ));
     }
-    if !s.starts_with("docker://") && !s.starts_with("oci:") && !Path::new(s).exists() {
+    let prefixed = ["docker://", "oci:", "ocidir://", "oci-archive:"]
+        .iter()
+        .any(|p| s.starts_with(p));
+    if !prefixed && !Path::new(s).exists() {
         let is_layout_tag = s
             .rsplit_once(':')
             .is_some_and(|(dir, _)| Path::new(dir).is_dir());
@@ -434,6 +446,7 @@ fn parse_dest(s: &str) -> Result<Dest, Failure> {
         Source::Stdin => Err(invalid("standard input is not a destination")),
         Source::File(p) => Ok(Dest::File(p)),
         Source::Layout(d, t) => Ok(Dest::Layout(d, t)),
+        Source::Archive(f, _) => Err(archive_not_written(&f)),
         Source::Registry(r) => Ok(Dest::Registry(r)),
     }
 }
@@ -594,6 +607,8 @@ pub fn run(args: &AnnotateArgs) -> Result<(String, u8), Failure> {
             Source::Stdin => None,
             Source::File(p) => Some(Dest::File(p.clone())),
             Source::Layout(d, t) => Some(Dest::Layout(d.clone(), t.clone())),
+            Source::Archive(_, _) if args.dry_run => None,
+            Source::Archive(f, _) => return Err(archive_not_written(f)),
             Source::Registry(r) => Some(Dest::Registry(r.clone())),
         },
     };

@@ -275,9 +275,11 @@ pub struct DigestCmd {
 #[derive(Debug, Args)]
 pub struct SelectArgs {
     /// The index: a JSON file (an OCI image index or a Docker manifest list),
-    /// `-` for standard input, an OCI image layout directory as DIR, DIR:TAG
-    /// or oci:DIR[:TAG], or a registry reference [docker://][REGISTRY/]REPO[:TAG|@DIGEST].
-    /// An existing path is always local.
+    /// `-` for standard input, an OCI image layout directory as DIR, DIR:TAG,
+    /// oci:DIR[:TAG] or ocidir://DIR[:TAG], a tar of one as
+    /// oci-archive:FILE[:TAG], or a registry reference
+    /// [docker://][REGISTRY/]REPO[:TAG|@DIGEST]. An existing path is always
+    /// local.
     pub source: String,
 
     #[command(flatten)]

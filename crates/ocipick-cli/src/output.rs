@@ -327,12 +327,34 @@ pub fn resolve_json(a: &Answer<'_, '_>) -> String {
 }
 
 /// `ocipick host`: the platform and the facts of the machine under `root`.
+///
+/// PCI devices are named from the PCI ID database under `root`, when there
+/// is one: in text after the numeric IDs, in JSON as a `names` object
+/// beside each `pci.device` element's `attributes` (which stay as they are).
 pub fn host(root: &std::path::Path, output: crate::cli::Output) -> String {
     let platform = ocipick_host::platform(root);
     let facts = ocipick_host::Facts::detect(root);
+    let db = ocipick_host::PciIds::load(root);
+    let names = |feature: &str, a: &std::collections::BTreeMap<String, String>| {
+        db.as_ref()
+            .filter(|_| feature == "pci.device")
+            .map(|db| db.names(a))
+            .unwrap_or_default()
+    };
     if output == crate::cli::Output::Json {
         let mut v = facts.to_nfd_json();
         v["platform"] = json!(platform.to_string());
+        if let (Some(list), Some(elements)) = (
+            facts.instances.get("pci.device"),
+            v["instances"]["pci.device"]["elements"].as_array_mut(),
+        ) {
+            for (a, element) in list.iter().zip(elements) {
+                let n = names("pci.device", a);
+                if !n.is_empty() {
+                    element["names"] = json!(n);
+                }
+            }
+        }
         return to_line(v);
     }
     let mut out = String::new();
@@ -345,11 +367,24 @@ pub fn host(root: &std::path::Path, output: crate::cli::Output) -> String {
     for (feature, list) in &facts.instances {
         for a in list {
             let parts: Vec<String> = a.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            label(
-                &mut out,
-                "device",
-                &format!("{feature} {}", parts.join(" ")),
-            );
+            let n = names(feature, a);
+            let value = if n.is_empty() {
+                format!("{feature} {}", parts.join(" "))
+            } else {
+                let id = |k: &str| a.get(k).map(String::as_str).unwrap_or("?");
+                let said: Vec<&str> = ["vendor", "device"]
+                    .iter()
+                    .filter_map(|k| n.get(k).map(String::as_str))
+                    .collect();
+                format!(
+                    "{feature} {}:{} {} ({})",
+                    id("vendor"),
+                    id("device"),
+                    said.join(" "),
+                    parts.join(" ")
+                )
+            };
+            label(&mut out, "device", &value);
         }
     }
     for (feature, set) in &facts.flags {

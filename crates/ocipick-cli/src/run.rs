@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use ocipick::media_type::{self, Kind};
 use ocipick::{Config, Descriptor, Digest, Index, Platform, Policy, Ranked, Ranking};
 use ocipick_registry::{
-    Client, ClientOptions, Layout, LayoutTarget, Reference, SourceError, Stats,
+    ArchiveLayout, Client, ClientOptions, Layout, LayoutTarget, Reference, SourceError, Stats,
 };
 
 use crate::cli::{Output, RegistryArgs, SelectArgs};
@@ -81,12 +81,15 @@ pub(crate) enum Source {
     Stdin,
     File(PathBuf),
     Layout(PathBuf, Option<String>),
+    /// `oci-archive:FILE[:TAG]`: a tar of an OCI image layout.
+    Archive(PathBuf, Option<String>),
     Registry(Reference),
 }
 
 /// Where nested content can be fetched from.
 pub(crate) enum Store {
     Layout(Layout),
+    Archive(ArchiveLayout),
     Registry(Box<Client>, Reference),
 }
 
@@ -94,6 +97,7 @@ impl Store {
     pub(crate) fn fetch(&self, d: &Descriptor<'_>) -> Result<Vec<u8>, Failure> {
         match self {
             Store::Layout(l) => Ok(l.blob(d)?),
+            Store::Archive(a) => Ok(a.blob(d)?),
             Store::Registry(client, r) => {
                 let f = client
                     .fetch_manifest(r, d.digest.as_str())
@@ -121,6 +125,10 @@ impl Store {
                 d.digest.algorithm(),
                 d.digest.encoded()
             ),
+            Store::Archive(a) => a
+                .member_path(&ArchiveLayout::blob_member(d))
+                .display()
+                .to_string(),
             Store::Registry(_, r) => r.pinned(&d.digest),
         }
     }
@@ -203,7 +211,7 @@ pub(crate) fn parse_source(s: &str, tag_flag: Option<&str>) -> Result<Source, Fa
     if s == "-" {
         return Ok(Source::Stdin);
     }
-    let layout = |dir: &str, tag: Option<&str>| -> Result<Source, Failure> {
+    let tag_of = |tag: Option<&str>| -> Result<Option<String>, Failure> {
         if tag.is_some() && tag_flag.is_some() && tag != tag_flag {
             return Err(Failure::Invalid(format!(
                 "{s}: the source names tag {:?} and --tag names {:?}",
@@ -211,10 +219,10 @@ pub(crate) fn parse_source(s: &str, tag_flag: Option<&str>) -> Result<Source, Fa
                 tag_flag.unwrap_or_default()
             )));
         }
-        Ok(Source::Layout(
-            PathBuf::from(dir),
-            tag.or(tag_flag).map(str::to_owned),
-        ))
+        Ok(tag.or(tag_flag).map(str::to_owned))
+    };
+    let layout = |dir: &str, tag: Option<&str>| -> Result<Source, Failure> {
+        Ok(Source::Layout(PathBuf::from(dir), tag_of(tag)?))
     };
     if let Some(rest) = s.strip_prefix("docker://") {
         return rest
@@ -222,7 +230,12 @@ pub(crate) fn parse_source(s: &str, tag_flag: Option<&str>) -> Result<Source, Fa
             .map(Source::Registry)
             .map_err(|e| Failure::Invalid(e.to_string()));
     }
-    if let Some(rest) = s.strip_prefix("oci:") {
+    // `oci:DIR[:TAG]` (skopeo's, containers/image's) and `ocidir://DIR[:TAG]`
+    // (regctl's): a tag only where DIR itself is not a directory.
+    if let Some(rest) = s
+        .strip_prefix("oci:")
+        .or_else(|| s.strip_prefix("ocidir://"))
+    {
         if Path::new(rest).is_dir() {
             return layout(rest, None);
         }
@@ -230,6 +243,20 @@ pub(crate) fn parse_source(s: &str, tag_flag: Option<&str>) -> Result<Source, Fa
             Some((dir, tag)) => layout(dir, Some(tag)),
             None => layout(rest, None),
         };
+    }
+    // `oci-archive:FILE[:TAG]` (skopeo's): a tag only where FILE itself
+    // does not exist.
+    if let Some(rest) = s.strip_prefix("oci-archive:") {
+        let (file, tag) = match rest.rsplit_once(':') {
+            Some((file, tag)) if !Path::new(rest).exists() && Path::new(file).exists() => {
+                (file, Some(tag))
+            }
+            _ => (rest, None),
+        };
+        if file.is_empty() {
+            return Err(Failure::Invalid(format!("{s}: no archive named")));
+        }
+        return Ok(Source::Archive(PathBuf::from(file), tag_of(tag)?));
     }
     let path = Path::new(s);
     if path.is_dir() {
@@ -562,21 +589,15 @@ pub(crate) fn load_source(
             let layout = Layout::open(&dir, max_index)?;
             let top = layout.index_json()?;
             let top_origin = format!("{}/index.json", dir.display());
-            let index = Index::parse(&top).map_err(|err| SourceError::Index {
-                path: top_origin.clone().into(),
-                err,
-            })?;
-            let target = layout.resolve(&index, tag.as_deref())?;
-            drop(index);
-            let store = Store::Layout(layout);
-            match target {
-                LayoutTarget::TopIndex => (top_origin, Doc::Bytes(top.into()), Some(store)),
-                LayoutTarget::Entry(d) if media_type::kind(&d.media_type) == Kind::Index => {
-                    let bytes = store.fetch(&d)?;
-                    (store.origin(&d), Doc::Bytes(bytes.into()), Some(store))
-                }
-                LayoutTarget::Entry(d) => (top_origin, Doc::Single(d), Some(store)),
-            }
+            let target = parse_top(&top, &top_origin, |i| layout.resolve(i, tag.as_deref()))?;
+            from_layout(top, top_origin, target, Store::Layout(layout))?
+        }
+        Source::Archive(file, tag) => {
+            let archive = ArchiveLayout::open(&file, max_index)?;
+            let top = archive.index_json()?;
+            let top_origin = archive.member_path("index.json").display().to_string();
+            let target = parse_top(&top, &top_origin, |i| archive.resolve(i, tag.as_deref()))?;
+            from_layout(top, top_origin, target, Store::Archive(archive))?
         }
         Source::Registry(r) => {
             let client = client(registry, max_index)?;
@@ -600,6 +621,38 @@ pub(crate) fn load_source(
             };
             (origin, doc, Some(Store::Registry(Box::new(client), r)))
         }
+    })
+}
+
+/// Parses a layout's `index.json` (from `origin`) and resolves the tag in it.
+fn parse_top(
+    top: &[u8],
+    origin: &str,
+    resolve: impl FnOnce(&Index<'_>) -> Result<LayoutTarget, SourceError>,
+) -> Result<LayoutTarget, Failure> {
+    let index = Index::parse(top).map_err(|err| SourceError::Index {
+        path: origin.into(),
+        err,
+    })?;
+    Ok(resolve(&index)?)
+}
+
+/// What a layout (directory or archive) gives to select from: `index.json`
+/// itself, the nested index its tag names, or the one image manifest it
+/// names.
+fn from_layout(
+    top: Vec<u8>,
+    top_origin: String,
+    target: LayoutTarget,
+    store: Store,
+) -> Result<(String, Doc, Option<Store>), Failure> {
+    Ok(match target {
+        LayoutTarget::TopIndex => (top_origin, Doc::Bytes(top.into()), Some(store)),
+        LayoutTarget::Entry(d) if media_type::kind(&d.media_type) == Kind::Index => {
+            let bytes = store.fetch(&d)?;
+            (store.origin(&d), Doc::Bytes(bytes.into()), Some(store))
+        }
+        LayoutTarget::Entry(d) => (top_origin, Doc::Single(d), Some(store)),
     })
 }
 
@@ -959,6 +1012,63 @@ impl Drop for Mapped {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// How the layout spellings split into path and tag: a trailing `:TAG`
+    /// is a tag only where the whole is not an existing path.
+    #[test]
+    fn layout_spellings_split_path_and_tag() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let colon_dir = dir.path().join("a:b");
+        std::fs::create_dir(&colon_dir).unwrap();
+        let tar = dir.path().join("x.tar");
+        std::fs::write(&tar, b"").unwrap();
+        let colon_tar = dir.path().join("y.tar:v2");
+        std::fs::write(&colon_tar, b"").unwrap();
+        let t = tar.display().to_string();
+        let layout =
+            |p: &str, tag: Option<&str>| format!("Layout({p:?}, {:?})", tag.map(str::to_owned));
+        let archive =
+            |p: &str, tag: Option<&str>| format!("Archive({p:?}, {:?})", tag.map(str::to_owned));
+        for (source, flag, want) in [
+            (format!("ocidir://{d}"), None, layout(&d, None)),
+            (format!("ocidir://{d}:v1"), None, layout(&d, Some("v1"))),
+            (format!("ocidir://{d}"), Some("v1"), layout(&d, Some("v1"))),
+            (
+                format!("ocidir://{d}/a:b"),
+                None,
+                layout(&format!("{d}/a:b"), None),
+            ),
+            (
+                format!("oci:{d}/a:b:v1"),
+                None,
+                layout(&format!("{d}/a:b"), Some("v1")),
+            ),
+            (format!("oci-archive:{t}"), None, archive(&t, None)),
+            (format!("oci-archive:{t}:v1"), None, archive(&t, Some("v1"))),
+            (
+                format!("oci-archive:{t}"),
+                Some("v1"),
+                archive(&t, Some("v1")),
+            ),
+            (
+                format!("oci-archive:{d}/y.tar:v2"),
+                None,
+                archive(&format!("{d}/y.tar:v2"), None),
+            ),
+            // Neither exists: the whole is the file, and opening it says so.
+            (
+                format!("oci-archive:{d}/none.tar:v1"),
+                None,
+                archive(&format!("{d}/none.tar:v1"), None),
+            ),
+        ] {
+            let got = parse_source(&source, flag).unwrap();
+            assert_eq!(format!("{got:?}"), want, "{source} {flag:?}");
+        }
+        assert!(parse_source(&format!("oci-archive:{t}:v1"), Some("v2")).is_err());
+        assert!(parse_source("oci-archive:", None).is_err());
+    }
 
     /// Large regular files are mapped with their exact bytes; small files,
     /// files over the limit, folders and missing files are left to

@@ -1257,6 +1257,99 @@ fn host_facts_of_a_gpu_server_fixture() {
     );
 }
 
+/// A root with the h200-xeon-nvidia fixture's files (linked) and, when
+/// `db` is given, the small test PCI ID database as hwdata installs it.
+fn h200_root(db: bool) -> tempfile::TempDir {
+    let fixture = testdata().join("hosts/h200-xeon-nvidia");
+    let root = tempfile::tempdir().unwrap();
+    for part in ["etc", "proc", "sys", "uname-m"] {
+        std::os::unix::fs::symlink(fixture.join(part), root.path().join(part)).unwrap();
+    }
+    if db {
+        let dir = root.path().join("usr/share/hwdata");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(testdata().join("hosts/pci.ids"), dir.join("pci.ids")).unwrap();
+    }
+    root
+}
+
+/// `ocipick host` names PCI vendors and devices from the root's PCI ID
+/// database: in text after the numeric IDs, in JSON beside the
+/// attributes, which stay exactly as they are without a database.
+#[test]
+fn host_names_pci_devices_from_the_database() {
+    let named = h200_root(true);
+    let bare = h200_root(false);
+    let root = named.path().display().to_string();
+    let text = run(&["host", "--root", &root]);
+    text.expect(0);
+    let flat = text.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("pci.device 10de:2335 NVIDIA Corporation GH100 [H200 SXM 141GB] (class=0302 device=2335"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        flat.contains("pci.device 8086:0d57 Intel Corporation Ice Lake Host Bridge (class=0600"),
+        "{}",
+        text.stdout
+    );
+    let v = run(&["host", "--root", &root, "-o", "json"])
+        .expect(0)
+        .json();
+    let devices = v["instances"]["pci.device"]["elements"].as_array().unwrap();
+    let h200 = devices
+        .iter()
+        .find(|d| d["attributes"]["vendor"] == json!("10de"))
+        .unwrap();
+    assert_eq!(
+        h200["names"],
+        json!({"vendor": "NVIDIA Corporation", "device": "GH100 [H200 SXM 141GB]", "subsystem": "H200 SXM 141GB (HGX)"})
+    );
+    assert_eq!(
+        h200["attributes"]["device"],
+        json!("2335"),
+        "IDs stay numeric"
+    );
+    // Without a database: no names, and with them removed the JSON is the
+    // same document.
+    let broot = bare.path().display().to_string();
+    let b = run(&["host", "--root", &broot, "-o", "json"])
+        .expect(0)
+        .json();
+    assert!(b.to_string().find("\"names\"").is_none(), "{b}");
+    let mut stripped = v.clone();
+    for d in stripped["instances"]["pci.device"]["elements"]
+        .as_array_mut()
+        .unwrap()
+    {
+        d.as_object_mut().unwrap().remove("names");
+    }
+    assert_eq!(stripped, b);
+    let t = run(&["host", "--root", &broot]);
+    assert!(
+        t.expect(0)
+            .stdout
+            .contains("pci.device class=0302 device=2335"),
+        "{}",
+        t.stdout
+    );
+    assert!(!t.stdout.contains("NVIDIA"), "{}", t.stdout);
+    // The named JSON still reads as a node facts file.
+    let node = named.path().join("node.json");
+    std::fs::write(&node, &run(&["host", "--root", &root, "-o", "json"]).stdout).unwrap();
+    let r = run(&[
+        "select",
+        "--no-config",
+        "--node",
+        &node.display().to_string(),
+        "-o",
+        "json",
+        &gpu(),
+    ]);
+    r.expect(0);
+}
+
 /// `ocipick host --root DIR` names the platform of the machine whose files
 /// are under DIR, whatever this binary was built for: the architecture
 /// from the tree's `uname-m`, else its `/proc/cpuinfo`.

@@ -7,6 +7,9 @@
 //! - On 32-bit ARM the variant comes from `/proc/cpuinfo`, as containerd
 //!   reads it ([`arm_variant`]); on arm64 it is the baseline `v8`.
 //!
+//! PCI devices are named from the system's PCI ID database when one is
+//! installed ([`PciIds`]); facts keep the numeric IDs.
+//!
 //! Detection reads files only through the `root` given, so tests can point
 //! it at fixture trees. For a root other than `/` (a fixture, another
 //! node's captured files) the architecture is that tree's, not this
@@ -15,8 +18,10 @@
 use std::path::Path;
 
 mod facts;
+mod pci;
 
 pub use facts::Facts;
+pub use pci::{PciIds, MAX_PCI_IDS_BYTES, MAX_PCI_IDS_LINE, PCI_IDS_PATHS};
 
 use ocipick::Platform;
 

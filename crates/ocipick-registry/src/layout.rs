@@ -38,15 +38,9 @@ impl Layout {
             problem,
         };
         let marker = dir.join("oci-layout");
-        let bytes = crate::read::read_file(&marker, 64 * 1024, "")
+        let bytes = crate::read::read_file(&marker, MAX_MARKER_BYTES, "")
             .map_err(|e| bad(format!("not an OCI image layout (oci-layout: {e})")))?;
-        let v: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| bad(format!("oci-layout is not JSON: {e}")))?;
-        match v.get("imageLayoutVersion").and_then(|v| v.as_str()) {
-            Some(ver) if ver.starts_with("1.") => {}
-            Some(ver) => return Err(bad(format!("unsupported imageLayoutVersion {ver:?}"))),
-            None => return Err(bad("oci-layout has no imageLayoutVersion".into())),
-        }
+        check_marker(&bytes).map_err(bad)?;
         let canonical_root = dir.canonicalize().map_err(|err| SourceError::Io {
             path: dir.to_owned(),
             err,
@@ -113,24 +107,7 @@ impl Layout {
                 format!("blob is larger than its declared size {}", d.size),
             )
         })?;
-        if bytes.len() as u64 != d.size {
-            return Err(mismatch(
-                &path,
-                digest,
-                format!("{} bytes, declared size {}", bytes.len(), d.size),
-            ));
-        }
-        match digest.compute_like(&bytes) {
-            None => Err(mismatch(
-                &path,
-                digest,
-                format!("cannot verify digests of algorithm {}", digest.algorithm()),
-            )),
-            Some(actual) if actual != *digest => {
-                Err(mismatch(&path, digest, format!("bytes hash to {actual}")))
-            }
-            Some(_) => Ok(bytes),
-        }
+        verify(&path, d, bytes)
     }
 
     /// Chooses what to select from in this layout's `index.json`.
@@ -146,56 +123,7 @@ impl Layout {
         index: &Index<'_>,
         tag: Option<&str>,
     ) -> Result<LayoutTarget, SourceError> {
-        let bad = |problem: String| SourceError::Layout {
-            path: self.root.clone(),
-            problem,
-        };
-        let tags = || {
-            let mut t: Vec<String> = index
-                .manifests
-                .iter()
-                .filter_map(|d| d.annotations.get(REF_NAME).map(|s| s.to_string()))
-                .collect();
-            t.sort();
-            t.dedup();
-            if t.is_empty() {
-                "the layout has no tagged entries".to_owned()
-            } else {
-                format!("tags: {}", t.join(", "))
-            }
-        };
-        match tag {
-            Some(tag) => {
-                let hits: Vec<&Descriptor<'_>> = index
-                    .manifests
-                    .iter()
-                    .filter(|d| d.annotations.get(REF_NAME).is_some_and(|t| t == tag))
-                    .collect();
-                match hits.as_slice() {
-                    [] => Err(bad(format!("no entry is tagged {tag:?}; {}", tags()))),
-                    [first, rest @ ..] if rest.iter().all(|d| d.digest == first.digest) => {
-                        Ok(LayoutTarget::Entry(Box::new((*first).clone().into_owned())))
-                    }
-                    _ => Err(bad(format!(
-                        "{} entries with different digests are tagged {tag:?}",
-                        hits.len()
-                    ))),
-                }
-            }
-            None => {
-                if index.manifests.iter().any(|d| d.platform.is_some()) {
-                    Ok(LayoutTarget::TopIndex)
-                } else if let [only] = index.manifests.as_slice() {
-                    Ok(LayoutTarget::Entry(Box::new(only.clone().into_owned())))
-                } else {
-                    Err(bad(format!(
-                        "{} entries and no tag given: name one with DIR:TAG or --tag ({})",
-                        index.manifests.len(),
-                        tags()
-                    )))
-                }
-            }
-        }
+        resolve(&self.root, index, tag)
     }
 }
 
@@ -435,7 +363,109 @@ mod unnamed {
     }
 }
 
-fn mismatch(path: &Path, digest: &Digest<'_>, problem: String) -> SourceError {
+/// The most bytes read of an `oci-layout` file.
+pub(crate) const MAX_MARKER_BYTES: u64 = 64 * 1024;
+
+/// Checks the bytes of an `oci-layout` file: JSON that declares an
+/// `imageLayoutVersion` 1.x.
+pub(crate) fn check_marker(bytes: &[u8]) -> Result<(), String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("oci-layout is not JSON: {e}"))?;
+    match v.get("imageLayoutVersion").and_then(|v| v.as_str()) {
+        Some(ver) if ver.starts_with("1.") => Ok(()),
+        Some(ver) => Err(format!("unsupported imageLayoutVersion {ver:?}")),
+        None => Err("oci-layout has no imageLayoutVersion".into()),
+    }
+}
+
+/// Checks that `bytes`, read from `path` (at most the declared size), are
+/// the blob `d` describes: its size and its digest.
+pub(crate) fn verify(
+    path: &Path,
+    d: &Descriptor<'_>,
+    bytes: Vec<u8>,
+) -> Result<Vec<u8>, SourceError> {
+    let digest = &d.digest;
+    if bytes.len() as u64 != d.size {
+        return Err(mismatch(
+            path,
+            digest,
+            format!("{} bytes, declared size {}", bytes.len(), d.size),
+        ));
+    }
+    match digest.compute_like(&bytes) {
+        None => Err(mismatch(
+            path,
+            digest,
+            format!("cannot verify digests of algorithm {}", digest.algorithm()),
+        )),
+        Some(actual) if actual != *digest => {
+            Err(mismatch(path, digest, format!("bytes hash to {actual}")))
+        }
+        Some(_) => Ok(bytes),
+    }
+}
+
+/// [`Layout::resolve`] for the layout at `root` (a directory or an archive,
+/// named in errors).
+pub(crate) fn resolve(
+    root: &Path,
+    index: &Index<'_>,
+    tag: Option<&str>,
+) -> Result<LayoutTarget, SourceError> {
+    let bad = |problem: String| SourceError::Layout {
+        path: root.to_owned(),
+        problem,
+    };
+    let tags = || {
+        let mut t: Vec<String> = index
+            .manifests
+            .iter()
+            .filter_map(|d| d.annotations.get(REF_NAME).map(|s| s.to_string()))
+            .collect();
+        t.sort();
+        t.dedup();
+        if t.is_empty() {
+            "the layout has no tagged entries".to_owned()
+        } else {
+            format!("tags: {}", t.join(", "))
+        }
+    };
+    match tag {
+        Some(tag) => {
+            let hits: Vec<&Descriptor<'_>> = index
+                .manifests
+                .iter()
+                .filter(|d| d.annotations.get(REF_NAME).is_some_and(|t| t == tag))
+                .collect();
+            match hits.as_slice() {
+                [] => Err(bad(format!("no entry is tagged {tag:?}; {}", tags()))),
+                [first, rest @ ..] if rest.iter().all(|d| d.digest == first.digest) => {
+                    Ok(LayoutTarget::Entry(Box::new((*first).clone().into_owned())))
+                }
+                _ => Err(bad(format!(
+                    "{} entries with different digests are tagged {tag:?}",
+                    hits.len()
+                ))),
+            }
+        }
+        None => {
+            if index.manifests.iter().any(|d| d.platform.is_some()) {
+                Ok(LayoutTarget::TopIndex)
+            } else if let [only] = index.manifests.as_slice() {
+                Ok(LayoutTarget::Entry(Box::new(only.clone().into_owned())))
+            } else {
+                Err(bad(format!(
+                    "{} entries and no tag given: name one with :TAG or --tag ({})",
+                    index.manifests.len(),
+                    tags()
+                )))
+            }
+        }
+    }
+}
+
+pub(crate) fn mismatch(path: &Path, digest: &Digest<'_>, problem: String) -> SourceError {
     SourceError::Mismatch {
         path: path.to_owned(),
         expected: digest.to_string(),

@@ -1,11 +1,13 @@
 //! Where ocipick's indexes come from: a file, standard input, an OCI image
-//! layout directory, or a registry (one manifest GET per selection).
+//! layout directory or tar archive, or a registry (one manifest GET per
+//! selection).
 //!
 //! Every read is bounded while it happens (never read first and checked
 //! after), every blob is verified against its digest over the bytes as
 //! read, and nothing but regular files is ever opened, so a FIFO or a
 //! device cannot hang or flood a read.
 
+mod archive;
 pub mod auth;
 mod certs;
 mod client;
@@ -13,6 +15,9 @@ mod layout;
 mod read;
 mod reference;
 
+pub use archive::{
+    ArchiveLayout, MAX_ARCHIVE_MEMBERS, MAX_ARCHIVE_METADATA_BYTES, MAX_MEMBER_NAME,
+};
 pub use certs::CERTS_D;
 pub use client::{
     redact_url, Client, ClientOptions, Fetched, ForwardMethod, ManifestAnswer, Refusal,
