@@ -28,6 +28,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 export OCIPICK_REQUIRE_CONTAINERD=1
 
+# The PCI ID database `ocipick host` names devices from (tested against the
+# system's copy as well as a fixture).
+if [ ! -f /usr/share/misc/pci.ids ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends pci.ids
+fi
+export OCIPICK_REQUIRE_PCI_IDS=1
+
 cargo test --workspace --all-targets
 cargo test --workspace --doc
 
