@@ -322,7 +322,9 @@ impl Reference {
 
     /// The short form Docker prints (distribution/reference's
     /// `FamiliarString`): without `docker.io/`, and without `library/`
-    /// when one component follows it.
+    /// when one component follows it. Unlike upstream, `docker.io/` stays
+    /// when the repository's first component would read as a registry
+    /// (`docker.io/a.b/c`), so the short form always means the same.
     ///
     /// ```
     /// use ocipick_registry::Reference;
@@ -330,9 +332,12 @@ impl Reference {
     /// assert_eq!(r.familiar(), "busybox:1");
     /// let r: Reference = "ghcr.io/a/b".parse().unwrap();
     /// assert_eq!(r.familiar(), "ghcr.io/a/b:latest");
+    /// let r: Reference = "docker.io/a.b/c".parse().unwrap();
+    /// assert_eq!(r.familiar(), "docker.io/a.b/c:latest");
     /// ```
     pub fn familiar(&self) -> String {
-        let mut out = if self.registry == DOCKER_HUB {
+        let first = self.repository.split('/').next().unwrap_or_default();
+        let mut out = if self.registry == DOCKER_HUB && !names_a_registry(first) {
             match self.repository.strip_prefix("library/") {
                 Some(rest) if !rest.contains('/') => rest.to_owned(),
                 _ => self.repository.clone(),
