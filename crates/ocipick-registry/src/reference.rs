@@ -147,7 +147,7 @@ pub(crate) fn registry_host_problem(r: &str) -> Option<String> {
             || addr.parse::<Ipv6Addr>().is_err()
         {
             return Some(format!(
-                "registry host {r:?}: [{addr}] is not an IPv6 address (hex digits and colons; no zone)"
+                "registry host {r:?}: [{addr}] is not an IPv6 address: hex digits and colons, no zone"
             ));
         }
         if after.is_empty() {
@@ -179,7 +179,7 @@ pub(crate) fn registry_host_problem(r: &str) -> Option<String> {
         }
         if !matches!(p.parse::<u32>(), Ok(1..=65535)) {
             return Some(format!(
-                "registry host {r:?}: the port {p} is out of range (1-65535)"
+                "registry host {r:?}: the port {p} is out of range 1-65535"
             ));
         }
     }
@@ -213,8 +213,8 @@ impl FromStr for Reference {
         }
         if is_image_id(s) {
             return Err(err(
-                "a 64-character hexadecimal string is an image ID, not a repository name \
-                 (Docker refuses it too); add a tag or write docker.io/library/NAME to mean a repository"
+                "a 64-character hexadecimal string is an image ID, not a repository name, \
+                 and Docker refuses it too; add a tag or write docker.io/library/NAME to mean a repository"
                     .to_owned(),
             ));
         }
@@ -225,7 +225,7 @@ impl FromStr for Reference {
                 let digest = Digest::parse(d.to_owned()).map_err(|e| err(e.to_string()))?;
                 if !matches!(digest.algorithm(), "sha256" | "sha512") {
                     return Err(err(format!(
-                        "digest algorithm {:?} cannot be verified (ocipick verifies sha256 and sha512)",
+                        "digest algorithm {:?} cannot be verified: ocipick verifies sha256 and sha512",
                         digest.algorithm()
                     )));
                 }
