@@ -3,8 +3,9 @@
 //! ocipick gives for it, and names the file and test function it comes
 //! from. Files are distribution/reference's (the newest copies:
 //! `reference_test.go`, `normalize_test.go`, `regexp_test.go`); "older
-//! copy" rows come from an earlier `reference_test.go`, as
-//! docker/distribution's `reference/` held it.
+//! copy" rows come from an earlier `reference_test.go`, and
+//! "docker/distribution" rows from the older copies in that repository's
+//! `reference/`, where they differ from the newest.
 //!
 //! Upstream's `Parse` reads names without Docker's defaults; ocipick always
 //! reads as `ParseNormalizedNamed` does (what Docker, containerd and Podman
@@ -33,6 +34,8 @@ const NT_VREM: &str = "normalize_test.go TestValidateRemoteName";
 const NT_IRC: &str = "normalize_test.go TestInvalidReferenceComponents";
 const NT_ANY: &str = "normalize_test.go TestParseAnyReference";
 const NT_SPLIT: &str = "normalize_test.go TestNormalizedSplitHostname";
+const DD_VRN: &str = "docker/distribution reference/normalize_test.go TestValidateReferenceName";
+const DD_ANY: &str = "docker/distribution reference/normalize_test.go TestParseAnyReference";
 const XT_NAME: &str = "regexp_test.go TestFullNameRegexp";
 const XT_REF: &str = "regexp_test.go TestReferenceRegexp";
 const XT_ID: &str = "regexp_test.go TestIdentifierRegexp";
@@ -237,6 +240,17 @@ fn rows() -> Vec<Row> {
         bad(NT_VRN, "[fe80::1%eth0]:5000/debian", "not an IPv6 address"),
         bad(NT_VRN, "[2001:db8:3:4::192.0.2.33]:5000/debian", "not an IPv6 address"),
         bad(NT_VRN, HEX_1A3F, "image ID"),
+        // docker/distribution reference/normalize_test.go: its older grammar
+        // took IPv6 zones; the newest refuses them, as ocipick does.
+        bad(DD_VRN, "[fc00::1%eth0]:5000/docker/docker", "not an IPv6 address")
+            .note("valid in docker/distribution's older copy; the newest distribution/reference refuses zones, and so does ocipick"),
+        bad(DD_VRN, "[fc00::1%eth0]:5000/library/debian", "not an IPv6 address")
+            .note("valid in docker/distribution's older copy; the newest distribution/reference refuses zones, and so does ocipick"),
+        bad(DD_VRN, "[fc00::1%eth0]:5000/debian", "not an IPv6 address")
+            .note("valid in docker/distribution's older copy; the newest distribution/reference refuses zones, and so does ocipick"),
+        // ParseAnyReferenceWithSet: a short ID found in a set of local digests.
+        ok(DD_ANY, "dbcc1c", DOCKER_HUB, "library/dbcc1c", L, None)
+            .note("with a set of local digests that dbcc1c prefixes, upstream reads it as that image ID; ocipick has no local images and reads the name, as upstream does without a match"),
         // normalize_test.go TestValidateRemoteName
         ok(NT_VREM, "docker/docker", DOCKER_HUB, "docker/docker", L, None),
         ok(NT_VREM, "thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev", DOCKER_HUB,
