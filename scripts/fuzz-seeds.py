@@ -61,6 +61,22 @@ elif target == "platform_selector":
                     write("p-" + hashlib.sha256(s.encode()).hexdigest()[:12], s)
         except Exception:
             pass
+elif target == "reference":
+    hexid = "1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a"
+    f64 = "f" * 64
+    for i, s in enumerate([
+        "nginx", "nginx:1.25", "docker://nginx:1.25", "user/app", "docker.io/nginx",
+        "index.docker.io/library/nginx", "registry-1.docker.io/nginx", "ghcr.io/org/app:v2",
+        "localhost/app", "localhost:5000/a/b/c:t", "127.0.0.1:5000/demo", "[::1]:5000/demo:v1",
+        "[2001:db8::1]/repo", "[fe80::1%eth0]:5000/repo", "LOCALDOMAIN/debian", "Foo/bar",
+        "Uppercase:tag", "test.com:http/x", "-ab.com/x", "do..cker/x", "[fd00:1:2::3]75050/x",
+        "127.0.0.1:99999/x", "127.0.0.1:65535/x", "docker.io/a.b/c", hexid, hexid + ":v1",
+        "docker.io/" + hexid, "sha256:" + f64, "busybox:latest@sha256:" + f64,
+        "xn--7o8h.com/myimage:xn--7o8h.com@sha512:" + f64 * 2, "nginx@sha384:" + "f" * 96,
+        "validname@invaliddigest:" + f64, "example.com/" + "a" * 255 + ":tag",
+        "domain/" + "a" * 256 + ":tag", "a/" * 127 + "a:tag", "my_app/x-y__z.w", "a//b",
+    ]):
+        write(f"{i}", s)
 elif target == "prefer":
     for i, s in enumerate([
         "com.example.gpu", "com.example.gpu=a100", "com.example.gpu=a100:10",

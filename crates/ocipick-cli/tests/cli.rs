@@ -1593,3 +1593,121 @@ fn lint_exit_status_and_formats() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Image references that break distribution/reference's grammar.
+
+/// Registry hosts that break the grammar (a port that is no number, a
+/// label that starts with a dash, an empty label, no ':' after the
+/// brackets, a port beyond 65535), a repository path over 255 characters,
+/// a digest ocipick cannot verify and a bare image ID are input errors:
+/// exit 2 with a message that says the reference is invalid, before any
+/// request. The loopback cases point at a listener of this test, which
+/// must see no connection; a valid reference to it does connect (the
+/// control), so the listener would notice one.
+#[test]
+fn invalid_references_exit_2_before_any_request() {
+    use std::net::TcpListener;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let here = format!("127.0.0.1:{port}");
+    let no_connection = |what: &str| match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("{what}: the listener saw a connection: {other:?}"),
+    };
+    let cases: Vec<(String, &str)> = vec![
+        (
+            "test.com:http/x".into(),
+            "the port \"http\" is not a number",
+        ),
+        ("-ab.com/x".into(), "registry host \"-ab.com\""),
+        ("do..cker/x".into(), "registry host \"do..cker\""),
+        (
+            "[fd00:1:2::3]75050/x".into(),
+            "only ':' and a port may follow the ']'",
+        ),
+        ("127.0.0.1:99999/x".into(), "the port 99999 is out of range"),
+        (format!("{here}/{}", "a".repeat(256)), "more than 255"),
+        (
+            format!("{here}/demo@sha384:{}", "f".repeat(96)),
+            "\"sha384\" cannot be verified",
+        ),
+        (
+            format!("{here}/demo@blake3:{}", "f".repeat(64)),
+            "\"blake3\" cannot be verified",
+        ),
+        (
+            "1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a".into(),
+            "image ID",
+        ),
+    ];
+    for (reference, problem) in &cases {
+        for source in [reference.clone(), format!("docker://{reference}")] {
+            let start = std::time::Instant::now();
+            let r = run(&[
+                "resolve",
+                "--no-config",
+                "-p",
+                "linux/amd64",
+                "--retries",
+                "0",
+                "--",
+                &source,
+            ]);
+            let took = start.elapsed();
+            r.expect(2);
+            assert!(
+                r.stderr.contains("not an image reference") && r.stderr.contains(problem),
+                "{source}: {}",
+                r.stderr
+            );
+            assert!(took < Duration::from_secs(5), "{source}: took {took:?}");
+            no_connection(&source);
+        }
+    }
+    // The control: a valid reference to the listener connects (and fails
+    // there: nothing answers), which the listener notices.
+    let r = run(&[
+        "resolve",
+        "--no-config",
+        "-p",
+        "linux/amd64",
+        "--retries",
+        "0",
+        "--timeout",
+        "1",
+        &format!("{here}/demo:v1"),
+    ]);
+    r.expect(3);
+    assert!(listener.accept().is_ok(), "the control made no connection");
+}
+
+/// The boundaries next to the refused cases still parse: a 255-character
+/// path, port 65535. Nothing listens there, so each ends at the network
+/// (exit 3), not at parsing.
+#[test]
+fn references_at_the_boundaries_reach_the_network() {
+    for source in [
+        format!("127.0.0.1:1/{}", "a".repeat(255)),
+        "127.0.0.1:65535/x".to_owned(),
+    ] {
+        let r = run(&[
+            "resolve",
+            "--no-config",
+            "-p",
+            "linux/amd64",
+            "--retries",
+            "0",
+            "--timeout",
+            "1",
+            &source,
+        ]);
+        r.expect(3);
+        assert!(
+            !r.stderr.contains("not an image reference"),
+            "{source}: {}",
+            r.stderr
+        );
+    }
+}

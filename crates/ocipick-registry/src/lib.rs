@@ -27,6 +27,7 @@ pub use layout::{Layout, LayoutTarget};
 pub use read::{read_file, read_limited, read_stdin};
 pub use reference::{
     valid_repository, valid_tag, Reference, ReferenceError, DOCKER_HUB, DOCKER_HUB_API,
+    MAX_REPOSITORY_LEN,
 };
 
 use std::path::PathBuf;

@@ -1,7 +1,13 @@
-//! Image references: `[REGISTRY/]REPOSITORY[:TAG][@DIGEST]`, with Docker's
-//! defaults.
+//! Image references: `[REGISTRY/]REPOSITORY[:TAG][@DIGEST]`, read as
+//! distribution/reference's `ParseNormalizedNamed` reads them (what Docker,
+//! containerd and Podman accept), with Docker's defaults.
+//!
+//! Where ocipick differs from distribution/reference, on purpose, is listed
+//! in `docs/decisions.md` ("Image references"); the unit tests below carry
+//! the upstream test tables row by row.
 
 use std::fmt;
+use std::net::Ipv6Addr;
 use std::str::FromStr;
 
 use ocipick::Digest;
@@ -10,19 +16,33 @@ use ocipick::Digest;
 pub const DOCKER_HUB: &str = "docker.io";
 /// Where Docker Hub's registry API actually lives.
 pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
+/// Docker Hub's legacy name, read as [`DOCKER_HUB`].
+const DOCKER_HUB_LEGACY: &str = "index.docker.io";
+/// The longest repository path (after `library/` is added), as
+/// distribution/reference's `RepositoryNameTotalLengthMax`.
+pub const MAX_REPOSITORY_LEN: usize = 255;
 
 /// A parsed image reference.
 ///
-/// Rules, as Docker's:
-/// - an optional `docker://` prefix is dropped;
-/// - the first path component is the registry when it contains a `.` or a
-///   `:`, or is `localhost`, and more components follow; otherwise the
-///   registry is `docker.io`;
+/// Rules, as distribution/reference's (`ParseNormalizedNamed`):
+/// - an optional `docker://` prefix is dropped (ocipick's addition, as
+///   skopeo writes references);
+/// - the first path component is the registry when more components follow
+///   and it contains a `.` or a `:`, is `localhost`, or has an upper-case
+///   letter (`LOCALDOMAIN/debian`, `Foo/bar`); otherwise the registry is
+///   `docker.io`; `index.docker.io` is `docker.io`;
+/// - a registry is a host (DNS-style labels `[A-Za-z0-9]`, inner `-`,
+///   joined by `.`; or a bracketed IPv6 address) with an optional `:PORT`;
+///   ocipick also requires the port to be 1–65535 and the bracketed
+///   address to be an IPv6 address;
 /// - on `docker.io`, a one-component repository gains `library/`;
-/// - `:TAG` after the last `/` is a tag, `@algorithm:hex` a digest; with
-///   neither, the tag is `latest`;
 /// - repository components are lower-case `[a-z0-9]` runs joined by `.`,
-///   `_`, `__` or dashes; tags are `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+///   `_`, `__` or dashes, at most 255 characters in all;
+/// - `:TAG` is `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`, `@DIGEST` a `sha256` or
+///   `sha512` digest (the algorithms ocipick can verify); with neither, the
+///   tag is `latest`;
+/// - a bare 64-character lower-case hexadecimal string is refused, as
+///   Docker refuses it: it is an image ID, not a name.
 ///
 /// ```
 /// use ocipick_registry::Reference;
@@ -30,7 +50,10 @@ pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
 /// assert_eq!(r.to_string(), "docker.io/library/nginx:latest");
 /// let r: Reference = "127.0.0.1:5000/demo:v1".parse().unwrap();
 /// assert_eq!((r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()), ("127.0.0.1:5000", "demo", Some("v1")));
+/// let r: Reference = "LOCALDOMAIN/debian".parse().unwrap();
+/// assert_eq!((r.registry.as_str(), r.repository.as_str()), ("LOCALDOMAIN", "debian"));
 /// assert!("Not/Valid".parse::<Reference>().is_err());
+/// assert!("127.0.0.1:99999/demo".parse::<Reference>().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
@@ -84,9 +107,10 @@ fn is_alnum(b: u8) -> bool {
 }
 
 /// Whether `name` is a repository name of the distribution spec:
-/// `/`-separated components `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
+/// `/`-separated components `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`, at most
+/// 255 characters.
 pub fn valid_repository(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 255 && name.split('/').all(valid_component)
+    !name.is_empty() && name.len() <= MAX_REPOSITORY_LEN && name.split('/').all(valid_component)
 }
 
 /// Whether `t` is a tag: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
@@ -99,77 +123,170 @@ pub fn valid_tag(t: &str) -> bool {
             .all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
 }
 
-fn valid_registry(r: &str) -> bool {
-    !r.is_empty()
-        && r.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+/// One DNS-style label of a registry host:
+/// `[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]`.
+fn valid_label(l: &str) -> bool {
+    let b = l.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(|&x| x.is_ascii_alphanumeric() || x == b'-')
+}
+
+/// Checks a registry host, `host[:port]`: what is wrong with it, if
+/// anything. `host` is labels joined by `.` (which covers IPv4 addresses)
+/// or `[IPv6]` (hex digits and colons, an address `Ipv6Addr` reads: no
+/// zone, no dotted IPv4 tail); `port` is digits, 1–65535.
+pub(crate) fn registry_host_problem(r: &str) -> Option<String> {
+    let port = if let Some(inner) = r.strip_prefix('[') {
+        let Some((addr, after)) = inner.split_once(']') else {
+            return Some(format!("registry host {r:?} opens '[' without closing it"));
+        };
+        if addr.is_empty()
+            || !addr.bytes().all(|b| b.is_ascii_hexdigit() || b == b':')
+            || addr.parse::<Ipv6Addr>().is_err()
+        {
+            return Some(format!(
+                "registry host {r:?}: [{addr}] is not an IPv6 address: hex digits and colons, no zone"
+            ));
+        }
+        if after.is_empty() {
+            None
+        } else if let Some(p) = after.strip_prefix(':') {
+            Some(p)
+        } else {
+            return Some(format!(
+                "registry host {r:?}: only ':' and a port may follow the ']'"
+            ));
+        }
+    } else {
+        let (host, port) = match r.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (r, None),
+        };
+        if !host.split('.').all(valid_label) {
+            return Some(format!(
+                "registry host {host:?}: a host name is labels of letters, digits and inner dashes, joined by single dots"
+            ));
+        }
+        port
+    };
+    if let Some(p) = port {
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(format!(
+                "registry host {r:?}: the port {p:?} is not a number"
+            ));
+        }
+        if !matches!(p.parse::<u32>(), Ok(1..=65535)) {
+            return Some(format!(
+                "registry host {r:?}: the port {p} is out of range 1-65535"
+            ));
+        }
+    }
+    None
+}
+
+/// Whether the first component of a name is a registry host, as
+/// distribution/reference's `splitDockerDomain` decides: it contains a `.`
+/// or a `:`, is `localhost`, or has an upper-case letter (repository
+/// components never do).
+fn names_a_registry(first: &str) -> bool {
+    first.contains(['.', ':']) || first == "localhost" || first.chars().any(char::is_uppercase)
+}
+
+/// A bare 64-character lower-case hexadecimal string: an image ID.
+fn is_image_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 impl FromStr for Reference {
     type Err = ReferenceError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = |problem: &str| ReferenceError {
+        let err = |problem: String| ReferenceError {
             input: input.to_owned(),
-            problem: problem.to_owned(),
+            problem,
         };
         let s = input.strip_prefix("docker://").unwrap_or(input);
-        if s.is_empty() || s.len() > 4096 {
-            return Err(err("empty or too long"));
+        if s.is_empty() {
+            return Err(err("it is empty".to_owned()));
         }
-        let (name_tag, digest) = match s.rsplit_once('@') {
-            Some((n, d)) => (
-                n,
-                Some(Digest::parse(d.to_owned()).map_err(|e| err(&e.to_string()))?),
-            ),
-            None => (s, None),
-        };
-        let last_slash = name_tag.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match name_tag[last_slash..].rfind(':') {
-            Some(i) => {
-                let at = last_slash + i;
-                (&name_tag[..at], Some(name_tag[at + 1..].to_owned()))
-            }
-            None => (name_tag, None),
-        };
-        if let Some(t) = &tag {
-            if !valid_tag(t) {
-                return Err(err("invalid tag"));
-            }
-        }
-        let (registry, path) = match name.split_once('/') {
-            Some((first, rest))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
-                (first.to_owned(), rest.to_owned())
-            }
-            _ => (DOCKER_HUB.to_owned(), name.to_owned()),
-        };
-        if !valid_registry(&registry) {
-            return Err(err("invalid registry host"));
-        }
-        let registry = if registry == "index.docker.io" || registry == DOCKER_HUB_API {
-            DOCKER_HUB.to_owned()
-        } else {
-            registry
-        };
-        if path.is_empty() || !path.split('/').all(valid_component) {
+        if is_image_id(s) {
             return Err(err(
-                "repository components are lower-case letters and digits joined by '.', '_' or '-'",
+                "a 64-character hexadecimal string is an image ID, not a repository name, \
+                 and Docker refuses it too; add a tag or write docker.io/library/NAME to mean a repository"
+                    .to_owned(),
             ));
         }
+        // Neither names nor tags contain '@': what follows the first one is
+        // the digest.
+        let (name_tag, digest) = match s.split_once('@') {
+            Some((n, d)) => {
+                let digest = Digest::parse(d.to_owned()).map_err(|e| err(e.to_string()))?;
+                if !matches!(digest.algorithm(), "sha256" | "sha512") {
+                    return Err(err(format!(
+                        "digest algorithm {:?} cannot be verified: ocipick verifies sha256 and sha512",
+                        digest.algorithm()
+                    )));
+                }
+                (n, Some(digest))
+            }
+            None => (s, None),
+        };
+        let (registry, rest) = match name_tag.split_once('/') {
+            Some((first, rest)) if names_a_registry(first) => {
+                if let Some(p) = registry_host_problem(first) {
+                    return Err(err(p));
+                }
+                (first, rest)
+            }
+            _ => (DOCKER_HUB, name_tag),
+        };
+        // Repository components have no ':', so the first one starts the tag.
+        let (path, tag) = match rest.split_once(':') {
+            Some((p, t)) => (p, Some(t)),
+            None => (rest, None),
+        };
+        if path.is_empty() || !path.split('/').all(valid_component) {
+            let lower = path.to_lowercase();
+            return Err(err(
+                if lower != path && lower.split('/').all(valid_component) {
+                    format!("the repository name {path:?} must be lower-case")
+                } else {
+                    format!(
+                    "the repository name {path:?} is not lower-case letters and digits joined by '.', '_', '__' or '-' in '/'-separated components"
+                )
+                },
+            ));
+        }
+        if let Some(t) = tag {
+            if !valid_tag(t) {
+                return Err(err(format!(
+                    "the tag {t:?} is not [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}"
+                )));
+            }
+        }
+        let registry = match registry {
+            DOCKER_HUB_LEGACY | DOCKER_HUB_API => DOCKER_HUB,
+            r => r,
+        };
         let repository = if registry == DOCKER_HUB && !path.contains('/') {
             format!("library/{path}")
         } else {
-            path
+            path.to_owned()
         };
-        let tag = if tag.is_none() && digest.is_none() {
-            Some("latest".to_owned())
-        } else {
-            tag
+        if repository.len() > MAX_REPOSITORY_LEN {
+            return Err(err(format!(
+                "the repository name is {} characters long, more than {MAX_REPOSITORY_LEN}",
+                repository.len()
+            )));
+        }
+        let tag = match (tag, &digest) {
+            (None, None) => Some("latest".to_owned()),
+            (t, _) => t.map(str::to_owned),
         };
         Ok(Reference {
-            registry,
+            registry: registry.to_owned(),
             repository,
             tag,
             digest,
@@ -203,6 +320,42 @@ impl Reference {
         format!("{}/{}@{digest}", self.registry, self.repository)
     }
 
+    /// The short form Docker prints (distribution/reference's
+    /// `FamiliarString`): without `docker.io/`, and without `library/`
+    /// when one component follows it. Unlike upstream, `docker.io/` stays
+    /// when the repository's first component would read as a registry
+    /// (`docker.io/a.b/c`), so the short form always means the same.
+    ///
+    /// ```
+    /// use ocipick_registry::Reference;
+    /// let r: Reference = "docker.io/library/busybox:1".parse().unwrap();
+    /// assert_eq!(r.familiar(), "busybox:1");
+    /// let r: Reference = "ghcr.io/a/b".parse().unwrap();
+    /// assert_eq!(r.familiar(), "ghcr.io/a/b:latest");
+    /// let r: Reference = "docker.io/a.b/c".parse().unwrap();
+    /// assert_eq!(r.familiar(), "docker.io/a.b/c:latest");
+    /// ```
+    pub fn familiar(&self) -> String {
+        let first = self.repository.split('/').next().unwrap_or_default();
+        let mut out = if self.registry == DOCKER_HUB && !names_a_registry(first) {
+            match self.repository.strip_prefix("library/") {
+                Some(rest) if !rest.contains('/') => rest.to_owned(),
+                _ => self.repository.clone(),
+            }
+        } else {
+            format!("{}/{}", self.registry, self.repository)
+        };
+        if let Some(t) = &self.tag {
+            out.push(':');
+            out.push_str(t);
+        }
+        if let Some(d) = &self.digest {
+            out.push('@');
+            out.push_str(d.as_str());
+        }
+        out
+    }
+
     /// Whether the registry host is a loopback address (`localhost`,
     /// `127.0.0.0/8`, `[::1]`), where plain HTTP is tried after HTTPS fails.
     pub fn is_loopback(&self) -> bool {
@@ -230,6 +383,10 @@ impl fmt::Display for Reference {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "reference_upstream.rs"]
+mod upstream;
 
 #[cfg(test)]
 mod tests {
