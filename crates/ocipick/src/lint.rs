@@ -387,7 +387,7 @@ pub fn lint(bytes: &[u8], max_manifest_bytes: u64) -> Vec<Finding> {
             "missing"
         };
         out.add("OCI003", "manifests".into(), format!("manifests is {what}"));
-        return out.0;
+        return sorted(out.0);
     };
     // Platform groups, in document order: platform → positions.
     let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -584,12 +584,17 @@ pub fn lint(bytes: &[u8], max_manifest_bytes: u64) -> Vec<Finding> {
             }
         }
     }
-    out.0.sort_by(|a, b| {
+    sorted(out.0)
+}
+
+/// Errors first, then by JSON path.
+fn sorted(mut found: Vec<Finding>) -> Vec<Finding> {
+    found.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
             .then_with(|| a.path.cmp(&b.path))
     });
-    out.0
+    found
 }
 
 /// What a JSON value is, for messages (the value itself may be large).
@@ -904,6 +909,25 @@ mod tests {
             ("OCI024", "manifests[1].data"),
             ("OCI020", "manifests[1].urls[1]"),
             ("OCI024", "subject.data"),
+        ];
+        let want: Vec<(&str, String)> = want.iter().map(|(i, p)| (*i, p.to_string())).collect();
+        assert_eq!(got, want);
+    }
+
+    /// Found by the `lint` fuzz target: a document without `manifests`
+    /// (here an image manifest) came back unsorted.
+    #[test]
+    fn findings_are_sorted_when_manifests_is_missing() {
+        let doc = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}"#;
+        let got: Vec<(&str, String)> = lint(doc.as_bytes(), 4 << 20)
+            .into_iter()
+            .map(|f| (f.id, f.path))
+            .collect();
+        let want = [
+            ("OCI007", "config"),
+            ("OCI007", "layers"),
+            ("OCI003", "manifests"),
+            ("OCI005", "mediaType"),
         ];
         let want: Vec<(&str, String)> = want.iter().map(|(i, p)| (*i, p.to_string())).collect();
         assert_eq!(got, want);
