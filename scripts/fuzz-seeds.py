@@ -46,6 +46,23 @@ SELECTORS = [
 if target == "index_select":
     for name, data in docs():
         write(name, data)
+elif target == "lint":
+    for name, data in docs():
+        write(name, data)
+    # The fields lint checks beyond selection: artifactType, urls, data,
+    # on an entry and on the subject, well-formed and not.
+    a = "sha256:" + hashlib.sha256(b"a").hexdigest()
+    for i, extra in enumerate([
+        '"artifactType":"application/vnd.example+json","urls":["https://example.com/a","http://[::1]:5000/b?c#d"],"data":"YQ=="',
+        '"artifactType":"foo/.bar","urls":["value","ftp://x/y","https://e.com/%zz","https://[v1.x]/"],"data":"YQ"',
+        '"artifactType":null,"data":null',
+        '"urls":["mailto:a@b","urn:x:y","https://us:pw@h:8/p;q?r#s"],"data":"YWI="',
+        '"data":"Zh==","urls":["https://exa mple.com/"]',
+    ]):
+        entry = '{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":1,%s,"platform":{"os":"linux","architecture":"amd64"}}' % (a, extra)
+        write(f"fields-{i}", '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","artifactType":"x/y","manifests":[%s],"subject":%s}' % (entry, entry))
+    for i, s in enumerate(["", "Zg==", "Zm9vYmFy", "Zm8=", "+/+/", "Zh==", "Zg=", "Zg==Zg=="]):
+        write(f"b64-{i}", s)
 elif target == "platform_selector":
     for i, s in enumerate(SELECTORS):
         write(f"{i}", s)

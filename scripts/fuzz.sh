@@ -3,8 +3,9 @@
 #
 #   scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags…]
 #
-# Targets: index_select platform_selector config prefer layout layout_archive
-# mirror_request registry_response pci_ids reference (see fuzz/fuzz_targets/). Only a stable toolchain is
+# Targets: index_select lint platform_selector config prefer layout
+# layout_archive mirror_request registry_response pci_ids reference
+# (see fuzz/fuzz_targets/). Only a stable toolchain is
 # needed: RUSTC_BOOTSTRAP=1 lets it accept the nightly flags cargo-fuzz
 # passes. Set FUZZ_SANITIZER=none to build without AddressSanitizer.
 # Crashes land in fuzz/artifacts/TARGET/; copy them to

@@ -1513,6 +1513,53 @@ fn hooks_from_the_config_file() {
     );
 }
 
+/// What `select` tolerates and `lint` reports (docs/decisions.md): an
+/// index whose faults are only in fields selection does not read
+/// (`artifactType`, `urls`, `data`) selects as usual and lints with exit 2,
+/// each fault at its path.
+#[test]
+fn select_tolerates_what_lint_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("faults.json");
+    std::fs::write(
+        &f,
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","artifactType":"sbom","manifests":[
+              {{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":7682,"digest":"{GPU_DIGEST}",
+                "urls":["value"],"data":"YQ","artifactType":"foo/.bar","platform":{{"architecture":"amd64","os":"linux"}}}}]}}"#
+        ),
+    )
+    .unwrap();
+    let f = f.to_str().unwrap();
+    let sel: Value =
+        serde_json::from_str(&select_json(f, "linux/amd64", &[]).expect(0).stdout).unwrap();
+    assert_eq!(sel["digest"], json!(GPU_DIGEST));
+    let r = run(&argv("lint -o json", &[f]));
+    let j: Value = serde_json::from_str(&r.expect(2).stdout).unwrap();
+    let found: BTreeSet<(String, String)> = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["severity"] == json!("error"))
+        .map(|x| {
+            (
+                x["id"].as_str().unwrap().to_owned(),
+                x["path"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<(String, String)> = [
+        ("OCI019", "artifactType"),
+        ("OCI019", "manifests[0].artifactType"),
+        ("OCI020", "manifests[0].urls[0]"),
+        ("OCI022", "manifests[0].data"),
+    ]
+    .iter()
+    .map(|(i, p)| (i.to_string(), p.to_string()))
+    .collect();
+    assert_eq!(found, want);
+}
+
 /// `ocipick lint`: exit status by severity, JSON for CI, SARIF for
 /// dashboards, and no failure on any document of the corpus.
 #[test]

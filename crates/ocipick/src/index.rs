@@ -18,7 +18,9 @@ pub type Annotations<'a> = BTreeMap<Cow<'a, str>, Cow<'a, str>>;
 ///
 /// Parsing checks what the image-spec requires of a descriptor: a valid
 /// `mediaType`, a valid `digest`, a non-negative 64-bit `size`, and, when
-/// present, a `platform` with `os` and `architecture`.
+/// present, a `platform` with `os` and `architecture`. The fields
+/// selection does not read (`urls`, `data`, `artifactType`) are checked
+/// for their JSON type only; [`crate::lint::lint`] checks their syntax.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor<'a> {

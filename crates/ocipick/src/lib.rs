@@ -47,6 +47,7 @@
 mod de;
 mod fast;
 
+pub mod base64;
 pub mod config;
 pub mod digest;
 pub mod index;
@@ -56,6 +57,7 @@ pub mod platform;
 pub mod prefer;
 pub mod rank;
 pub mod rules;
+pub mod uri;
 
 /// Not part of the API: hooks for the differential tests and fuzz targets.
 #[doc(hidden)]

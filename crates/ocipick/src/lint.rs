@@ -133,6 +133,32 @@ pub const RULES: &[(&str, Severity, &str)] = &[
         "an entry is not an image manifest or index",
     ),
     (
+        "OCI019",
+        Severity::Error,
+        "an artifactType is not a media type",
+    ),
+    ("OCI020", Severity::Error, "a urls entry is not a URI"),
+    (
+        "OCI021",
+        Severity::Warning,
+        "a urls entry uses a scheme other than http or https",
+    ),
+    (
+        "OCI022",
+        Severity::Error,
+        "a descriptor's data is not standard base 64",
+    ),
+    (
+        "OCI023",
+        Severity::Error,
+        "a descriptor's data is not as long as its size says",
+    ),
+    (
+        "OCI024",
+        Severity::Error,
+        "a descriptor's data does not hash to its digest",
+    ),
+    (
         "PA001",
         Severity::Warning,
         "the first entry for a platform is not the generic one",
@@ -219,6 +245,12 @@ fn hint(id: &str) -> &'static str {
         "OCI016" => "use Go's GOOS/GOARCH names (e.g. 386, not intel386)",
         "OCI017" => "annotations map string keys to string values",
         "OCI018" => "runtimes skip such entries; attestations belong in unknown/unknown entries or referrers",
+        "OCI019" => "use a type/subtype media type (RFC 6838 section 4.2), e.g. application/vnd.example.sbom.v1+json",
+        "OCI020" => "write an absolute URI (RFC 3986): a scheme, ':', and percent-encoding for other characters, e.g. https://example.com/blob",
+        "OCI021" => "the image-spec asks for http or https URLs; other schemes may not be fetchable",
+        "OCI022" => "encode data as standard base 64 with '=' padding (RFC 4648 section 4), no line breaks",
+        "OCI023" => "data must be the referenced content itself: set size to its decoded length, or fix or drop data",
+        "OCI024" => "data must be the referenced content itself: set digest to its hash, or fix or drop data",
         "PA001" => "list the generic build first for each platform, so runtimes without preferences run it",
         "PA002" => "give each entry of a platform a distinguishing annotation (e.g. com.example.gpu)",
         "PA003" => "prefix keys with a domain you control, reversed: com.example.gpu",
@@ -306,6 +338,9 @@ pub fn lint(bytes: &[u8], max_manifest_bytes: u64) -> Vec<Finding> {
         Some(Value::String(m)) if media_type::kind(m) == Kind::Index => {}
         Some(m) => out.add("OCI005", "mediaType".into(), format!("mediaType is {m}")),
     }
+    if let Some(a) = top.get("artifactType") {
+        artifact_type(&mut out, a, "artifactType".into());
+    }
     if let Some(a) = top.get("annotations") {
         annotations(&mut out, a, "annotations");
     }
@@ -319,6 +354,9 @@ pub fn lint(bytes: &[u8], max_manifest_bytes: u64) -> Vec<Finding> {
                     .is_some_and(|d| Digest::parse(d).is_ok())
                 && o.get("size").and_then(Value::as_u64).is_some()
         });
+        if let Some(o) = sub.as_object() {
+            unused_fields(&mut out, o, "subject");
+        }
         if !ok {
             out.add("OCI006", "subject".into(), format!("subject is {sub}"));
         } else if let Some(m) = sub.get("mediaType").and_then(Value::as_str) {
@@ -349,7 +387,7 @@ pub fn lint(bytes: &[u8], max_manifest_bytes: u64) -> Vec<Finding> {
             "missing"
         };
         out.add("OCI003", "manifests".into(), format!("manifests is {what}"));
-        return out.0;
+        return sorted(out.0);
     };
     // Platform groups, in document order: platform → positions.
     let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -432,6 +470,7 @@ pub fn lint(bytes: &[u8], max_manifest_bytes: u64) -> Vec<Finding> {
                 anns[i] = m;
             }
         }
+        unused_fields(&mut out, d, &path);
         match d.get("platform") {
             None | Some(Value::Null) => {}
             Some(Value::Object(p)) => {
@@ -545,12 +584,134 @@ pub fn lint(bytes: &[u8], max_manifest_bytes: u64) -> Vec<Finding> {
             }
         }
     }
-    out.0.sort_by(|a, b| {
+    sorted(out.0)
+}
+
+/// Errors first, then by JSON path.
+fn sorted(mut found: Vec<Finding>) -> Vec<Finding> {
+    found.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
             .then_with(|| a.path.cmp(&b.path))
     });
-    out.0
+    found
+}
+
+/// What a JSON value is, for messages (the value itself may be large).
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `artifactType`: a media type, as the schema's `mediaType` pattern and
+/// RFC 6838 §4.2 have it (OCI019).
+fn artifact_type(out: &mut Out, a: &Value, path: String) {
+    match a.as_str() {
+        Some(m) if media_type::is_valid(m) => {}
+        Some(m) => out.add(
+            "OCI019",
+            path,
+            format!("{m:?} is not a media type (type/subtype)"),
+        ),
+        None => out.add(
+            "OCI019",
+            path,
+            format!("artifactType is {}, not a string", json_kind(a)),
+        ),
+    }
+}
+
+/// The descriptor fields selection does not read, checked as the schema
+/// and the spec's prose ask: `artifactType`, `urls`, `data`. `select`
+/// tolerates what these find (`docs/decisions.md`).
+fn unused_fields(out: &mut Out, d: &serde_json::Map<String, Value>, path: &str) {
+    if let Some(a) = d.get("artifactType") {
+        artifact_type(out, a, format!("{path}.artifactType"));
+    }
+    match d.get("urls") {
+        None => {}
+        Some(Value::Array(items)) => {
+            for (j, item) in items.iter().enumerate() {
+                let at = format!("{path}.urls[{j}]");
+                let Some(u) = item.as_str() else {
+                    out.add(
+                        "OCI020",
+                        at,
+                        format!("the entry is {}, not a string", json_kind(item)),
+                    );
+                    continue;
+                };
+                match crate::uri::check(u) {
+                    Err(e) => out.add("OCI020", at, format!("{u:?} is not a URI: {e}")),
+                    Ok(()) => {
+                        let scheme = &u[..u.find(':').unwrap_or(0)];
+                        if !scheme.eq_ignore_ascii_case("http")
+                            && !scheme.eq_ignore_ascii_case("https")
+                        {
+                            out.add("OCI021", at, format!("{u:?} uses the {scheme} scheme"));
+                        }
+                    }
+                }
+            }
+        }
+        Some(other) => out.add(
+            "OCI020",
+            format!("{path}.urls"),
+            format!("urls is {}, not an array of strings", json_kind(other)),
+        ),
+    }
+    let Some(v) = d.get("data") else {
+        return;
+    };
+    let at = format!("{path}.data");
+    let Some(text) = v.as_str() else {
+        out.add(
+            "OCI022",
+            at,
+            format!("data is {}, not a string", json_kind(v)),
+        );
+        return;
+    };
+    let bytes = match crate::base64::decode(text) {
+        Ok(b) => b,
+        Err(e) => {
+            out.add("OCI022", at, format!("data is not standard base 64: {e}"));
+            return;
+        }
+    };
+    // Compared only with a valid size and digest (others have their
+    // findings); a digest ocipick cannot compute is left unverified (its
+    // algorithm has OCI013).
+    if let Some(size) = d.get("size").and_then(Value::as_u64) {
+        if bytes.len() as u64 != size {
+            out.add(
+                "OCI023",
+                at.clone(),
+                format!("data decodes to {} bytes; size is {size}", bytes.len()),
+            );
+        }
+    }
+    let digest = d
+        .get("digest")
+        .and_then(Value::as_str)
+        .and_then(|s| Digest::parse(s).ok());
+    if let Some(want) = digest {
+        if let Some(got) = want.compute_like(&bytes) {
+            if got != want {
+                out.add(
+                    "OCI024",
+                    at,
+                    format!("data hashes to {got}; digest is {want}"),
+                );
+            }
+        }
+    }
 }
 
 /// Checks an annotations object; returns it as a map when it is one.
@@ -631,6 +792,16 @@ mod tests {
     }
 
     const AMD64: &str = r#"{"os":"linux","architecture":"amd64"}"#;
+    /// The SHA-256 of `a` and of nothing.
+    const A: &str = "sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb";
+    const EMPTY: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    /// An entry with its own digest, size and the fields in `fields`.
+    fn data_entry(fields: &str) -> String {
+        format!(
+            r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json",{fields},"platform":{AMD64}}}"#
+        )
+    }
 
     /// Rows: document → the IDs found.
     #[test]
@@ -659,6 +830,22 @@ mod tests {
             ("large value", index(&[entry(AMD64, &format!(r#","annotations":{{"com.example.blob":"{}"}}"#, "x".repeat(300)))]), vec!["PA005"]),
             ("misspelt annotation", index(&[entry(AMD64, r#","annotation":{"com.example.gpu":"a100"}"#)]), vec!["PA006"]),
             ("oversized manifest", index(&[entry(AMD64, "").replace("\"size\":100", "\"size\":5000000")]), vec!["PA007"]),
+            ("artifactType, urls, data all well-formed", index(&[data_entry(&format!(r#""urls":["https://example.com/a","HTTP://[::1]:80/b?c#d"],"artifactType":"application/vnd.example+json","data":"YQ==","digest":"{A}","size":1"#))]), vec![]),
+            ("artifactType not a media type", index(&[entry(AMD64, r#","artifactType":"foo/.bar""#)]), vec!["OCI019"]),
+            ("artifactType not a string", index(&[entry(AMD64, r#","artifactType":null"#)]), vec!["OCI019"]),
+            ("index artifactType not a media type", index(&[]).replace("\"manifests\"", "\"artifactType\":\"sbom\",\"manifests\""), vec!["OCI019"]),
+            ("url not a URI", index(&[entry(AMD64, r#","urls":["https://example.com/ok","value"]"#)]), vec!["OCI020"]),
+            ("url not a string", index(&[entry(AMD64, r#","urls":[7]"#)]), vec!["OCI020"]),
+            ("urls not an array", index(&[entry(AMD64, r#","urls":"https://example.com/""#)]), vec!["OCI020"]),
+            ("url with another scheme", index(&[entry(AMD64, r#","urls":["ftp://example.com/blob"]"#)]), vec!["OCI021"]),
+            ("data without padding", index(&[data_entry(&format!(r#""data":"YQ","digest":"{A}","size":1"#))]), vec!["OCI022"]),
+            ("data not a string", index(&[data_entry(&format!(r#""data":[97],"digest":"{A}","size":1"#))]), vec!["OCI022"]),
+            ("data longer than size", index(&[data_entry(&format!(r#""data":"YQ==","digest":"{A}","size":2"#))]), vec!["OCI023"]),
+            ("data that hashes elsewhere", index(&[data_entry(&format!(r#""data":"YQ==","digest":"{D}","size":1"#))]), vec!["OCI024"]),
+            ("data, size and digest all wrong", index(&[data_entry(&format!(r#""data":"YQ==","digest":"{D}","size":7"#))]), vec!["OCI023", "OCI024"]),
+            ("empty data", index(&[data_entry(&format!(r#""data":"","digest":"{EMPTY}","size":0"#))]), vec![]),
+            ("data with an unregistered algorithm", index(&[data_entry(r#""data":"YQ==","digest":"sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564","size":1"#)]), vec!["OCI013"]),
+            ("subject's fields", index(&[]).replace("\"manifests\"", &format!(r#""subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{D}","size":1,"urls":["x y"],"artifactType":"a","data":"YQ="}},"manifests""#)), vec!["OCI019", "OCI020", "OCI022"]),
         ];
         for (name, doc, want) in rows {
             assert_eq!(ids(&doc), want, "{name}");
@@ -695,6 +882,55 @@ mod tests {
             ),
         ]);
         assert_eq!(ids(&doc), ["PA002", "PA006"]);
+    }
+
+    /// The new checks name the field, and the entry within `urls`.
+    #[test]
+    fn unused_field_paths() {
+        let doc = index(&[
+            entry(r#"{"os":"linux","architecture":"arm64"}"#, ""),
+            data_entry(&format!(
+                r#""urls":["https://example.com/","https://example.com/%zz"],"artifactType":"x","data":"YWI=","digest":"{A}","size":1"#
+            )),
+        ])
+        .replace(
+            "\"manifests\"",
+            &format!(
+                r#""subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{A}","size":1,"data":"Yg=="}},"manifests""#
+            ),
+        );
+        let got: Vec<(&str, String)> = lint(doc.as_bytes(), 4 << 20)
+            .into_iter()
+            .map(|f| (f.id, f.path))
+            .collect();
+        let want = [
+            ("OCI019", "manifests[1].artifactType"),
+            ("OCI023", "manifests[1].data"),
+            ("OCI024", "manifests[1].data"),
+            ("OCI020", "manifests[1].urls[1]"),
+            ("OCI024", "subject.data"),
+        ];
+        let want: Vec<(&str, String)> = want.iter().map(|(i, p)| (*i, p.to_string())).collect();
+        assert_eq!(got, want);
+    }
+
+    /// Found by the `lint` fuzz target: a document without `manifests`
+    /// (here an image manifest) came back unsorted.
+    #[test]
+    fn findings_are_sorted_when_manifests_is_missing() {
+        let doc = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}"#;
+        let got: Vec<(&str, String)> = lint(doc.as_bytes(), 4 << 20)
+            .into_iter()
+            .map(|f| (f.id, f.path))
+            .collect();
+        let want = [
+            ("OCI007", "config"),
+            ("OCI007", "layers"),
+            ("OCI003", "manifests"),
+            ("OCI005", "mediaType"),
+        ];
+        let want: Vec<(&str, String)> = want.iter().map(|(i, p)| (*i, p.to_string())).collect();
+        assert_eq!(got, want);
     }
 
     #[test]
