@@ -258,7 +258,8 @@ impl<'a> crate::de::Sink<'a> for Best<'_, 'a> {
         if d.platform.is_some() {
             self.any_platform = true;
             // Settled: the best entry has the ceiling score and the closest
-            // rank there is (the target itself). A later entry wins only by
+            // rank there is (the target itself, with every os.feature of the
+            // target that can count). A later entry wins only by
             // being strictly better, so the remaining entries are read (the
             // document must still be valid) but not evaluated.
             let settled = self
@@ -953,6 +954,57 @@ mod tests {
             assert_eq!(
                 policy.select(&idx).map(|s| s.position),
                 *want,
+                "select: {what}"
+            );
+        }
+        // The closest rank includes the os.features count: on a target with
+        // features, a first entry on its platform that lacks them settles
+        // nothing, and a later one with more of them wins (containerd's
+        // Less); on a Windows target win32k is not counted, so an entry
+        // without it can settle.
+        for (target, entries, want, what) in [
+            (
+                "linux(+gpu)/amd64",
+                &[
+                    ("linux/amd64", &[][..], 1),
+                    ("linux(+gpu)/amd64", &[][..], 1),
+                ][..],
+                Some(1),
+                "more matching features later",
+            ),
+            (
+                "linux(+gpu+rdma)/amd64",
+                &[
+                    ("linux(+gpu)/amd64", &[][..], 1),
+                    ("linux(+rdma+gpu)/amd64", &[][..], 1),
+                    ("linux(+gpu+rdma)/amd64", &[][..], 1),
+                ][..],
+                Some(1),
+                "all features: the first of them is final",
+            ),
+            (
+                "windows(10.0.20348.1+win32k)/amd64",
+                &[
+                    ("windows(10.0.20348.1)/amd64", &[][..], 1),
+                    ("windows(10.0.20348.1+win32k)/amd64", &[][..], 1),
+                ][..],
+                Some(0),
+                "win32k is not counted",
+            ),
+        ] {
+            let bytes = index(entries);
+            let t = crate::platform::selector::parse(target, &host).unwrap();
+            let policy = Policy::new(&t);
+            let streamed = policy.select_bytes(&bytes).unwrap();
+            assert_eq!(
+                streamed.chosen.map(|(_, r)| r.position),
+                want,
+                "select_bytes: {what}"
+            );
+            let idx = Index::parse(&bytes).unwrap();
+            assert_eq!(
+                policy.select(&idx).map(|s| s.position),
+                want,
                 "select: {what}"
             );
         }
