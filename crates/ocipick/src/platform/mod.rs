@@ -103,8 +103,9 @@ impl<'a> Platform<'a> {
 }
 
 /// Formats as containerd's `FormatAll`: `os[(osversion+feature…)]/arch[/variant]`,
-/// with `%`, `+`, `(`, `)` and `/` in the version and features percent-escaped
-/// so that [`selector::parse`] reads the same platform back.
+/// with `%`, `+`, `(`, `)`, `/` (and any other byte outside `[A-Za-z0-9_.-]`)
+/// in the version and features percent-escaped so that [`selector::parse`]
+/// reads the same platform back.
 impl fmt::Display for Platform<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.os)?;

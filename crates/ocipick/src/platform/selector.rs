@@ -150,21 +150,21 @@ pub fn decode_os_option(s: &str) -> Result<Cow<'_, str>, &'static str> {
 }
 
 /// Writes an OS option so that [`decode_os_option`] and the selector syntax
-/// read it back: `%`, `+`, `(`, `)` and `/` are escaped, as containerd's
-/// `FormatAll` escapes them. Other characters are written as they are.
+/// read it back: every byte outside `[A-Za-z0-9_.-]` is written `%XX`.
+/// For `%`, `+`, `(`, `)` and `/` this is what containerd's `FormatAll`
+/// writes; it writes other characters (a space, `é`) as they are, which its
+/// own `Parse` then refuses, so ocipick escapes those too.
 pub fn encode_os_option(s: &str) -> Cow<'_, str> {
-    if !s.contains(['%', '+', '(', ')', '/']) {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    if s.bytes().all(plain) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '%' => out.push_str("%25"),
-            '+' => out.push_str("%2B"),
-            '(' => out.push_str("%28"),
-            ')' => out.push_str("%29"),
-            '/' => out.push_str("%2F"),
-            c => out.push(c),
+    for b in s.bytes() {
+        if plain(b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
     Cow::Owned(out)
@@ -365,6 +365,8 @@ mod tests {
             ("linux(+%zz)/amd64", Err(())),
             ("linux(+%2)/amd64", Err(())),
             ("linux(+%ff)/amd64", Err(())),
+            ("linux(+a%20b)/amd64", Ok("linux(+a%20b)/amd64")),
+            ("linux(+%C3%A9)/amd64", Ok("linux(+%C3%A9)/amd64")),
         ];
         for (sel, want) in rows {
             let got = parse(sel, &host()).map(|p| p.to_string()).map_err(|_| ());
