@@ -6,6 +6,10 @@
 //! crane's `:osversion`, regctl's `,osver=` and `local`): whatever they
 //! accept is a platform that containerd's syntax writes and reads back
 //! unchanged, and a plain containerd selector means the same in both.
+//!
+//! OS options are percent-decoded as containerd decodes them: any text
+//! survives being written escaped and decoded again, and a decoded value
+//! written back (in a platform's text) parses to the same value.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,6 +21,16 @@ fuzz_target!(|bytes: &[u8]| {
     let Ok(s) = std::str::from_utf8(bytes) else {
         return;
     };
+    let encoded = selector::encode_os_option(s);
+    assert_eq!(
+        selector::decode_os_option(&encoded).as_deref(),
+        Ok(s),
+        "{s:?} -> {encoded:?}"
+    );
+    if let Ok(decoded) = selector::decode_os_option(s) {
+        let again = selector::encode_os_option(&decoded);
+        assert_eq!(selector::decode_os_option(&again).as_deref(), Ok(&*decoded));
+    }
     let hosts = [
         Platform::new("linux", "amd64", Some("v3")),
         Platform::new("linux", "arm64", None),

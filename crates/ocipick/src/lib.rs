@@ -7,7 +7,9 @@
 //! - platform matching is containerd-compatible: the same normalization
 //!   (`x86_64` is `amd64`, `armhf` is `arm/v7`, …), the same compatibility
 //!   lists (an `amd64/v3` host runs `v2`, `v1` and `386`; an `arm64` host runs
-//!   `arm/v8`…`v5`), Windows `os.version` build rules and the same ordering;
+//!   `arm/v8`…`v5`), `os.features` and Windows `os.version` build rules, and
+//!   the same ordering (list position, then more matching `os.features`,
+//!   then index order), as containerd/platforms v1's `Only`;
 //! - an entry's score is the sum of the weights of the preferences it
 //!   satisfies; the best entry has the highest score, then the closest
 //!   platform, then the earliest position — so with no preferences, or on a

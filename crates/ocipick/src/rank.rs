@@ -82,6 +82,9 @@ pub enum Reason {
         target: String,
         /// Position in the target's compatibility list (0 = exact).
         tier: u32,
+        /// How many of the target's `os.features` the entry does not list
+        /// (it comes after entries of its tier that list more).
+        missing_features: u32,
     },
     /// The platform does not run on the target.
     PlatformMismatch {
@@ -127,17 +130,24 @@ impl fmt::Display for Reason {
             Reason::PlatformMatches {
                 platform,
                 target,
-                tier: 0,
-            } => write!(f, "platform {platform} matches {target}"),
-            Reason::PlatformMatches {
-                platform,
-                target,
                 tier,
-            } => write!(
-                f,
-                "platform {platform} runs on {target} ({tier} step{} from exact)",
-                if *tier == 1 { "" } else { "s" }
-            ),
+                missing_features,
+            } => {
+                if *tier == 0 {
+                    write!(f, "platform {platform} matches {target}")?;
+                } else {
+                    write!(
+                        f,
+                        "platform {platform} runs on {target} ({tier} step{} from exact)",
+                        if *tier == 1 { "" } else { "s" }
+                    )?;
+                }
+                match missing_features {
+                    0 => Ok(()),
+                    1 => f.write_str(", without 1 of the target's os.features"),
+                    n => write!(f, ", without {n} of the target's os.features"),
+                }
+            }
             Reason::PlatformMismatch {
                 platform,
                 target,
@@ -258,7 +268,8 @@ impl<'a> crate::de::Sink<'a> for Best<'_, 'a> {
         if d.platform.is_some() {
             self.any_platform = true;
             // Settled: the best entry has the ceiling score and the closest
-            // rank there is (the target itself). A later entry wins only by
+            // rank there is (the target itself, with every os.feature of the
+            // target that can count). A later entry wins only by
             // being strictly better, so the remaining entries are read (the
             // document must still be valid) but not evaluated.
             let settled = self
@@ -429,6 +440,7 @@ impl Policy {
                         platform: p.to_string(),
                         target: self.matcher.target().to_string(),
                         tier: r.tier,
+                        missing_features: r.missing_features,
                     });
                 }
                 Err(fail) => {
@@ -956,6 +968,57 @@ mod tests {
                 "select: {what}"
             );
         }
+        // The closest rank includes the os.features count: on a target with
+        // features, a first entry on its platform that lacks them settles
+        // nothing, and a later one with more of them wins (containerd's
+        // Less); on a Windows target win32k is not counted, so an entry
+        // without it can settle.
+        for (target, entries, want, what) in [
+            (
+                "linux(+gpu)/amd64",
+                &[
+                    ("linux/amd64", &[][..], 1),
+                    ("linux(+gpu)/amd64", &[][..], 1),
+                ][..],
+                Some(1),
+                "more matching features later",
+            ),
+            (
+                "linux(+gpu+rdma)/amd64",
+                &[
+                    ("linux(+gpu)/amd64", &[][..], 1),
+                    ("linux(+rdma+gpu)/amd64", &[][..], 1),
+                    ("linux(+gpu+rdma)/amd64", &[][..], 1),
+                ][..],
+                Some(1),
+                "all features: the first of them is final",
+            ),
+            (
+                "windows(10.0.20348.1+win32k)/amd64",
+                &[
+                    ("windows(10.0.20348.1)/amd64", &[][..], 1),
+                    ("windows(10.0.20348.1+win32k)/amd64", &[][..], 1),
+                ][..],
+                Some(0),
+                "win32k is not counted",
+            ),
+        ] {
+            let bytes = index(entries);
+            let t = crate::platform::selector::parse(target, &host).unwrap();
+            let policy = Policy::new(&t);
+            let streamed = policy.select_bytes(&bytes).unwrap();
+            assert_eq!(
+                streamed.chosen.map(|(_, r)| r.position),
+                want,
+                "select_bytes: {what}"
+            );
+            let idx = Index::parse(&bytes).unwrap();
+            assert_eq!(
+                policy.select(&idx).map(|s| s.position),
+                want,
+                "select: {what}"
+            );
+        }
         // A hook's positive adjustment is part of the ceiling too: it lifts
         // the later of two entries on the target's platform.
         let bytes = index(&[("linux/amd64", &[], 1), ("linux/amd64", &[], 1)]);
@@ -968,6 +1031,35 @@ mod tests {
         }]);
         let streamed = policy.select_bytes(&bytes).unwrap();
         assert_eq!(streamed.chosen.map(|(_, r)| r.position), Some(1));
+    }
+
+    /// The reasons say when an entry lacks some of the target's
+    /// os.features, which is why it comes after others of its tier.
+    #[test]
+    fn reasons_name_missing_features() {
+        let bytes = index(&[
+            ("linux(+gpu)/amd64", &[], 1),
+            ("linux/amd64", &[], 1),
+            ("linux/386", &[], 1),
+        ]);
+        let idx = Index::parse(&bytes).unwrap();
+        let host = Platform::new("linux", "amd64", None);
+        let t = crate::platform::selector::parse("linux(+gpu+rdma)/amd64", &host).unwrap();
+        let text = |i: usize| Policy::new(&t).explain(&idx, i).reasons[0].to_string();
+        assert_eq!(
+            text(0),
+            "platform linux(+gpu)/amd64 matches linux(+gpu+rdma)/amd64, without 1 of the target's os.features"
+        );
+        assert_eq!(
+            text(1),
+            "platform linux/amd64 matches linux(+gpu+rdma)/amd64, without 2 of the target's os.features"
+        );
+        assert_eq!(
+            text(2),
+            "platform linux/386 runs on linux(+gpu+rdma)/amd64 (1 step from exact), without 2 of the target's os.features"
+        );
+        let plain = Policy::new(&host).explain(&idx, 1).reasons[0].to_string();
+        assert_eq!(plain, "platform linux/amd64 matches linux/amd64");
     }
 
     #[test]

@@ -10,20 +10,20 @@ use super::Platform;
 
 /// How close a compatible platform is to the target: lower is closer.
 ///
-/// The first component is the position in the target's compatibility list
-/// (the target itself is 0, `amd64/v2` on a `v3` target is 1, …); for
-/// Windows targets that name an `os.version`, entries of the same tier are
-/// then ordered as containerd's Windows-host comparer orders them: newest
-/// build first (all compatible builds are at most the host's, so the host's
-/// own build comes first), then newest revision, then entries that name no
-/// version. (containerd compares the version strings; ocipick compares the
-/// numbers, so `.1000` is newer than `.999`.)
+/// As containerd/platforms' `Only(target).Less` orders two matching
+/// platforms: first the position in the target's compatibility list (the
+/// target itself is 0, `amd64/v2` on a `v3` target is 1, …); then, within
+/// one position, the entry that matches more of the target's `os.features`
+/// (on a Windows target `win32k` is not counted, as it is not matched).
+/// Equal ranks keep index order. Nothing else orders entries: in
+/// particular not their Windows `os.version` (containerd's `Only` does not).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PlatformRank {
     /// Position in the compatibility list.
     pub tier: u32,
-    /// Windows ordering within a tier (0 elsewhere).
-    pub windows: u64,
+    /// How many of the target's `os.features` the entry does not list
+    /// (0 when it lists them all, or the target lists none).
+    pub missing_features: u32,
 }
 
 /// Why a platform does not run on the target.
@@ -96,23 +96,49 @@ pub struct Matcher {
     target: Platform<'static>,
     vector: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     windows: Option<WindowsVersion>,
+    /// How many distinct `os.features` of the target an entry can match
+    /// (on a Windows target, `win32k` is not among them).
+    target_features: u32,
     /// Every spelling of the architectures of `vector` (lower case): an
     /// entry's architecture that is none of them, ignoring case, cannot
     /// normalize into `vector`.
     spellings: Vec<String>,
 }
 
-/// Returns `vN` for a numeric variant `N` or `vN`.
+/// The number of a numeric variant `N` or `vN`, read as Go's `strconv.Atoi`
+/// reads what follows an optional `v` (containerd's `platformVector`).
 fn numeric_variant(v: &str) -> Option<u32> {
     v.strip_prefix('v').unwrap_or(v).parse().ok()
 }
 
-/// Parses an arm64 variant `vX` or `vX.Y` into (X, Y).
+/// A run of ASCII digits as a number.
+fn digits(s: &str) -> Option<u32> {
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
+/// The Windows feature containerd leaves out of matching.
+const WIN32K: &str = "win32k";
+
+/// The highest Armv8 minor version: Armv8 stops at 8.9, and Armv9.N carries
+/// the baseline of Armv8.(N+5) only up to there.
+const ARM64_MAX_V8_MINOR: u32 = 9;
+
+/// A known arm64 variant (normalized) as (major, minor): the baseline
+/// (`""`, `v8`), `v8.1`…`v8.9`, `v9` and `v9.N`. Anything else (`v8.10`,
+/// `v10`, `v7`, `armv8`) is `None`.
 fn arm64_version(v: &str) -> Option<(u32, u32)> {
-    let v = v.strip_prefix('v')?;
-    match v.split_once('.') {
-        Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
-        None => Some((v.parse().ok()?, 0)),
+    let v = if v.is_empty() { "v8" } else { v };
+    let rest = v.strip_prefix('v')?;
+    let (major, minor) = match rest.split_once('.') {
+        Some((a, b)) => (digits(a)?, digits(b)?),
+        None => (digits(rest)?, 0),
+    };
+    match major {
+        8 if minor <= ARM64_MAX_V8_MINOR => Some((8, minor)),
+        9 => Some((9, minor)),
+        _ => None,
     }
 }
 
@@ -128,43 +154,48 @@ const ARM64_V9_BASE: u32 = 5;
 /// The compatibility list of a normalized architecture/variant, closest
 /// first, as containerd's `platformVector`:
 ///
-/// - `amd64/vN` runs `amd64/vN`, …, `amd64/v2`, `amd64` (v1), then `386`;
+/// - `amd64/vN` (or `amd64/N`) runs `amd64/vN`, …, `amd64/v2`, `amd64`
+///   (v1), then `386`;
 /// - `arm/vN` runs `arm/vN` down to `arm/v5`;
 /// - `arm64/v8.Y` runs `v8.Y` … `v8.1`, `arm64` (v8); `arm64/v9.Y` runs
-///   `v9.Y` … `v9`, then `v8.(Y+5)` … `arm64`; both then run 32-bit
-///   `arm/v8` … `arm/v5`. Plain `arm64/v9` (no minor) is followed, as in
-///   containerd, by `arm/v9` before `arm/v8`; a variant that is not
-///   `v8[.Y]`/`v9[.Y]` runs only itself and the `arm` variant of the same
-///   name (and what that runs);
+///   `v9.Y` … `v9`, then `v8.(Y+5)` (at most `v8.9`) … `arm64`; both, and
+///   plain `arm64/v9`, then run 32-bit `arm/v8` … `arm/v5`;
+/// - an arm64 variant that is none of those (`v8.10`, `v10`, `armv8`)
+///   runs only itself (a deliberate difference, see `docs/decisions.md`);
 /// - any other architecture runs only itself.
 ///
-/// One deliberate difference: containerd reads a minor version only when
-/// the variant is exactly four characters long, so it treats `v8.10` as
-/// having no minor; ocipick reads any number of digits.
+/// Lists are bounded by [`MAX_VARIANT_STEPS`].
 fn vector(arch: &str, variant: &str) -> Vec<(Cow<'static, str>, Cow<'static, str>)> {
     let own = |a: &str, v: &str| -> (Cow<'static, str>, Cow<'static, str>) {
         let (a, v) = normalize_arch(a, v);
         (Cow::Owned(a.into_owned()), Cow::Owned(v.into_owned()))
     };
     let mut out = vec![own(arch, variant)];
+    let push = |out: &mut Vec<_>, p: (Cow<'static, str>, Cow<'static, str>)| {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    };
     match arch {
         "amd64" => {
-            if let Some(n) = numeric_variant(variant).filter(|_| variant.starts_with('v')) {
+            if let Some(n) = numeric_variant(variant) {
                 for k in (1..n.min(MAX_VARIANT_STEPS)).rev() {
-                    out.push(own("amd64", &format!("v{k}")));
+                    push(&mut out, own("amd64", &format!("v{k}")));
                 }
             }
-            out.push(own("386", ""));
+            push(&mut out, own("386", ""));
         }
         "arm" => {
             if let Some(n) = numeric_variant(variant) {
                 for k in (5..n.min(MAX_VARIANT_STEPS)).rev() {
-                    out.push(own("arm", &format!("v{k}")));
+                    push(&mut out, own("arm", &format!("v{k}")));
                 }
             }
         }
         "arm64" => {
-            let v = if variant.is_empty() { "v8" } else { variant };
+            let Some((major, minor)) = arm64_version(variant) else {
+                return out;
+            };
             let arm64 = |major: u32, minor: u32| {
                 if minor == 0 {
                     own("arm64", &format!("v{major}"))
@@ -172,31 +203,19 @@ fn vector(arch: &str, variant: &str) -> Vec<(Cow<'static, str>, Cow<'static, str
                     own("arm64", &format!("v{major}.{minor}"))
                 }
             };
-            if let Some((mut major, minor)) = arm64_version(v).filter(|(m, _)| *m == 8 || *m == 9) {
-                let mut minor = minor.min(MAX_VARIANT_STEPS);
-                // The target as written stays first, even when it spells
-                // its variant unusually (`v09.0`) or beyond the bound.
-                let target = out.pop();
-                if major == 9 {
-                    for m in (0..=minor).rev() {
-                        out.push(arm64(9, m));
-                    }
-                    major = 8;
-                    minor += ARM64_V9_BASE;
+            let mut v8_minor = minor;
+            if major == 9 {
+                for m in (0..=minor.min(MAX_VARIANT_STEPS)).rev() {
+                    push(&mut out, arm64(9, m));
                 }
-                for m in (0..=minor).rev() {
-                    out.push(arm64(major, m));
-                }
-                if let Some(t) = target.filter(|t| !out.contains(t)) {
-                    out.insert(0, t);
-                }
+                v8_minor = (minor.saturating_add(ARM64_V9_BASE)).min(ARM64_MAX_V8_MINOR);
             }
-            let arm = if v.starts_with("v8.") || v.starts_with("v9.") {
-                "v8"
-            } else {
-                v
-            };
-            out.extend(vector("arm", &normalize_arch("arm", arm).1));
+            for m in (0..=v8_minor).rev() {
+                push(&mut out, arm64(8, m));
+            }
+            for p in vector("arm", "v8") {
+                push(&mut out, p);
+            }
         }
         _ => {}
     }
@@ -221,10 +240,18 @@ impl Matcher {
                 }
             }
         }
+        let mut target_features = 0;
+        for (i, f) in target.os_features.iter().enumerate() {
+            let counted = !(target.os == "windows" && f == WIN32K);
+            if counted && !target.os_features[..i].contains(f) {
+                target_features += 1;
+            }
+        }
         Matcher {
             target,
             vector,
             windows,
+            target_features,
             spellings,
         }
     }
@@ -251,9 +278,15 @@ impl Matcher {
     /// 1. the normalized OS must equal the target's;
     /// 2. the normalized architecture and variant must be in the target's
     ///    compatibility list (see the module docs); the position is the tier;
-    /// 3. when the target is Windows and both name an `os.version`, the
-    ///    builds must be compatible ([`WindowsVersion::runs`]);
-    /// 4. every `os.features` item of the entry must be one of the target's.
+    /// 3. when the target is Windows and both name an `os.version` (the
+    ///    target's readable as major.minor.build), the builds must be
+    ///    compatible ([`WindowsVersion::runs`]); an entry version that
+    ///    cannot be read does not fit;
+    /// 4. every `os.features` item of the entry must be one of the target's,
+    ///    except `win32k` on a Windows target, which is ignored.
+    ///
+    /// The rank is the tier, then how many of the target's features the
+    /// entry lacks ([`PlatformRank`]).
     pub fn check(&self, entry: &Platform<'_>) -> Result<PlatformRank, Mismatch> {
         self.rank(entry).map_err(|fail| self.explain(entry, fail))
     }
@@ -294,25 +327,35 @@ impl Matcher {
                     .ok_or(Fail::Architecture)?
             }
         };
-        // Entries that name no version come after those that do.
-        let mut windows = if self.windows.is_some() { u64::MAX } else { 0 };
         let entry_version = entry.os_version.as_deref().filter(|v| !v.is_empty());
         if let (Some(host), Some(ev)) = (self.windows, entry_version) {
-            let v = WindowsVersion::parse(ev)
+            WindowsVersion::parse(ev)
                 .filter(|v| host.runs(v))
                 .ok_or(Fail::OsVersion)?;
-            // Own build first, then newer builds, then higher revisions.
-            let build_gap = u64::from(host.build - v.build);
-            windows = (build_gap << 32) | u64::from(u32::MAX - v.revision);
         }
-        let has = |f: &Cow<'_, str>| self.target.os_features.iter().any(|t| t == f);
-        if !entry.os_features.iter().all(has) {
-            return Err(Fail::OsFeatures);
+        let mut matched = 0;
+        for (i, f) in entry.os_features.iter().enumerate() {
+            if self.ignored_feature(f) {
+                continue;
+            }
+            if !self.target.os_features.iter().any(|t| t == f) {
+                return Err(Fail::OsFeatures);
+            }
+            if !entry.os_features[..i].contains(f) {
+                matched += 1;
+            }
         }
         Ok(PlatformRank {
             tier: tier as u32,
-            windows,
+            missing_features: self.target_features.saturating_sub(matched),
         })
+    }
+
+    /// Whether an entry's `os.features` item is left out of matching and
+    /// ordering: `win32k` on a Windows target (Nano Server lacks it, and
+    /// containerd ignores it there).
+    fn ignored_feature(&self, f: &str) -> bool {
+        f == WIN32K && self.target.os == "windows"
     }
 
     /// Turns a [`Fail`] from [`rank`](Matcher::rank) into the [`Mismatch`]
@@ -339,6 +382,7 @@ impl Matcher {
                 missing: entry
                     .os_features
                     .iter()
+                    .filter(|f| !self.ignored_feature(f))
                     .filter(|f| !self.target.os_features.iter().any(|t| t == *f))
                     .map(|f| f.to_string())
                     .collect(),
@@ -618,16 +662,49 @@ mod tests {
         assert_eq!(got, want);
     }
 
+    /// containerd's `Only` does not order Windows entries by version: equal
+    /// tiers keep index order, whatever the builds and revisions.
     #[test]
-    fn windows_order() {
+    fn windows_versions_do_not_order() {
         let m = Matcher::new(&p("windows(10.0.26100.100)/amd64"));
-        let own_old = m.check(&p("windows(10.0.26100.5)/amd64")).unwrap();
-        let own_new = m.check(&p("windows(10.0.26100.90)/amd64")).unwrap();
-        let ltsc2022 = m.check(&p("windows(10.0.20348.9999)/amd64")).unwrap();
-        assert!(own_new < own_old, "higher revision first");
+        let ranks: Vec<PlatformRank> = [
+            "windows(10.0.26100.5)/amd64",
+            "windows(10.0.26100.90)/amd64",
+            "windows(10.0.20348.9999)/amd64",
+            "windows/amd64",
+        ]
+        .iter()
+        .map(|e| m.check(&p(e)).unwrap())
+        .collect();
         assert!(
-            own_old < ltsc2022,
-            "the host's own build before older builds"
+            ranks.iter().all(|r| *r == PlatformRank::default()),
+            "{ranks:?}"
         );
+    }
+
+    /// Within a tier, more matching `os.features` rank closer; `win32k` is
+    /// neither required nor counted on a Windows target.
+    #[test]
+    fn features_order_within_a_tier() {
+        let m = Matcher::new(&p("linux(+gpu+rdma)/amd64/v2"));
+        let r = |e: &str| m.check(&p(e)).unwrap();
+        assert!(r("linux(+gpu+rdma)/amd64/v2") < r("linux(+gpu)/amd64/v2"));
+        assert!(r("linux(+rdma)/amd64/v2") < r("linux/amd64/v2"));
+        assert_eq!(r("linux(+gpu)/amd64/v2"), r("linux(+rdma)/amd64/v2"));
+        // The tier comes first: features never lift a farther platform.
+        assert!(r("linux/amd64/v2") < r("linux(+gpu+rdma)/amd64"));
+        let w = Matcher::new(&p("windows(10.0.20348.1)/amd64"));
+        assert_eq!(
+            w.check(&p("windows(10.0.20348.1+win32k)/amd64")).unwrap(),
+            w.check(&p("windows(10.0.20348.1)/amd64")).unwrap()
+        );
+        let wk = Matcher::new(&p("windows(10.0.20348.1+win32k)/amd64"));
+        assert_eq!(
+            wk.check(&p("windows(10.0.20348.1+win32k)/amd64")).unwrap(),
+            wk.check(&p("windows(10.0.20348.1)/amd64")).unwrap()
+        );
+        // Elsewhere win32k is an ordinary feature.
+        let l = Matcher::new(&p("linux/amd64"));
+        assert!(l.check(&p("linux(+win32k)/amd64")).is_err());
     }
 }

@@ -102,16 +102,19 @@ impl<'a> Platform<'a> {
     }
 }
 
-/// Formats as containerd's `FormatAll`: `os[(osversion+feature…)]/arch[/variant]`.
+/// Formats as containerd's `FormatAll`: `os[(osversion+feature…)]/arch[/variant]`,
+/// with `%`, `+`, `(`, `)`, `/` (and any other byte outside `[A-Za-z0-9_.-]`)
+/// in the version and features percent-escaped so that [`selector::parse`]
+/// reads the same platform back.
 impl fmt::Display for Platform<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.os)?;
         let osv = self.os_version.as_deref().unwrap_or("");
         if !osv.is_empty() || !self.os_features.is_empty() {
             f.write_str("(")?;
-            f.write_str(osv)?;
+            f.write_str(&selector::encode_os_option(osv))?;
             for feat in &self.os_features {
-                write!(f, "+{feat}")?;
+                write!(f, "+{}", selector::encode_os_option(feat))?;
             }
             f.write_str(")")?;
         }

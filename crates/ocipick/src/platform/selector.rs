@@ -20,6 +20,18 @@ pub enum SelectorError {
         /// The offending part.
         part: String,
     },
+    /// An OS version or feature in `(…)` that containerd refuses: an empty
+    /// feature (`linux(++gpu)`, `linux(+gpu+)`, `linux(7.1+)`), a bad
+    /// percent escape, or one that decodes to bytes that are not UTF-8.
+    #[error("{selector:?}: {part:?}: {why}")]
+    OsOption {
+        /// The whole selector.
+        selector: String,
+        /// The offending version or feature, as written.
+        part: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     /// A lone word that is neither a known OS nor a known architecture.
     #[error("{0:?}: unknown operating system or architecture")]
     Unknown(String),
@@ -93,9 +105,69 @@ fn valid_component(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
+/// An OS name: containerd's `[A-Za-z0-9_-]+` (no dot).
+fn valid_os_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+}
+
+/// The inside of `(…)`: `osversion` then `+feature`s, each of
+/// `[A-Za-z0-9_.%-]` (the `+`s checked by the caller).
 fn valid_os_detail(s: &str) -> bool {
     s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'+'))
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'+' | b'%'))
+}
+
+/// Decodes `%XX` escapes, as Go's `url.PathUnescape` does (which
+/// containerd applies to an OS option holding a `%`); `+` stays `+`.
+pub fn decode_os_option(s: &str) -> Result<Cow<'_, str>, &'static str> {
+    if !s.contains('%') {
+        return Ok(Cow::Borrowed(s));
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = |b: u8| (b as char).to_digit(16);
+            let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) else {
+                return Err("'%' must be followed by two hexadecimal digits");
+            };
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| "the percent escapes do not decode to UTF-8")
+}
+
+/// Writes an OS option so that [`decode_os_option`] and the selector syntax
+/// read it back: every byte outside `[A-Za-z0-9_.-]` is written `%XX`.
+/// For `%`, `+`, `(`, `)` and `/` this is what containerd's `FormatAll`
+/// writes; it writes other characters (a space, `é`) as they are, which its
+/// own `Parse` then refuses, so ocipick escapes those too.
+pub fn encode_os_option(s: &str) -> Cow<'_, str> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    if s.bytes().all(plain) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for b in s.bytes() {
+        if plain(b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Parses a platform selector the way containerd's `platforms.Parse` does,
@@ -111,8 +183,12 @@ fn valid_os_detail(s: &str) -> bool {
 ///   host's (and on Windows the host's `os.version`); otherwise, if it is a
 ///   known architecture, the OS is the host's; otherwise an error.
 /// - the OS part may carry `(osversion+feature+…)`: `windows(10.0.17763)/amd64`,
-///   `linux(+gpu)/amd64`.
-/// - `*` wildcards are not supported; parts use `[A-Za-z0-9_.-]`.
+///   `linux(+gpu)/amd64`. Version and features use `[A-Za-z0-9_.%-]`, `%XX`
+///   escapes are decoded (`linux(+a%2Bb)` is the feature `a+b`), and no
+///   feature may be empty (`linux(++gpu)`, `linux(+gpu+)` and
+///   `linux(7.1+)` are refused), as containerd's `osRe` has it.
+/// - the OS name uses `[A-Za-z0-9_-]` (no dot); the other parts use
+///   `[A-Za-z0-9_.-]`; `*` wildcards are not supported.
 ///
 /// ```
 /// use ocipick::platform::selector::parse;
@@ -142,21 +218,37 @@ pub fn parse(selector: &str, host: &Platform<'_>) -> Result<Platform<'static>, S
             if !valid_os_detail(detail) {
                 return Err(bad(parts[0]));
             }
+            let option = |raw: &str| {
+                decode_os_option(raw)
+                    .map(|v| v.into_owned())
+                    .map_err(|why| SelectorError::OsOption {
+                        selector: selector.to_owned(),
+                        part: raw.to_owned(),
+                        why,
+                    })
+            };
             let mut it = detail.split('+');
-            let version = it.next().unwrap_or("");
-            let feats: Vec<Cow<'static, str>> = it
-                .filter(|f| !f.is_empty())
-                .map(|f| Cow::Owned(f.to_owned()))
-                .collect();
+            let version = option(it.next().unwrap_or(""))?;
+            let mut feats: Vec<Cow<'static, str>> = Vec::new();
+            for raw in it {
+                if raw.is_empty() {
+                    return Err(SelectorError::OsOption {
+                        selector: selector.to_owned(),
+                        part: detail.to_owned(),
+                        why: "an OS feature is empty",
+                    });
+                }
+                feats.push(Cow::Owned(option(raw)?));
+            }
             (
                 os,
-                (!version.is_empty()).then(|| Cow::Owned(version.to_owned())),
+                (!version.is_empty()).then_some(Cow::Owned(version)),
                 feats,
             )
         }
         None => (parts[0], None, Vec::new()),
     };
-    if !valid_component(os_word) {
+    if !valid_os_name(os_word) {
         return Err(bad(parts[0]));
     }
     for p in &parts[1..] {
@@ -189,7 +281,7 @@ pub fn parse(selector: &str, host: &Platform<'_>) -> Result<Platform<'static>, S
                 }
             } else {
                 let (a, v) = normalize_arch(os_word, "");
-                if !KNOWN_ARCH.contains(&&*a) || out.os_version.is_some() {
+                if !KNOWN_ARCH.contains(&&*a) || parts[0].contains('(') {
                     return Err(SelectorError::Unknown(selector.to_owned()));
                 }
                 out.architecture = own(&a);
@@ -238,6 +330,8 @@ mod tests {
             ("aarch64", Ok("linux/arm64")),
             ("armel", Ok("linux/arm/v6")),
             ("x86_64", Ok("linux/amd64")),
+            ("arm64(+gpu)", Err(())),
+            ("arm64()", Err(())),
             ("windows(10.0.17763)/amd64", Ok("windows(10.0.17763)/amd64")),
             (
                 "windows(10.0.20348.1+win32k)/amd64",
@@ -254,6 +348,25 @@ mod tests {
             ("linux/am d64", Err(())),
             ("linux(10.0/amd64", Err(())),
             ("linux(a b)/amd64", Err(())),
+            // containerd's osRe: no empty feature, no dot in the OS name.
+            ("linux(++gpu)/amd64", Err(())),
+            ("linux(+gpu+)/amd64", Err(())),
+            ("linux(7.1+)/amd64", Err(())),
+            ("lin.ux/amd64", Err(())),
+            ("linux(+gpu)(+x)/amd64", Err(())),
+            ("linux()/amd64", Ok("linux/amd64")),
+            // Percent escapes are decoded, and written back escaped.
+            ("linux(+a%2Bb)/amd64", Ok("linux(+a%2Bb)/amd64")),
+            ("linux(+gp%75)/amd64", Ok("linux(+gpu)/amd64")),
+            (
+                "windows(10.0.17763%2E1)/amd64",
+                Ok("windows(10.0.17763.1)/amd64"),
+            ),
+            ("linux(+%zz)/amd64", Err(())),
+            ("linux(+%2)/amd64", Err(())),
+            ("linux(+%ff)/amd64", Err(())),
+            ("linux(+a%20b)/amd64", Ok("linux(+a%20b)/amd64")),
+            ("linux(+%C3%A9)/amd64", Ok("linux(+%C3%A9)/amd64")),
         ];
         for (sel, want) in rows {
             let got = parse(sel, &host()).map(|p| p.to_string()).map_err(|_| ());
