@@ -1,7 +1,7 @@
 //! Platforms: the model, containerd-compatible normalization, selector
 //! parsing, and matching with containerd's ordering.
 //!
-//! One concept per file: [`normalize`](self::normalize) rewrites aliases,
+//! One concept per file: [`normalize`] rewrites aliases,
 //! [`selector`] parses `os[(osversion+feature)]/arch[/variant]`,
 //! [`spelling`] accepts peer tools' spellings around it (`:osversion`,
 //! `,osver=`, `local`),
