@@ -1610,6 +1610,82 @@ fn ranges_validators_and_cache_headers_pass_both_ways() {
     assert_eq!(by_digest.header("etag"), Some(quoted(&new).as_str()));
 }
 
+/// Behind a registry that authenticates, pass-through still pulls with the
+/// mirror's own credentials (its Docker `config.json`): a client's own
+/// `Authorization`, here a wrong password the registry refuses, is not
+/// passed on and does not get in the way; Docker's `Accept` lines still
+/// reach the registry.
+#[test]
+fn pass_through_authenticates_with_the_mirrors_credentials_not_the_clients() {
+    use base64::Engine as _;
+    use registry_support::{Auth, DOCKER_LIST, DOCKER_MANIFEST};
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let reg = Registry::start(
+        None,
+        Auth::Htpasswd {
+            username: "mirror".into(),
+            password: "s3cret".into(),
+        },
+    );
+    let repo = "demo/app";
+    let pair = push_pair(&reg, repo, "v1");
+    let config = tempfile::tempdir().unwrap();
+    let auths = serde_json::json!({"auths": {reg.host(): {"auth": b64("mirror:s3cret")}}});
+    std::fs::write(config.path().join("config.json"), auths.to_string()).unwrap();
+    let host = reg.host();
+    let m = Mirror::start_with_docker_config(
+        &[
+            "--upstream",
+            &host,
+            "--plain-http",
+            &host,
+            "-p",
+            "linux/amd64",
+        ],
+        config.path(),
+    );
+    let wrong = format!("Basic {}", b64("mirror:wrong"));
+    let mut wrong_lines: Vec<(&str, &str)> =
+        [DOCKER_MANIFEST, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX]
+            .iter()
+            .map(|t| ("Accept", *t))
+            .collect();
+    wrong_lines.push(("Authorization", wrong.as_str()));
+    let plain = pair.plain_digest();
+    let a = raw(
+        &reg.host(),
+        "GET",
+        &format!("/v2/{repo}/manifests/{plain}"),
+        &wrong_lines,
+    );
+    assert_eq!(a.status, 401, "the registry refuses the client's password");
+    for d in [plain, pair.index.as_str()] {
+        let a = raw(
+            &m.addr,
+            "GET",
+            &format!("/v2/{repo}/manifests/{d}"),
+            &wrong_lines,
+        );
+        assert_eq!(
+            a.status,
+            200,
+            "{d} through the mirror: {}\n{}",
+            String::from_utf8_lossy(&a.body),
+            m.log()
+        );
+        assert_eq!(sha256(&a.body), d);
+    }
+    let blob = blobs_of(&reg.get_manifest(repo, plain))[1].clone();
+    let a = raw(
+        &m.addr,
+        "GET",
+        &format!("/v2/{repo}/blobs/{blob}"),
+        &[("Authorization", wrong.as_str()), ("Range", "bytes=0-9")],
+    );
+    assert_eq!(a.status, 206, "{}", m.log());
+    assert_eq!(a.body.len(), 10);
+}
+
 // ---------------------------------------------------------------------------
 // 5. The tag cache.
 
