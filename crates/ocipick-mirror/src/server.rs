@@ -12,7 +12,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::{Frame, Incoming, SizeHint};
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use ocipick_registry::{ForwardMethod, Reference, RegistryError, MANIFEST_ACCEPT};
@@ -297,7 +297,7 @@ fn registry_error(e: &RegistryError, head: bool) -> Response<Body> {
 /// `304 Not Modified`, with the same `Etag` and digest, without a body.
 fn served(s: Served, req: &Request<Incoming>, head: bool) -> Response<Body> {
     let etag = format!("\"{}\"", s.digest);
-    let mut r = if none_match(req, &etag) {
+    let mut r = if none_match(req.headers(), &etag) {
         response(304, empty())
     } else {
         sized(200, s.bytes, &s.media_type, head)
@@ -314,8 +314,8 @@ fn served(s: Served, req: &Request<Incoming>, head: bool) -> Response<Body> {
 
 /// Whether a request's `If-None-Match` lines name the entity tag `etag`
 /// (compared weakly, as RFC 9110 says for `If-None-Match`), or are `*`.
-fn none_match(req: &Request<Incoming>, etag: &str) -> bool {
-    req.headers()
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
         .get_all("if-none-match")
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -327,8 +327,8 @@ fn none_match(req: &Request<Incoming>, etag: &str) -> bool {
 /// The request headers passed on upstream ([`FORWARDED_HEADERS`]), every
 /// line (each name's lines in the order the client sent them); values that are not visible
 /// ASCII are left out.
-fn forwarded_headers(req: &Request<Incoming>) -> Vec<(String, String)> {
-    req.headers()
+fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
         .iter()
         .filter(|(name, _)| FORWARDED_HEADERS.contains(&name.as_str()))
         .filter_map(|(name, v)| Some((name.as_str().to_owned(), v.to_str().ok()?.to_owned())))
@@ -436,7 +436,7 @@ async fn answer(
             if let Some(s) = state.cached_manifest(digest) {
                 return (kind, served(s, req, head));
             }
-            let mut headers = forwarded_headers(req);
+            let mut headers = forwarded_headers(req.headers());
             if !headers.iter().any(|(n, _)| n == "accept") {
                 // A client that names no type still gets any manifest.
                 headers.push(("accept".to_owned(), MANIFEST_ACCEPT.to_owned()));
@@ -448,7 +448,7 @@ async fn answer(
             )
         }
         _ => {
-            let headers = forwarded_headers(req);
+            let headers = forwarded_headers(req.headers());
             let rest = with_query(route.rest, &rest_query);
             let up_kind = if kind == "blob" { "blob" } else { "other" };
             (
@@ -589,4 +589,93 @@ async fn forward(
         }
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(lines: &[(&'static str, &[u8])]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in lines {
+            h.append(*k, HeaderValue::from_bytes(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn every_line_of_the_forwarded_headers_and_nothing_else() {
+        let h = map(&[
+            (
+                "accept",
+                b"application/vnd.docker.distribution.manifest.v2+json",
+            ),
+            ("authorization", b"Basic Y2xpZW50OnNlY3JldA=="),
+            ("accept", b"application/vnd.oci.image.manifest.v1+json"),
+            ("cookie", b"a=b"),
+            ("connection", b"keep-alive"),
+            ("range", b"bytes=0-9"),
+            ("if-none-match", b"\"sha256:x\""),
+            ("accept", b"application/vnd.oci.image.index.v1+json"),
+            // Not visible ASCII: left out rather than mangled.
+            ("if-match", b"\"caf\xe9\""),
+        ]);
+        let got = forwarded_headers(&h);
+        let want: Vec<(String, String)> = [
+            (
+                "accept",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            ),
+            ("accept", "application/vnd.oci.image.manifest.v1+json"),
+            ("accept", "application/vnd.oci.image.index.v1+json"),
+            ("range", "bytes=0-9"),
+            ("if-none-match", "\"sha256:x\""),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let mut got_sorted = got.clone();
+        got_sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut want_sorted = want.clone();
+        want_sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(got_sorted, want_sorted);
+        // Each name's lines keep the client's order.
+        let accepts: Vec<&str> = got
+            .iter()
+            .filter(|(k, _)| k == "accept")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(
+            accepts,
+            [
+                "application/vnd.docker.distribution.manifest.v2+json",
+                "application/vnd.oci.image.manifest.v1+json",
+                "application/vnd.oci.image.index.v1+json"
+            ]
+        );
+    }
+
+    #[test]
+    fn if_none_match_compares_entity_tags_weakly() {
+        let tag = "\"sha256:abc\"";
+        for (lines, want) in [
+            (vec![("if-none-match", &b"\"sha256:abc\""[..])], true),
+            (vec![("if-none-match", &b"W/\"sha256:abc\""[..])], true),
+            (vec![("if-none-match", &b"*"[..])], true),
+            (vec![("if-none-match", &b"\"x\", \"sha256:abc\""[..])], true),
+            (
+                vec![
+                    ("if-none-match", &b"\"x\""[..]),
+                    ("if-none-match", b"\"sha256:abc\""),
+                ],
+                true,
+            ),
+            (vec![("if-none-match", &b"\"sha256:abd\""[..])], false),
+            (vec![("if-none-match", &b"sha256:abc"[..])], false),
+            (vec![("if-match", &b"\"sha256:abc\""[..])], false),
+            (vec![], false),
+        ] {
+            assert_eq!(none_match(&map(&lines), tag), want, "{lines:?}");
+        }
+    }
 }

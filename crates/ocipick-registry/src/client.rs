@@ -1129,6 +1129,41 @@ const NOT_FORWARDED: &[&str] = &[
     "upgrade",
 ];
 
+/// A header line: name, value.
+type Line<'h> = (&'h str, &'h str);
+
+/// The `Accept` line (every `Accept` value of `headers`, joined; `*/*`
+/// when there is none) and the other headers [`Client::forward`] sends
+/// from `headers`, or why one cannot be sent.
+fn forward_headers<'h>(headers: &[Line<'h>]) -> Result<(String, Vec<Line<'h>>), String> {
+    let mut accept = Vec::new();
+    let mut pass = Vec::new();
+    for &(name, value) in headers {
+        let valid = ureq::http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+            && ureq::http::HeaderValue::from_str(value).is_ok();
+        if !valid {
+            return Err(format!(
+                "request header {name:?} cannot be sent: not a valid HTTP header"
+            ));
+        }
+        let lower = name.to_ascii_lowercase();
+        if lower == "accept" {
+            let v = value.trim();
+            if !v.is_empty() {
+                accept.push(v);
+            }
+        } else if !NOT_FORWARDED.contains(&lower.as_str()) {
+            pass.push((name, value));
+        }
+    }
+    let accept = if accept.is_empty() {
+        "*/*".to_owned()
+    } else {
+        accept.join(", ")
+    };
+    Ok((accept, pass))
+}
+
 impl Client {
     /// Sends a read request for `path` (everything after `/v2/NAME/`, with
     /// its query, e.g. `blobs/sha256:…` or `tags/list?n=10`) of
@@ -1160,32 +1195,8 @@ impl Client {
             reference,
             what: path.split('?').next().unwrap_or(path).to_owned(),
         };
-        let mut accept = Vec::new();
-        let mut pass = Vec::new();
-        for &(name, value) in headers {
-            let lower = name.to_ascii_lowercase();
-            let valid = ureq::http::HeaderName::from_bytes(name.as_bytes()).is_ok()
-                && ureq::http::HeaderValue::from_str(value).is_ok();
-            if !valid {
-                return Err(RegistryError::Setup(format!(
-                    "{}: request header {name:?} cannot be sent: not a valid HTTP header",
-                    t.what
-                )));
-            }
-            if lower == "accept" {
-                let v = value.trim();
-                if !v.is_empty() {
-                    accept.push(v);
-                }
-            } else if !NOT_FORWARDED.contains(&lower.as_str()) {
-                pass.push((name, value));
-            }
-        }
-        let accept = if accept.is_empty() {
-            "*/*".to_owned()
-        } else {
-            accept.join(", ")
-        };
+        let (accept, pass) = forward_headers(headers)
+            .map_err(|e| RegistryError::Setup(format!("{}: {e}", t.what)))?;
         let host = reference.api_host().to_owned();
         let full = if reference.repository.is_empty() {
             format!("/v2/{path}")
@@ -1235,4 +1246,48 @@ fn url_host_is_loopback(url: &str) -> bool {
     format!("{host}/x")
         .parse::<Reference>()
         .is_ok_and(|r| r.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_headers_join_accept_and_never_carry_credentials() {
+        let (accept, pass) = forward_headers(&[
+            ("Accept", "application/vnd.docker.distribution.manifest.v2+json"),
+            ("Authorization", "Basic Y2xpZW50OnNlY3JldA=="),
+            ("accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"),
+            ("Proxy-Authorization", "Basic eA=="),
+            ("Cookie", "a=b"),
+            ("Host", "evil.example"),
+            ("User-Agent", "docker/27"),
+            ("Connection", "keep-alive"),
+            ("Transfer-Encoding", "chunked"),
+            ("TE", "trailers"),
+            ("Range", "bytes=0-9"),
+            ("If-None-Match", "\"a\""),
+            ("If-None-Match", "\"b\""),
+            ("Accept", " "),
+        ])
+        .unwrap();
+        assert_eq!(
+            accept,
+            "application/vnd.docker.distribution.manifest.v2+json, \
+             application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
+        );
+        assert_eq!(
+            pass,
+            [
+                ("Range", "bytes=0-9"),
+                ("If-None-Match", "\"a\""),
+                ("If-None-Match", "\"b\"")
+            ]
+        );
+        assert_eq!(forward_headers(&[]).unwrap().0, "*/*");
+        for bad in [("Bad Name", "x"), ("Range", "a\r\nInjected: 1")] {
+            let e = forward_headers(&[bad]).unwrap_err();
+            assert!(e.contains("not a valid HTTP header"), "{e}");
+        }
+    }
 }
