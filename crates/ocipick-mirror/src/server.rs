@@ -293,7 +293,7 @@ fn registry_error(e: &RegistryError, head: bool) -> Response<Body> {
 /// The mirror's own answer with a manifest (a selected child, a reordered
 /// or passed-on index, a manifest from its cache): its bytes, type and
 /// digest, and `Etag: "DIGEST"` for these bytes, as distribution sends it.
-/// A request whose `If-None-Match` names that tag (or `*`) is answered
+/// A request whose `If-None-Match` names that entity tag (or `*`) is answered
 /// `304 Not Modified`, with the same `Etag` and digest, without a body.
 fn served(s: Served, req: &Request<Incoming>, head: bool) -> Response<Body> {
     let etag = format!("\"{}\"", s.digest);
@@ -325,8 +325,8 @@ fn none_match(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// The request headers passed on upstream ([`FORWARDED_HEADERS`]), every
-/// line (each name's lines in the order the client sent them); values that are not visible
-/// ASCII are left out.
+/// line (each name's lines in the order the client sent them); values
+/// that are not visible ASCII are left out.
 fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
