@@ -1325,6 +1325,368 @@ fn docker_manifest_lists_are_answered_like_oci_indexes() {
 }
 
 // ---------------------------------------------------------------------------
+// 4b. Faithful forwarding: what Docker sends, and the headers both ways.
+
+/// `method path` sent to `addr` over a plain socket with `lines` as header
+/// lines exactly as given, one line each (a name may repeat, as Docker
+/// repeats `Accept`), and `Connection: close`; the answer read to its end.
+fn raw(addr: &str, method: &str, path: &str, lines: &[(&str, &str)]) -> Answer {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    for (k, v) in lines {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("{method} {path}: no header block in {raw:?}"));
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut it = head.split("\r\n");
+    let status = it
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let mut headers = BTreeMap::new();
+    for (k, v) in it.filter_map(|l| l.split_once(':')) {
+        headers
+            .entry(k.trim().to_ascii_lowercase())
+            .and_modify(|s: &mut String| {
+                s.push_str(", ");
+                s.push_str(v.trim());
+            })
+            .or_insert_with(|| v.trim().to_owned());
+    }
+    let rest = raw[end + 4..].to_vec();
+    assert!(
+        !headers
+            .get("transfer-encoding")
+            .is_some_and(|t| t.contains("chunked")),
+        "{method} {path}: expected a Content-Length answer"
+    );
+    Answer {
+        status,
+        headers,
+        body: if method == "HEAD" { Vec::new() } else { rest },
+    }
+}
+
+/// A pull by digest of an OCI manifest and of an OCI index, through the
+/// mirror, with the `Accept` header as Docker sends it (one line per media
+/// type, the Docker manifest type first, the OCI types later), in other
+/// orders, as one comma-separated line, and split over two lines:
+/// distribution refuses an OCI manifest or index to a request whose
+/// `Accept` does not name its type, so every line must reach it.
+#[test]
+fn docker_style_accept_lines_reach_the_upstream_for_pulls_by_digest() {
+    use registry_support::{DOCKER_LIST, DOCKER_MANIFEST};
+    const SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+    let reg = Registry::anonymous();
+    let repo = "demo/app";
+    let pair = push_pair(&reg, repo, "v1");
+    let m = preferring(&reg, &[]);
+    let path = |d: &str| format!("/v2/{repo}/manifests/{d}");
+    let targets = [
+        (pair.plain_digest().to_owned(), OCI_MANIFEST),
+        (pair.index.clone(), OCI_INDEX),
+    ];
+
+    // The registry itself refuses each when only the first line reaches it.
+    for (d, _) in &targets {
+        let a = raw(&reg.host(), "GET", &path(d), &[("Accept", DOCKER_MANIFEST)]);
+        assert_eq!(a.status, 404, "upstream, Docker manifest type only: {d}");
+    }
+
+    let orders: [&[&str]; 4] = [
+        // Docker Engine 20.10–27: the Docker types first.
+        &[DOCKER_MANIFEST, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX],
+        &[
+            SCHEMA1,
+            DOCKER_MANIFEST,
+            DOCKER_LIST,
+            OCI_INDEX,
+            OCI_MANIFEST,
+        ],
+        &[DOCKER_LIST, OCI_INDEX, DOCKER_MANIFEST, OCI_MANIFEST],
+        &[OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_LIST],
+    ];
+    for (d, media_type) in &targets {
+        let upstream = reg.get_manifest(repo, d);
+        for order in orders {
+            let joined = order.join(", ");
+            let half = order.len() / 2;
+            let (first, second) = (order[..half].join(","), order[half..].join(" ,"));
+            let forms: [(&str, Vec<(&str, &str)>); 3] = [
+                (
+                    "one line per type",
+                    order.iter().map(|t| ("Accept", *t)).collect(),
+                ),
+                ("one comma list", vec![("Accept", joined.as_str())]),
+                (
+                    "two lines",
+                    vec![("Accept", first.as_str()), ("Accept", second.as_str())],
+                ),
+            ];
+            for (form, lines) in forms {
+                for method in ["GET", "HEAD"] {
+                    let a = raw(&m.addr, method, &path(d), &lines);
+                    let what = format!("{method} {d} ({media_type}), {form}: {order:?}");
+                    assert_eq!(
+                        a.status,
+                        200,
+                        "{what}: {}",
+                        String::from_utf8_lossy(&a.body)
+                    );
+                    assert_eq!(a.header("content-type"), Some(*media_type), "{what}");
+                    assert_eq!(
+                        a.header("docker-content-digest"),
+                        Some(d.as_str()),
+                        "{what}"
+                    );
+                    let len = upstream.len().to_string();
+                    assert_eq!(a.header("content-length"), Some(len.as_str()), "{what}");
+                    if method == "GET" {
+                        assert!(a.body == upstream, "{what}: the bytes the registry stores");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Ranges, validators and caching headers through the mirror, against the
+/// registry: a `Range` on a blob is answered 206 with its `Content-Range`;
+/// blobs keep the registry's `Cache-Control` and `Etag`; `If-None-Match`
+/// with the right entity tag is answered 304, passed through for blobs and
+/// manifests by digest, and by the mirror for its own answers, whose
+/// `Etag` is their own digest, never the upstream index's.
+#[test]
+fn ranges_validators_and_cache_headers_pass_both_ways() {
+    let reg = Registry::anonymous();
+    let repo = "demo/app";
+    let pair = push_pair(&reg, repo, "v1");
+    let data = Noise::bytes(11, 100_000);
+    let (blob, _) = reg.push_blob(repo, &data);
+    let m = preferring(&reg, &[]);
+    let up = format!("http://{}/v2/{repo}", reg.host());
+    let via = format!("{}/v2/{repo}", m.url());
+    let quoted = |d: &str| format!("\"{d}\"");
+
+    // A blob: the registry's caching and validator headers.
+    let u = get(&format!("{up}/blobs/{blob}"));
+    let g = get(&format!("{via}/blobs/{blob}"));
+    assert_eq!((u.status, g.status), (200, 200));
+    let cache_control = u
+        .header("cache-control")
+        .expect("distribution 2.8 sends Cache-Control on blobs");
+    for name in [
+        "cache-control",
+        "etag",
+        "accept-ranges",
+        "last-modified",
+        "expires",
+    ] {
+        assert_eq!(g.header(name), u.header(name), "blob {name}");
+    }
+    assert_eq!(g.header("etag"), Some(quoted(&blob).as_str()));
+    assert_eq!(g.header("cache-control"), Some(cache_control));
+
+    // Range: 206 with Content-Range and the caching headers.
+    let r = send(
+        "GET",
+        &format!("{via}/blobs/{blob}"),
+        &[("Range", "bytes=100-199")],
+        None,
+    );
+    assert_eq!(r.status, 206);
+    assert_eq!(r.header("content-range"), Some("bytes 100-199/100000"));
+    assert_eq!(r.header("content-length"), Some("100"));
+    assert!(r.body == data[100..200], "the range's bytes");
+    assert_eq!(r.header("cache-control"), Some(cache_control));
+
+    // If-None-Match on a blob: 304 with the right entity tag, 200 without.
+    for method in ["GET", "HEAD"] {
+        let blob_etag = quoted(&blob);
+        let n = send(
+            method,
+            &format!("{via}/blobs/{blob}"),
+            &[("If-None-Match", blob_etag.as_str())],
+            None,
+        );
+        assert_eq!(n.status, 304, "{method} blob, If-None-Match");
+        assert!(n.body.is_empty());
+        assert_eq!(n.header("etag"), Some(blob_etag.as_str()));
+        let o = send(
+            method,
+            &format!("{via}/blobs/{blob}"),
+            &[("If-None-Match", "\"sha256:other\"")],
+            None,
+        );
+        assert_eq!(o.status, 200, "{method} blob, another entity tag");
+    }
+
+    // A manifest by digest, passed through (the mirror has not fetched the
+    // plain child): 304 from the registry.
+    let plain = pair.plain_digest();
+    let plain_etag = quoted(plain);
+    let n = send(
+        "GET",
+        &format!("{via}/manifests/{plain}"),
+        &[("Accept", ACCEPT), ("If-None-Match", plain_etag.as_str())],
+        None,
+    );
+    assert_eq!(n.status, 304, "manifest by digest, If-None-Match");
+    assert!(n.body.is_empty());
+    reg.sync_log();
+    assert!(
+        reg.access_log().iter().any(|a| a.status == 304
+            && a.uri == format!("/v2/{repo}/manifests/{plain}")
+            && a.user_agent.starts_with("ocipick/")),
+        "the 304 came from the registry"
+    );
+
+    // The tag: the selected child, with the child's Etag, not the index's.
+    let gpu = pair.gpu_digest();
+    let (gpu_etag, index_etag) = (quoted(gpu), quoted(&pair.index));
+    let u = get(&format!("{up}/manifests/v1"));
+    assert_eq!(u.header("etag"), Some(index_etag.as_str()), "upstream");
+    for method in ["GET", "HEAD"] {
+        let g = send(
+            method,
+            &format!("{via}/manifests/v1"),
+            &[("Accept", ACCEPT)],
+            None,
+        );
+        assert_eq!(g.status, 200, "{}", m.log());
+        assert_eq!(g.header("etag"), Some(gpu_etag.as_str()), "{method} tag");
+        assert_eq!(g.header("docker-content-digest"), Some(gpu));
+        // Revalidating with the child's tag: 304; with the index's: 200.
+        let n = send(
+            method,
+            &format!("{via}/manifests/v1"),
+            &[("Accept", ACCEPT), ("If-None-Match", gpu_etag.as_str())],
+            None,
+        );
+        assert_eq!(n.status, 304, "{method} tag, If-None-Match: the child");
+        assert!(n.body.is_empty());
+        assert_eq!(n.header("etag"), Some(gpu_etag.as_str()));
+        assert_eq!(n.header("docker-content-digest"), Some(gpu));
+        let i = send(
+            method,
+            &format!("{via}/manifests/v1"),
+            &[("Accept", ACCEPT), ("If-None-Match", index_etag.as_str())],
+            None,
+        );
+        assert_eq!(i.status, 200, "{method} tag, If-None-Match: the index");
+    }
+    // The child by digest, now from the mirror's cache: its Etag, and 304.
+    let c = get(&format!("{via}/manifests/{gpu}"));
+    assert_eq!(c.header("etag"), Some(gpu_etag.as_str()));
+    let n = send(
+        "GET",
+        &format!("{via}/manifests/{gpu}"),
+        &[("Accept", ACCEPT), ("If-None-Match", gpu_etag.as_str())],
+        None,
+    );
+    assert_eq!(n.status, 304, "cached child, If-None-Match");
+    drop(m);
+
+    // Reorder mode: the new index's own digest, also served by digest.
+    let r = preferring(&reg, &["--mode", "reorder"]);
+    let via = format!("{}/v2/{repo}", r.url());
+    let g = get(&format!("{via}/manifests/v1"));
+    assert_eq!(g.status, 200, "{}", r.log());
+    let new = sha256(&g.body);
+    assert_ne!(new, pair.index);
+    assert_eq!(g.header("etag"), Some(quoted(&new).as_str()));
+    let by_digest = get(&format!("{via}/manifests/{new}"));
+    assert_eq!(by_digest.header("etag"), Some(quoted(&new).as_str()));
+}
+
+/// Behind a registry that authenticates, pass-through still pulls with the
+/// mirror's own credentials (its Docker `config.json`): a client's own
+/// `Authorization`, here a wrong password the registry refuses, is not
+/// passed on and does not get in the way; Docker's `Accept` lines still
+/// reach the registry.
+#[test]
+fn pass_through_authenticates_with_the_mirrors_credentials_not_the_clients() {
+    use base64::Engine as _;
+    use registry_support::{Auth, DOCKER_LIST, DOCKER_MANIFEST};
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let reg = Registry::start(
+        None,
+        Auth::Htpasswd {
+            username: "mirror".into(),
+            password: "s3cret".into(),
+        },
+    );
+    let repo = "demo/app";
+    let pair = push_pair(&reg, repo, "v1");
+    let config = tempfile::tempdir().unwrap();
+    let auths = serde_json::json!({"auths": {reg.host(): {"auth": b64("mirror:s3cret")}}});
+    std::fs::write(config.path().join("config.json"), auths.to_string()).unwrap();
+    let host = reg.host();
+    let m = Mirror::start_with_docker_config(
+        &[
+            "--upstream",
+            &host,
+            "--plain-http",
+            &host,
+            "-p",
+            "linux/amd64",
+        ],
+        config.path(),
+    );
+    let wrong = format!("Basic {}", b64("mirror:wrong"));
+    let mut wrong_lines: Vec<(&str, &str)> =
+        [DOCKER_MANIFEST, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX]
+            .iter()
+            .map(|t| ("Accept", *t))
+            .collect();
+    wrong_lines.push(("Authorization", wrong.as_str()));
+    let plain = pair.plain_digest();
+    let a = raw(
+        &reg.host(),
+        "GET",
+        &format!("/v2/{repo}/manifests/{plain}"),
+        &wrong_lines,
+    );
+    assert_eq!(a.status, 401, "the registry refuses the client's password");
+    for d in [plain, pair.index.as_str()] {
+        let a = raw(
+            &m.addr,
+            "GET",
+            &format!("/v2/{repo}/manifests/{d}"),
+            &wrong_lines,
+        );
+        assert_eq!(
+            a.status,
+            200,
+            "{d} through the mirror: {}\n{}",
+            String::from_utf8_lossy(&a.body),
+            m.log()
+        );
+        assert_eq!(sha256(&a.body), d);
+    }
+    let blob = blobs_of(&reg.get_manifest(repo, plain))[1].clone();
+    let a = raw(
+        &m.addr,
+        "GET",
+        &format!("/v2/{repo}/blobs/{blob}"),
+        &[("Authorization", wrong.as_str()), ("Range", "bytes=0-9")],
+    );
+    assert_eq!(a.status, 206, "{}", m.log());
+    assert_eq!(a.body.len(), 10);
+}
+
+// ---------------------------------------------------------------------------
 // 5. The tag cache.
 
 /// Upstream GETs of `repo`'s manifest `reference`, from the registry's log.

@@ -56,6 +56,8 @@ type Script = dyn Fn(usize, &str) -> Reply + Send + Sync;
 struct Upstream {
     port: u16,
     paths: Arc<Mutex<Vec<String>>>,
+    /// The header lines of each request, as received.
+    heads: Arc<Mutex<Vec<Vec<String>>>>,
     /// Bytes written by `Endless` replies.
     endless: Arc<AtomicUsize>,
 }
@@ -65,19 +67,21 @@ impl Upstream {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let paths = Arc::new(Mutex::new(Vec::new()));
+        let heads = Arc::new(Mutex::new(Vec::new()));
         let endless = Arc::new(AtomicUsize::new(0));
         let script: Arc<Script> = Arc::new(script);
-        let (p, e) = (paths.clone(), endless.clone());
+        let (p, hd, e) = (paths.clone(), heads.clone(), endless.clone());
         thread::spawn(move || {
             for s in listener.incoming() {
                 let Ok(s) = s else { continue };
-                let (p, e, script) = (p.clone(), e.clone(), script.clone());
-                thread::spawn(move || serve_upstream(s, &p, &e, &*script));
+                let (p, hd, e, script) = (p.clone(), hd.clone(), e.clone(), script.clone());
+                thread::spawn(move || serve_upstream(s, &p, &hd, &e, &*script));
             }
         });
         Upstream {
             port,
             paths,
+            heads,
             endless,
         }
     }
@@ -112,6 +116,7 @@ fn drain(r: &mut impl Read) {
 fn serve_upstream(
     s: TcpStream,
     paths: &Mutex<Vec<String>>,
+    heads: &Mutex<Vec<Vec<String>>>,
     endless: &AtomicUsize,
     script: &Script,
 ) {
@@ -122,18 +127,20 @@ fn serve_upstream(
     if r.read_line(&mut line).unwrap_or(0) == 0 {
         return;
     }
+    let mut head = Vec::new();
     loop {
         let mut h = String::new();
         match r.read_line(&mut h) {
             Ok(0) | Err(_) => return,
             Ok(_) if h == "\r\n" || h == "\n" => break,
-            Ok(_) => {}
+            Ok(_) => head.push(h.trim_end().to_owned()),
         }
     }
     let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
     let n = {
         let mut p = paths.lock().unwrap();
         p.push(path.clone());
+        heads.lock().unwrap().push(head);
         p.len() - 1
     };
     match script(n, &path) {
@@ -297,15 +304,29 @@ fn dechunk(mut raw: &[u8]) -> (Vec<u8>, bool) {
 /// `GET path` (or HEAD) on `addr` with `Connection: close`; panics past
 /// `limit` (each read is also bounded).
 fn request(addr: &str, method: &str, path: &str, limit: Duration) -> Answer {
+    let accept = format!("{OCI_INDEX}, {OCI_MANIFEST}");
+    request_with(addr, method, path, &[("Accept", &accept)], limit)
+}
+
+/// [`request`] with the header lines `lines`, sent one line each as given
+/// (after `Host`, before `Connection: close`).
+fn request_with(
+    addr: &str,
+    method: &str,
+    path: &str,
+    lines: &[(&str, &str)],
+    limit: Duration,
+) -> Answer {
     let began = Instant::now();
     let mut s = TcpStream::connect(addr).expect("connect to the mirror");
     s.set_read_timeout(Some(Duration::from_millis(250)))
         .unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {OCI_INDEX}, {OCI_MANIFEST}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    for (k, v) in lines {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
     let mut raw = Vec::new();
     let mut buf = vec![0u8; 64 << 10];
     loop {
@@ -867,4 +888,170 @@ fn sigterm_exits_0_promptly_even_with_requests_in_flight() {
     let took = began.elapsed();
     assert_eq!(code, Some(0));
     assert!(took < Duration::from_secs(5), "exit took {took:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Faithful forwarding, both ways.
+
+/// The header lines (lower-cased) of the `n`th request `up` received.
+fn request_lines(up: &Upstream, n: usize) -> Vec<String> {
+    up.heads.lock().unwrap()[n]
+        .iter()
+        .map(|l| l.to_ascii_lowercase())
+        .collect()
+}
+
+/// Whether `head` has a line for header `name` (lower case).
+fn has(head: &[String], name: &str) -> bool {
+    head.iter().any(|l| l.starts_with(&format!("{name}:")))
+}
+
+/// What reaches the upstream of a passed-through request: every `Accept`
+/// line, `Range` and the conditional headers, as the client sent them;
+/// never its `Authorization`, cookies, private or hop-by-hop headers. What
+/// comes back: the range, caching and validator headers, and a `304`;
+/// never cookies, challenges or headers the mirror does not know.
+#[test]
+fn pass_through_forwards_the_headers_that_matter_both_ways() {
+    let digest = sha256(b"a manifest");
+    let etag = format!("\"{digest}\"");
+    let blob_etag = format!("\"{BLOB}\"");
+    let (e, be) = (etag.clone(), blob_etag.clone());
+    let up = Upstream::start(move |_, path| {
+        if path.contains("/blobs/") {
+            Reply::Full {
+                status: 206,
+                headers: hdrs(&[
+                    ("Content-Type", "application/octet-stream"),
+                    ("Content-Range", "bytes 0-3/10"),
+                    ("Accept-Ranges", "bytes"),
+                    ("Cache-Control", "max-age=31536000"),
+                    ("Expires", "Wed, 01 Dec 2027 10:00:00 GMT"),
+                    ("Last-Modified", "Tue, 01 Dec 2026 10:00:00 GMT"),
+                    ("Etag", &be),
+                    ("Docker-Content-Digest", BLOB),
+                    ("Set-Cookie", "session=upstream"),
+                    (
+                        "WWW-Authenticate",
+                        "Bearer realm=\"http://127.0.0.1:1/token\"",
+                    ),
+                    ("X-Upstream-Private", "1"),
+                ]),
+                body: b"abcd".to_vec(),
+            }
+        } else {
+            Reply::Full {
+                status: 304,
+                headers: hdrs(&[("Etag", &e), ("Cache-Control", "max-age=60")]),
+                body: Vec::new(),
+            }
+        }
+    });
+    let mut m = mirror(&up, &[]);
+
+    let a = request_with(
+        &m.addr,
+        "GET",
+        &format!("/v2/demo/blobs/{BLOB}"),
+        &[
+            ("Accept", "application/octet-stream"),
+            ("Accept", "*/*;q=0.1"),
+            ("Range", "bytes=0-3"),
+            ("If-Range", &blob_etag),
+            ("If-None-Match", "\"sha256:other\""),
+            ("If-Modified-Since", "Mon, 30 Nov 2026 10:00:00 GMT"),
+            ("Authorization", "Basic Y2xpZW50OnNlY3JldA=="),
+            ("Proxy-Authorization", "Basic Y2xpZW50OnNlY3JldA=="),
+            ("Cookie", "session=client"),
+            ("X-Client-Private", "1"),
+            ("TE", "trailers"),
+        ],
+        Duration::from_secs(15),
+    );
+    assert_eq!(a.status, 206, "{a:?}");
+    assert_eq!(a.body, b"abcd");
+    let sent = request_lines(&up, 0);
+    for line in [
+        "accept: application/octet-stream, */*;q=0.1".to_owned(),
+        "range: bytes=0-3".to_owned(),
+        format!("if-range: {blob_etag}"),
+        "if-none-match: \"sha256:other\"".to_owned(),
+        "if-modified-since: mon, 30 nov 2026 10:00:00 gmt".to_owned(),
+    ] {
+        assert!(sent.contains(&line), "{line:?} not sent upstream: {sent:?}");
+    }
+    for name in [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "x-client-private",
+        "te",
+    ] {
+        assert!(!has(&sent, name), "{name} reached the upstream: {sent:?}");
+    }
+    assert!(
+        sent.iter().any(|l| l.starts_with("user-agent: ocipick/")),
+        "the mirror's own User-Agent: {sent:?}"
+    );
+    for (name, value) in [
+        ("content-range", "bytes 0-3/10"),
+        ("accept-ranges", "bytes"),
+        ("cache-control", "max-age=31536000"),
+        ("expires", "Wed, 01 Dec 2027 10:00:00 GMT"),
+        ("last-modified", "Tue, 01 Dec 2026 10:00:00 GMT"),
+        ("etag", blob_etag.as_str()),
+        ("docker-content-digest", BLOB),
+        ("content-length", "4"),
+    ] {
+        assert_eq!(a.header(name), Some(value), "{name}: {a:?}");
+    }
+    for name in ["set-cookie", "www-authenticate", "x-upstream-private"] {
+        assert_eq!(a.header(name), None, "{name} came back: {a:?}");
+    }
+
+    // A manifest by digest, Docker-style: one Accept line per type; the
+    // upstream's 304 comes back as it is.
+    let a = request_with(
+        &m.addr,
+        "GET",
+        &format!("/v2/demo/manifests/{digest}"),
+        &[
+            (
+                "Accept",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            ),
+            ("Accept", OCI_MANIFEST),
+            ("Accept", OCI_INDEX),
+            ("If-None-Match", &etag),
+        ],
+        Duration::from_secs(15),
+    );
+    assert_eq!(a.status, 304, "{a:?}");
+    assert!(a.body.is_empty() && a.complete, "{a:?}");
+    assert_eq!(a.header("etag"), Some(etag.as_str()));
+    assert_eq!(a.header("cache-control"), Some("max-age=60"));
+    let sent = request_lines(&up, 1);
+    let accept = format!(
+        "accept: application/vnd.docker.distribution.manifest.v2+json, {OCI_MANIFEST}, {OCI_INDEX}"
+    );
+    assert!(sent.contains(&accept), "{accept:?} not sent: {sent:?}");
+    assert!(sent.contains(&format!("if-none-match: {etag}")), "{sent:?}");
+
+    // A client that names no type: the mirror asks for every manifest type.
+    let a = request_with(
+        &m.addr,
+        "GET",
+        &format!("/v2/demo/manifests/{digest}"),
+        &[],
+        Duration::from_secs(15),
+    );
+    assert_eq!(a.status, 304, "{a:?}");
+    let sent = request_lines(&up, 2);
+    assert!(
+        sent.iter().any(|l| l.starts_with("accept: ")
+            && l.contains(OCI_INDEX)
+            && l.contains(OCI_MANIFEST)),
+        "{sent:?}"
+    );
+    assert_healthy(&mut m);
 }

@@ -12,7 +12,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::{Frame, Incoming, SizeHint};
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use ocipick_registry::{ForwardMethod, Reference, RegistryError, MANIFEST_ACCEPT};
@@ -28,9 +28,9 @@ type Body = BoxBody<Bytes, io::Error>;
 /// Size of the chunks a streamed body is read and sent in.
 const CHUNK: usize = 64 << 10;
 
-/// Upstream response headers passed on to clients; everything else
-/// (connection handling, authentication challenges, cookies) is the
-/// mirror's own business.
+/// Upstream response headers passed on to clients, every line of each;
+/// everything else (connection handling, authentication challenges,
+/// cookies) is the mirror's own business.
 const PASSED_HEADERS: &[&str] = &[
     "content-type",
     "content-length",
@@ -39,8 +39,26 @@ const PASSED_HEADERS: &[&str] = &[
     "docker-content-digest",
     "etag",
     "last-modified",
+    "cache-control",
+    "expires",
+    "retry-after",
     "link",
     "oci-filters-applied",
+];
+
+/// Request headers of a passed-through request that reach the upstream as
+/// the client sent them, every line of each (`Accept` lines are joined into
+/// one by [`ocipick_registry::Client::forward`]). Nothing else goes
+/// upstream: not the client's `Authorization` (the mirror pulls with its
+/// own credentials), not its cookies, not hop-by-hop headers.
+const FORWARDED_HEADERS: &[&str] = &[
+    "accept",
+    "range",
+    "if-range",
+    "if-none-match",
+    "if-modified-since",
+    "if-match",
+    "if-unmodified-since",
 ];
 
 impl Mirror {
@@ -272,16 +290,49 @@ fn registry_error(e: &RegistryError, head: bool) -> Response<Body> {
     }
 }
 
-fn served(s: Served, head: bool) -> Response<Body> {
-    let mut r = sized(200, s.bytes, &s.media_type, head);
+/// The mirror's own answer with a manifest (a selected child, a reordered
+/// or passed-on index, a manifest from its cache): its bytes, type and
+/// digest, and `Etag: "DIGEST"` for these bytes, as distribution sends it.
+/// A request whose `If-None-Match` names that entity tag (or `*`) is answered
+/// `304 Not Modified`, with the same `Etag` and digest, without a body.
+fn served(s: Served, req: &Request<Incoming>, head: bool) -> Response<Body> {
+    let etag = format!("\"{}\"", s.digest);
+    let mut r = if none_match(req.headers(), &etag) {
+        response(304, empty())
+    } else {
+        sized(200, s.bytes, &s.media_type, head)
+    };
+    let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&s.digest) {
-        r.headers_mut().insert("docker-content-digest", v);
+        h.insert("docker-content-digest", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert("etag", v);
     }
     r
 }
 
-fn header<'r>(req: &'r Request<Incoming>, name: &str) -> Option<&'r str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
+/// Whether a request's `If-None-Match` lines name the entity tag `etag`
+/// (compared weakly, as RFC 9110 says for `If-None-Match`), or are `*`.
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all("if-none-match")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
+}
+
+/// The request headers passed on upstream ([`FORWARDED_HEADERS`]), every
+/// line (each name's lines in the order the client sent them); values
+/// that are not visible ASCII are left out.
+fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| FORWARDED_HEADERS.contains(&name.as_str()))
+        .filter_map(|(name, v)| Some((name.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect()
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
@@ -375,7 +426,7 @@ async fn answer(
             let result =
                 tokio::task::spawn_blocking(move || st.resolve_tag(upstream, &repo, &tag)).await;
             let resp = match result {
-                Ok(Ok(s)) => served(s, head),
+                Ok(Ok(s)) => served(s, req, head),
                 Ok(Err(f)) => failure(f, head),
                 Err(_) => error(500, "UNKNOWN", "internal error while selecting", head),
             };
@@ -383,23 +434,26 @@ async fn answer(
         }
         Resource::ManifestByDigest(digest) => {
             if let Some(s) = state.cached_manifest(digest) {
-                return (kind, served(s, head));
+                return (kind, served(s, req, head));
             }
-            let accept = header(req, "accept").unwrap_or(MANIFEST_ACCEPT).to_owned();
+            let mut headers = forwarded_headers(req.headers());
+            if !headers.iter().any(|(n, _)| n == "accept") {
+                // A client that names no type still gets any manifest.
+                headers.push(("accept".to_owned(), MANIFEST_ACCEPT.to_owned()));
+            }
             let rest = with_query(route.rest, &rest_query);
             (
                 kind,
-                forward(state, upstream, repo, rest, head, accept, None, "manifest").await,
+                forward(state, upstream, repo, rest, head, headers, "manifest").await,
             )
         }
         _ => {
-            let accept = header(req, "accept").unwrap_or("").to_owned();
-            let range = header(req, "range").map(str::to_owned);
+            let headers = forwarded_headers(req.headers());
             let rest = with_query(route.rest, &rest_query);
             let up_kind = if kind == "blob" { "blob" } else { "other" };
             (
                 kind,
-                forward(state, upstream, repo, rest, head, accept, range, up_kind).await,
+                forward(state, upstream, repo, rest, head, headers, up_kind).await,
             )
         }
     }
@@ -442,16 +496,14 @@ impl hyper::body::Body for ChannelBody {
 /// blocking thread reads the upstream body in chunks into a bounded
 /// channel, so a slow client slows the upstream read instead of filling
 /// memory, and a client that stops reading for the client timeout ends the
-/// transfer.
-#[allow(clippy::too_many_arguments)]
+/// transfer. `headers` are the client's, to pass on ([`FORWARDED_HEADERS`]).
 async fn forward(
     state: &Arc<State>,
     upstream: usize,
     repo: String,
     rest: String,
     head: bool,
-    accept: String,
-    range: Option<String>,
+    headers: Vec<(String, String)>,
     kind: &'static str,
 ) -> Response<Body> {
     let (head_tx, head_rx) = oneshot::channel();
@@ -472,9 +524,11 @@ async fn forward(
             ForwardMethod::Get
         };
         let began = Instant::now();
-        let result = st
-            .client
-            .forward(&r, method, &rest, &accept, range.as_deref());
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let result = st.client.forward(&r, method, &rest, &headers);
         st.metrics.upstream(kind, began.elapsed());
         let resp = match result {
             Ok(resp) => resp,
@@ -535,4 +589,93 @@ async fn forward(
         }
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(lines: &[(&'static str, &[u8])]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in lines {
+            h.append(*k, HeaderValue::from_bytes(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn every_line_of_the_forwarded_headers_and_nothing_else() {
+        let h = map(&[
+            (
+                "accept",
+                b"application/vnd.docker.distribution.manifest.v2+json",
+            ),
+            ("authorization", b"Basic Y2xpZW50OnNlY3JldA=="),
+            ("accept", b"application/vnd.oci.image.manifest.v1+json"),
+            ("cookie", b"a=b"),
+            ("connection", b"keep-alive"),
+            ("range", b"bytes=0-9"),
+            ("if-none-match", b"\"sha256:x\""),
+            ("accept", b"application/vnd.oci.image.index.v1+json"),
+            // Not visible ASCII: left out rather than mangled.
+            ("if-match", b"\"caf\xe9\""),
+        ]);
+        let got = forwarded_headers(&h);
+        let want: Vec<(String, String)> = [
+            (
+                "accept",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            ),
+            ("accept", "application/vnd.oci.image.manifest.v1+json"),
+            ("accept", "application/vnd.oci.image.index.v1+json"),
+            ("range", "bytes=0-9"),
+            ("if-none-match", "\"sha256:x\""),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let mut got_sorted = got.clone();
+        got_sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut want_sorted = want.clone();
+        want_sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(got_sorted, want_sorted);
+        // Each name's lines keep the client's order.
+        let accepts: Vec<&str> = got
+            .iter()
+            .filter(|(k, _)| k == "accept")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(
+            accepts,
+            [
+                "application/vnd.docker.distribution.manifest.v2+json",
+                "application/vnd.oci.image.manifest.v1+json",
+                "application/vnd.oci.image.index.v1+json"
+            ]
+        );
+    }
+
+    #[test]
+    fn if_none_match_compares_entity_tags_weakly() {
+        let tag = "\"sha256:abc\"";
+        for (lines, want) in [
+            (vec![("if-none-match", &b"\"sha256:abc\""[..])], true),
+            (vec![("if-none-match", &b"W/\"sha256:abc\""[..])], true),
+            (vec![("if-none-match", &b"*"[..])], true),
+            (vec![("if-none-match", &b"\"x\", \"sha256:abc\""[..])], true),
+            (
+                vec![
+                    ("if-none-match", &b"\"x\""[..]),
+                    ("if-none-match", b"\"sha256:abc\""),
+                ],
+                true,
+            ),
+            (vec![("if-none-match", &b"\"sha256:abd\""[..])], false),
+            (vec![("if-none-match", &b"sha256:abc"[..])], false),
+            (vec![("if-match", &b"\"sha256:abc\""[..])], false),
+            (vec![], false),
+        ] {
+            assert_eq!(none_match(&map(&lines), tag), want, "{lines:?}");
+        }
+    }
 }

@@ -284,10 +284,11 @@ enum Method<'b> {
         content_type: &'b str,
     },
     /// A GET or HEAD whose body is read by the caller, as long as it
-    /// takes: no per-call deadline, only the per-read timeout.
+    /// takes: no per-call deadline, only the per-read timeout; `headers`
+    /// (checked by [`Client::forward`]) are sent as well.
     Stream {
         head: bool,
-        range: Option<&'b str>,
+        headers: &'b [(&'b str, &'b str)],
     },
 }
 
@@ -655,7 +656,7 @@ impl Client {
                     }
                     with_tls(req, &tls).call()
                 }
-                Method::Stream { head, range } => {
+                Method::Stream { head, headers } => {
                     let mut req = if head {
                         self.agent.head(&url)
                     } else {
@@ -665,8 +666,8 @@ impl Client {
                     if let Some(a) = authorization {
                         req = req.header("Authorization", a);
                     }
-                    if let Some(r) = range {
-                        req = req.header("Range", r);
+                    for (name, value) in headers {
+                        req = req.header(*name, *value);
                     }
                     with_tls(req, &tls)
                         .config()
@@ -1105,25 +1106,97 @@ pub enum ForwardMethod {
     Head,
 }
 
+/// Request headers [`Client::forward`] never sends from its caller: the
+/// client's own credentials, identity and connection handling are the
+/// client's business (it authenticates with its own credentials), and
+/// `Accept` is gathered into one line.
+const NOT_FORWARDED: &[&str] = &[
+    "accept",
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "host",
+    "user-agent",
+    "content-length",
+    "content-type",
+    "expect",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// A header line: name, value.
+type Line<'h> = (&'h str, &'h str);
+
+/// The `Accept` line (every `Accept` value of `headers`, joined; `*/*`
+/// when there is none) and the other headers [`Client::forward`] sends
+/// from `headers`, or why one cannot be sent.
+fn forward_headers<'h>(headers: &[Line<'h>]) -> Result<(String, Vec<Line<'h>>), String> {
+    let mut accept = Vec::new();
+    let mut pass = Vec::new();
+    for &(name, value) in headers {
+        let valid = ureq::http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+            && ureq::http::HeaderValue::from_str(value).is_ok();
+        if !valid {
+            return Err(format!(
+                "request header {name:?} cannot be sent: not a valid HTTP header"
+            ));
+        }
+        let lower = name.to_ascii_lowercase();
+        if lower == "accept" {
+            let v = value.trim();
+            if !v.is_empty() {
+                accept.push(v);
+            }
+        } else if !NOT_FORWARDED.contains(&lower.as_str()) {
+            pass.push((name, value));
+        }
+    }
+    let accept = if accept.is_empty() {
+        "*/*".to_owned()
+    } else {
+        accept.join(", ")
+    };
+    Ok((accept, pass))
+}
+
 impl Client {
     /// Sends a read request for `path` (everything after `/v2/NAME/`, with
     /// its query, e.g. `blobs/sha256:…` or `tags/list?n=10`) of
     /// `reference`'s repository, authenticated for pull, and returns the
-    /// registry's answer unread, whatever its status: a mirror passes it
-    /// on as it streams in. The body has no overall deadline (a large blob
-    /// takes as long as it takes) but every read times out.
+    /// registry's answer unread, whatever its status (a `304` included):
+    /// a mirror passes it on as it streams in. The body has no overall
+    /// deadline (a large blob takes as long as it takes) but every read
+    /// times out.
+    ///
+    /// `headers` are request headers to pass on, as a mirror's client sent
+    /// them (a name may repeat): every `Accept` value goes upstream, joined
+    /// into one `Accept` line (`*/*` when there is none); the others
+    /// (`Range`, `If-None-Match`, …) are sent as given, line for line.
+    /// Names that are the client's own business are never sent from
+    /// `headers`: `Authorization` and `Proxy-Authorization` (the client
+    /// authenticates with its own credentials), `Cookie`, `Host`,
+    /// `User-Agent`, `Content-Length`, `Content-Type`, `Expect` and the
+    /// hop-by-hop headers (`Connection`, `Keep-Alive`, `TE`, `Trailer`,
+    /// `Transfer-Encoding`, `Upgrade`, `Proxy-Connection`). A name or value
+    /// that is not a valid HTTP header is an error.
     pub fn forward(
         &self,
         reference: &Reference,
         method: ForwardMethod,
         path: &str,
-        accept: &str,
-        range: Option<&str>,
+        headers: &[(&str, &str)],
     ) -> Result<Response<ureq::Body>, RegistryError> {
         let t = Target {
             reference,
             what: path.split('?').next().unwrap_or(path).to_owned(),
         };
+        let (accept, pass) = forward_headers(headers)
+            .map_err(|e| RegistryError::Setup(format!("{}: {e}", t.what)))?;
         let host = reference.api_host().to_owned();
         let full = if reference.repository.is_empty() {
             format!("/v2/{path}")
@@ -1132,20 +1205,19 @@ impl Client {
         };
         let url_for = |scheme: &str| format!("{scheme}://{host}{full}");
         let key = format!("{}/{}", reference.registry, reference.repository);
-        let accept = if accept.is_empty() { "*/*" } else { accept };
         let method = Method::Stream {
             head: method == ForwardMethod::Head,
-            range,
+            headers: &pass,
         };
         let cached = lock(&self.auth_headers).get(&key).cloned();
-        let mut resp = self.send_method(&t, &url_for, method, accept, cached.as_deref())?;
+        let mut resp = self.send_method(&t, &url_for, method, &accept, cached.as_deref())?;
         if resp.status().as_u16() == 401 {
             let challenge =
                 header(&resp, "www-authenticate").and_then(|h| auth::parse_challenge(&h));
             // Without a usable challenge or credentials, the 401 is the answer.
             if let Ok(a) = self.authenticate_for(&t, challenge, "pull") {
                 lock(&self.auth_headers).insert(key, a.clone());
-                resp = self.send_method(&t, &url_for, method, accept, Some(&a))?;
+                resp = self.send_method(&t, &url_for, method, &accept, Some(&a))?;
             }
         }
         Ok(resp)
@@ -1174,4 +1246,48 @@ fn url_host_is_loopback(url: &str) -> bool {
     format!("{host}/x")
         .parse::<Reference>()
         .is_ok_and(|r| r.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_headers_join_accept_and_never_carry_credentials() {
+        let (accept, pass) = forward_headers(&[
+            ("Accept", "application/vnd.docker.distribution.manifest.v2+json"),
+            ("Authorization", "Basic Y2xpZW50OnNlY3JldA=="),
+            ("accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"),
+            ("Proxy-Authorization", "Basic eA=="),
+            ("Cookie", "a=b"),
+            ("Host", "evil.example"),
+            ("User-Agent", "docker/27"),
+            ("Connection", "keep-alive"),
+            ("Transfer-Encoding", "chunked"),
+            ("TE", "trailers"),
+            ("Range", "bytes=0-9"),
+            ("If-None-Match", "\"a\""),
+            ("If-None-Match", "\"b\""),
+            ("Accept", " "),
+        ])
+        .unwrap();
+        assert_eq!(
+            accept,
+            "application/vnd.docker.distribution.manifest.v2+json, \
+             application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
+        );
+        assert_eq!(
+            pass,
+            [
+                ("Range", "bytes=0-9"),
+                ("If-None-Match", "\"a\""),
+                ("If-None-Match", "\"b\"")
+            ]
+        );
+        assert_eq!(forward_headers(&[]).unwrap().0, "*/*");
+        for bad in [("Bad Name", "x"), ("Range", "a\r\nInjected: 1")] {
+            let e = forward_headers(&[bad]).unwrap_err();
+            assert!(e.contains("not a valid HTTP header"), "{e}");
+        }
+    }
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,6 +22,12 @@ impl Mirror {
     /// Starts `ocipick serve --listen 127.0.0.1:0 ARGS…` (with
     /// `--no-config` unless ARGS name a config) and waits for it to listen.
     pub fn start(args: &[&str]) -> Mirror {
+        Mirror::start_with_docker_config(args, Path::new("/nonexistent-ocipick-test"))
+    }
+
+    /// [`Mirror::start`] with `DOCKER_CONFIG=docker_config`: the mirror's
+    /// own credentials for its upstreams come from its `config.json`.
+    pub fn start_with_docker_config(args: &[&str], docker_config: &Path) -> Mirror {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ocipick"));
         cmd.args(["serve", "--listen", "127.0.0.1:0"]);
         if !args.contains(&"--config") {
@@ -28,7 +35,7 @@ impl Mirror {
         }
         cmd.args(args)
             .env_remove("OCIPICK_CONFIG")
-            .env("DOCKER_CONFIG", "/nonexistent-ocipick-test")
+            .env("DOCKER_CONFIG", docker_config)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
