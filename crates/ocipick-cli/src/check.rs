@@ -485,7 +485,7 @@ fn collect_nodes(args: &CheckArgs) -> Result<Vec<(String, String, &'static str, 
             });
             let (Some(os), Some(arch)) = (os, arch) else {
                 return Err(Failure::Invalid(format!(
-                    "{}: node {name} has no kubernetes.io/os and kubernetes.io/arch labels",
+                    "{}: node {name:?} has no kubernetes.io/os and kubernetes.io/arch labels",
                     path.display()
                 )));
             };
@@ -779,7 +779,7 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
     let mut nodes = Vec::with_capacity(node_list.len());
     for (name, platform, from, facts) in node_list {
         let target = ocipick::platform::spelling::parse(&platform, &host)
-            .map_err(|e| Failure::Invalid(format!("node {name}: platform {e}")))?;
+            .map_err(|e| Failure::Invalid(format!("node {name:?}: platform {e}")))?;
         let policy = crate::run::build_policy(&target, &config, &args.policy, &facts);
         nodes.push(Node {
             name,

@@ -697,3 +697,40 @@ fn html_escapes_hostile_strings() {
     assert!(h.contains("testdata/check/&#27;[2Jwipe&#10;images:.json"));
     assert_eq!(h.matches("<td class=\"").count(), 3 * 5, "every cell");
 }
+
+/// The errors that name a node (a bad platform, no platform labels) quote
+/// it, control characters escaped.
+#[test]
+fn node_errors_quote_hostile_names() {
+    let dir = tempfile::tempdir().unwrap();
+    for (labels, says) in [
+        (
+            serde_json::json!({"kubernetes.io/os": "linux", "kubernetes.io/arch": "a b"}),
+            "node \"x\\u{1b}[31m\\nforged\": platform",
+        ),
+        (
+            serde_json::json!({}),
+            "node \"x\\u{1b}[31m\\nforged\" has no kubernetes.io/os",
+        ),
+    ] {
+        let nodes = dir.path().join("nodes.json");
+        std::fs::write(
+            &nodes,
+            serde_json::json!({"kind": "List", "items": [{"kind": "Node",
+                "metadata": {"name": "x\u{1b}[31m\nforged", "labels": labels}}]})
+            .to_string(),
+        )
+        .unwrap();
+        let r = check(&[
+            "--no-config",
+            "examples/cuda-index.json",
+            "--nodes",
+            nodes.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert_eq!(raw_controls(&r.stderr, &['\n']), [] as [char; 0]);
+        assert!(r.stderr.contains(says), "{}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert_eq!(r.stdout, "");
+    }
+}
