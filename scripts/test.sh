@@ -28,6 +28,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 export OCIPICK_REQUIRE_CONTAINERD=1
 
+# strace watches annotate's atomic write (tests/annotate_durable.rs): the
+# order link, fsync(file), rename, fsync(dir), and injected fsync failures.
+if ! command -v strace >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends strace
+fi
+export OCIPICK_REQUIRE_STRACE=1
+
 # The PCI ID database `ocipick host` names devices from (tested against the
 # system's copy as well as a fixture).
 if [ ! -f /usr/share/misc/pci.ids ]; then

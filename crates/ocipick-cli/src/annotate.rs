@@ -740,7 +740,12 @@ pub fn run(args: &AnnotateArgs) -> Result<(String, u8), Failure> {
             String::from_utf8(new_bytes.to_vec()).expect("JSON is UTF-8")
         }
         Output::Text => {
-            let mut s = format!("{origin} -> {dest_name}\n");
+            // Paths, references and platforms are untrusted (a file name
+            // can hold an escape sequence): shown as `visible` shows them.
+            // Values are quoted with `{:?}`, which escapes control
+            // characters too.
+            let vis = crate::output::visible;
+            let mut s = format!("{} -> {}\n", vis(&origin), vis(&dest_name));
             let by_pos: BTreeMap<usize, Option<&Platform<'_>>> = old_index
                 .manifests
                 .iter()
@@ -757,7 +762,13 @@ pub fn run(args: &AnnotateArgs) -> Result<(String, u8), Failure> {
                     Some(v) => format!("set {} = {v:?} (was {})", c.key, show(&c.old)),
                     None => format!("unset {} (was {})", c.key, show(&c.old)),
                 };
-                s.push_str(&format!("  [{}] {} {plat}: {what}\n", c.position, c.digest));
+                s.push_str(&format!(
+                    "  [{}] {} {}: {}\n",
+                    c.position,
+                    c.digest,
+                    vis(&plat),
+                    vis(&what)
+                ));
             }
             s.push_str(&format!("old index: {old_digest} ({} bytes)\n", old.len()));
             s.push_str(&format!(
@@ -765,7 +776,7 @@ pub fn run(args: &AnnotateArgs) -> Result<(String, u8), Failure> {
                 new_bytes.len()
             ));
             if let Some(w) = &wrote {
-                s.push_str(w);
+                s.push_str(&vis(w));
                 s.push('\n');
             }
             s

@@ -8,6 +8,7 @@
 //! the policy `select` would use on that node (hooks excepted). See
 //! `docs/check.md`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use ocipick_host::Facts;
 use serde_json::{json, Value};
 
 use crate::cli::RegistryArgs;
+use crate::output::visible;
 use crate::run::{Doc, Failure, Store};
 
 /// `ocipick check` output formats.
@@ -483,7 +485,7 @@ fn collect_nodes(args: &CheckArgs) -> Result<Vec<(String, String, &'static str, 
             });
             let (Some(os), Some(arch)) = (os, arch) else {
                 return Err(Failure::Invalid(format!(
-                    "{}: node {name} has no kubernetes.io/os and kubernetes.io/arch labels",
+                    "{}: node {name:?} has no kubernetes.io/os and kubernetes.io/arch labels",
                     path.display()
                 )));
             };
@@ -777,7 +779,7 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
     let mut nodes = Vec::with_capacity(node_list.len());
     for (name, platform, from, facts) in node_list {
         let target = ocipick::platform::spelling::parse(&platform, &host)
-            .map_err(|e| Failure::Invalid(format!("node {name}: platform {e}")))?;
+            .map_err(|e| Failure::Invalid(format!("node {name:?}: platform {e}")))?;
         let policy = crate::run::build_policy(&target, &config, &args.policy, &facts);
         nodes.push(Node {
             name,
@@ -994,24 +996,25 @@ impl Report<'_> {
             .collect()
     }
 
+    /// The matrix and summaries. Image, node, platform and pod names and
+    /// error messages come from documents, labels and pod specs: they are
+    /// printed through [`visible`], so a control character is shown escaped
+    /// (`\u{1b}`, `\n`) and never reaches the terminal or forges a line.
     fn text(&self) -> String {
-        let w0 = self
-            .images
+        let images: Vec<Cow<'_, str>> = self.images.iter().map(|i| visible(&i.source)).collect();
+        let names: Vec<Cow<'_, str>> = self.nodes.iter().map(|n| visible(&n.name)).collect();
+        let platforms: Vec<Cow<'_, str>> =
+            self.nodes.iter().map(|n| visible(&n.platform)).collect();
+        let w0 = images
             .iter()
-            .map(|i| i.source.chars().count())
+            .map(|i| i.chars().count())
             .max()
             .unwrap_or(0)
             .max(5);
-        let widths: Vec<usize> = self
-            .nodes
+        let widths: Vec<usize> = names
             .iter()
-            .map(|n| {
-                n.name
-                    .chars()
-                    .count()
-                    .max(n.platform.chars().count())
-                    .max(12)
-            })
+            .zip(&platforms)
+            .map(|(n, p)| n.chars().count().max(p.chars().count()).max(12))
             .collect();
         let mut out = String::new();
         let pad = |out: &mut String, s: &str, w: usize| {
@@ -1021,21 +1024,21 @@ impl Report<'_> {
             }
         };
         pad(&mut out, "IMAGE", w0);
-        for (n, w) in self.nodes.iter().zip(&widths) {
+        for (n, w) in names.iter().zip(&widths) {
             out.push_str("  ");
-            pad(&mut out, &n.name, *w);
+            pad(&mut out, n, *w);
         }
         trim_end(&mut out);
         out.push('\n');
         pad(&mut out, "", w0);
-        for (n, w) in self.nodes.iter().zip(&widths) {
+        for (p, w) in platforms.iter().zip(&widths) {
             out.push_str("  ");
-            pad(&mut out, &n.platform, *w);
+            pad(&mut out, p, *w);
         }
         trim_end(&mut out);
         out.push('\n');
-        for (img, r) in self.images.iter().zip(self.results) {
-            pad(&mut out, &img.source, w0);
+        for (img, r) in images.iter().zip(self.results) {
+            pad(&mut out, img, w0);
             for (c, w) in r.cells.iter().zip(&widths) {
                 out.push_str("  ");
                 pad(&mut out, &cell_word(c), *w);
@@ -1043,18 +1046,20 @@ impl Report<'_> {
             trim_end(&mut out);
             out.push('\n');
         }
+        let list =
+            |v: Vec<&str>| -> String { v.into_iter().map(visible).collect::<Vec<_>>().join(", ") };
         out.push_str("\nimages:\n");
         for (i, img) in self.images.iter().enumerate() {
             let c = self.per_image(i);
             let r = &self.results[i];
-            out.push_str(&format!("  {}: ", img.source));
+            out.push_str(&format!("  {}: ", images[i]));
             if let Some((_, m)) = r.error.as_ref().filter(|_| c.fit + c.no_fit == 0) {
-                out.push_str(&format!("ERROR: {m}"));
+                out.push_str(&format!("ERROR: {}", visible(m)));
             } else {
                 out.push_str(&format!("fits {} of {} nodes", c.fit, self.nodes.len()));
                 let miss = self.misses_of_image(i);
                 if !miss.is_empty() {
-                    out.push_str(&format!("; no fit on {}", miss.join(", ")));
+                    out.push_str(&format!("; no fit on {}", list(miss)));
                 }
                 if c.error > 0 {
                     out.push_str(&format!("; {} errors", c.error));
@@ -1066,24 +1071,24 @@ impl Report<'_> {
                     " (used by {} pod{}: {})",
                     pods.len(),
                     if pods.len() == 1 { "" } else { "s" },
-                    pods.join(", ")
+                    list(pods)
                 ));
             }
             out.push('\n');
         }
         out.push_str("nodes:\n");
-        for (n, node) in self.nodes.iter().enumerate() {
+        for n in 0..self.nodes.len() {
             let c = self.per_node(n);
             out.push_str(&format!(
                 "  {} ({}): {} of {} images fit",
-                node.name,
-                node.platform,
+                names[n],
+                platforms[n],
                 c.fit,
                 self.images.len()
             ));
             let miss = self.misses_of_node(n);
             if !miss.is_empty() {
-                out.push_str(&format!("; no fit for {}", miss.join(", ")));
+                out.push_str(&format!("; no fit for {}", list(miss)));
             }
             if c.error > 0 {
                 out.push_str(&format!("; {} errors", c.error));
@@ -1373,13 +1378,36 @@ pub(crate) fn esc(s: &str) -> String {
 }
 
 /// One CSV field (RFC 4180): quoted when it holds a comma, a quote, a
-/// line break or surrounding spaces, quotes doubled.
+/// line break, another control character or surrounding spaces, quotes
+/// doubled.
+///
+/// Names and reasons come from documents, labels and pod specs, and a
+/// spreadsheet runs a cell that starts with `=`, `+`, `-` or `@` (or tab
+/// or carriage return) as a formula (`=HYPERLINK(…)`, `=cmd|…`): such a
+/// cell is prefixed with `'` (OWASP's CSV-injection advice), which a
+/// spreadsheet shows as text. A plain integer (`-3`, a negative score) is
+/// no formula and is left as it is.
 pub(crate) fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
+    let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_integer(s);
+    let s: Cow<'_, str> = if formula {
+        Cow::Owned(format!("'{s}"))
+    } else {
+        Cow::Borrowed(s)
+    };
+    if s.contains(|c: char| c == ',' || c == '"' || c.is_control())
+        || s.starts_with(' ')
+        || s.ends_with(' ')
+    {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s.into_owned()
     }
+}
+
+/// `-?[0-9]+`.
+fn is_integer(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -1396,6 +1424,16 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("+1"), "'+1");
+        assert_eq!(csv_field("-1+2"), "'-1+2");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("\tx"), "\"'\tx\"");
+        assert_eq!(csv_field("\r=1"), "\"'\r=1\"");
+        assert_eq!(csv_field("-12"), "-12", "a negative score is a number");
+        assert_eq!(csv_field("-"), "'-");
+        assert_eq!(csv_field("a=1"), "a=1", "only the first character counts");
+        assert_eq!(csv_field("\u{1b}[31m"), "\"\u{1b}[31m\"");
     }
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -32,8 +32,10 @@ fn short(digest: &str) -> &str {
 
 /// Strings from the document are untrusted: control characters are shown
 /// escaped, never raw (a newline in an annotation must not forge a line, an
-/// escape sequence must not reach the terminal).
-fn visible(text: &str) -> std::borrow::Cow<'_, str> {
+/// escape sequence must not reach the terminal). Every text report prints
+/// untrusted strings through this (`select`, `rank`, `lint`, `check`,
+/// `annotate`).
+pub(crate) fn visible(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -419,7 +421,8 @@ pub fn lint_text(origin: &str, findings: &[ocipick::lint::Finding]) -> String {
     let count = |s| findings.iter().filter(|f| f.severity == s).count();
     let _ = writeln!(
         out,
-        "{origin}: {} errors, {} warnings, {} notes",
+        "{}: {} errors, {} warnings, {} notes",
+        visible(origin),
         count(ocipick::lint::Severity::Error),
         count(ocipick::lint::Severity::Warning),
         count(ocipick::lint::Severity::Info)

@@ -580,3 +580,43 @@ fn registry_destination_missing_children_is_refused() {
         "v"
     );
 }
+
+/// annotate's text report shows control characters of file names and
+/// values escaped, never raw (an escape sequence in a name must not reach
+/// the terminal, a line break must not forge a line).
+#[test]
+fn text_report_shows_control_characters_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write_json(dir.path(), "in\u{1b}[31m.json", &demo_index());
+    let out = dir.path().join("out\u{1b}]0;title\u{7}\nwrote x.json");
+    let r = run(&[
+        "annotate",
+        &src,
+        "--to",
+        out.to_str().unwrap(),
+        "--set",
+        "0",
+        &format!("{KEY}=a\u{1b}[2Jb\nforged"),
+    ]);
+    r.expect(0);
+    let raw: Vec<char> = r
+        .stdout
+        .chars()
+        .filter(|c| c.is_control() && *c != '\n')
+        .collect();
+    assert_eq!(raw, [] as [char; 0], "{}", r.stdout);
+    assert!(r.stdout.contains("in\\u{1b}[31m.json -> "), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("out\\u{1b}]0;title\\u{7}\\nwrote x.json"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("a\\u{1b}[2Jb\\nforged"), "{}", r.stdout);
+    // The first line, one change, two digests, where it was written.
+    assert_eq!(r.stdout.lines().count(), 5, "{}", r.stdout);
+    // The value itself is written as it was given.
+    assert_eq!(
+        read_json(&out)["manifests"][0]["annotations"][KEY],
+        json!("a\u{1b}[2Jb\nforged")
+    );
+}

@@ -23,9 +23,11 @@
 //!
 //! A process killed while writing leaves no temporary file: on Linux the
 //! bytes go to an unnamed file (`O_TMPFILE`) that is named
-//! (`.NAME.PID.NANOS.tmp`) only once complete, just before the rename. A
-//! kill in that moment leaves a complete temporary file, which is never
-//! referenced and which no later run removes.
+//! (`.NAME.PID.NANOS.tmp`) only once complete and synced, then synced
+//! again (btrfs) and renamed. A kill in that moment leaves a complete
+//! temporary file, which is never referenced and which no later run
+//! removes; the `Writing` trigger therefore fires on an unnamed file only
+//! while it has no link.
 
 mod common;
 
@@ -302,24 +304,29 @@ enum Trigger {
     Exists(usize),
 }
 
-/// Whether process `pid` has a temporary file open in `dir` (canonical):
-/// an unnamed one (`O_TMPFILE`: `/proc/PID/fd` shows `DIR/#INODE
-/// (deleted)`) or a named `.NAME.PID.NANOS.tmp`.
+/// Whether process `pid` has a temporary file open in `dir` (canonical)
+/// that it is still writing: an unnamed one (`O_TMPFILE`: `/proc/PID/fd`
+/// shows `DIR/#INODE (deleted)`) not yet linked (no links; once linked it
+/// is complete, and is held open only to be synced again) or a named
+/// `.NAME.PID.NANOS.tmp`.
 fn writing_in(pid: u32, dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
     let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return false;
     };
-    fds.filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read_link(e.path()).ok())
-        .any(|target| {
-            let name = target
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            target.parent() == Some(dir)
-                && ((name.starts_with('#') && name.ends_with(" (deleted)"))
-                    || (name.starts_with('.') && name.ends_with(".tmp")))
-        })
+    fds.filter_map(|e| e.ok()).any(|e| {
+        let Ok(target) = std::fs::read_link(e.path()) else {
+            return false;
+        };
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let unlinked = || std::fs::metadata(e.path()).is_ok_and(|m| m.nlink() == 0);
+        target.parent() == Some(dir)
+            && ((name.starts_with('#') && name.ends_with(" (deleted)") && unlinked())
+                || (name.starts_with('.') && name.ends_with(".tmp")))
+    })
 }
 
 /// Checks that every temporary file in `dir` is complete: `whole` says

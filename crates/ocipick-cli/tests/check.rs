@@ -451,3 +451,286 @@ fn usage_errors_exit_2() {
     assert!(r.stdout.contains("ERROR"));
     assert!(r.stdout.contains("aaaaaaaaaaaa"));
 }
+
+// ---------------------------------------------------------------------------
+// Hostile names and annotation values, in every output format.
+//
+// testdata/check/hostile-nodes.json names nodes with an escape sequence, a
+// line break that would forge a summary line, a spreadsheet formula and an
+// attribute-breaking `"><script>`; hostile-names-pods.json names pods and
+// images so (a formula, an OSC title sequence with BEL, a tab, an erase-
+// screen sequence with a line break), and its first image,
+// hostile-annotations.json, has an annotation value with all of those,
+// which the configuration's rule quotes in its reasons.
+
+const HOSTILE_NODES: &str = "testdata/check/hostile-nodes.json";
+const HOSTILE_PODS: &str = "testdata/check/hostile-names-pods.json";
+
+/// Every hostile node name, image spelling and pod of the fixtures.
+const HOSTILE_NODE_NAMES: [&str; 5] = [
+    "red\u{1b}[31mnode\u{1b}[0m",
+    "=HYPERLINK(\"http://evil.example/\",\"click\")",
+    "two\nforged (linux/amd64): 9 of 9 images fit",
+    "\"><script>alert(2)</script>",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+];
+const HOSTILE_IMAGES: [&str; 3] = [
+    "testdata/check/hostile-annotations.json",
+    "=HYPERLINK(\"http://evil.example/\",\"click\")",
+    "testdata/check/\u{1b}[2Jwipe\nimages:.json",
+];
+const HOSTILE_ANNOTATION: &str = "AVX2,\u{1b}[31mred\u{1b}[0m,line\nbreak,=HYPERLINK(\"http://evil.example/\"),\"><script>alert(3)</script>";
+
+fn hostile(output: &str) -> Run {
+    let r = check(&[
+        "--config",
+        CONFIG,
+        "--pods",
+        HOSTILE_PODS,
+        "--nodes",
+        HOSTILE_NODES,
+        "-o",
+        output,
+    ]);
+    // Two images cannot be read (exit 2); the other fits no node.
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    r
+}
+
+/// Raw control characters other than `allowed`.
+fn raw_controls(s: &str, allowed: &[char]) -> Vec<char> {
+    s.chars()
+        .filter(|c| c.is_control() && !allowed.contains(c))
+        .collect()
+}
+
+#[test]
+fn text_shows_control_characters_escaped() {
+    let r = hostile("text");
+    let out = &r.stdout;
+    assert_eq!(
+        raw_controls(out, &['\n']),
+        [] as [char; 0],
+        "raw control characters in the text report:\n{out}"
+    );
+    // Each shown escaped where it was, in the matrix and the summaries.
+    for shown in [
+        "red\\u{1b}[31mnode\\u{1b}[0m",
+        "two\\nforged (linux/amd64): 9 of 9 images fit",
+        "testdata/check/\\u{1b}[2Jwipe\\nimages:.json",
+        "default/title\\u{1b}]0;pwned\\u{7}",
+        "\\tns/tab",
+    ] {
+        assert!(out.contains(shown), "{shown} not in\n{out}");
+    }
+    // No line is forged: 2 header lines, 3 image rows, a blank line,
+    // "images:" and 3 lines, "nodes:" and 5 lines, the totals.
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2 + 3 + 1 + 1 + 3 + 1 + 5 + 1, "{out}");
+    assert_eq!(lines[0].split("  ").filter(|s| !s.is_empty()).count(), 6);
+    let forged: Vec<&&str> = lines.iter().filter(|l| l.starts_with("forged")).collect();
+    assert!(forged.is_empty(), "{forged:?}");
+    assert_eq!(
+        lines[lines.len() - 1],
+        "15 pairs: 0 fit, 5 no fit, 10 errors"
+    );
+}
+
+/// Parses RFC 4180 CSV (LF line ends): rows of decoded fields; panics on
+/// a malformed quoted field.
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.chars().peekable();
+    let mut at_start = true;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if at_start => {
+                loop {
+                    match chars.next().expect("a quoted field is closed") {
+                        '"' if chars.peek() == Some(&'"') => {
+                            chars.next();
+                            field.push('"');
+                        }
+                        '"' => break,
+                        c => field.push(c),
+                    }
+                }
+                assert!(
+                    matches!(chars.peek(), None | Some(',') | Some('\n')),
+                    "text after a closing quote: {field:?}"
+                );
+                at_start = false;
+            }
+            '"' => panic!("a quote inside an unquoted field: {field:?}"),
+            ',' => {
+                row.push(std::mem::take(&mut field));
+                at_start = true;
+            }
+            '\n' => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+                at_start = true;
+            }
+            c => {
+                field.push(c);
+                at_start = false;
+            }
+        }
+    }
+    assert!(field.is_empty() && row.is_empty(), "the last line ends");
+    rows
+}
+
+#[test]
+fn csv_neutralizes_formulas_and_quotes_hostile_names() {
+    let r = hostile("csv");
+    let rows = parse_csv(&r.stdout);
+    assert_eq!(rows.len(), 1 + 3 * 5, "{}", r.stdout);
+    for row in &rows {
+        assert_eq!(row.len(), 10, "{row:?}");
+        for f in row {
+            let formula = f.starts_with(['=', '+', '-', '@', '\t', '\r'])
+                && !(f.starts_with('-') && f[1..].bytes().all(|b| b.is_ascii_digit()));
+            assert!(!formula, "a cell a spreadsheet would run: {f:?}");
+        }
+    }
+    // The cells hold the names as they are, behind the `'`.
+    let cell = |image: &str, node: &str| -> &Vec<String> {
+        rows.iter()
+            .find(|r| {
+                r[0].trim_start_matches('\'') == image && r[2].trim_start_matches('\'') == node
+            })
+            .unwrap_or_else(|| panic!("no row for {image:?} on {node:?}"))
+    };
+    for node in HOSTILE_NODE_NAMES {
+        for image in HOSTILE_IMAGES {
+            cell(image, node);
+        }
+    }
+    let formula = cell(HOSTILE_IMAGES[1], HOSTILE_NODE_NAMES[1]);
+    assert_eq!(
+        formula[0],
+        "'=HYPERLINK(\"http://evil.example/\",\"click\")"
+    );
+    assert_eq!(formula[1], "default/title\u{1b}]0;pwned\u{7}");
+    assert_eq!(
+        formula[2],
+        "'=HYPERLINK(\"http://evil.example/\",\"click\")"
+    );
+    assert!(formula[9].starts_with("'=HYPERLINK("), "{:?}", formula[9]);
+    let first = cell(HOSTILE_IMAGES[0], HOSTILE_NODE_NAMES[4]);
+    assert_eq!(first[1], "'-ns/+cmd|' /C calc'!A0");
+    assert_eq!(first[2], "'@SUM(1+1)*cmd|' /C calc'!A0");
+    assert_eq!(
+        cell(HOSTILE_IMAGES[2], HOSTILE_NODE_NAMES[0])[1],
+        "'\tns/tab"
+    );
+    // A line break in a name or an annotation stays inside its quoted cell.
+    let two = cell(HOSTILE_IMAGES[0], HOSTILE_NODE_NAMES[2]);
+    assert_eq!(two[2], HOSTILE_NODE_NAMES[2]);
+    let red = cell(HOSTILE_IMAGES[0], HOSTILE_NODE_NAMES[0]);
+    // The rule quotes the value (escaped as Rust quotes strings), then
+    // lists what the node lacks as it is.
+    assert!(
+        red[9].contains(&format!("{HOSTILE_ANNOTATION:?}")),
+        "{:?}",
+        red[9]
+    );
+    assert!(red[9].contains("lacks \u{1b}[31mred\u{1b}[0m, line\nbreak, =HYPERLINK(\"http://evil.example/\"), \"><script>alert(3)</script>"), "{:?}", red[9]);
+}
+
+#[test]
+fn json_escapes_hostile_strings() {
+    let r = hostile("json");
+    // serde_json escapes every control character; the pretty-printer's
+    // line breaks are the only raw ones.
+    assert_eq!(raw_controls(&r.stdout, &['\n']), [] as [char; 0]);
+    assert!(r.stdout.contains("red\\u001b[31mnode\\u001b[0m"));
+    assert!(r.stdout.contains("two\\nforged"));
+    assert!(r.stdout.contains("title\\u001b]0;pwned\\u0007"));
+    assert!(r.stdout.contains("\\\"><script>alert(2)</script>"));
+    // And every string comes back as it was.
+    let v = r.json();
+    let nodes: Vec<&str> = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(nodes, HOSTILE_NODE_NAMES);
+    let images: Vec<&str> = v["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(images, HOSTILE_IMAGES);
+    assert_eq!(v["images"][0]["pods"][0], "-ns/+cmd|' /C calc'!A0");
+    assert_eq!(v["images"][2]["pods"][0], "\tns/tab");
+    let reasons = result(&v, HOSTILE_IMAGES[0], HOSTILE_NODE_NAMES[0])["reasons"].to_string();
+    assert!(
+        reasons.contains("lacks \\u001b[31mred\\u001b[0m, line\\nbreak"),
+        "{reasons}"
+    );
+}
+
+#[test]
+fn html_escapes_hostile_strings() {
+    let r = hostile("html");
+    let h = &r.stdout;
+    assert_eq!(raw_controls(h, &['\n']), [] as [char; 0], "{h}");
+    let lower = h.to_ascii_lowercase();
+    assert!(!lower.contains("<script"), "{h}");
+    // The node name's quote does not end the title attribute it is in.
+    assert!(!h.contains("\"\"><"), "an attribute broken out of: {h}");
+    // Node names in the header (text and title attribute), escaped.
+    assert!(h.contains(">&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;</th>"));
+    assert!(h.contains("title=\"&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt; (linux/amd64"));
+    assert!(h.contains(">red&#27;[31mnode&#27;[0m</th>"));
+    assert!(h.contains("two&#10;forged"));
+    // The annotation value in the cells' titles, escaped.
+    assert!(h.contains("lacks &#27;[31mred&#27;[0m, line&#10;break, =HYPERLINK(&quot;http://evil.example/&quot;), &quot;&gt;&lt;script&gt;alert(3)&lt;/script&gt;"), "{h}");
+    // Pods and images.
+    assert!(h.contains("default/title&#27;]0;pwned&#7;"));
+    assert!(h.contains("testdata/check/&#27;[2Jwipe&#10;images:.json"));
+    assert_eq!(h.matches("<td class=\"").count(), 3 * 5, "every cell");
+}
+
+/// The errors that name a node (a bad platform, no platform labels) quote
+/// it, control characters escaped.
+#[test]
+fn node_errors_quote_hostile_names() {
+    let dir = tempfile::tempdir().unwrap();
+    for (labels, says) in [
+        (
+            serde_json::json!({"kubernetes.io/os": "linux", "kubernetes.io/arch": "a b"}),
+            "node \"x\\u{1b}[31m\\nforged\": platform",
+        ),
+        (
+            serde_json::json!({}),
+            "node \"x\\u{1b}[31m\\nforged\" has no kubernetes.io/os",
+        ),
+    ] {
+        let nodes = dir.path().join("nodes.json");
+        std::fs::write(
+            &nodes,
+            serde_json::json!({"kind": "List", "items": [{"kind": "Node",
+                "metadata": {"name": "x\u{1b}[31m\nforged", "labels": labels}}]})
+            .to_string(),
+        )
+        .unwrap();
+        let r = check(&[
+            "--no-config",
+            "examples/cuda-index.json",
+            "--nodes",
+            nodes.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert_eq!(raw_controls(&r.stderr, &['\n']), [] as [char; 0]);
+        assert!(r.stderr.contains(says), "{}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert_eq!(r.stdout, "");
+    }
+}

@@ -1758,3 +1758,46 @@ fn references_at_the_boundaries_reach_the_network() {
         );
     }
 }
+
+/// Raw control characters in `s` other than line feeds.
+fn raw_controls(s: &str) -> Vec<char> {
+    s.chars().filter(|c| c.is_control() && *c != '\n').collect()
+}
+
+/// lint's text report prints the source's name and every finding (which
+/// quote the document's keys and values) with control characters shown
+/// escaped: an escape sequence in a file name or an annotation does not
+/// reach the terminal, a line break does not forge a line.
+#[test]
+fn lint_text_shows_control_characters_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in\u{1b}[31m\nforged: 0 errors.json");
+    std::fs::write(
+        &file,
+        r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
+          {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":7143,"digest":"sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f","platform":{"architecture":"amd64","os":"linux"},
+           "annotations":{"com.example.\u001b[31mgpu\nkey":"v\u001b[0m"}},
+          {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":7682,"digest":"sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270","platform":{"architecture":"amd64","os":"linux"},"annotation":{"com.example.gpu":"example-gpu-model"}}]}"#,
+    )
+    .unwrap();
+    let r = run(&["lint", file.to_str().unwrap()]);
+    r.expect(0);
+    assert_eq!(raw_controls(&r.stdout), [] as [char; 0], "{}", r.stdout);
+    let last = r.stdout.lines().last().unwrap();
+    assert!(
+        last.ends_with("in\\u{1b}[31m\\nforged: 0 errors.json: 0 errors, 3 warnings, 0 notes"),
+        "{}",
+        r.stdout
+    );
+    // The annotation key the finding quotes, escaped too.
+    assert!(
+        r.stdout.contains("com.example.\\u{1b}[31mgpu\\nkey"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.lines().any(|l| l.starts_with("forged")),
+        "{}",
+        r.stdout
+    );
+}

@@ -303,19 +303,43 @@ fn fill(f: &mut std::fs::File, path: &Path, tmp: &Path, bytes: &[u8]) -> Result<
     f.sync_all().map_err(io_at(tmp))
 }
 
-/// Renames the complete `tmp` over `path`, then syncs `dir` so that the
-/// rename itself is durable where the platform allows.
+/// Renames the complete `tmp` over `path`, then syncs `dir` (an `fsync`
+/// of the directory's descriptor) so that the rename itself is durable. A
+/// failed sync is an error, like a failed write: the new file is then in
+/// place but may not survive a crash, and the caller must not report
+/// success. (Unix only: elsewhere a directory cannot be opened to sync.)
 fn put_in_place(tmp: &Path, path: &Path, dir: &Path) -> Result<(), SourceError> {
     std::fs::rename(tmp, path).map_err(io_at(path))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
+    sync_dir(dir, path)
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path, path: &Path) -> Result<(), SourceError> {
+    let failed = |what: &str, err: std::io::Error| {
+        SourceError::Io {
+        path: dir.to_owned(),
+        err: std::io::Error::new(
+            err.kind(),
+            format!(
+                "{what} the directory after renaming the new file to {}: {err} (the new file is in place, but may not survive a crash)",
+                path.display()
+            ),
+        ),
     }
+    };
+    let d = std::fs::File::open(dir).map_err(|e| failed("opening", e))?;
+    d.sync_all().map_err(|e| failed("syncing", e))
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path, _path: &Path) -> Result<(), SourceError> {
     Ok(())
 }
 
 /// Linux: the bytes go to an unnamed file in the destination's directory
 /// (`O_TMPFILE`), which is given the temporary name only once it is
-/// complete and synced, and then renamed into place. A process killed
+/// complete and synced, synced again once named (btrfs), and then renamed
+/// into place and the directory synced. A process killed
 /// while writing leaves nothing behind (the kernel frees an unnamed file
 /// with its last descriptor); only a kill in the moment between naming
 /// and renaming leaves a temporary file, and a complete one.
@@ -354,8 +378,22 @@ mod unnamed {
         linkat(CWD, by_proc.as_str(), CWD, tmp, AtFlags::SYMLINK_FOLLOW)
             .or_else(|_| linkat(&f, "", CWD, tmp, AtFlags::EMPTY_PATH))
             .ok()?;
-        drop(f);
-        let result = put_in_place(tmp, path, dir);
+        // Synced again now that it has a name: on btrfs an fsync of an
+        // O_TMPFILE file made before `linkat` does not persist it, so a
+        // crash after the rename could leave the destination empty.
+        let result = f
+            .sync_all()
+            .map_err(|err| SourceError::Io {
+                path: tmp.to_owned(),
+                err: std::io::Error::new(
+                    err.kind(),
+                    format!("syncing the new file after naming it: {err}"),
+                ),
+            })
+            .and_then(|()| {
+                drop(f);
+                put_in_place(tmp, path, dir)
+            });
         if result.is_err() {
             let _ = std::fs::remove_file(tmp);
         }
