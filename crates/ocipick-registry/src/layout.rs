@@ -349,7 +349,7 @@ mod unnamed {
 
     use rustix::fs::{linkat, openat, AtFlags, Mode, OFlags, CWD};
 
-    use super::{fill, put_in_place, SourceError};
+    use super::{fill, io_at, sync_dir, SourceError};
 
     /// `None` where this cannot be done here (a file system without
     /// `O_TMPFILE`, no `/proc` and no privilege to link by descriptor): the
@@ -378,25 +378,31 @@ mod unnamed {
         linkat(CWD, by_proc.as_str(), CWD, tmp, AtFlags::SYMLINK_FOLLOW)
             .or_else(|_| linkat(&f, "", CWD, tmp, AtFlags::EMPTY_PATH))
             .ok()?;
-        // Synced again now that it has a name: on btrfs an fsync of an
-        // O_TMPFILE file made before `linkat` does not persist it, so a
-        // crash after the rename could leave the destination empty.
+        // Renamed over the destination at once, so that a process killed
+        // here leaves no second name behind; then synced again now that
+        // it has its final name (on btrfs an fsync of an O_TMPFILE file
+        // made before `linkat` does not persist it, so a crash could leave
+        // the destination empty), and the directory synced for the rename.
+        if let Err(err) = std::fs::rename(tmp, path) {
+            let _ = std::fs::remove_file(tmp);
+            return Some(Err(io_at(path)(err)));
+        }
         let result = f
             .sync_all()
             .map_err(|err| SourceError::Io {
-                path: tmp.to_owned(),
+                path: path.to_owned(),
                 err: std::io::Error::new(
                     err.kind(),
-                    format!("syncing the new file after naming it: {err}"),
+                    format!(
+                        "syncing the new file after renaming it to {}: {err} (the new file is in place, but may not survive a crash)",
+                        path.display()
+                    ),
                 ),
             })
             .and_then(|()| {
                 drop(f);
-                put_in_place(tmp, path, dir)
+                sync_dir(dir, path)
             });
-        if result.is_err() {
-            let _ = std::fs::remove_file(tmp);
-        }
         Some(result)
     }
 }
