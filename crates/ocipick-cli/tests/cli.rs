@@ -1338,15 +1338,8 @@ fn host_names_pci_devices_from_the_database() {
     // The named JSON still reads as a node facts file.
     let node = named.path().join("node.json");
     std::fs::write(&node, &run(&["host", "--root", &root, "-o", "json"]).stdout).unwrap();
-    let r = run(&[
-        "select",
-        "--no-config",
-        "--node",
-        &node.display().to_string(),
-        "-o",
-        "json",
-        &gpu(),
-    ]);
+    let node = node.display().to_string();
+    let r = run(&argv("select --no-config -o json --node", &[&node, &gpu()]));
     r.expect(0);
 }
 
@@ -1692,16 +1685,10 @@ fn invalid_references_exit_2_before_any_request() {
     for (reference, problem) in &cases {
         for source in [reference.clone(), format!("docker://{reference}")] {
             let start = std::time::Instant::now();
-            let r = run(&[
-                "resolve",
-                "--no-config",
-                "-p",
-                "linux/amd64",
-                "--retries",
-                "0",
-                "--",
-                &source,
-            ]);
+            let r = run(&argv(
+                "resolve --no-config -p linux/amd64 --retries 0 --",
+                &[&source],
+            ));
             let took = start.elapsed();
             r.expect(2);
             assert!(
@@ -1715,17 +1702,10 @@ fn invalid_references_exit_2_before_any_request() {
     }
     // The control: a valid reference to the listener connects (and fails
     // there: nothing answers), which the listener notices.
-    let r = run(&[
-        "resolve",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--retries",
-        "0",
-        "--timeout",
-        "1",
-        &format!("{here}/demo:v1"),
-    ]);
+    let r = run(&argv(
+        "resolve --no-config -p linux/amd64 --retries 0 --timeout 1",
+        &[&format!("{here}/demo:v1")],
+    ));
     r.expect(3);
     assert!(listener.accept().is_ok(), "the control made no connection");
 }
@@ -1739,17 +1719,10 @@ fn references_at_the_boundaries_reach_the_network() {
         format!("127.0.0.1:1/{}", "a".repeat(255)),
         "127.0.0.1:65535/x".to_owned(),
     ] {
-        let r = run(&[
-            "resolve",
-            "--no-config",
-            "-p",
-            "linux/amd64",
-            "--retries",
-            "0",
-            "--timeout",
-            "1",
-            &source,
-        ]);
+        let r = run(&argv(
+            "resolve --no-config -p linux/amd64 --retries 0 --timeout 1",
+            &[&source],
+        ));
         r.expect(3);
         assert!(
             !r.stderr.contains("not an image reference"),
