@@ -178,10 +178,11 @@ pub struct Answer<'x, 'a> {
     pub raw: Option<&'x str>,
 }
 
-/// The bytes of the manifest `d` describes, from the layout or registry the
-/// index came from, checked against its digest and size: what `select
-/// --raw` prints. A file or standard input has no manifests beside the
-/// index.
+/// The bytes of the manifest `d` describes, from the layout, archive or
+/// registry the index came from: what `select --raw` prints. They are
+/// checked against `d`'s digest and size by [`Store::fetch`] (a layout's or
+/// archive's blob read, or a registry GET by that digest). A file or
+/// standard input has no manifests beside the index.
 fn raw_manifest(store: Option<&Store>, d: &Descriptor<'_>) -> Result<String, Failure> {
     let Some(store) = store else {
         return Err(Failure::Invalid(
@@ -190,15 +191,6 @@ fn raw_manifest(store: Option<&Store>, d: &Descriptor<'_>) -> Result<String, Fai
         ));
     };
     let bytes = store.fetch(d)?;
-    if bytes.len() as u64 != d.size || !d.digest.verify(&bytes) {
-        return Err(Failure::Registry(format!(
-            "{}: the manifest's bytes do not match {} ({} bytes, the index says {})",
-            store.origin(d),
-            d.digest,
-            bytes.len(),
-            d.size
-        )));
-    }
     String::from_utf8(bytes).map_err(|_| {
         Failure::Invalid(format!(
             "{}: the manifest is not UTF-8 text",
