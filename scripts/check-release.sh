@@ -16,7 +16,10 @@ repo_root="$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)"
 cd "$repo_root"
 
 released="$(scripts/build-release.sh | tail -n 1)"
-cargo build -q -p ocipick-cli --bin ocipick
+# The tested binary is the one the test suite ran (built with the test
+# targets' features); building it alone would build a second copy of the
+# dependencies with other features.
+cargo test -q --workspace --all-targets --no-run
 target_dir="${CARGO_TARGET_DIR:-$repo_root/target}"
 case "$target_dir" in
   /*) ;;

@@ -6,6 +6,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# Free disk space after each stage, on standard error: a full disk shows up
+# as a linker killed by SIGBUS, and this says which stage filled it.
+disk() {
+  echo "test.sh: after $1: $(df -h --output=avail . | tail -n 1 | tr -d ' ') free here, $(du -sh target 2>/dev/null | cut -f1) in target/" >&2
+}
+disk "nothing yet"
+
 oracle=$(scripts/build-oracle.sh | tail -n 1)
 export OCIPICK_ORACLE="$oracle"
 export OCIPICK_REQUIRE_ORACLE=1
@@ -46,10 +53,13 @@ export OCIPICK_REQUIRE_PCI_IDS=1
 
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+disk "the tests"
 
 # The released binary (static on Linux with glibc) answers as the tested one.
 scripts/check-release.sh
+disk "the release build"
 
 # A fresh clone, with no shared/ folder beside it, runs the README's first
 # command and builds the oracle from its own source.
 scripts/check-clean-clone.sh
+disk "the clean clone"
