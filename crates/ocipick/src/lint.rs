@@ -159,6 +159,11 @@ pub const RULES: &[(&str, Severity, &str)] = &[
         "a descriptor's data does not hash to its digest",
     ),
     (
+        "OCI025",
+        Severity::Error,
+        "an object has the same key twice (parsers disagree on which counts)",
+    ),
+    (
         "PA001",
         Severity::Warning,
         "the first entry for a platform is not the generic one",
@@ -251,6 +256,7 @@ fn hint(id: &str) -> &'static str {
         "OCI022" => "encode data as standard base 64 with '=' padding (RFC 4648 section 4), no line breaks",
         "OCI023" => "data must be the referenced content itself: set size to its decoded length, or fix or drop data",
         "OCI024" => "data must be the referenced content itself: set digest to its hash, or fix or drop data",
+        "OCI025" => "keep one of the values: Go's encoding/json (containerd, Docker, Podman) takes the last, ocipick refuses the document",
         "PA001" => "list the generic build first for each platform, so runtimes without preferences run it",
         "PA002" => "give each entry of a platform a distinguishing annotation (e.g. com.example.gpu)",
         "PA003" => "prefix keys with a domain you control, reversed: com.example.gpu",
@@ -316,6 +322,17 @@ pub fn lint(bytes: &[u8], max_manifest_bytes: u64) -> Vec<Finding> {
         out.add("OCI001", ".".into(), "the document is not an object".into());
         return out.0;
     };
+    for dup in crate::duplicates::find(bytes).unwrap_or_default() {
+        let path = match dup.path.as_str() {
+            "." => dup.key.clone(),
+            p => format!("{p}.{}", dup.key),
+        };
+        out.add(
+            "OCI025",
+            path,
+            format!("key {:?} occurs more than once in one object", dup.key),
+        );
+    }
     match top.get("schemaVersion") {
         Some(Value::Number(n)) if n.as_u64() == Some(2) => {}
         Some(other) => out.add(
@@ -792,6 +809,30 @@ mod tests {
     }
 
     const AMD64: &str = r#"{"os":"linux","architecture":"amd64"}"#;
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        // The document ocipick's own parser refuses, and Go takes the last
+        // value of: lint must not call it clean.
+        let plat = r#"{"os":"linux","architecture":"arm64","architecture":"amd64"}"#;
+        let doc = index(&[entry(plat, "")]);
+        assert!(crate::Index::parse(doc.as_bytes()).is_err());
+        let found = lint(doc.as_bytes(), 4 << 20);
+        let dup: Vec<_> = found.iter().filter(|f| f.id == "OCI025").collect();
+        assert_eq!(dup.len(), 1, "{found:?}");
+        assert_eq!(dup[0].path, "manifests[0].platform.architecture");
+        assert_eq!(dup[0].severity, Severity::Error);
+        // Top level and annotations too; the same key in two objects is fine.
+        let doc = index(&[entry(AMD64, r#","annotations":{"a.b":"1","a.b":"2"}"#)]);
+        let doc = doc.replacen("{", r#"{"schemaVersion":2,"#, 1);
+        let paths: Vec<_> = lint(doc.as_bytes(), 4 << 20)
+            .into_iter()
+            .filter(|f| f.id == "OCI025")
+            .map(|f| f.path)
+            .collect();
+        assert_eq!(paths, ["manifests[0].annotations.a.b", "schemaVersion"]);
+        assert!(!ids(&index(&[entry(AMD64, ""), entry(AMD64, "")])).contains(&"OCI025"));
+    }
     /// The SHA-256 of `a` and of nothing.
     const A: &str = "sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb";
     const EMPTY: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
