@@ -80,7 +80,13 @@ fn layer_tar_gz(label: &str) -> (Vec<u8>, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("label.txt"), format!("{label}\n")).unwrap();
     let tar = Command::new("tar")
-        .args(["--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-C"])
+        .args([
+            "--mtime=@0",
+            "--owner=0",
+            "--group=0",
+            "--numeric-owner",
+            "-C",
+        ])
         .arg(dir.path())
         .args(["-cf", "-", "label.txt"])
         .output()
@@ -264,7 +270,11 @@ fn digests(index: &[u8]) -> Vec<String> {
 /// `registries_conf`; returns the digest of the manifest copied.
 fn skopeo_copy(registries_conf: &Path, reference: &str, work: &Path, name: &str) -> String {
     let policy = work.join("policy.json");
-    std::fs::write(&policy, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+    std::fs::write(
+        &policy,
+        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+    )
+    .unwrap();
     let layout = work.join(name);
     let out = Command::new("skopeo")
         .arg("--registries-conf")
@@ -378,7 +388,10 @@ impl Containerd {
             if let Ok(Some(st)) = c.child.try_wait() {
                 return Err(format!("containerd exited ({st}): {}", c.log()));
             }
-            if c.ctr(&["version"]).output().is_ok_and(|o| o.status.success()) {
+            if c.ctr(&["version"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+            {
                 return Ok(c);
             }
             if Instant::now() > deadline {
@@ -473,7 +486,13 @@ fn reorder_places_the_chosen_entry_where_the_runtimes_matcher_takes_it() {
     let reg = Registry::anonymous();
     let repo = "demo/app";
     let plain = push_real_image(&reg, repo, "plain-amd64", "linux/amd64", &[]);
-    let gpu = push_real_image(&reg, repo, "gpu-amd64", "linux/amd64", &[(GPU_KEY, GPU_MODEL)]);
+    let gpu = push_real_image(
+        &reg,
+        repo,
+        "gpu-amd64",
+        "linux/amd64",
+        &[(GPU_KEY, GPU_MODEL)],
+    );
     let v2 = push_real_image(&reg, repo, "v2-amd64", "linux/amd64/v2", &[]);
     let entries = [plain.desc.clone(), gpu.desc.clone(), v2.desc.clone()];
     let index = reg.push_index(repo, "v1", OCI_INDEX, &entries);
@@ -486,7 +505,14 @@ fn reorder_places_the_chosen_entry_where_the_runtimes_matcher_takes_it() {
 
     let m = mirror_of(
         &reg,
-        &["-p", "linux/amd64/v3", "--prefer", GPU_KEY, "--mode", "reorder"],
+        &[
+            "-p",
+            "linux/amd64/v3",
+            "--prefer",
+            GPU_KEY,
+            "--mode",
+            "reorder",
+        ],
     );
     assert!(
         m.wait_log("runtime matches as linux/amd64)", Duration::from_secs(5)),
@@ -534,7 +560,11 @@ fn reorder_places_the_chosen_entry_where_the_runtimes_matcher_takes_it() {
     if let Some(ctd) = Containerd::start_or_skip("reorder_places_the_chosen_entry…") {
         let (target, snaps) = ctd.pull(&reg.host(), &m.addr, &image);
         assert_eq!(target, common::sha256(&g.body), "the reordered index");
-        assert_eq!(snaps, [gpu.diff.clone()], "containerd unpacked the GPU build");
+        assert_eq!(
+            snaps,
+            [gpu.diff.clone()],
+            "containerd unpacked the GPU build"
+        );
     }
 }
 
@@ -543,7 +573,13 @@ fn reorder_places_the_chosen_entry_where_the_runtimes_matcher_takes_it() {
 fn push_v3_index(reg: &Registry, repo: &str) -> (Image, Image, Image, Vec<u8>) {
     let plain = push_real_image(reg, repo, "plain-amd64", "linux/amd64", &[]);
     let v3 = push_real_image(reg, repo, "v3-amd64", "linux/amd64/v3", &[]);
-    let gpu = push_real_image(reg, repo, "v3-gpu", "linux/amd64/v3", &[(GPU_KEY, GPU_MODEL)]);
+    let gpu = push_real_image(
+        reg,
+        repo,
+        "v3-gpu",
+        "linux/amd64/v3",
+        &[(GPU_KEY, GPU_MODEL)],
+    );
     let entries = [plain.desc.clone(), v3.desc.clone(), gpu.desc.clone()];
     reg.push_index(repo, "v1", OCI_INDEX, &entries);
     let bytes = reg.get_manifest(repo, "v1");
@@ -561,7 +597,14 @@ fn reorder_falls_back_to_the_child_when_the_runtime_drops_the_variant() {
     let child = reg.get_manifest(repo, gpu.digest());
     let m = mirror_of(
         &reg,
-        &["-p", "linux/amd64/v3", "--prefer", GPU_KEY, "--mode", "reorder"],
+        &[
+            "-p",
+            "linux/amd64/v3",
+            "--prefer",
+            GPU_KEY,
+            "--mode",
+            "reorder",
+        ],
     );
     let url = format!("{}/v2/{repo}/manifests/v1", m.url());
     let g = get(&url);
@@ -690,12 +733,21 @@ fn a_platform_mismatch_is_warned_and_counted_in_both_modes() {
             .unwrap()
             .to_owned();
         assert!(line.contains(&format!("chosen={}", gpu.digest())), "{line}");
-        assert!(line.contains("runtime=linux/amd64 difference=variant"), "{line}");
+        assert!(
+            line.contains("runtime=linux/amd64 difference=variant"),
+            "{line}"
+        );
     }
     // A plain linux/amd64 choice: no warning.
     let plain_repo = "demo/plain";
     let a = push_real_image(&reg, plain_repo, "a", "linux/amd64", &[]);
-    let b = push_real_image(&reg, plain_repo, "b", "linux/amd64", &[(GPU_KEY, GPU_MODEL)]);
+    let b = push_real_image(
+        &reg,
+        plain_repo,
+        "b",
+        "linux/amd64",
+        &[(GPU_KEY, GPU_MODEL)],
+    );
     reg.push_index(plain_repo, "v1", OCI_INDEX, &[a.desc, b.desc.clone()]);
     let m = mirror_of(&reg, &["-p", "linux/amd64/v3", "--prefer", GPU_KEY]);
     let g = get(&format!("{}/v2/{plain_repo}/manifests/v1", m.url()));
@@ -729,8 +781,11 @@ impl SlowProxy {
         std::thread::spawn(move || {
             for client in l.incoming() {
                 let Ok(client) = client else { continue };
-                let Ok(up) = TcpStream::connect(&target) else { continue };
-                let (mut c_read, mut u_write) = (client.try_clone().unwrap(), up.try_clone().unwrap());
+                let Ok(up) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                let (mut c_read, mut u_write) =
+                    (client.try_clone().unwrap(), up.try_clone().unwrap());
                 let s = s.clone();
                 std::thread::spawn(move || {
                     let mut buf = [0u8; 16384];
@@ -811,7 +866,11 @@ fn healthz_and_readyz_answer_on_both_listeners() {
         let h = get(&format!("{base}/healthz"));
         assert_eq!((h.status, h.body.as_slice()), (200, &b"ok\n"[..]), "{base}");
         let r = get(&format!("{base}/readyz"));
-        assert_eq!((r.status, r.body.as_slice()), (200, &b"ready\n"[..]), "{base}");
+        assert_eq!(
+            (r.status, r.body.as_slice()),
+            (200, &b"ready\n"[..]),
+            "{base}"
+        );
         let h = send("HEAD", &format!("{base}/readyz"));
         assert_eq!(h.status, 200);
         assert_eq!(h.header("content-length"), Some("6"));
@@ -820,7 +879,10 @@ fn healthz_and_readyz_answer_on_both_listeners() {
     // a repository named healthz still goes upstream.
     assert_eq!(get(&format!("{}/v2/", m.url())).status, 200);
     let up = get(&format!("{}/v2/healthz/manifests/v1", m.url()));
-    assert_eq!(up.status, 404, "the upstream's answer for an unknown repository");
+    assert_eq!(
+        up.status, 404,
+        "the upstream's answer for an unknown repository"
+    );
     assert!(String::from_utf8_lossy(&up.body).contains("errors"));
     assert_eq!(
         m.metric(r#"ocipick_mirror_requests_total{kind="probe",method="GET",code="200"}"#),
@@ -854,7 +916,10 @@ fn sigterm_drains_the_request_in_progress_then_exits_0() {
     while proxy.sent.load(Ordering::SeqCst) == before && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(proxy.sent.load(Ordering::SeqCst) > before, "the request went upstream");
+    assert!(
+        proxy.sent.load(Ordering::SeqCst) > before,
+        "the request went upstream"
+    );
     sigterm(&m);
     assert!(
         m.wait_log("draining: ", Duration::from_secs(5)),
@@ -863,7 +928,10 @@ fn sigterm_drains_the_request_in_progress_then_exits_0() {
     );
     // New connections are refused.
     let refused = TcpStream::connect_timeout(&m.addr.parse().unwrap(), Duration::from_secs(2));
-    assert!(refused.is_err(), "a new connection during the drain was accepted");
+    assert!(
+        refused.is_err(),
+        "a new connection during the drain was accepted"
+    );
     // The metrics listener says it is not ready, still alive.
     let r = get(&format!("http://{metrics}/readyz"));
     assert_eq!((r.status, r.body.as_slice()), (503, &b"draining\n"[..]));
@@ -871,7 +939,8 @@ fn sigterm_drains_the_request_in_progress_then_exits_0() {
     assert!(m.alive(), "still draining");
 
     let (answer, done) = slow.join().unwrap();
-    let answer = answer.unwrap_or_else(|e| panic!("the request in progress failed: {e}\n{}", m.log()));
+    let answer =
+        answer.unwrap_or_else(|e| panic!("the request in progress failed: {e}\n{}", m.log()));
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body, blob, "the whole blob");
     assert!(done - began >= Duration::from_millis(1500), "it was slow");

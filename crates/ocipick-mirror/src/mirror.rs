@@ -73,7 +73,10 @@ impl Mirror {
     pub fn new(opts: Options, client: Arc<Client>, decide: Arc<dyn Decide>) -> Mirror {
         let ttl = opts.ttl;
         let budget = opts.manifest_cache_bytes;
-        let runtime = opts.runtime_platform.as_ref().map(crate::runtime::Runtime::new);
+        let runtime = opts
+            .runtime_platform
+            .as_ref()
+            .map(crate::runtime::Runtime::new);
         Mirror {
             state: Arc::new(State {
                 opts,

@@ -84,7 +84,11 @@ impl State {
         let Ok(idx) = Index::parse(&index.bytes) else {
             return;
         };
-        let Some(p) = idx.manifests.get(d.position).and_then(|e| e.platform.as_ref()) else {
+        let Some(p) = idx
+            .manifests
+            .get(d.position)
+            .and_then(|e| e.platform.as_ref())
+        else {
             return;
         };
         let Some(difference) = runtime.difference(p) else {
@@ -117,9 +121,11 @@ fn declared(index: &[u8], position: usize) -> String {
     Index::parse(index)
         .ok()
         .and_then(|i| {
-            i.manifests
-                .get(position)
-                .map(|e| e.platform.as_ref().map_or_else(|| "none".into(), ToString::to_string))
+            i.manifests.get(position).map(|e| {
+                e.platform
+                    .as_ref()
+                    .map_or_else(|| "none".into(), ToString::to_string)
+            })
         })
         .unwrap_or_default()
 }

@@ -276,7 +276,11 @@ mod tests {
     }
 
     fn index(entries: &[String]) -> Vec<u8> {
-        format!(r#"{{"schemaVersion":2,"manifests":[{}]}}"#, entries.join(",")).into_bytes()
+        format!(
+            r#"{{"schemaVersion":2,"manifests":[{}]}}"#,
+            entries.join(",")
+        )
+        .into_bytes()
     }
 
     fn rt(p: &str) -> Runtime {
@@ -326,10 +330,7 @@ mod tests {
 
     #[test]
     fn a_variant_the_runtime_drops_cannot_be_placed() {
-        let doc = index(&[
-            entry(1, "linux/amd64", ""),
-            entry(2, "linux/amd64/v3", ""),
-        ]);
+        let doc = index(&[entry(1, "linux/amd64", ""), entry(2, "linux/amd64/v3", "")]);
         assert_eq!(
             rt("linux/amd64").place(&doc, 1).unwrap(),
             Placement::Impossible(Unplaceable::DropsVariant)
@@ -349,11 +350,13 @@ mod tests {
             entry(2, "linux/amd64/v2", ""),
             entry(3, "linux/amd64/v2", r#","annotations":{"gpu":"1"}"#),
         ]);
-        let Placement::Reordered { bytes, to } = rt("linux/amd64/v3").place(&v2, 2).unwrap()
-        else {
+        let Placement::Reordered { bytes, to } = rt("linux/amd64/v3").place(&v2, 2).unwrap() else {
             panic!()
         };
-        assert_eq!((to, order(&bytes)), (1, vec!["1".into(), "3".into(), "2".into()]));
+        assert_eq!(
+            (to, order(&bytes)),
+            (1, vec!["1".into(), "3".into(), "2".into()])
+        );
     }
 
     #[test]
@@ -374,7 +377,8 @@ mod tests {
     #[test]
     fn differences_are_judged_after_normalization() {
         let r = rt("linux/amd64");
-        let d = |p: &str| r.difference(&ocipick::platform::spelling::parse(p, r.platform()).unwrap());
+        let d =
+            |p: &str| r.difference(&ocipick::platform::spelling::parse(p, r.platform()).unwrap());
         assert_eq!(d("linux/x86_64"), None);
         assert_eq!(d("linux/amd64/v1"), None);
         assert_eq!(d("linux/amd64/v3"), Some(Difference::Variant));

@@ -179,12 +179,22 @@ async fn serve_metrics(state: Arc<State>, listener: TcpListener) {
                     let read = matches!(*req.method(), Method::GET | Method::HEAD);
                     let probe = crate::probe::answer(&state.health, req.uri().path());
                     let resp = if let (Some((status, text)), true) = (probe, read) {
-                        sized(status, Bytes::from_static(text.as_bytes()), "text/plain; charset=utf-8", head)
+                        sized(
+                            status,
+                            Bytes::from_static(text.as_bytes()),
+                            "text/plain; charset=utf-8",
+                            head,
+                        )
                     } else if req.uri().path() == "/metrics" && read {
                         let text = state.metrics.render();
                         sized(200, Bytes::from(text), crate::metrics::CONTENT_TYPE, head)
                     } else {
-                        error(404, "UNSUPPORTED", "only /metrics, /healthz and /readyz are served here", head)
+                        error(
+                            404,
+                            "UNSUPPORTED",
+                            "only /metrics, /healthz and /readyz are served here",
+                            head,
+                        )
                     };
                     Ok::<_, Infallible>(resp)
                 }
@@ -400,7 +410,10 @@ async fn answer(
     let read = matches!(*req.method(), Method::GET | Method::HEAD);
     if let (Some((status, text)), true) = (crate::probe::answer(&state.health, path), read) {
         let body = Bytes::from_static(text.as_bytes());
-        return ("probe", sized(status, body, "text/plain; charset=utf-8", head));
+        return (
+            "probe",
+            sized(status, body, "text/plain; charset=utf-8", head),
+        );
     }
     if path == "/metrics" && read {
         let text = state.metrics.render();
