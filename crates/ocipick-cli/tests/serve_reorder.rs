@@ -562,7 +562,7 @@ fn reorder_places_the_chosen_entry_where_the_runtimes_matcher_takes_it() {
         assert_eq!(target, common::sha256(&g.body), "the reordered index");
         assert_eq!(
             snaps,
-            [gpu.diff.clone()],
+            std::slice::from_ref(&gpu.diff),
             "containerd unpacked the GPU build"
         );
     }
@@ -646,8 +646,8 @@ fn reorder_falls_back_to_the_child_when_the_runtime_drops_the_variant() {
         let image = format!("{}/{repo}:v1", reg.host());
         let (target, snaps) = ctd.pull(&reg.host(), &m.addr, &image);
         assert_eq!(target, gpu.digest(), "the chosen child");
-        assert_eq!(snaps, [gpu.diff.clone()]);
-        assert_ne!(snaps, [plain.diff.clone()]);
+        assert_eq!(snaps, std::slice::from_ref(&gpu.diff));
+        assert_ne!(snaps, std::slice::from_ref(&plain.diff));
     }
 }
 
