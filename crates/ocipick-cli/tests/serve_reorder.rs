@@ -689,6 +689,8 @@ fn a_v3_runtime_platform_makes_reorder_deliver_the_v3_entry() {
         m.metric(r#"ocipick_mirror_selections_total{outcome="reordered"}"#),
         1.0
     );
+    // Those lines would come before the answer's own.
+    assert!(m.wait_log("reordered image=", Duration::from_secs(5)));
     assert!(!m.log().contains("reorder-fallback"), "{}", m.log());
     assert!(!m.log().contains("platform-mismatch"), "{}", m.log());
 
@@ -752,6 +754,7 @@ fn a_platform_mismatch_is_warned_and_counted_in_both_modes() {
     let m = mirror_of(&reg, &["-p", "linux/amd64/v3", "--prefer", GPU_KEY]);
     let g = get(&format!("{}/v2/{plain_repo}/manifests/v1", m.url()));
     assert_eq!(g.header("docker-content-digest"), Some(b.digest()));
+    assert!(m.wait_log("selected image=", Duration::from_secs(5)));
     assert_eq!(
         m.metric(r#"ocipick_mirror_platform_mismatch_total{difference="variant",mode="child"}"#),
         0.0
@@ -972,7 +975,11 @@ fn the_drain_ends_at_the_drain_timeout() {
     let took = began.elapsed();
     assert!(!m.alive(), "still running 5 s after SIGTERM: {}", m.log());
     assert!(took < Duration::from_secs(4), "stopped after {took:?}");
-    assert!(m.log().contains("drain timed out"), "{}", m.log());
+    assert!(
+        m.wait_log("drain timed out", Duration::from_secs(5)),
+        "{}",
+        m.log()
+    );
     assert_eq!(m.terminate(), Some(0));
     match slow.join().unwrap() {
         Err(_) => {}
