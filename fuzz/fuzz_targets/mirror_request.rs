@@ -2,10 +2,12 @@
 //! (routing, upstream choice), and arbitrary upstream indexes for
 //! `--mode reorder`. Never a panic; a route's name is a valid repository
 //! name taken from the path; a reordered index holds the same entries and
-//! differs from the original only in their order.
+//! differs from the original only in their order; a placement for the
+//! runtime's matcher is one that runtime then takes the chosen entry from.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use ocipick_mirror::runtime::{Placement, Runtime};
 use ocipick_mirror::{reorder, route};
 use serde_json::Value;
 
@@ -34,6 +36,13 @@ fuzz_target!(|bytes: &[u8]| {
     }
     let (from, to) = (rest[0] as usize % 8, rest[1] as usize % 8);
     let doc = &rest[2..];
+    let runtime = Runtime::new(&ocipick::Platform::new("linux", "amd64", None));
+    if let Ok(Placement::Reordered { bytes: new, to: t }) = runtime.place(doc, from) {
+        let old = ocipick::Index::parse(doc).expect("it was read");
+        let idx = ocipick::Index::parse(&new).expect("a readable index");
+        assert_eq!(runtime.takes(&idx), Some(t));
+        assert_eq!(idx.manifests[t].digest, old.manifests[from].digest);
+    }
     if let Ok(out) = reorder::move_entry(doc, from, to) {
         // serde_json::Value refuses numbers beyond f64 that skipped fields
         // may hold; such documents are compared no further.

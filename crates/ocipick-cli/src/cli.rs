@@ -107,8 +107,9 @@ pub enum Command {
     /// the selected child manifest, byte for byte (or, with --mode
     /// reorder, an index with that entry first); everything else passes
     /// through, streamed. Decisions are logged on standard error, one line
-    /// each; /metrics serves Prometheus counters. Runs until SIGINT or
-    /// SIGTERM (exit 0); exit 2 for usage errors or an address in use.
+    /// each; /metrics serves Prometheus counters, /healthz and /readyz
+    /// the probes. Runs until SIGINT or SIGTERM, then drains (exit 0);
+    /// exit 2 for usage errors or an address in use.
     Serve(Deferred<crate::serve::ServeArgs>),
     /// Work with configuration files.
     #[command(subcommand)]

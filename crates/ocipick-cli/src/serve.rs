@@ -67,6 +67,22 @@ pub struct ServeArgs {
     #[arg(long)]
     pub log_requests: bool,
 
+    /// The platform the node's container runtime matches index entries
+    /// with, in any spelling --platform accepts. Reorder mode places the
+    /// chosen entry where that matcher takes it (or answers the chosen
+    /// child when no order can), and a chosen entry declaring another
+    /// platform is logged and counted.
+    /// [default: the target platform as containerd, Podman and Docker
+    /// match: without an amd64 level (linux/amd64), with the ARM variant]
+    #[arg(long, value_name = "PLATFORM")]
+    pub runtime_platform: Option<String>,
+
+    /// After SIGTERM or SIGINT, seconds the requests in progress may take
+    /// to finish (new connections are refused, /readyz answers 503) before
+    /// the mirror exits anyway.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_drain)]
+    pub drain_timeout: f64,
+
     #[command(flatten)]
     pub target: TargetArgs,
 
@@ -82,6 +98,15 @@ fn parse_ttl(s: &str) -> Result<f64, String> {
         Ok(v) if (0.0..=86400.0).contains(&v) => Ok(v),
         _ => Err(format!(
             "{s:?} is not a number of seconds between 0 and 86400"
+        )),
+    }
+}
+
+fn parse_drain(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a number of seconds between 0 and 3600"
         )),
     }
 }
@@ -150,6 +175,16 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
     }
     let plain = Policy::new(setup.policy.target()).max_manifest_bytes(u64::MAX);
     let target = setup.policy.target().to_string();
+    let runtime_platform = match &args.runtime_platform {
+        Some(sel) => {
+            let host = ocipick_host::platform(std::path::Path::new("/"));
+            ocipick::platform::spelling::parse(sel, &host)
+                .map_err(|e| Failure::Invalid(format!("--runtime-platform {e}")))?
+                .normalized()
+        }
+        None => ocipick_mirror::runtime::matching_platform(setup.policy.target()),
+    };
+    let runtime_text = runtime_platform.to_string();
     let opts = Options {
         mode: match args.mode {
             ServeMode::Child => ocipick_mirror::Mode::Child,
@@ -159,6 +194,8 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
         max_connections: args.max_connections as usize,
         manifest_cache_bytes: usize::try_from(args.cache_bytes).unwrap_or(usize::MAX),
         log_requests: args.log_requests,
+        runtime_platform: Some(runtime_platform),
+        drain_timeout: Duration::from_secs_f64(args.drain_timeout),
         ..Options::new(args.upstream.clone())
     };
     let listener = std::net::TcpListener::bind(args.listen)
@@ -179,7 +216,7 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
         None => None,
     };
     eprintln!(
-        "ocipick serve: listening on {addr}, mirroring {} for {target} ({} mode, cache TTL {} s)",
+        "ocipick serve: listening on {addr}, mirroring {} for {target} ({} mode, cache TTL {} s, runtime matches as {runtime_text})",
         args.upstream.join(", "),
         match args.mode {
             ServeMode::Child => "child",

@@ -559,7 +559,12 @@ fn assert_fallback(m: &mut Mirror, path: &str, upstream_bytes: &[u8], n: f64) {
         Some(sha256(upstream_bytes).as_str())
     );
     assert_eq!(m.metric(FALLBACK), n, "{}", m.log());
-    assert!(m.log().contains("fallback"), "{}", m.log());
+    // The log is read by another thread: it may lag the answer.
+    assert!(
+        m.wait_log("fallback", Duration::from_secs(5)),
+        "{}",
+        m.log()
+    );
 }
 
 #[test]
@@ -871,7 +876,13 @@ fn a_client_that_never_reads_a_blob_does_not_stop_others() {
 #[test]
 fn sigterm_exits_0_promptly_even_with_requests_in_flight() {
     let up = Upstream::start(|_, _| Reply::Hang);
-    let m = mirror(&up, &["--timeout", "30", "--retries", "0"]);
+    // The drain waits for requests in progress up to --drain-timeout
+    // (tests/serve_reorder.rs checks the drain itself); hung ones are
+    // dropped then.
+    let m = mirror(
+        &up,
+        &["--timeout", "30", "--retries", "0", "--drain-timeout", "1"],
+    );
     let addr = m.addr.clone();
     // A request that waits on the hung upstream.
     let mut s = TcpStream::connect(&addr).unwrap();

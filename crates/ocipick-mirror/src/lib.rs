@@ -54,8 +54,11 @@
 mod cache;
 pub mod metrics;
 mod mirror;
+mod placement;
+mod probe;
 pub mod reorder;
 pub mod route;
+pub mod runtime;
 mod server;
 
 use std::time::Duration;
@@ -98,11 +101,25 @@ pub struct Options {
     /// Bytes of an upstream body read ahead of a slow client, per
     /// streamed response.
     pub stream_buffer: usize,
+    /// The platform the node's runtime matches index entries with
+    /// ([`runtime::matching_platform`]). With it, [`Mode::Reorder`] places
+    /// the chosen entry where that runtime's matcher takes it, answers the
+    /// chosen child where no order can (counted in
+    /// `ocipick_mirror_reorder_fallbacks_total`), and a chosen entry that
+    /// declares another platform is logged and counted
+    /// (`ocipick_mirror_platform_mismatch_total`), in both modes. Without
+    /// it, reorder mode moves the entry to [`Decision::first_fit`].
+    pub runtime_platform: Option<ocipick::Platform<'static>>,
+    /// After SIGINT or SIGTERM, how long requests in progress may take to
+    /// finish (new connections are refused, `/readyz` answers 503 on the
+    /// metrics listener) before the mirror stops anyway.
+    pub drain_timeout: Duration,
 }
 
 impl Options {
     /// Defaults for `upstreams`: child mode, 30 s TTL, 512 connections,
-    /// 64 MiB of cached manifests, 30 s client timeout, 256 KiB read-ahead.
+    /// 64 MiB of cached manifests, 30 s client timeout, 256 KiB read-ahead,
+    /// no runtime platform, 10 s drain.
     pub fn new(upstreams: Vec<String>) -> Self {
         Options {
             upstreams,
@@ -113,6 +130,8 @@ impl Options {
             log_requests: false,
             client_timeout: Duration::from_secs(30),
             stream_buffer: 256 << 10,
+            runtime_platform: None,
+            drain_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -13,7 +13,7 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     /// `manifest_tag`, `manifest_digest`, `blob`, `other`, `base`,
-    /// `metrics`, `unknown`.
+    /// `metrics`, `probe` (`/healthz`, `/readyz`), `unknown`.
     pub kind: &'static str,
     /// `GET`, `HEAD`, or `other`.
     pub method: &'static str,
@@ -56,6 +56,26 @@ pub struct ErrorLabels {
     pub kind: &'static str,
 }
 
+/// Labels of `ocipick_mirror_reorder_fallbacks_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReorderFallbackLabels {
+    /// Why no order made the runtime take the chosen entry
+    /// ([`crate::runtime::Unplaceable::label`]): `runtime_drops_variant`,
+    /// `runtime_rejects_platform`, `runtime_prefers_closer`,
+    /// `runtime_skips_entry`.
+    pub reason: &'static str,
+}
+
+/// Labels of `ocipick_mirror_platform_mismatch_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MismatchLabels {
+    /// What differs between the chosen entry's declared platform and the
+    /// runtime's matching platform: `os`, `architecture` or `variant`.
+    pub difference: &'static str,
+    /// `child` or `reorder`: the mode that answered.
+    pub mode: &'static str,
+}
+
 type Hist = Family<UpstreamLabels, Histogram, fn() -> Histogram>;
 
 /// Every metric of the mirror.
@@ -73,6 +93,11 @@ pub struct Metrics {
     pub upstream_latency: Hist,
     /// Upstream failures.
     pub upstream_errors: Family<ErrorLabels, Counter>,
+    /// Reorder-mode answers given as the chosen child instead, by reason.
+    pub reorder_fallbacks: Family<ReorderFallbackLabels, Counter>,
+    /// Chosen entries whose declared platform differs from the runtime's
+    /// matching platform.
+    pub platform_mismatch: Family<MismatchLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -119,6 +144,18 @@ impl Default for Metrics {
             "Upstream failures by kind",
             upstream_errors.clone(),
         );
+        let reorder_fallbacks = Family::<ReorderFallbackLabels, Counter>::default();
+        let platform_mismatch = Family::<MismatchLabels, Counter>::default();
+        registry.register(
+            "reorder_fallbacks",
+            "Reorder-mode tag answers given as the chosen child (as in child mode) because no order of the index makes the runtime take it, by reason",
+            reorder_fallbacks.clone(),
+        );
+        registry.register(
+            "platform_mismatch",
+            "Tag answers whose chosen entry declares a platform other than the runtime's matching platform, by difference and mode",
+            platform_mismatch.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -127,6 +164,8 @@ impl Default for Metrics {
             upstream_requests,
             upstream_latency,
             upstream_errors,
+            reorder_fallbacks,
+            platform_mismatch,
         }
     }
 }

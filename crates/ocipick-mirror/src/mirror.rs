@@ -61,6 +61,10 @@ pub(crate) struct State {
     /// (nothing kept; the manifest cache keeps the result).
     fetches: TtlSlots<String, Served>,
     pub(crate) manifests: ManifestCache,
+    /// The runtime's matcher, from [`Options::runtime_platform`].
+    pub(crate) runtime: Option<crate::runtime::Runtime>,
+    /// Liveness, readiness and drain.
+    pub(crate) health: crate::probe::Health,
 }
 
 impl Mirror {
@@ -69,6 +73,10 @@ impl Mirror {
     pub fn new(opts: Options, client: Arc<Client>, decide: Arc<dyn Decide>) -> Mirror {
         let ttl = opts.ttl;
         let budget = opts.manifest_cache_bytes;
+        let runtime = opts
+            .runtime_platform
+            .as_ref()
+            .map(crate::runtime::Runtime::new);
         Mirror {
             state: Arc::new(State {
                 opts,
@@ -79,6 +87,8 @@ impl Mirror {
                 decisions: TtlSlots::new(ttl, 4096, budget, decision_weight),
                 fetches: TtlSlots::new(Duration::ZERO, 4096, budget, |s: &Served| s.bytes.len()),
                 manifests: ManifestCache::new(budget),
+                runtime,
+                health: crate::probe::Health::default(),
             }),
         }
     }
@@ -167,7 +177,7 @@ impl State {
 
     /// Answers with the node's choice among the entries of `index`, or
     /// with `index` itself when there is none.
-    fn select(&self, r: &Reference, image: &str, index: Served, depth: usize) -> Served {
+    fn select(&self, r: &Reference, image: &str, mut index: Served, depth: usize) -> Served {
         let (decision, hit) = self.decisions.get_or_fetch(&index.digest, || {
             Ok::<_, std::convert::Infallible>(self.decide.decide(&index.bytes))
         });
@@ -177,7 +187,22 @@ impl State {
             Ok(Err(why)) => return self.fallback(image, index, &why),
             Err(never) => match never {},
         };
-        match self.opts.mode {
+        self.warn_platform_mismatch(image, &index, &d);
+        let mode = match self.opts.mode {
+            // Judged by the runtime's own matcher; where no order makes it
+            // take the chosen entry, the chosen child is answered instead.
+            Mode::Reorder if self.runtime.is_some() => {
+                match self.place_for_runtime(image, index, &d) {
+                    Ok(answer) => return answer,
+                    Err(back) => {
+                        index = back;
+                        Mode::Child
+                    }
+                }
+            }
+            m => m,
+        };
+        match mode {
             Mode::Child => {
                 let child = match self.manifest(r, &d.digest) {
                     Ok(c) => c,
@@ -227,7 +252,7 @@ impl State {
         }
     }
 
-    fn fallback(&self, image: &str, index: Served, why: &str) -> Served {
+    pub(crate) fn fallback(&self, image: &str, index: Served, why: &str) -> Served {
         self.metrics.outcome("fallback");
         eprintln!(
             "ocipick serve: fallback image={} index={} reason={} (the index is passed through unchanged)",
@@ -238,7 +263,7 @@ impl State {
         index
     }
 
-    fn log_decision(&self, image: &str, index: &str, d: &Decision, answer: &str) {
+    pub(crate) fn log_decision(&self, image: &str, index: &str, d: &Decision, answer: &str) {
         eprintln!(
             "ocipick serve: {answer} image={} index={index} chosen={} position={} score={} reasons={}",
             q(image),

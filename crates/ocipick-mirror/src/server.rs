@@ -63,8 +63,11 @@ const FORWARDED_HEADERS: &[&str] = &[
 
 impl Mirror {
     /// Serves on `listener` until `shutdown` completes, and `/metrics`
-    /// alone on `metrics` if given. Connections in progress are dropped
-    /// then.
+    /// (with `/healthz` and `/readyz`) alone on `metrics` if given. Then
+    /// drains: `listener` is closed, `/readyz` answers 503, and the
+    /// requests in progress may finish for up to
+    /// [`Options::drain_timeout`](crate::Options::drain_timeout); the
+    /// connections still open then are dropped.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -75,7 +78,8 @@ impl Mirror {
         if let Some(m) = metrics {
             tokio::spawn(serve_metrics(state.clone(), m));
         }
-        let permits = Arc::new(Semaphore::new(state.opts.max_connections.max(1)));
+        let total = u32::try_from(state.opts.max_connections.max(1)).unwrap_or(u32::MAX);
+        let permits = Arc::new(Semaphore::new(total as usize));
         tokio::pin!(shutdown);
         loop {
             let permit = tokio::select! {
@@ -83,7 +87,7 @@ impl Mirror {
                     Ok(p) => p,
                     Err(_) => return Ok(()),
                 },
-                _ = &mut shutdown => return Ok(()),
+                _ = &mut shutdown => break,
             };
             let stream = tokio::select! {
                 r = listener.accept() => match r {
@@ -95,24 +99,38 @@ impl Mirror {
                         continue;
                     }
                 },
-                _ = &mut shutdown => return Ok(()),
+                _ = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
             let state = state.clone();
+            let mut drain = state.health.subscribe();
             tokio::spawn(async move {
                 let timeout = state.opts.client_timeout;
                 let svc = hyper::service::service_fn(move |req| {
                     let state = state.clone();
                     async move { Ok::<_, Infallible>(handle(state, req).await) }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
+                let conn = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(timeout)
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
+                    .serve_connection(TokioIo::new(stream), svc);
+                tokio::pin!(conn);
+                let drained = async move { drain.wait_for(|d| *d).await.is_ok() };
+                tokio::select! {
+                    _ = conn.as_mut() => {}
+                    true = drained => {
+                        // Finish the request in progress, then close.
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    }
+                }
                 drop(permit);
             });
         }
+        // New connections are refused from here on.
+        drop(listener);
+        crate::probe::drain(&state.health, permits, total, state.opts.drain_timeout).await;
+        Ok(())
     }
 
     /// Serves on `listener` (and `/metrics` alone on `metrics`) on a new
@@ -158,13 +176,25 @@ async fn serve_metrics(state: Arc<State>, listener: TcpListener) {
                 let state = state.clone();
                 async move {
                     let head = req.method() == Method::HEAD;
-                    let resp = if req.uri().path() == "/metrics"
-                        && matches!(*req.method(), Method::GET | Method::HEAD)
-                    {
+                    let read = matches!(*req.method(), Method::GET | Method::HEAD);
+                    let probe = crate::probe::answer(&state.health, req.uri().path());
+                    let resp = if let (Some((status, text)), true) = (probe, read) {
+                        sized(
+                            status,
+                            Bytes::from_static(text.as_bytes()),
+                            "text/plain; charset=utf-8",
+                            head,
+                        )
+                    } else if req.uri().path() == "/metrics" && read {
                         let text = state.metrics.render();
                         sized(200, Bytes::from(text), crate::metrics::CONTENT_TYPE, head)
                     } else {
-                        error(404, "UNSUPPORTED", "only /metrics is served here", head)
+                        error(
+                            404,
+                            "UNSUPPORTED",
+                            "only /metrics, /healthz and /readyz are served here",
+                            head,
+                        )
                     };
                     Ok::<_, Infallible>(resp)
                 }
@@ -378,6 +408,13 @@ async fn answer(
     let path = req.uri().path();
     let query = req.uri().query().unwrap_or("");
     let read = matches!(*req.method(), Method::GET | Method::HEAD);
+    if let (Some((status, text)), true) = (crate::probe::answer(&state.health, path), read) {
+        let body = Bytes::from_static(text.as_bytes());
+        return (
+            "probe",
+            sized(status, body, "text/plain; charset=utf-8", head),
+        );
+    }
     if path == "/metrics" && read {
         let text = state.metrics.render();
         return (

@@ -1,7 +1,9 @@
 //! Crash inputs of the `mirror_request` fuzz target
 //! (fuzz/fuzz_targets/mirror_request.rs), replayed: routing never panics,
-//! and a reordered index holds the same entries in the new order.
+//! a reordered index holds the same entries in the new order, and a
+//! placement for the runtime's matcher makes that runtime take the entry.
 
+use ocipick_mirror::runtime::{Placement, Runtime};
 use ocipick_mirror::{reorder, route};
 use serde_json::Value;
 
@@ -32,6 +34,13 @@ fn mirror_request_regressions() {
         }
         let (from, to) = (rest[0] as usize % 8, rest[1] as usize % 8);
         let doc = &rest[2..];
+        let runtime = Runtime::new(&ocipick::Platform::new("linux", "amd64", None));
+        if let Ok(Placement::Reordered { bytes: new, to: t }) = runtime.place(doc, from) {
+            let old = ocipick::Index::parse(doc).unwrap();
+            let idx = ocipick::Index::parse(&new).unwrap();
+            assert_eq!(runtime.takes(&idx), Some(t), "{}", path.display());
+            assert_eq!(idx.manifests[t].digest, old.manifests[from].digest);
+        }
         if let Ok(out) = reorder::move_entry(doc, from, to) {
             // Value refuses numbers beyond f64 that skipped fields may hold.
             let Ok(before) = serde_json::from_slice::<Value>(doc) else {
