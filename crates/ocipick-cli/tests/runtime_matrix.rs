@@ -395,7 +395,8 @@ fn docker_runs_the_build_the_mirror_selects() {
         return;
     }
     let (reg, images) = setup();
-    matrix("docker", &reg, &images, |_id, target, _mode, m| {
+    let ctd = Containerd::start().expect("containerd for dockerd");
+    matrix("docker", &reg, &images, |id, target, _mode, m| {
         // registry-mirrors serve Docker Hub names: through the mirror the
         // image is `NAME` (docker.io/library/NAME), which the mirror's
         // first upstream answers; directly, the registry's own name.
@@ -404,7 +405,7 @@ fn docker_runs_the_build_the_mirror_selects() {
             None => format!("{}/{}{}", reg.host(), target.image.repo(), target.suffix()),
         };
         // A fresh daemon per cell: Docker keeps manifests after rmi.
-        let dk = Dockerd::start(m.map(|m| m.addr.as_str()))?;
+        let dk = Dockerd::start(m.map(|m| m.addr.as_str()), &ctd, &format!("moby-{id}"))?;
         let out = run_limited(
             dk.docker(&["run", "--rm", "--network", "none", &reference]),
             LIMIT,
@@ -412,8 +413,22 @@ fn docker_runs_the_build_the_mirror_selects() {
         .map_err(|e| format!("{e}\ndockerd log (tail):\n{}", tail(&dk.log(), 30)))?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         // Docker 20.10 warns about an image config whose platform has a
-        // variant the host platform lacks, and runs it.
-        let notes = if stderr.contains("does not match the detected host platform") {
+        // variant the host platform lacks, and runs it: exactly when the
+        // cell runs the v3 build of `v3-variant`.
+        let warned = stderr.contains(
+            "WARNING: The requested image's platform (linux/amd64/v3) does not match the \
+             detected host platform (linux/amd64)",
+        );
+        let v3_config = target.image.name == "v3-variant" && build_printed(&out.stdout) == "v3";
+        if warned != v3_config {
+            return Err(format!(
+                "Docker's platform warning: expected {}, got {}: {}",
+                if v3_config { "one" } else { "none" },
+                if warned { "one" } else { "none" },
+                runtimes::output_text(&out)
+            ));
+        }
+        let notes = if warned {
             "(Docker warned: platform linux/amd64/v3 does not match the host's)".to_owned()
         } else {
             String::new()

@@ -324,6 +324,11 @@ impl Containerd {
         std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
     }
 
+    /// The daemon's socket (for `dockerd --containerd`).
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
     /// `ctr --address SOCK -n NAMESPACE ARGS…`.
     pub fn ctr(&self, namespace: &str, args: &[&str]) -> Command {
         let mut c = Command::new("ctr");
@@ -431,7 +436,14 @@ impl Drop for Dockerd {
 
 impl Dockerd {
     /// `registry-mirrors` is `[http://MIRROR]` when `mirror` is given.
-    pub fn start(mirror: Option<&str>) -> Result<Dockerd, String> {
+    /// Containers run on `containerd` in namespace `namespace` (dockerd
+    /// would otherwise use the system's containerd when its socket
+    /// exists, or start one of its own per daemon).
+    pub fn start(
+        mirror: Option<&str>,
+        containerd: &Containerd,
+        namespace: &str,
+    ) -> Result<Dockerd, String> {
         let dir = short_tempdir("ocirtd");
         let d = dir.path();
         let mirrors: Vec<String> = mirror.iter().map(|m| format!("http://{m}")).collect();
@@ -450,6 +462,12 @@ impl Dockerd {
             .arg(d.join("dockerd.pid"))
             .arg("--host")
             .arg(format!("unix://{}", socket.display()))
+            .arg("--containerd")
+            .arg(containerd.socket())
+            .arg("--containerd-namespace")
+            .arg(namespace)
+            .arg("--containerd-plugins-namespace")
+            .arg(format!("{namespace}-plugins"))
             .args([
                 "--storage-driver",
                 "vfs",
