@@ -51,6 +51,12 @@ if [ ! -f /usr/share/misc/pci.ids ]; then
 fi
 export OCIPICK_REQUIRE_PCI_IDS=1
 
+# The real-runtime matrix of the mirror (tests/runtime_matrix.rs):
+# containerd, Podman and Docker (Debian's) pull through `ocipick serve`
+# and run busybox containers; CI (root) runs them rather than skipping.
+scripts/runtimes.sh install
+export OCIPICK_REQUIRE_RUNTIMES=1
+
 cargo test --workspace --all-targets
 cargo test --workspace --doc
 disk "the tests"
