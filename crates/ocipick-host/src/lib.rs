@@ -18,6 +18,7 @@
 use std::path::Path;
 
 mod facts;
+pub mod hooks;
 mod pci;
 
 pub use facts::Facts;

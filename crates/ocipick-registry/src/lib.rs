@@ -11,9 +11,11 @@ mod archive;
 pub mod auth;
 mod certs;
 mod client;
+pub mod dest;
 mod layout;
 mod read;
 mod reference;
+pub mod source;
 
 pub use archive::{
     ArchiveLayout, MAX_ARCHIVE_MEMBERS, MAX_ARCHIVE_METADATA_BYTES, MAX_MEMBER_NAME,

@@ -1,18 +1,14 @@
-//! Selection hooks (`src/hooks.rs`), run for real: each hook is a small
+//! Selection hooks (`ocipick_host::hooks`), run for real: each hook is a small
 //! `#!/bin/sh` script in `testdata/hooks/`. Every failing hook is tried
 //! under both failure policies: `ignore` gives a warning and no
 //! adjustments, `fail` gives the error.
-
-#[path = "../src/hooks.rs"]
-#[allow(dead_code)]
-mod hooks;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use hooks::{run_hooks, Candidate, HookError, HookInput};
 use ocipick::{Adjustment, HookSpec, Index, OnFailure, Platform, Policy};
+use ocipick_host::hooks::{run_hooks, Candidate, HookError, HookInput};
 use ocipick_host::Facts;
 use serde_json::{json, Value};
 
