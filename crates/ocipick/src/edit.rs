@@ -404,8 +404,15 @@ pub fn apply(bytes: &[u8], edits: &[Edit]) -> Result<Edited, EditError> {
 
     // One replacement per changed entry, against the original bytes.
     let mut planned: Vec<(Range<usize>, Vec<u8>)> = Vec::new();
+    // The first non-empty annotations object, whose style new objects take
+    // (siblings are indented alike).
+    let sibling = descs.iter().find_map(|d| {
+        annotation_object(bytes, d)
+            .flatten()
+            .filter(|o| !o.members.is_empty())
+    });
     for &p in &changed {
-        if let Some(s) = plan(bytes, &descs[p], &state[&p]) {
+        if let Some(s) = plan(bytes, &descs[p], sibling.as_ref(), &state[&p]) {
             planned.push(s);
         }
     }
@@ -567,7 +574,12 @@ fn annotation_object(bytes: &[u8], d: &Desc) -> Option<Option<Obj>> {
 
 /// The replacement for one changed descriptor: a range of the original and
 /// its new bytes; `None` when nothing is to be replaced.
-fn plan(bytes: &[u8], d: &Desc, members: &[Member]) -> Option<(Range<usize>, Vec<u8>)> {
+fn plan(
+    bytes: &[u8],
+    d: &Desc,
+    sibling: Option<&Obj>,
+    members: &[Member],
+) -> Option<(Range<usize>, Vec<u8>)> {
     let orig = annotation_object(bytes, d)?;
     let dm = &d.obj.members;
     let unchanged = members
@@ -597,7 +609,7 @@ fn plan(bytes: &[u8], d: &Desc, members: &[Member]) -> Option<(Range<usize>, Vec
         };
         return Some((range, Vec::new()));
     }
-    let text = render(bytes, d, orig.as_ref(), members, &sep_full);
+    let text = render(bytes, d, orig.as_ref(), sibling, members, &sep_full);
     match d.annotations {
         Some(j) => Some((dm[j].value.clone(), text)),
         None => {
@@ -614,10 +626,20 @@ fn plan(bytes: &[u8], d: &Desc, members: &[Member]) -> Option<(Range<usize>, Vec
 
 /// The new `annotations` object: kept members verbatim, changed values
 /// replaced, new members in the object's (or else the descriptor's) style.
-fn render(bytes: &[u8], d: &Desc, orig: Option<&Obj>, members: &[Member], d_sep: &[u8]) -> Vec<u8> {
+fn render(
+    bytes: &[u8],
+    d: &Desc,
+    orig: Option<&Obj>,
+    sibling: Option<&Obj>,
+    members: &[Member],
+    d_sep: &[u8],
+) -> Vec<u8> {
     let slice = |r: Range<usize>| bytes.get(r).unwrap_or_default();
     let dm = &d.obj.members;
-    let (open_ws, close_ws, sep, colon): (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) = match orig {
+    // The style comes from the object itself, else from another entry's
+    // annotations, else from the descriptor.
+    let style = orig.filter(|o| !o.members.is_empty()).or(sibling);
+    let (open_ws, close_ws, sep, colon): (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) = match style {
         Some(o) if !o.members.is_empty() => {
             let m = &o.members;
             let open_ws = slice(o.open + 1..m[0].key.start).to_vec();
