@@ -422,7 +422,7 @@ impl Store {
 /// buffer as large as the file: for a 3 MB index that is most of the
 /// process's time besides parsing. A file truncated by another process
 /// while it is read raises SIGBUS, which ends this one with status 2 and a
-/// message ([`exit_cleanly_on_sigbus`]).
+/// message (see [`LoadOptions::map_files`]).
 pub enum Bytes {
     /// Read into memory.
     Owned(Vec<u8>),
