@@ -212,5 +212,26 @@ elif target == "mirror_request":
     for i, p in enumerate(paths):
         body = bodies[i % len(bodies)] if bodies else b"{}"
         write(f"{i}", p.encode() + b"\n" + bytes([i % 5, 0]) + body)
+elif target == "index_edit":
+    # Each document with edits that hit it: by position, platform and digest,
+    # set and unset, new keys and existing ones, several at once (edits are
+    # separated by 0x1e, fields by tabs; the document follows the first
+    # newline).
+    for name, data in docs():
+        edits = ["0\tcom.example.k\tv", "1\torg.opencontainers.image.ref.name",
+                 "linux/amd64\tcom.example.gpu\tcuda 12.4\x1e0\tcom.example.gpu",
+                 "0\tk\tv\x1e0\tk", "linux/arm64\tx.y\t\u00e9\\\"\x7f"]
+        try:
+            doc = json.loads(data)
+            for i, m in enumerate((doc.get("manifests") or [])[:3]):
+                for k in list((m.get("annotations") or {}).keys())[:2]:
+                    edits.append(f"{i}\t{k}\tnew")
+                    edits.append(f"{i}\t{k}")
+                if isinstance(m.get("digest"), str):
+                    edits.append(f"{m['digest']}\tcom.example.d\tx")
+        except Exception:
+            pass
+        for j, e in enumerate(edits):
+            write(f"{name}-{j}", e.replace("\n", " ").encode("utf-8") + b"\n" + data)
 else:
     sys.exit(f"unknown target {target}")

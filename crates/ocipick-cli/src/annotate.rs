@@ -1,24 +1,23 @@
 //! `ocipick annotate`: add, change or remove descriptor annotations of an
 //! index and write the new index to a file, an OCI layout or a registry.
 //!
-//! Only the index changes: every descriptor keeps its digest, size, media
-//! type, platform and other fields, in the same order; the child manifests
-//! are neither read nor written. The index is edited as a
-//! `serde_json::Value` (serde_json here is built without `preserve_order`,
-//! so object keys come out in sorted order; that changes no meaning).
+//! Only the index changes, and in it only the `annotations` objects of the
+//! entries edited: every other byte (fields, key order, whitespace) is kept
+//! ([`ocipick::edit`]); the child manifests are neither read nor written.
+//! The destinations are [`ocipick_registry::dest`]'s.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, Args};
+use ocipick::edit::{Edit, EditError};
 use ocipick::{Digest, Index, Platform};
-use ocipick_registry::{Client, Layout, LayoutTarget, Reference};
-use serde_json::{json, Map, Value};
+use ocipick_registry::dest::{self, Dest, NewIndex};
+use ocipick_registry::source;
+use serde_json::{json, Value};
 
-use crate::cli::{Output, RegistryArgs};
+use crate::args::{Output, RegistryArgs};
 use crate::run::{Doc, Failure, Source, Store, DEFAULT_MAX_INDEX_BYTES};
-
-const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 #[derive(Debug, Args)]
 pub struct AnnotateArgs {
@@ -63,91 +62,20 @@ pub struct AnnotateArgs {
 
     /// Refuse index documents larger than this, while reading them.
     /// Accepts KiB/MiB suffixes. [default: 4MiB]
-    #[arg(long, value_name = "BYTES", value_parser = crate::cli::parse_bytes)]
+    #[arg(long, value_name = "BYTES", value_parser = crate::args::parse_bytes)]
     pub max_index_bytes: Option<u64>,
 
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
 
-/// Which entries an edit applies to.
-#[derive(Debug, Clone)]
-enum Selector {
-    Position(usize),
-    Digest(String),
-    Platform(String),
-}
-
-/// One requested change: `value` None removes the key.
-#[derive(Debug, Clone)]
-struct Edit {
-    selector_text: String,
-    selector: Selector,
-    key: String,
-    value: Option<String>,
-}
-
-/// A mapping file's content: selectors with their keys and values (None
-/// removes).
-type Mapping = Vec<(String, Vec<(String, Option<String>)>)>;
-
-/// One change made to one entry.
-#[derive(Debug, Clone)]
-struct Change {
-    position: usize,
-    digest: String,
-    key: String,
-    old: Option<String>,
-    new: Option<String>,
-}
-
-/// Where the new index goes.
-enum Dest {
-    File(PathBuf),
-    Layout(PathBuf, Option<String>),
-    Registry(Reference),
-}
-
 fn invalid(m: impl Into<String>) -> Failure {
     Failure::Invalid(m.into())
 }
 
-fn parse_selector(s: &str) -> Result<Selector, Failure> {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        return s
-            .parse::<usize>()
-            .map(Selector::Position)
-            .map_err(|_| invalid(format!("selector {s:?}: position too large")));
-    }
-    if s.contains(':') {
-        return match Digest::parse(s.to_owned()) {
-            Ok(d) => Ok(Selector::Digest(d.as_str().to_owned())),
-            Err(e) => Err(invalid(format!("selector {s:?} is not a digest: {e}"))),
-        };
-    }
-    let host = ocipick_host::platform(Path::new("/"));
-    match ocipick::platform::selector::parse(s, &host) {
-        Ok(p) => Ok(Selector::Platform(p.normalized().to_string())),
-        Err(e) => Err(invalid(format!(
-            "selector {s:?} is not a position, a digest or a platform: {e}"
-        ))),
-    }
-}
-
-fn check_key(key: &str) -> Result<(), Failure> {
-    ocipick::Preference::key(key)
-        .validate()
-        .map_err(|e| invalid(format!("annotation key {key:?}: {e}")))
-}
-
 fn edit(selector: &str, key: &str, value: Option<String>) -> Result<Edit, Failure> {
-    check_key(key)?;
-    Ok(Edit {
-        selector_text: selector.to_owned(),
-        selector: parse_selector(selector)?,
-        key: key.to_owned(),
-        value,
-    })
+    let host = ocipick_host::platform(Path::new("/"));
+    Edit::new(selector, key, value, &host).map_err(|e| invalid(e.to_string()))
 }
 
 /// The edits of the mapping file, then `--set`, then `--unset`.
@@ -185,35 +113,7 @@ fn read_mapping(path: &Path) -> Result<Vec<Edit>, Failure> {
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| invalid(format!("{}: not UTF-8 text", path.display())))?;
     let at = |m: String| invalid(format!("{}: {m}", path.display()));
-    let table: Mapping = if text.trim_start().starts_with('{') {
-        let v: Value = serde_json::from_str(text).map_err(|e| at(format!("not JSON: {e}")))?;
-        let Value::Object(top) = v else {
-            return Err(at("expected an object of selectors".into()));
-        };
-        let mut out = Vec::new();
-        for (sel, keys) in top {
-            let Value::Object(keys) = keys else {
-                return Err(at(format!("{sel:?}: expected an object of annotations")));
-            };
-            let mut kv = Vec::new();
-            for (k, v) in keys {
-                let v = match v {
-                    Value::String(s) => Some(s),
-                    Value::Null | Value::Bool(false) => None,
-                    other => {
-                        return Err(at(format!(
-                            "{sel:?}.{k:?}: expected a string, null or false, not {other}"
-                        )))
-                    }
-                };
-                kv.push((k, v));
-            }
-            out.push((sel, kv));
-        }
-        out
-    } else {
-        parse_toml_mapping(text).map_err(at)?
-    };
+    let table = ocipick::edit::parse_mapping(text).map_err(at)?;
     let mut edits = Vec::new();
     for (sel, kv) in table {
         for (k, v) in kv {
@@ -224,364 +124,6 @@ fn read_mapping(path: &Path) -> Result<Vec<Edit>, Failure> {
         }
     }
     Ok(edits)
-}
-
-/// A TOML mapping: `[SELECTOR]` tables (quote selectors that are not bare
-/// keys: `["linux/amd64"]`, `["sha256:…"]`) holding `"KEY" = "VALUE"` (or
-/// `KEY = false` to remove it). Keys with dots must be quoted, as TOML reads
-/// bare dotted keys as nested tables.
-fn parse_toml_mapping(text: &str) -> Result<Mapping, String> {
-    let table: toml::Table = toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|sp| text[..sp.start.min(text.len())].matches('\n').count() + 1);
-        let msg = e.message().trim().replace('\n', "; ");
-        match line {
-            Some(l) => format!("line {l}: {msg}"),
-            None => msg,
-        }
-    })?;
-    let mut out: Mapping = Vec::new();
-    for (sel, keys) in table {
-        let toml::Value::Table(keys) = keys else {
-            return Err(format!(
-                "{sel:?}: expected a [SELECTOR] table of annotations"
-            ));
-        };
-        let mut kv = Vec::new();
-        for (k, v) in keys {
-            let v = match v {
-                toml::Value::String(s) => Some(s),
-                toml::Value::Boolean(false) => None,
-                toml::Value::Table(_) => {
-                    return Err(format!(
-                        "{sel:?}.{k}: a dotted key must be quoted (\"{k}.…\" = …)"
-                    ))
-                }
-                other => {
-                    return Err(format!(
-                        "{sel:?}.{k:?}: expected a string or false, not {other}"
-                    ))
-                }
-            };
-            kv.push((k, v));
-        }
-        out.push((sel, kv));
-    }
-    Ok(out)
-}
-
-/// The positions `sel` picks in `index`.
-fn matches(sel: &Selector, index: &Index<'_>) -> Vec<usize> {
-    index
-        .manifests
-        .iter()
-        .enumerate()
-        .filter(|(i, d)| match sel {
-            Selector::Position(p) => p == i,
-            Selector::Digest(want) => d.digest.as_str() == want,
-            Selector::Platform(want) => d
-                .platform
-                .as_ref()
-                .is_some_and(|p| p.normalized().to_string() == *want),
-        })
-        .map(|(i, _)| i)
-        .collect()
-}
-
-fn describe_entries(index: &Index<'_>) -> String {
-    let platforms: Vec<String> = index
-        .manifests
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let p = d
-                .platform
-                .as_ref()
-                .map_or("no platform".to_owned(), |p| p.normalized().to_string());
-            format!("{i}: {p}")
-        })
-        .collect();
-    format!(
-        "{} entries ({})",
-        index.manifests.len(),
-        platforms.join(", ")
-    )
-}
-
-/// Applies the edits to the index document; returns the changes made.
-fn apply(
-    doc: &mut Value,
-    index: &Index<'_>,
-    edits: &[Edit],
-    origin: &str,
-) -> Result<Vec<Change>, Failure> {
-    let mut changes = Vec::new();
-    let manifests = doc
-        .get_mut("manifests")
-        .and_then(Value::as_array_mut)
-        .ok_or_else(|| invalid(format!("{origin}: no manifests array")))?;
-    for e in edits {
-        let hits = matches(&e.selector, index);
-        if hits.is_empty() {
-            return Err(invalid(format!(
-                "selector {:?} matches no entry of {origin}; it has {}",
-                e.selector_text,
-                describe_entries(index)
-            )));
-        }
-        for p in hits {
-            let entry = manifests[p]
-                .as_object_mut()
-                .ok_or_else(|| invalid(format!("{origin}: manifests[{p}] is not an object")))?;
-            let digest = entry
-                .get("digest")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let old = entry
-                .get("annotations")
-                .and_then(|a| a.get(&e.key))
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            if old == e.value {
-                continue;
-            }
-            match &e.value {
-                Some(v) => {
-                    let ann = entry
-                        .entry("annotations")
-                        .or_insert_with(|| Value::Object(Map::new()));
-                    if ann.is_null() {
-                        *ann = Value::Object(Map::new());
-                    }
-                    let ann = ann.as_object_mut().ok_or_else(|| {
-                        invalid(format!(
-                            "{origin}: manifests[{p}].annotations is not an object"
-                        ))
-                    })?;
-                    ann.insert(e.key.clone(), Value::String(v.clone()));
-                }
-                None => {
-                    if let Some(Value::Object(ann)) = entry.get_mut("annotations") {
-                        ann.remove(&e.key);
-                        if ann.is_empty() {
-                            entry.remove("annotations");
-                        }
-                    }
-                }
-            }
-            changes.push(Change {
-                position: p,
-                digest,
-                key: e.key.clone(),
-                old,
-                new: e.value.clone(),
-            });
-        }
-    }
-    Ok(changes)
-}
-
-/// Serializes like the source: pretty when it spanned lines, with its
-/// trailing newline if it had one.
-fn serialize(doc: &Value, like: &[u8]) -> Vec<u8> {
-    let trimmed = like.trim_ascii_end();
-    let mut out = if trimmed.contains(&b'\n') {
-        serde_json::to_vec_pretty(doc)
-    } else {
-        serde_json::to_vec(doc)
-    }
-    .expect("a Value serializes");
-    if like.ends_with(b"\n") {
-        out.push(b'\n');
-    }
-    out
-}
-
-/// Every field but annotations, per descriptor, must be as it was.
-fn same_but_annotations(old: &Index<'_>, new: &Index<'_>) -> bool {
-    old.manifests.len() == new.manifests.len()
-        && old.manifests.iter().zip(&new.manifests).all(|(a, b)| {
-            let mut a = a.clone();
-            a.annotations = b.annotations.clone();
-            a == *b
-        })
-        && old.media_type == new.media_type
-        && old.annotations == new.annotations
-        && old.subject == new.subject
-        && old.artifact_type == new.artifact_type
-}
-
-/// Archives are read, never rewritten.
-fn archive_not_written(file: &Path) -> Failure {
-    invalid(format!(
-        "{}: annotate does not rewrite oci-archive files; name a file or a layout directory with --to, or use --dry-run",
-        file.display()
-    ))
-}
-
-fn looks_like_new_file(s: &str) -> bool {
-    s.ends_with(".json") || s.starts_with('/') || s.starts_with("./") || s.starts_with("../")
-}
-
-fn parse_dest(s: &str) -> Result<Dest, Failure> {
-    if s == "-" {
-        return Err(invalid(
-            "--to -: standard output is not a destination (use --dry-run)",
-        ));
-    }
-    let prefixed = ["docker://", "oci:", "ocidir://", "oci-archive:"]
-        .iter()
-        .any(|p| s.starts_with(p));
-    if !prefixed && !Path::new(s).exists() {
-        let is_layout_tag = s
-            .rsplit_once(':')
-            .is_some_and(|(dir, _)| Path::new(dir).is_dir());
-        if !is_layout_tag && looks_like_new_file(s) {
-            return Ok(Dest::File(PathBuf::from(s)));
-        }
-    }
-    match crate::run::parse_source(s, None)? {
-        Source::Stdin => Err(invalid("standard input is not a destination")),
-        Source::File(p) => Ok(Dest::File(p)),
-        Source::Layout(d, t) => Ok(Dest::Layout(d, t)),
-        Source::Archive(f, _) => Err(archive_not_written(&f)),
-        Source::Registry(r) => Ok(Dest::Registry(r)),
-    }
-}
-
-/// What was written, for the report.
-#[allow(clippy::too_many_arguments)]
-fn write_dest(
-    dest: &Dest,
-    bytes: &[u8],
-    media_type: &str,
-    new_digest: &Digest<'_>,
-    children: &[String],
-    store: Option<&Store>,
-    args: &AnnotateArgs,
-    max_index: u64,
-    source_layout_top: Option<&Path>,
-) -> Result<String, Failure> {
-    match dest {
-        Dest::File(p) => {
-            Layout::write_atomically(p, bytes).map_err(|e| invalid(format!("writing {e}")))?;
-            Ok(format!("wrote {}", p.display()))
-        }
-        Dest::Layout(dir, tag) => {
-            let layout = Layout::open(dir, max_index)?;
-            let missing: Vec<&String> = children
-                .iter()
-                .filter(|d| Digest::parse(d.as_str()).map_or(true, |d| !layout.has_blob(&d)))
-                .collect();
-            if !missing.is_empty() {
-                return Err(invalid(format!(
-                    "{}: the layout lacks {} of the index's child manifests: {}; copy them into blobs/ first",
-                    dir.display(),
-                    missing.len(),
-                    join(&missing)
-                )));
-            }
-            let top = layout.index_json()?;
-            let top_index =
-                Index::parse(&top).map_err(|err| ocipick_registry::SourceError::Index {
-                    path: dir.join("index.json"),
-                    err,
-                })?;
-            let target = match tag {
-                Some(t) => Some(t.clone()),
-                None => match layout.resolve(&top_index, None) {
-                    Ok(LayoutTarget::TopIndex) => None,
-                    Ok(LayoutTarget::Entry(d)) => match d.annotations.get(REF_NAME) {
-                        Some(t) => Some(t.to_string()),
-                        None => {
-                            return Err(invalid(format!(
-                                "{}: its only entry has no tag; name one: {}:TAG",
-                                dir.display(),
-                                dir.display()
-                            )))
-                        }
-                    },
-                    Err(e) => return Err(e.into()),
-                },
-            };
-            match target {
-                Some(t) => {
-                    layout.write_blob(bytes)?;
-                    layout.retag(&t, media_type, new_digest, bytes.len() as u64)?;
-                    Ok(format!(
-                        "wrote {}/blobs/{}/{} and tagged it {t:?} in {}/index.json",
-                        dir.display(),
-                        new_digest.algorithm(),
-                        new_digest.encoded(),
-                        dir.display()
-                    ))
-                }
-                None => {
-                    // index.json is itself the index: it is rewritten whole
-                    // (only when it is what was annotated).
-                    let same = source_layout_top
-                        .is_some_and(|s| s.canonicalize().ok() == dir.canonicalize().ok());
-                    if !same {
-                        return Err(invalid(format!(
-                            "{}: index.json is a multi-platform index of its own; name a tag to write to: {}:TAG",
-                            dir.display(),
-                            dir.display()
-                        )));
-                    }
-                    layout.write_index_json(bytes)?;
-                    Ok(format!("rewrote {}/index.json", dir.display()))
-                }
-            }
-        }
-        Dest::Registry(r) => {
-            let Some(tag) = r.tag.clone() else {
-                return Err(invalid(format!(
-                    "{r}: a registry destination needs a tag to push to"
-                )));
-            };
-            let owned;
-            let client: &Client = match store {
-                Some(Store::Registry(c, _)) => c.as_ref(),
-                _ => {
-                    owned = crate::run::client(&args.registry, max_index)?;
-                    &owned
-                }
-            };
-            let mut missing = Vec::new();
-            for d in children {
-                let digest = Digest::parse(d.as_str())
-                    .map_err(|e| invalid(format!("child digest {d}: {e}")))?;
-                if !client.has_manifest(r, &digest).map_err(Failure::from)? {
-                    missing.push(d);
-                }
-            }
-            if !missing.is_empty() {
-                return Err(Failure::Registry(format!(
-                    "{}/{}: the repository lacks {} of the index's child manifests ({}); \
-                     copy them there first (nothing was pushed)",
-                    r.registry,
-                    r.repository,
-                    missing.len(),
-                    join(&missing)
-                )));
-            }
-            let pushed = client
-                .put_manifest(r, &tag, media_type, bytes)
-                .map_err(Failure::from)?;
-            if pushed != *new_digest {
-                return Err(Failure::Registry(format!(
-                    "{r}: pushed digest {pushed} differs from {new_digest}"
-                )));
-            }
-            Ok(format!("pushed {}/{}:{tag}", r.registry, r.repository))
-        }
-    }
-}
-
-fn join(v: &[&String]) -> String {
-    v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 fn show(v: &Option<String>) -> String {
@@ -602,13 +144,13 @@ pub fn run(args: &AnnotateArgs) -> Result<(String, u8), Failure> {
         ));
     }
     let dest = match &args.to {
-        Some(t) => Some(parse_dest(t)?),
+        Some(t) => Some(Dest::parse(t)?),
         None => match &source_kind {
             Source::Stdin => None,
             Source::File(p) => Some(Dest::File(p.clone())),
             Source::Layout(d, t) => Some(Dest::Layout(d.clone(), t.clone())),
             Source::Archive(_, _) if args.dry_run => None,
-            Source::Archive(f, _) => return Err(archive_not_written(f)),
+            Source::Archive(f, _) => return Err(dest::archive_not_written(f).into()),
             Source::Registry(r) => Some(Dest::Registry(r.clone())),
         },
     };
@@ -632,17 +174,15 @@ pub fn run(args: &AnnotateArgs) -> Result<(String, u8), Failure> {
     };
     let old_index =
         Index::parse(&old).map_err(|err| invalid(format!("{origin}: invalid index: {err}")))?;
-    let mut value: Value =
-        serde_json::from_slice(&old).map_err(|e| invalid(format!("{origin}: not JSON: {e}")))?;
-    let changes = apply(&mut value, &old_index, &edits, &origin)?;
-    let new = serialize(&value, &old);
-    let new_index = Index::parse(&new)
-        .map_err(|err| invalid(format!("the annotated index would be invalid: {err}")))?;
-    if !same_but_annotations(&old_index, &new_index) {
-        return Err(invalid(
-            "internal error: the edit changed more than annotations",
-        ));
-    }
+    let edited = ocipick::edit::apply(&old, &edits).map_err(|e| match e {
+        EditError::NoMatch { selector, entries } => invalid(format!(
+            "selector {selector:?} matches no entry of {origin}; it has {entries}"
+        )),
+        EditError::Index(err) => invalid(format!("{origin}: invalid index: {err}")),
+        other => invalid(other.to_string()),
+    })?;
+    let changes = edited.changes;
+    let new = edited.bytes;
     let old_digest = Digest::sha256_of(&old);
     let changed = !changes.is_empty();
     let new_digest = if changed {
@@ -651,9 +191,9 @@ pub fn run(args: &AnnotateArgs) -> Result<(String, u8), Failure> {
         old_digest.clone()
     };
     let new_bytes: &[u8] = if changed { &new } else { &old };
-    let media_type = value
-        .get("mediaType")
-        .and_then(Value::as_str)
+    let media_type = old_index
+        .media_type
+        .as_deref()
         .unwrap_or(ocipick::media_type::OCI_INDEX)
         .to_owned();
     let mut children: Vec<String> = old_index
@@ -679,17 +219,22 @@ pub fn run(args: &AnnotateArgs) -> Result<(String, u8), Failure> {
         None
     } else {
         let dest = dest.as_ref().expect("checked above");
-        Some(write_dest(
-            dest,
-            &new,
-            &media_type,
-            &new_digest,
-            &children,
-            store.as_ref(),
-            args,
-            max_index,
-            source_layout_top,
-        )?)
+        let owned;
+        let client = match (dest, store.as_ref()) {
+            (Dest::Registry(_), Some(Store(source::Store::Registry(c, _)))) => Some(c.as_ref()),
+            (Dest::Registry(_), _) => {
+                owned = crate::run::client(&args.registry, max_index)?;
+                Some(&owned)
+            }
+            _ => None,
+        };
+        let index = NewIndex {
+            bytes: &new,
+            media_type: &media_type,
+            digest: &new_digest,
+            children: &children,
+        };
+        Some(dest.write(&index, client, max_index, source_layout_top)?)
     };
     if changed {
         warnings.push(format!(
@@ -725,7 +270,8 @@ pub fn run(args: &AnnotateArgs) -> Result<(String, u8), Failure> {
                 report["wrote"] = json!(w);
             }
             if args.dry_run {
-                report["index"] = value.clone();
+                report["index"] = serde_json::from_slice::<Value>(new_bytes)
+                    .map_err(|e| invalid(format!("internal error: {e}")))?;
             }
             let mut s = serde_json::to_string_pretty(&report).expect("serializes");
             s.push('\n');
@@ -783,54 +329,4 @@ pub fn run(args: &AnnotateArgs) -> Result<(String, u8), Failure> {
         }
     };
     Ok((text, 0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn toml_mapping() {
-        let m = parse_toml_mapping(
-            "# c\n[\"linux/amd64\"]\n\"com.example.gpu\" = \"cuda\\u0021\" # x\nold = false\n[0]\n'a.b' = 'lit'\n",
-        )
-        .unwrap();
-        assert_eq!(m.len(), 2);
-        // Tables come in key order.
-        assert_eq!(m[0].0, "0");
-        assert_eq!(m[0].1[0], ("a.b".into(), Some("lit".into())));
-        assert_eq!(m[1].0, "linux/amd64");
-        assert_eq!(m[1].1[0], ("com.example.gpu".into(), Some("cuda!".into())));
-        assert_eq!(m[1].1[1], ("old".into(), None));
-        for bad in [
-            "a = \"b\"",
-            "[linux/amd64]\n",
-            "[x]\ncom.example = \"y\"",
-            "[x]\nk = 3",
-            "[x]\nk = \"open",
-            "[x]\n[x]\n",
-        ] {
-            assert!(parse_toml_mapping(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn selectors() {
-        assert!(matches!(
-            parse_selector("2").unwrap(),
-            Selector::Position(2)
-        ));
-        assert!(matches!(
-            parse_selector("linux/arm64").unwrap(),
-            Selector::Platform(p) if p == "linux/arm64"
-        ));
-        assert!(matches!(
-            parse_selector("linux/aarch64").unwrap(),
-            Selector::Platform(p) if p == "linux/arm64"
-        ));
-        let d = format!("sha256:{}", "a".repeat(64));
-        assert!(matches!(parse_selector(&d).unwrap(), Selector::Digest(x) if x == d));
-        assert!(parse_selector("sha256:zz").is_err());
-        assert!(parse_selector("no/such/plat/form").is_err());
-    }
 }

@@ -22,7 +22,7 @@ use ocipick::{Config, Digest, Index, Platform, Policy, Reason};
 use ocipick_host::Facts;
 use serde_json::{json, Value};
 
-use crate::cli::RegistryArgs;
+use crate::args::RegistryArgs;
 use crate::output::visible;
 use crate::run::{Doc, Failure, Store};
 
@@ -72,10 +72,10 @@ pub struct CheckArgs {
     /// Rules in the configuration file are judged against each node's
     /// facts; hooks are not run by check.
     #[command(flatten)]
-    pub policy: crate::cli::PolicyArgs,
+    pub policy: crate::args::PolicyArgs,
 
     /// Refuse index documents larger than this. [default: 4MiB]
-    #[arg(long, value_name = "BYTES", value_parser = crate::cli::parse_bytes)]
+    #[arg(long, value_name = "BYTES", value_parser = crate::args::parse_bytes)]
     pub max_index_bytes: Option<u64>,
 
     /// How many images to load at once.

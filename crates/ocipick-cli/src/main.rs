@@ -1,9 +1,9 @@
 //! The `ocipick` command: a thin layer over the `ocipick` library.
 
 mod annotate;
+mod args;
 mod check;
 mod cli;
-mod hooks;
 mod output;
 mod run;
 mod say;

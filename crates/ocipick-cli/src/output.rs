@@ -5,7 +5,45 @@ use std::fmt::Write as _;
 use ocipick::{Descriptor, Ranked};
 use serde_json::{json, Map, Value};
 
-use crate::run::Answer;
+use ocipick::{Digest, Index, Policy, Ranking};
+use ocipick_registry::{Reference, Stats};
+
+/// One step down into a nested index.
+#[derive(Debug, Clone)]
+pub struct Hop {
+    /// Position of the nested index in its parent.
+    pub position: usize,
+    /// Its digest.
+    pub digest: String,
+}
+
+/// Everything the renderers need.
+pub struct Answer<'x, 'a> {
+    /// Where the final index came from.
+    pub origin: &'x str,
+    /// Digest of the final index's bytes as read (JSON output only).
+    pub index_digest: Option<Digest<'static>>,
+    /// The final index, when it was parsed whole (`rank`).
+    pub index: Option<&'x Index<'a>>,
+    /// The chosen descriptor, when only it was kept (`select`, `resolve`).
+    pub chosen: Option<&'x Descriptor<'a>>,
+    /// How many entries the final index has.
+    pub entries: usize,
+    /// The final index's own media type, if it names one.
+    pub index_media_type: Option<&'x str>,
+    /// The policy.
+    pub policy: &'x Policy,
+    /// Nested indexes descended through.
+    pub hops: &'x [Hop],
+    /// The ranking of the final index.
+    pub ranking: Ranking,
+    /// The registry reference, for registry sources.
+    pub reference: Option<&'x Reference>,
+    /// Registry requests made, for registry sources.
+    pub stats: Option<Stats>,
+    /// The chosen manifest's own bytes (`select --raw`).
+    pub raw: Option<&'x str>,
+}
 
 const WIDTH: usize = 80;
 
@@ -333,7 +371,7 @@ pub fn resolve_json(a: &Answer<'_, '_>) -> String {
 /// PCI devices are named from the PCI ID database under `root`, when there
 /// is one: in text after the numeric IDs, in JSON as a `names` object
 /// beside each `pci.device` element's `attributes` (which stay as they are).
-pub fn host(root: &std::path::Path, output: crate::cli::Output) -> String {
+pub fn host(root: &std::path::Path, output: crate::args::Output) -> String {
     let platform = ocipick_host::platform(root);
     let facts = ocipick_host::Facts::detect(root);
     let db = ocipick_host::PciIds::load(root);
@@ -343,7 +381,7 @@ pub fn host(root: &std::path::Path, output: crate::cli::Output) -> String {
             .map(|db| db.names(a))
             .unwrap_or_default()
     };
-    if output == crate::cli::Output::Json {
+    if output == crate::args::Output::Json {
         let mut v = facts.to_nfd_json();
         v["platform"] = json!(platform.to_string());
         if let (Some(list), Some(elements)) = (

@@ -7,19 +7,15 @@ use std::path::{Path, PathBuf};
 
 use ocipick::media_type::{self, Kind};
 use ocipick::{Config, Descriptor, Digest, Index, Platform, Policy, Ranked, Ranking};
-use ocipick_registry::{
-    ArchiveLayout, Client, ClientOptions, Layout, LayoutTarget, Reference, SourceError, Stats,
-};
+use ocipick_registry::source::{self, LoadOptions};
+pub(crate) use ocipick_registry::source::{Doc, Source, DEFAULT_MAX_INDEX_BYTES, MAX_DEPTH};
+use ocipick_registry::{Client, ClientOptions, SourceError};
 
-use crate::cli::{Output, RegistryArgs, SelectArgs};
-use crate::output;
+use crate::args::{Output, RegistryArgs, SelectArgs};
+use crate::output::{self, Answer, Hop};
 
-/// 4 MiB: the manifest size limit registries commonly enforce.
-pub const DEFAULT_MAX_INDEX_BYTES: u64 = 4 * 1024 * 1024;
 /// Where the installation-wide configuration lives.
 pub const SYSTEM_CONFIG: &str = "/etc/ocipick/config.toml";
-/// How many nested indexes selection descends through at most.
-pub const MAX_DEPTH: usize = 8;
 const INDEX_HINT: &str = " (raise it with --max-index-bytes)";
 
 /// A failed run, with its exit status.
@@ -56,6 +52,18 @@ impl From<SourceError> for Failure {
     }
 }
 
+/// Invalid spellings and local reads are exit 2, registry failures 3.
+impl From<source::Error> for Failure {
+    fn from(e: source::Error) -> Self {
+        match e {
+            source::Error::Invalid(m) => Failure::Invalid(m),
+            source::Error::Source(e) => e.into(),
+            source::Error::Registry(e) => e.into(),
+            source::Error::Remote(m) => Failure::Registry(m),
+        }
+    }
+}
+
 /// Whether to print the chosen entry or the whole ranking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -75,107 +83,18 @@ pub enum Mode {
     },
 }
 
-/// Where the index comes from.
-#[derive(Debug)]
-pub(crate) enum Source {
-    Stdin,
-    File(PathBuf),
-    Layout(PathBuf, Option<String>),
-    /// `oci-archive:FILE[:TAG]`: a tar of an OCI image layout.
-    Archive(PathBuf, Option<String>),
-    Registry(Reference),
-}
-
-/// Where nested content can be fetched from.
-pub(crate) enum Store {
-    Layout(Layout),
-    Archive(ArchiveLayout),
-    Registry(Box<Client>, Reference),
-}
+/// Where nested content can be fetched from: the library's
+/// [`source::Store`], with its errors as [`Failure`]s.
+pub(crate) struct Store(pub(crate) source::Store);
 
 impl Store {
     pub(crate) fn fetch(&self, d: &Descriptor<'_>) -> Result<Vec<u8>, Failure> {
-        match self {
-            Store::Layout(l) => Ok(l.blob(d)?),
-            Store::Archive(a) => Ok(a.blob(d)?),
-            Store::Registry(client, r) => {
-                let f = client
-                    .fetch_manifest(r, d.digest.as_str())
-                    .map_err(Failure::from)?;
-                if f.bytes.len() as u64 != d.size {
-                    return Err(Failure::Registry(format!(
-                        "{}/{}: manifest {} is {} bytes, its descriptor says {}",
-                        r.registry,
-                        r.repository,
-                        d.digest,
-                        f.bytes.len(),
-                        d.size
-                    )));
-                }
-                Ok(f.bytes)
-            }
-        }
+        Ok(self.0.fetch(d)?)
     }
 
     pub(crate) fn origin(&self, d: &Descriptor<'_>) -> String {
-        match self {
-            Store::Layout(l) => format!(
-                "{}/blobs/{}/{}",
-                l.root().display(),
-                d.digest.algorithm(),
-                d.digest.encoded()
-            ),
-            Store::Archive(a) => a
-                .member_path(&ArchiveLayout::blob_member(d))
-                .display()
-                .to_string(),
-            Store::Registry(_, r) => r.pinned(&d.digest),
-        }
+        self.0.origin(d)
     }
-}
-
-/// One step down into a nested index.
-#[derive(Debug, Clone)]
-pub struct Hop {
-    /// Position of the nested index in its parent.
-    pub position: usize,
-    /// Its digest.
-    pub digest: String,
-}
-
-/// The document at the current level.
-pub(crate) enum Doc {
-    Bytes(Bytes),
-    /// A layout tag that points straight at one image manifest.
-    Single(Box<Descriptor<'static>>),
-}
-
-/// Everything the renderers need.
-pub struct Answer<'x, 'a> {
-    /// Where the final index came from.
-    pub origin: &'x str,
-    /// Digest of the final index's bytes as read (JSON output only).
-    pub index_digest: Option<Digest<'static>>,
-    /// The final index, when it was parsed whole (`rank`).
-    pub index: Option<&'x Index<'a>>,
-    /// The chosen descriptor, when only it was kept (`select`, `resolve`).
-    pub chosen: Option<&'x Descriptor<'a>>,
-    /// How many entries the final index has.
-    pub entries: usize,
-    /// The final index's own media type, if it names one.
-    pub index_media_type: Option<&'x str>,
-    /// The policy.
-    pub policy: &'x Policy,
-    /// Nested indexes descended through.
-    pub hops: &'x [Hop],
-    /// The ranking of the final index.
-    pub ranking: Ranking,
-    /// The registry reference, for registry sources.
-    pub reference: Option<&'x Reference>,
-    /// Registry requests made, for registry sources.
-    pub stats: Option<Stats>,
-    /// The chosen manifest's own bytes (`select --raw`).
-    pub raw: Option<&'x str>,
 }
 
 /// The bytes of the manifest `d` describes, from the layout, archive or
@@ -199,92 +118,14 @@ fn raw_manifest(store: Option<&Store>, d: &Descriptor<'_>) -> Result<String, Fai
     })
 }
 
+/// [`Source::parse`], with its errors as [`Failure`]s.
 pub(crate) fn parse_source(s: &str, tag_flag: Option<&str>) -> Result<Source, Failure> {
-    if s == "-" {
-        return Ok(Source::Stdin);
-    }
-    let tag_of = |tag: Option<&str>| -> Result<Option<String>, Failure> {
-        if tag.is_some() && tag_flag.is_some() && tag != tag_flag {
-            return Err(Failure::Invalid(format!(
-                "{s}: the source names tag {:?} and --tag names {:?}",
-                tag.unwrap_or_default(),
-                tag_flag.unwrap_or_default()
-            )));
-        }
-        Ok(tag.or(tag_flag).map(str::to_owned))
-    };
-    let layout = |dir: &str, tag: Option<&str>| -> Result<Source, Failure> {
-        Ok(Source::Layout(PathBuf::from(dir), tag_of(tag)?))
-    };
-    if let Some(rest) = s.strip_prefix("docker://") {
-        return rest
-            .parse::<Reference>()
-            .map(Source::Registry)
-            .map_err(|e| Failure::Invalid(e.to_string()));
-    }
-    // `oci:DIR[:TAG]` (skopeo's, containers/image's) and `ocidir://DIR[:TAG]`
-    // (regctl's): a tag only where DIR itself is not a directory.
-    if let Some(rest) = s
-        .strip_prefix("oci:")
-        .or_else(|| s.strip_prefix("ocidir://"))
-    {
-        if Path::new(rest).is_dir() {
-            return layout(rest, None);
-        }
-        return match rest.rsplit_once(':') {
-            Some((dir, tag)) => layout(dir, Some(tag)),
-            None => layout(rest, None),
-        };
-    }
-    // `oci-archive:FILE[:TAG]` (skopeo's): a tag only where FILE itself
-    // does not exist.
-    if let Some(rest) = s.strip_prefix("oci-archive:") {
-        let (file, tag) = match rest.rsplit_once(':') {
-            Some((file, tag)) if !Path::new(rest).exists() && Path::new(file).exists() => {
-                (file, Some(tag))
-            }
-            _ => (rest, None),
-        };
-        if file.is_empty() {
-            return Err(Failure::Invalid(format!("{s}: no archive named")));
-        }
-        return Ok(Source::Archive(PathBuf::from(file), tag_of(tag)?));
-    }
-    let path = Path::new(s);
-    if path.is_dir() {
-        return layout(s, None);
-    }
-    if path.exists() {
-        if tag_flag.is_some() {
-            return Err(Failure::Invalid(format!(
-                "{s}: --tag applies to OCI layout directories only"
-            )));
-        }
-        return Ok(Source::File(path.to_owned()));
-    }
-    if let Some((dir, tag)) = s.rsplit_once(':') {
-        if Path::new(dir).is_dir() {
-            return layout(dir, Some(tag));
-        }
-    }
-    match s.parse::<Reference>() {
-        Ok(r) if tag_flag.is_none() => Ok(Source::Registry(r)),
-        Ok(_) => Err(Failure::Invalid(format!(
-            "{s}: --tag applies to OCI layout directories only"
-        ))),
-        Err(e) => Err(Failure::Invalid(format!(
-            "{s}: no such file or directory, and {}",
-            e.problem
-                .strip_prefix("")
-                .map(|p| format!("not an image reference ({p})"))
-                .unwrap_or_default()
-        ))),
-    }
+    Ok(Source::parse(s, tag_flag)?)
 }
 
 /// Loads the configuration file, if any: `--config`, else `$OCIPICK_CONFIG`,
 /// else the system file when it exists; none with `--no-config`.
-pub(crate) fn load_config(args: &crate::cli::PolicyArgs) -> Result<Config, Failure> {
+pub(crate) fn load_config(args: &crate::args::PolicyArgs) -> Result<Config, Failure> {
     if args.no_config {
         return Ok(Config::default());
     }
@@ -339,8 +180,8 @@ pub fn setup(args: &SelectArgs) -> Result<Setup, Failure> {
 /// by every command that selects for one node (`select`, `rank`,
 /// `resolve`, `serve`).
 pub(crate) fn setup_target(
-    target_args: &crate::cli::TargetArgs,
-    policy_args: &crate::cli::PolicyArgs,
+    target_args: &crate::args::TargetArgs,
+    policy_args: &crate::args::PolicyArgs,
 ) -> Result<Setup, Failure> {
     let platform = target_args.platform.as_deref();
     let node = target_args.node.as_deref();
@@ -383,45 +224,12 @@ pub(crate) fn apply_hooks(
     facts: &ocipick_host::Facts,
     index: &Index<'_>,
 ) -> Result<Policy, Failure> {
-    let ranking = base.rank(index);
-    let mut by_position: Vec<Option<&Ranked>> = vec![None; index.manifests.len()];
-    for e in &ranking.entries {
-        by_position[e.position] = Some(e);
-    }
-    let candidates: Vec<crate::hooks::Candidate> = index
-        .manifests
-        .iter()
-        .enumerate()
-        .map(|(i, d)| crate::hooks::Candidate {
-            position: i,
-            digest: d.digest.to_string(),
-            media_type: d.media_type.to_string(),
-            size: d.size,
-            platform: d
-                .platform
-                .as_ref()
-                .and_then(|p| serde_json::to_value(p).ok()),
-            annotations: d
-                .annotations
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            eligible: by_position[i].is_some_and(|e| e.eligible),
-            score: by_position[i].map_or(0, |e| e.score),
-        })
-        .collect();
-    let input = crate::hooks::HookInput {
-        target: base.target().to_string(),
-        facts,
-        index_media_type: index.media_type.as_deref(),
-        candidates: &candidates,
-    };
-    let (adjustments, warnings) =
-        crate::hooks::run_hooks(hooks, &input).map_err(|e| Failure::Invalid(e.to_string()))?;
+    let (policy, warnings) = ocipick_host::hooks::apply(base, hooks, facts, index)
+        .map_err(|e| Failure::Invalid(e.to_string()))?;
     for w in warnings {
         crate::say::warn(&w);
     }
-    Ok(base.clone().with_adjustments(adjustments))
+    Ok(policy)
 }
 
 /// The policy for one target: the config file's preferences and rules
@@ -431,7 +239,7 @@ pub(crate) fn apply_hooks(
 pub(crate) fn build_policy(
     target: &ocipick::Platform<'_>,
     config: &Config,
-    args: &crate::cli::PolicyArgs,
+    args: &crate::args::PolicyArgs,
     facts: &ocipick_host::Facts,
 ) -> Policy {
     let max_manifest = args
@@ -555,97 +363,23 @@ pub(crate) fn load_source(
     registry: &RegistryArgs,
     max_index: u64,
 ) -> Result<(String, Doc, Option<Store>), Failure> {
-    Ok(match parse_source(source, tag)? {
-        Source::Stdin => {
-            if registry.password_stdin {
-                return Err(Failure::Invalid(
-                    "standard input cannot hold both the index and the password".into(),
-                ));
-            }
-            (
-                "<stdin>".to_owned(),
-                Doc::Bytes(ocipick_registry::read_stdin(max_index, INDEX_HINT)?.into()),
-                None,
-            )
+    let src = parse_source(source, tag)?;
+    let client = match &src {
+        Source::Stdin if registry.password_stdin => {
+            return Err(Failure::Invalid(
+                "standard input cannot hold both the index and the password".into(),
+            ));
         }
-        Source::File(p) => {
-            // Large regular files are mapped, not copied (see `Bytes`);
-            // anything else, and every error, goes through `read_file`.
-            let bytes = match Mapped::open(&p, max_index) {
-                Some(m) => Bytes::Mapped(m),
-                None => ocipick_registry::read_file(&p, max_index, INDEX_HINT)?.into(),
-            };
-            (p.display().to_string(), Doc::Bytes(bytes), None)
-        }
-        Source::Layout(dir, tag) => {
-            let layout = Layout::open(&dir, max_index)?;
-            let top = layout.index_json()?;
-            let top_origin = format!("{}/index.json", dir.display());
-            let target = parse_top(&top, &top_origin, |i| layout.resolve(i, tag.as_deref()))?;
-            from_layout(top, top_origin, target, Store::Layout(layout))?
-        }
-        Source::Archive(file, tag) => {
-            let archive = ArchiveLayout::open(&file, max_index)?;
-            let top = archive.index_json()?;
-            let top_origin = archive.member_path("index.json").display().to_string();
-            let target = parse_top(&top, &top_origin, |i| archive.resolve(i, tag.as_deref()))?;
-            from_layout(top, top_origin, target, Store::Archive(archive))?
-        }
-        Source::Registry(r) => {
-            let client = client(registry, max_index)?;
-            let f = client
-                .fetch_manifest(&r, &r.manifest_ref())
-                .map_err(Failure::from)?;
-            let origin = r.to_string();
-            let doc = match media_type::kind(&f.media_type) {
-                Kind::Index => Doc::Bytes(f.bytes.into()),
-                // A single image manifest: the only candidate.
-                _ => Doc::Single(Box::new(Descriptor {
-                    media_type: f.media_type.into(),
-                    digest: f.digest,
-                    size: f.bytes.len() as u64,
-                    urls: Vec::new(),
-                    annotations: Default::default(),
-                    data: None,
-                    artifact_type: None,
-                    platform: None,
-                })),
-            };
-            (origin, doc, Some(Store::Registry(Box::new(client), r)))
-        }
-    })
-}
-
-/// Parses a layout's `index.json` (from `origin`) and resolves the tag in it.
-fn parse_top(
-    top: &[u8],
-    origin: &str,
-    resolve: impl FnOnce(&Index<'_>) -> Result<LayoutTarget, SourceError>,
-) -> Result<LayoutTarget, Failure> {
-    let index = Index::parse(top).map_err(|err| SourceError::Index {
-        path: origin.into(),
-        err,
-    })?;
-    Ok(resolve(&index)?)
-}
-
-/// What a layout (directory or archive) gives to select from: `index.json`
-/// itself, the nested index its tag names, or the one image manifest it
-/// names.
-fn from_layout(
-    top: Vec<u8>,
-    top_origin: String,
-    target: LayoutTarget,
-    store: Store,
-) -> Result<(String, Doc, Option<Store>), Failure> {
-    Ok(match target {
-        LayoutTarget::TopIndex => (top_origin, Doc::Bytes(top.into()), Some(store)),
-        LayoutTarget::Entry(d) if media_type::kind(&d.media_type) == Kind::Index => {
-            let bytes = store.fetch(&d)?;
-            (store.origin(&d), Doc::Bytes(bytes.into()), Some(store))
-        }
-        LayoutTarget::Entry(d) => (top_origin, Doc::Single(d), Some(store)),
-    })
+        Source::Registry(_) => Some(client(registry, max_index)?),
+        _ => None,
+    };
+    let opts = LoadOptions {
+        max_index_bytes: max_index,
+        map_files: true,
+        hint: INDEX_HINT,
+    };
+    let loaded = src.load(&opts, client)?;
+    Ok((loaded.origin, loaded.doc, loaded.store.map(Store)))
 }
 
 /// Runs select, rank or resolve and returns what to print on stdout.
@@ -757,7 +491,7 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
             _ => None,
         };
         let (reference, stats) = match &store {
-            Some(Store::Registry(c, r)) => (Some(r), Some(c.stats())),
+            Some(Store(source::Store::Registry(c, r))) => (Some(r), Some(c.stats())),
             _ => (None, None),
         };
         let (entries, index_media_type) = shape;
@@ -837,7 +571,7 @@ pub(crate) fn no_match_message(origin: &str, policy: &Policy, index: &Index<'_>)
 
 /// `ocipick lint`: the findings, and the exit status they call for (0
 /// clean, 1 warnings with `--strict`, 2 errors).
-pub fn lint(args: &crate::cli::LintArgs) -> Result<(String, u8), Failure> {
+pub fn lint(args: &crate::args::LintArgs) -> Result<(String, u8), Failure> {
     let max_index = args.max_index_bytes.unwrap_or(DEFAULT_MAX_INDEX_BYTES);
     let (origin, doc, _) =
         load_source(&args.source, args.tag.as_deref(), &args.registry, max_index)?;
@@ -871,255 +605,9 @@ pub fn lint(args: &crate::cli::LintArgs) -> Result<(String, u8), Failure> {
         0
     };
     let text = match args.output {
-        crate::cli::LintOutput::Text => output::lint_text(&origin, &findings),
-        crate::cli::LintOutput::Json => output::lint_json(&origin, &findings, errors, warnings),
-        crate::cli::LintOutput::Sarif => output::lint_sarif(&origin, &findings),
+        crate::args::LintOutput::Text => output::lint_text(&origin, &findings),
+        crate::args::LintOutput::Json => output::lint_json(&origin, &findings, errors, warnings),
+        crate::args::LintOutput::Sarif => output::lint_sarif(&origin, &findings),
     };
     Ok((text, status))
-}
-
-/// An index document's bytes: read into memory, or mapped from a file.
-///
-/// Mapping spares the copy of a large index and the page faults of a fresh
-/// buffer as large as the file: for a 3 MB index that is most of the
-/// process's time besides parsing. A file truncated by another process
-/// while it is read raises SIGBUS, which ends this one with status 2 and a
-/// message ([`exit_cleanly_on_sigbus`]).
-pub(crate) enum Bytes {
-    Owned(Vec<u8>),
-    Mapped(Mapped),
-}
-
-impl From<Vec<u8>> for Bytes {
-    fn from(v: Vec<u8>) -> Bytes {
-        Bytes::Owned(v)
-    }
-}
-
-impl std::ops::Deref for Bytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Bytes::Owned(v) => v,
-            Bytes::Mapped(m) => m.bytes(),
-        }
-    }
-}
-
-/// A read-only private mapping of a whole regular file.
-pub(crate) struct Mapped {
-    ptr: std::ptr::NonNull<u8>,
-    len: usize,
-}
-
-impl Mapped {
-    /// Files below this size are read: mapping them gains nothing.
-    const MIN: u64 = 64 << 10;
-
-    /// Maps `path` when it is a regular file of at least [`Mapped::MIN`]
-    /// and at most `limit` bytes; `None` otherwise or on any failure (the
-    /// caller then reads the file, with that path's errors).
-    fn open(path: &Path, limit: u64) -> Option<Mapped> {
-        use std::os::unix::fs::OpenOptionsExt;
-        use std::os::unix::io::AsRawFd;
-        // Non-blocking: opening a FIFO must not wait for a writer (it is
-        // then refused by the reader the caller falls back to).
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)
-            .ok()?;
-        let meta = file.metadata().ok()?;
-        if !meta.is_file() || meta.len() < Self::MIN || meta.len() > limit {
-            return None;
-        }
-        let len = usize::try_from(meta.len()).ok()?;
-        // SAFETY: a fresh read-only private mapping of `len` (> 0) bytes
-        // of an open file; the kernel chooses the address. The mapping
-        // outlives the descriptor, which may be closed after this call.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return None;
-        }
-        exit_cleanly_on_sigbus();
-        Some(Mapped {
-            ptr: std::ptr::NonNull::new(ptr.cast::<u8>())?,
-            len,
-        })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` maps `len` readable bytes until `drop` unmaps them;
-        // the mapping is private and read-only, so nothing in this process
-        // writes to it.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
-    }
-}
-
-/// A file that shrinks while it is mapped and read raises SIGBUS on the
-/// first page past its new end. This command maps nothing else, so the
-/// handler ends the process with the usual status of invalid input (2)
-/// and a one-line message, instead of a crash.
-fn exit_cleanly_on_sigbus() {
-    extern "C" fn on_sigbus(_: libc::c_int) {
-        const MSG: &[u8] = b"ocipick: the index file changed while it was being read\n";
-        // SAFETY: write(2) and _exit(2) are async-signal-safe.
-        unsafe {
-            libc::write(2, MSG.as_ptr().cast(), MSG.len());
-            libc::_exit(2);
-        }
-    }
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: a zeroed sigaction with an empty mask and a plain
-        // handler that only calls async-signal-safe functions.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
-        }
-    });
-}
-
-impl Drop for Mapped {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping made in `open`, once; no
-        // borrow of `bytes()` outlives `self`.
-        unsafe {
-            libc::munmap(self.ptr.as_ptr().cast(), self.len);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// How the layout spellings split into path and tag: a trailing `:TAG`
-    /// is a tag only where the whole is not an existing path.
-    #[test]
-    fn layout_spellings_split_path_and_tag() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().display().to_string();
-        let colon_dir = dir.path().join("a:b");
-        std::fs::create_dir(&colon_dir).unwrap();
-        let tar = dir.path().join("x.tar");
-        std::fs::write(&tar, b"").unwrap();
-        let colon_tar = dir.path().join("y.tar:v2");
-        std::fs::write(&colon_tar, b"").unwrap();
-        let t = tar.display().to_string();
-        let layout =
-            |p: &str, tag: Option<&str>| format!("Layout({p:?}, {:?})", tag.map(str::to_owned));
-        let archive =
-            |p: &str, tag: Option<&str>| format!("Archive({p:?}, {:?})", tag.map(str::to_owned));
-        for (source, flag, want) in [
-            (format!("ocidir://{d}"), None, layout(&d, None)),
-            (format!("ocidir://{d}:v1"), None, layout(&d, Some("v1"))),
-            (format!("ocidir://{d}"), Some("v1"), layout(&d, Some("v1"))),
-            (
-                format!("ocidir://{d}/a:b"),
-                None,
-                layout(&format!("{d}/a:b"), None),
-            ),
-            (
-                format!("oci:{d}/a:b:v1"),
-                None,
-                layout(&format!("{d}/a:b"), Some("v1")),
-            ),
-            (format!("oci-archive:{t}"), None, archive(&t, None)),
-            (format!("oci-archive:{t}:v1"), None, archive(&t, Some("v1"))),
-            (
-                format!("oci-archive:{t}"),
-                Some("v1"),
-                archive(&t, Some("v1")),
-            ),
-            (
-                format!("oci-archive:{d}/y.tar:v2"),
-                None,
-                archive(&format!("{d}/y.tar:v2"), None),
-            ),
-            // Neither exists: the whole is the file, and opening it says so.
-            (
-                format!("oci-archive:{d}/none.tar:v1"),
-                None,
-                archive(&format!("{d}/none.tar:v1"), None),
-            ),
-        ] {
-            let got = parse_source(&source, flag).unwrap();
-            assert_eq!(format!("{got:?}"), want, "{source} {flag:?}");
-        }
-        assert!(parse_source(&format!("oci-archive:{t}:v1"), Some("v2")).is_err());
-        assert!(parse_source("oci-archive:", None).is_err());
-    }
-
-    /// Large regular files are mapped with their exact bytes; small files,
-    /// files over the limit, folders and missing files are left to
-    /// `read_file` (and its errors).
-    #[test]
-    fn maps_only_large_regular_files_within_the_limit() {
-        let dir = tempfile::tempdir().unwrap();
-        let big = dir.path().join("big.json");
-        let content: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        std::fs::write(&big, &content).unwrap();
-        let m = Mapped::open(&big, 1 << 20).expect("a 200 kB file is mapped");
-        let bytes = Bytes::Mapped(m);
-        assert_eq!(&*bytes, &content[..]);
-        drop(bytes);
-
-        assert!(Mapped::open(&big, 199_999).is_none(), "over the limit");
-        assert!(Mapped::open(&big, 200_000).is_some(), "at the limit");
-        let small = dir.path().join("small.json");
-        std::fs::write(&small, b"{}").unwrap();
-        assert!(Mapped::open(&small, 1 << 20).is_none());
-        assert!(Mapped::open(dir.path(), 1 << 20).is_none());
-        assert!(Mapped::open(&dir.path().join("missing"), 1 << 20).is_none());
-        assert_eq!(&*Bytes::from(b"{}".to_vec()), b"{}");
-    }
-
-    /// A mapped file truncated while it is read ends the process with
-    /// status 2 and a message, not a crash (run in a child process: the
-    /// handler exits).
-    #[test]
-    fn a_mapped_file_that_shrinks_is_a_clean_error() {
-        if let Some(path) = std::env::var_os("OCIPICK_SIGBUS_CHILD") {
-            let m = Mapped::open(Path::new(&path), 1 << 20).expect("mapped");
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .and_then(|f| f.set_len(0))
-                .expect("truncated");
-            let sum: u64 = m.bytes().iter().map(|&b| u64::from(b)).sum();
-            println!("read {sum} without a fault");
-            std::process::exit(0);
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("index.json");
-        std::fs::write(&path, vec![b' '; 200_000]).unwrap();
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "run::tests::a_mapped_file_that_shrinks_is_a_clean_error",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("OCIPICK_SIGBUS_CHILD", &path)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert!(
-            stderr.contains("the index file changed while it was being read"),
-            "{stderr}"
-        );
-    }
 }

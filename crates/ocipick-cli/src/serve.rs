@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use ocipick::{Index, Policy};
 use ocipick_mirror::{Decide, Decision, Mirror, Options};
 
-use crate::cli::{parse_bytes, PolicyArgs, RegistryArgs, TargetArgs};
+use crate::args::{parse_bytes, PolicyArgs, RegistryArgs, TargetArgs};
 use crate::run::{self, Failure, Setup};
 
 /// What a tag request for an index is answered with.
@@ -126,16 +126,17 @@ impl Decide for NodePolicy {
         let policy = if self.setup.hooks.is_empty() {
             &self.setup.policy
         } else {
-            adjusted = run::apply_hooks(
+            let warnings;
+            (adjusted, warnings) = ocipick_host::hooks::apply(
                 &self.setup.policy,
                 &self.setup.hooks,
                 &self.setup.facts,
                 &index,
             )
-            .map_err(|f| match f {
-                Failure::Invalid(m) | Failure::Registry(m) => m,
-                Failure::NoMatch { message, .. } => message,
-            })?;
+            .map_err(|e| e.to_string())?;
+            for w in warnings {
+                crate::say::warn(&w);
+            }
             &adjusted
         };
         let Some(chosen) = policy.select(&index) else {

@@ -620,3 +620,37 @@ fn text_report_shows_control_characters_escaped() {
         json!("a\u{1b}[2Jb\nforged")
     );
 }
+
+/// Only the edited `annotations` objects change: the other descriptors,
+/// their key order (`size` before `digest`, unlike serde_json's sorted
+/// output), whitespace, escapes and the index's own annotations keep their
+/// bytes, and an untouched annotation keeps its place and spelling.
+#[test]
+fn edits_keep_every_other_byte_and_the_key_order() {
+    let (a, b) = (fake_digest("plain"), fake_digest("arm"));
+    let m = "application/vnd.oci.image.manifest.v1+json";
+    let doc = format!(
+        "{{\n  \"schemaVersion\": 2,\n  \"manifests\": [\n    {{ \"size\": 1, \"mediaType\": \"{m}\", \"digest\": \"{a}\",\n      \"platform\": {{ \"os\": \"linux\", \"architecture\": \"amd64\" }} }},\n    {{ \"size\": 2, \"mediaType\": \"{m}\", \"digest\": \"{b}\",\n      \"annotations\": {{ \"z.kept\": \"\\u0041\", \"a.old\": \"1\" }},\n      \"platform\": {{ \"os\": \"linux\", \"architecture\": \"arm64\" }} }}\n  ],\n  \"annotations\": {{ \"top\": \"t\" }}\n}}\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("index.json");
+    std::fs::write(&src, &doc).unwrap();
+    let s = src.display().to_string();
+    run(&[
+        "annotate",
+        &s,
+        "--set",
+        "linux/arm64",
+        "a.old=2",
+        "--set",
+        "0",
+        "n.new=x",
+    ])
+    .expect(0);
+    let want = doc.replace("\"a.old\": \"1\"", "\"a.old\": \"2\"").replace(
+        "\"amd64\" } }",
+        "\"amd64\" }, \"annotations\": { \"n.new\": \"x\" } }",
+    );
+    assert_ne!(want, doc);
+    assert_eq!(std::fs::read_to_string(&src).unwrap(), want);
+}

@@ -14,10 +14,31 @@
 //! it at fixture trees. For a root other than `/` (a fixture, another
 //! node's captured files) the architecture is that tree's, not this
 //! program's ([`platform`]).
+//!
+//! [`hooks`] runs the configured selection hooks (programs that adjust or
+//! veto candidates) with this host's facts: what `ocipick select` and the
+//! node-local mirror both call before selecting.
+//!
+//! ```
+//! use std::path::Path;
+//!
+//! // This machine's platform, as an index entry would name it.
+//! let here = ocipick_host::platform(Path::new("/"));
+//! assert_eq!(here.os, ocipick_host::os());
+//! assert_eq!(here.architecture, ocipick_host::arch());
+//!
+//! // Its facts (CPU flags, PCI devices, kernel…), as configuration rules
+//! // see them: each fact's name with its values.
+//! let facts = ocipick_host::Facts::detect(Path::new("/"));
+//! for (name, values) in facts.flatten().iter().take(3) {
+//!     println!("{name} = {values:?}");
+//! }
+//! ```
 
 use std::path::Path;
 
 mod facts;
+pub mod hooks;
 mod pci;
 
 pub use facts::Facts;

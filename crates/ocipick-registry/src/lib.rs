@@ -6,14 +6,41 @@
 //! after), every blob is verified against its digest over the bytes as
 //! read, and nothing but regular files is ever opened, so a FIFO or a
 //! device cannot hang or flood a read.
+//!
+//! [`source`] is the one entry point for reading (every spelling of a
+//! source, nested indexes through [`source::Store`]); [`dest`] writes an
+//! edited index back to a file, a layout or a registry.
+//!
+//! ```
+//! use ocipick_registry::source::{Doc, LoadOptions, Source};
+//!
+//! // An OCI image layout directory: `oci-layout` and `index.json`.
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+//! std::fs::write(dir.path().join("index.json"), br#"{"schemaVersion":2,"manifests":[
+//!   {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":7143,
+//!    "digest":"sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f",
+//!    "platform":{"architecture":"amd64","os":"linux"},
+//!    "annotations":{"org.opencontainers.image.ref.name":"v1"}}]}"#)?;
+//!
+//! let spelled = format!("oci:{}:v1", dir.path().display());
+//! let loaded = Source::parse(&spelled, None)?.load(&LoadOptions::default(), None)?;
+//! // The tag names one image manifest: that descriptor is the candidate.
+//! let Doc::Single(d) = &loaded.doc else { unreachable!() };
+//! assert_eq!(d.size, 7143);
+//! assert!(loaded.store.is_some(), "its blobs can be fetched from the layout");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod archive;
 pub mod auth;
 mod certs;
 mod client;
+pub mod dest;
 mod layout;
 mod read;
 mod reference;
+pub mod source;
 
 pub use archive::{
     ArchiveLayout, MAX_ARCHIVE_MEMBERS, MAX_ARCHIVE_METADATA_BYTES, MAX_MEMBER_NAME,

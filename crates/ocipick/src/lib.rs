@@ -53,6 +53,7 @@ pub mod base64;
 pub mod config;
 pub mod digest;
 pub mod duplicates;
+pub mod edit;
 pub mod index;
 pub mod lint;
 pub mod media_type;

@@ -1,18 +1,14 @@
-//! Selection hooks (`src/hooks.rs`), run for real: each hook is a small
+//! Selection hooks (`ocipick_host::hooks`), run for real: each hook is a small
 //! `#!/bin/sh` script in `testdata/hooks/`. Every failing hook is tried
 //! under both failure policies: `ignore` gives a warning and no
 //! adjustments, `fail` gives the error.
-
-#[path = "../src/hooks.rs"]
-#[allow(dead_code)]
-mod hooks;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use hooks::{run_hooks, Candidate, HookError, HookInput};
 use ocipick::{Adjustment, HookSpec, Index, OnFailure, Platform, Policy};
+use ocipick_host::hooks::{run_hooks, Candidate, HookError, HookInput};
 use ocipick_host::Facts;
 use serde_json::{json, Value};
 
@@ -632,4 +628,50 @@ fn with_the_policy() {
     )
     .unwrap();
     assert!(policy.with_adjustments(a).select(&index).is_none());
+}
+
+/// `hooks::apply`, what `select` and `serve` both call: the hooks see every
+/// entry with its eligibility and score under the base policy, and their
+/// answers change what the policy selects (a veto of the first fit moves
+/// the choice to the next); an ignored failure is a warning.
+#[test]
+fn apply_builds_the_input_and_adjusts_the_policy() {
+    let d = |n: u64| format!("sha256:{n:064x}");
+    let doc = format!(
+        r#"{{"schemaVersion":2,"manifests":[
+        {{"mediaType":"{MANIFEST}","size":1,"digest":"{}","platform":{{"os":"linux","architecture":"amd64"}}}},
+        {{"mediaType":"{MANIFEST}","size":2,"digest":"{}","platform":{{"os":"linux","architecture":"amd64"}},"annotations":{{"k":"v"}}}},
+        {{"mediaType":"{MANIFEST}","size":3,"digest":"{}","platform":{{"os":"linux","architecture":"arm64"}}}}]}}"#,
+        d(1),
+        d(2),
+        d(3)
+    );
+    let index = Index::parse(doc.as_bytes()).unwrap();
+    let base = Policy::new(&Platform::new("linux", "amd64", None));
+    assert_eq!(base.select(&index).map(|s| s.position), Some(0));
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("input.json");
+    let seen_s = seen.display().to_string();
+    let hooks = [
+        spec("record", &[&seen_s], 5000, OnFailure::Fail),
+        spec("veto", &["0"], 5000, OnFailure::Fail),
+        spec("crash", &[], 5000, OnFailure::Ignore),
+    ];
+    let (adjusted, warnings) = ocipick_host::hooks::apply(&base, &hooks, &facts(), &index).unwrap();
+    assert_eq!(adjusted.select(&index).map(|s| s.position), Some(1));
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("(ignored)"), "{warnings:?}");
+    let input: Value = serde_json::from_slice(&std::fs::read(&seen).unwrap()).unwrap();
+    let c = input["candidates"].as_array().unwrap();
+    assert_eq!(c.len(), 3);
+    assert_eq!(c[1]["digest"], json!(d(2)));
+    assert_eq!(c[1]["annotations"], json!({"k": "v"}));
+    assert_eq!(
+        c.iter().map(|c| c["eligible"].clone()).collect::<Vec<_>>(),
+        [json!(true), json!(true), json!(false)]
+    );
+    // No hooks: the base policy, nothing run.
+    let (same, w) = ocipick_host::hooks::apply(&base, &[], &facts(), &index).unwrap();
+    assert!(w.is_empty());
+    assert_eq!(same.select(&index).map(|s| s.position), Some(0));
 }

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ocipick::{Adjustment, HookSpec, OnFailure};
+use ocipick::{Adjustment, HookSpec, Index, OnFailure, Policy, Ranked};
 use serde_json::{json, Value};
 
 /// The protocol version written as `"version"` on the hook's stdin.
@@ -54,7 +54,7 @@ pub struct HookInput<'a> {
     /// The target platform, as a selector (`linux/amd64/v3`).
     pub target: String,
     /// The facts of the host (or of the `--node` file).
-    pub facts: &'a ocipick_host::Facts,
+    pub facts: &'a crate::Facts,
     /// The index's own `mediaType`, if it has one.
     pub index_media_type: Option<&'a str>,
     /// Every entry of the index, in index order.
@@ -192,6 +192,9 @@ impl std::error::Error for HookError {}
 /// after it are not run.
 ///
 /// Every hook sees the same input: hooks do not see each other's answers.
+///
+/// [`apply`] builds the input from an index and a policy and returns the
+/// adjusted policy; this is the step below it.
 pub fn run_hooks(
     hooks: &[HookSpec],
     input: &HookInput<'_>,
@@ -548,4 +551,71 @@ fn parse_answer(
         });
     }
     Ok(adjustments)
+}
+
+/// Runs `hooks` on every candidate of `index` (as ranked by `base`, for
+/// the node described by `facts`) and returns `base` with their
+/// adjustments, and the warnings of failed hooks whose policy is
+/// `ignore`. What `ocipick select` and the mirror (`ocipick serve`) both
+/// do before selecting.
+///
+/// ```
+/// use ocipick::{Index, Platform, Policy};
+///
+/// let index = Index::parse(br#"{"schemaVersion":2,"manifests":[
+///   {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
+///    "digest":"sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f",
+///    "platform":{"architecture":"amd64","os":"linux"}}]}"#)?;
+/// let policy = Policy::new(&Platform::new("linux", "amd64", None));
+/// // No hooks configured: the policy is unchanged, and nothing is run.
+/// let (adjusted, warnings) =
+///     ocipick_host::hooks::apply(&policy, &[], &ocipick_host::Facts::default(), &index)?;
+/// assert!(warnings.is_empty());
+/// assert_eq!(adjusted.select(&index).map(|s| s.position), Some(0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn apply(
+    base: &Policy,
+    hooks: &[HookSpec],
+    facts: &crate::Facts,
+    index: &Index<'_>,
+) -> Result<(Policy, Vec<String>), HookError> {
+    if hooks.is_empty() {
+        return Ok((base.clone(), Vec::new()));
+    }
+    let ranking = base.rank(index);
+    let mut by_position: Vec<Option<&Ranked>> = vec![None; index.manifests.len()];
+    for e in &ranking.entries {
+        by_position[e.position] = Some(e);
+    }
+    let candidates: Vec<Candidate> = index
+        .manifests
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Candidate {
+            position: i,
+            digest: d.digest.to_string(),
+            media_type: d.media_type.to_string(),
+            size: d.size,
+            platform: d
+                .platform
+                .as_ref()
+                .and_then(|p| serde_json::to_value(p).ok()),
+            annotations: d
+                .annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            eligible: by_position[i].is_some_and(|e| e.eligible),
+            score: by_position[i].map_or(0, |e| e.score),
+        })
+        .collect();
+    let input = HookInput {
+        target: base.target().to_string(),
+        facts,
+        index_media_type: index.media_type.as_deref(),
+        candidates: &candidates,
+    };
+    let (adjustments, warnings) = run_hooks(hooks, &input)?;
+    Ok((base.clone().with_adjustments(adjustments), warnings))
 }
