@@ -520,7 +520,7 @@ fn a_silent_upstream_is_answered_504_within_the_bound() {
     let reg = Registry::anonymous();
     let repo = "resilience/silent";
     let plain = reg.push_image(repo, "plain-amd64", Some("linux/amd64"), &[], false);
-    reg.push_index(repo, "v1", OCI_INDEX, &[plain.clone()]);
+    reg.push_index(repo, "v1", OCI_INDEX, std::slice::from_ref(&plain));
     let proxy = Proxy::start(reg.port);
     proxy.set(SILENT);
 
