@@ -113,6 +113,10 @@ manifest_gets() {
   grep 'response completed' "$log" | grep 'http.request.method=GET' |
     grep -oE 'http.request.uri="?[^" ]*/manifests/[^" ]*' | sed 's/.*manifests\///' || true
 }
+# Registry log: manifest HEADs (the mirror's child checks).
+manifest_heads() {
+  grep 'response completed' "$log" | grep 'http.request.method=HEAD' | grep -c '/manifests/' || true
+}
 settled_count() {
   local a b
   a=$(manifest_gets | wc -l)
@@ -160,12 +164,14 @@ python3 - "$work/load.json" "$work/gets.txt" "$hwm" "$n_tags" "$n_children" "$tt
   "$(metric 'ocipick_mirror_cache_lookups_total{cache="tag",result="hit"}')" \
   "$(metric 'ocipick_mirror_cache_lookups_total{cache="tag",result="miss"}')" \
   "$(metric 'ocipick_mirror_selections_total{outcome="selected"}')" \
-  "$(metric 'ocipick_mirror_selections_total{outcome="fallback"}')" "$work/blob-durations.txt" <<'PY'
+  "$(metric 'ocipick_mirror_selections_total{outcome="fallback"}')" "$work/blob-durations.txt" \
+  "$(manifest_heads)" <<'PY'
 import json, math, re, sys
 load = json.load(open(sys.argv[1]))
 gets = [l.strip() for l in open(sys.argv[2]) if l.strip()]
 hwm, n_tags, n_children, ttl = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
 m_manifest, m_blob, hit, miss, selected, fallback = [float(x or 0) for x in sys.argv[7:13]]
+heads = int(sys.argv[14])
 by_tag = [g for g in gets if ":" not in g]
 by_digest = [g for g in gets if ":" in g]
 windows = max(1, math.ceil(load["seconds"] / ttl)) if ttl > 0 else None
@@ -182,10 +188,11 @@ print(f"answers:   wrong manifest {load['wrongManifest']}, errors {load['errors'
 print(f"mirror:    upstream manifest requests {m_manifest:.0f} (metrics), upstream blob requests {m_blob:.0f}; "
       f"tag cache {hit:.0f} hits / {miss:.0f} misses; selected {selected:.0f}, fallback {fallback:.0f}")
 print(f"registry:  manifest GETs {len(gets)} = {len(by_tag)} by tag ({len(set(by_tag))} distinct) "
-      f"+ {len(by_digest)} by digest ({len(set(by_digest))} distinct)")
+      f"+ {len(by_digest)} by digest ({len(set(by_digest))} distinct); manifest HEADs {heads} (child checks)")
 if windows:
     print(f"expected:  ~{n_tags} x {windows} TTL window(s) = {n_tags * windows} index GETs "
-          f"(upper bound; ceil(run/TTL)) + {n_children} child GETs")
+          f"(upper bound; ceil(run/TTL)) + {n_children} child GETs + up to {n_children} x {windows} child HEADs "
+          f"(a held child is checked upstream once per TTL window)")
 unit = {"ns": 1e-6, "µs": 1e-3, "us": 1e-3, "ms": 1.0, "s": 1000.0}
 durs = sorted(float(m.group(1)) * unit[m.group(2)]
               for m in (re.match(r"([0-9.]+)(ns|µs|us|ms|s)$", l.strip()) for l in open(sys.argv[13]))

@@ -212,5 +212,16 @@ elif target == "mirror_request":
     for i, p in enumerate(paths):
         body = bodies[i % len(bodies)] if bodies else b"{}"
         write(f"{i}", p.encode() + b"\n" + bytes([i % 5, 0]) + body)
+elif target == "mirror_state":
+    # A byte 1 names the rest by its own digest; 0 takes the first line as the name.
+    for i, (name, data) in enumerate(d for d in docs() if d[0].endswith(".json")):
+        if i >= 10:
+            break
+        write(f"self-{i}", b"\x01" + data)
+        write(f"named-{i}", b"\x00sha256-" + b"0" * 64 + b"\n" + data)
+    write("oci-index", b"\x01" + b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}')
+    write("docker-list", b"\x01" + b'{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[]}')
+    write("manifest", b"\x01" + b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}')
+    write("bad-name", b"\x00sha256-../x\n{}")
 else:
     sys.exit(f"unknown target {target}")

@@ -232,6 +232,13 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
             }),
         ..Options::new(args.upstream.clone())
     };
+    // Before listening: a state directory that cannot be opened stops here.
+    let mirror = Mirror::open(
+        opts,
+        Arc::new(client),
+        Arc::new(NodePolicy { setup, plain }),
+    )
+    .map_err(|e| Failure::Invalid(e.to_string()))?;
     let listener = std::net::TcpListener::bind(args.listen)
         .map_err(|e| Failure::Invalid(format!("--listen {}: {e}", args.listen)))?;
     let addr = listener
@@ -258,12 +265,6 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
         },
         args.cache_ttl
     );
-    let mirror = Mirror::open(
-        opts,
-        Arc::new(client),
-        Arc::new(NodePolicy { setup, plain }),
-    )
-    .map_err(|e| Failure::Invalid(e.to_string()))?;
     mirror
         .run(listener, metrics)
         .map_err(|e| Failure::Invalid(format!("serve: {e}")))?;

@@ -61,7 +61,7 @@ pub mod reorder;
 pub mod route;
 mod server;
 mod stale;
-mod state;
+pub mod state;
 
 use std::time::Duration;
 

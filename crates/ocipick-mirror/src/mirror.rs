@@ -81,16 +81,23 @@ impl Mirror {
     /// A state directory ([`Options::state`]) that cannot be opened is
     /// logged and left out; [`Mirror::open`] fails instead.
     pub fn new(opts: Options, client: Arc<Client>, decide: Arc<dyn Decide>) -> Mirror {
-        match Mirror::open(opts.clone(), client.clone(), decide.clone()) {
-            Ok(m) => m,
+        let metrics = Metrics::default();
+        let disk = match Mirror::open_state(&opts, &metrics) {
+            Ok(d) => d,
             Err(e) => {
                 eprintln!("ocipick serve: state: {e}; reordered indexes are kept in memory only");
-                let opts = Options {
-                    state: None,
-                    ..opts
-                };
-                Mirror::open(opts, client, decide).expect("no state directory to open")
+                None
             }
+        };
+        Mirror::build(opts, client, decide, metrics, disk)
+    }
+
+    fn open_state(opts: &Options, metrics: &Metrics) -> std::io::Result<Option<StateDir>> {
+        match &opts.state {
+            Some(s) => Ok(Some(StateDir::open(s.clone(), metrics).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("--state-dir {}: {e}", s.dir.display()))
+            })?)),
+            None => Ok(None),
         }
     }
 
@@ -101,16 +108,21 @@ impl Mirror {
         client: Arc<Client>,
         decide: Arc<dyn Decide>,
     ) -> std::io::Result<Mirror> {
+        let metrics = Metrics::default();
+        let disk = Mirror::open_state(&opts, &metrics)?;
+        Ok(Mirror::build(opts, client, decide, metrics, disk))
+    }
+
+    fn build(
+        opts: Options,
+        client: Arc<Client>,
+        decide: Arc<dyn Decide>,
+        metrics: Metrics,
+        disk: Option<StateDir>,
+    ) -> Mirror {
         let ttl = opts.ttl;
         let budget = opts.manifest_cache_bytes;
-        let metrics = Metrics::default();
-        let disk = match &opts.state {
-            Some(s) => Some(StateDir::open(s.clone(), &metrics).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("--state-dir {}: {e}", s.dir.display()))
-            })?),
-            None => None,
-        };
-        Ok(Mirror {
+        Mirror {
             state: Arc::new(State {
                 stale: StaleStore::new(ttl, opts.stale_for, 4096, budget),
                 checks: TtlSlots::new(ttl, 4096, budget, |_| 256),
@@ -124,7 +136,7 @@ impl Mirror {
                 fetches: TtlSlots::new(Duration::ZERO, 4096, budget, |s: &Served| s.bytes.len()),
                 manifests: ManifestCache::new(budget),
             }),
-        })
+        }
     }
 }
 

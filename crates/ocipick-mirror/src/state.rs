@@ -65,6 +65,31 @@ fn index_media_type(bytes: &[u8]) -> Option<String> {
     (media_type::kind(&mt) == Kind::Index).then_some(mt)
 }
 
+/// Checks a state file named `name` holding `bytes`, as the mirror does
+/// at start: the name is `sha256-HEX`, the bytes hash to it, and they are
+/// an image index. Returns the digest and the media type to serve it with
+/// (the body's `mediaType`, else the OCI index type), or why the file is
+/// dropped.
+///
+/// ```
+/// use ocipick_mirror::state::check_file;
+/// let index = br#"{"schemaVersion":2,"manifests":[]}"#;
+/// let digest = ocipick::Digest::sha256_of(index).to_string();
+/// let name = digest.replace(':', "-");
+/// let (d, media_type) = check_file(&name, index).unwrap();
+/// assert_eq!((d, media_type.as_str()), (digest, "application/vnd.oci.image.index.v1+json"));
+/// assert!(check_file(&name, b"{}").is_err());
+/// ```
+pub fn check_file(name: &str, bytes: &[u8]) -> Result<(String, String), String> {
+    let digest = digest_of_name(name).ok_or("not a state file name (sha256-HEX)")?;
+    let actual = Digest::sha256_of(bytes).to_string();
+    if actual != digest {
+        return Err(format!("its content hashes to {actual}, not its name"));
+    }
+    let mt = index_media_type(bytes).ok_or("not an image index")?;
+    Ok((digest, mt))
+}
+
 #[derive(Default)]
 struct Inner {
     map: HashMap<String, (Bytes, String)>,
@@ -149,11 +174,8 @@ impl StateDir {
         let limit = self.opts.max_bytes as u64;
         let bytes = ocipick_registry::read_file(path, limit, "--state-max-bytes")
             .map_err(|e| e.to_string())?;
-        let actual = Digest::sha256_of(&bytes).to_string();
-        if actual != digest {
-            return Err(format!("its content hashes to {actual}, not its name"));
-        }
-        let mt = index_media_type(&bytes).ok_or("not an image index")?;
+        let name = file_name(digest).ok_or("not a sha256 digest")?;
+        let (_, mt) = check_file(&name, &bytes)?;
         Ok((Bytes::from(bytes), mt))
     }
 
