@@ -6,7 +6,8 @@
 //!   good answer while upstream answers `429` or is gone, never over a
 //!   `404`, and no more once `--stale-for` ran out;
 //! - a chosen child deleted upstream: the next entry of the ranking
-//!   answers, and with none left the index is passed through;
+//!   answers, and with none left the index is passed through; in
+//!   `--mode reorder` the missing child is not moved forward;
 //! - `--mode reorder` with `--state-dir`: a reordered index is still
 //!   served by its digest after a restart; a corrupted state file is
 //!   dropped, not served;
@@ -431,6 +432,33 @@ fn a_vanished_child_falls_to_the_next_candidate_then_to_the_index() {
     assert_eq!(m.metric(gone), 3.0, "{}", m.log());
     assert_eq!(
         m.metric(r#"ocipick_mirror_selections_total{outcome="fallback"}"#),
+        1.0
+    );
+}
+
+#[test]
+fn reorder_mode_does_not_move_a_vanished_child_forward() {
+    let reg = Registry::anonymous();
+    let repo = "resilience/vanish-reorder";
+    let plain = reg.push_image(repo, "plain-amd64", Some("linux/amd64"), &[], false);
+    let gpu = reg.push_gpu_image(repo, "gpu-amd64", false);
+    let index = reg.push_index(repo, "v1", OCI_INDEX, &[plain, gpu.clone()]);
+    let m = mirror(&reg.host(), &["--cache-ttl", "1", "--mode", "reorder"]);
+    let url = format!("{}/v2/{repo}/manifests/v1", m.url());
+    let first = get(&url);
+    assert_ne!(first.digest.as_deref(), Some(index.as_str()), "reordered");
+    let v: Value = serde_json::from_slice(&first.body).unwrap();
+    assert_eq!(v["manifests"][0]["digest"], gpu["digest"]);
+
+    delete_manifest(&reg, repo, &digest_of(&gpu));
+    thread::sleep(Duration::from_millis(1100));
+    // The plain entry, next in the ranking, already comes first: the
+    // upstream index as it is, not one that puts a missing child first.
+    let after = get(&url);
+    assert_eq!(after.status, 200);
+    assert_eq!(after.digest.as_deref(), Some(index.as_str()), "{}", m.log());
+    assert_eq!(
+        m.metric(r#"ocipick_mirror_child_checks_total{result="gone"}"#),
         1.0
     );
 }
