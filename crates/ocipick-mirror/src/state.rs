@@ -148,7 +148,11 @@ impl StateDir {
         for (_, digest, path) in found {
             match dir.verify(&digest, &path) {
                 Ok((bytes, mt)) => {
-                    dir.insert(&digest, bytes, mt);
+                    // Past the bounds (lowered since), the oldest go.
+                    for old in dir.insert(&digest, bytes, mt) {
+                        dir.remove_file(&old, metrics);
+                        loaded = loaded.saturating_sub(1);
+                    }
                     loaded += 1;
                 }
                 Err(why) => {
@@ -225,10 +229,14 @@ impl StateDir {
             }
         }
         for old in self.insert(digest, bytes.clone(), media_type.to_owned()) {
-            if let Some(n) = file_name(&old) {
-                let _ = std::fs::remove_file(self.opts.dir.join(n));
-                metrics.state("evicted");
-            }
+            self.remove_file(&old, metrics);
+        }
+    }
+
+    fn remove_file(&self, digest: &str, metrics: &Metrics) {
+        if let Some(n) = file_name(digest) {
+            let _ = std::fs::remove_file(self.opts.dir.join(n));
+            metrics.state("evicted");
         }
     }
 }
@@ -276,6 +284,26 @@ mod tests {
         let (bytes, mt) = s2.get(&digests[2]).unwrap();
         assert_eq!(&bytes[..], &index(2)[..]);
         assert_eq!(mt, media_type::OCI_INDEX);
+    }
+
+    #[test]
+    fn a_lower_bound_at_open_removes_the_oldest_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let m = Metrics::default();
+        let s = StateDir::open(opts(tmp.path(), 3), &m).unwrap();
+        for n in 0..3 {
+            let b = Bytes::from(index(n));
+            s.put(
+                &Digest::sha256_of(&b).to_string(),
+                &b,
+                media_type::OCI_INDEX,
+                &m,
+            );
+        }
+        drop(s);
+        let s = StateDir::open(opts(tmp.path(), 1), &m).unwrap();
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+        assert_eq!(lock(&s.inner).map.len(), 1);
     }
 
     #[test]
