@@ -588,6 +588,27 @@ fn a_silent_upstream_is_answered_504_within_the_bound() {
     assert!(m.log().contains("--tag-deadline"), "{}", m.log());
     drop(m);
 
+    // Requests that wait for one failing fetch share its failure: all
+    // answered when it fails, not one read timeout after another.
+    let m = mirror(&proxy.host(), &["--read-timeout", "2", "--stale-for", "0"]);
+    let url = format!("{}/v2/{repo}/manifests/v1", m.url());
+    let waiting: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            thread::spawn(move || get(&url))
+        })
+        .collect();
+    for w in waiting {
+        let a = w.join().unwrap();
+        assert_eq!(a.status, 504, "{a:?}");
+        assert!(
+            a.took < Duration::from_millis(3500),
+            "one failure for all who waited: {:?}",
+            a.took
+        );
+    }
+    drop(m);
+
     // With a recent good answer, the deadline answers it, stale.
     proxy.set(FORWARD);
     let m = mirror(

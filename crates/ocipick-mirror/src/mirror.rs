@@ -172,9 +172,20 @@ impl State {
         tag: &str,
     ) -> Result<Served, Failure> {
         let key = (upstream, repo.to_owned(), tag.to_owned());
-        let (result, hit) = self
-            .tags
-            .get_or_fetch(&key, || self.fetch_tag(upstream, repo, tag));
+        let arrived = Instant::now();
+        let (result, hit) = self.tags.get_or_fetch(&key, || {
+            // A fetch of this tag that failed while this request waited for
+            // it: its failure is this request's too (no second wait).
+            if let Some(f) = self.stale.failed_since(&key, arrived) {
+                return Err(f);
+            }
+            let r = self.fetch_tag(upstream, repo, tag);
+            match &r {
+                Ok(_) => self.stale.succeeded(&key),
+                Err(f) => self.stale.failed(&key, f),
+            }
+            r
+        });
         self.metrics.cache("tag", hit);
         let result = match result {
             Ok(s) => {

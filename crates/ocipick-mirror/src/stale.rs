@@ -59,8 +59,11 @@ struct Inner {
 }
 
 /// The last good answer per tag, bounded in entries and bytes (oldest
-/// dropped first).
+/// dropped first); and the last failure per tag, so that requests that
+/// waited for a fetch that failed share its failure instead of each
+/// trying upstream again, one after the other.
 pub(crate) struct StaleStore {
+    failures: Mutex<HashMap<TagKey, (Instant, Failure)>>,
     /// How long after a good answer it may still answer: the tag TTL plus
     /// `--stale-for`. Zero keeps nothing.
     window: Duration,
@@ -89,6 +92,36 @@ impl StaleStore {
             max_entries,
             max_bytes,
             inner: Mutex::new(Inner::default()),
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Notes that a fetch of `key` failed with `f` (stale-worthy failures
+    /// only: a refusal is an answer, which the next request asks again).
+    pub(crate) fn failed(&self, key: &TagKey, f: &Failure) {
+        if reason(f).is_none() {
+            return;
+        }
+        let mut g = lock(&self.failures);
+        if g.len() >= self.max_entries.max(1) && !g.contains_key(key) {
+            g.clear();
+        }
+        g.insert(key.clone(), (Instant::now(), f.clone()));
+    }
+
+    /// The failure of a fetch of `key` that ended after `since`, if any.
+    pub(crate) fn failed_since(&self, key: &TagKey, since: Instant) -> Option<Failure> {
+        let g = lock(&self.failures);
+        g.get(key)
+            .filter(|(at, _)| *at > since)
+            .map(|(_, f)| f.clone())
+    }
+
+    /// Forgets the failure of `key` (it was just fetched).
+    pub(crate) fn succeeded(&self, key: &TagKey) {
+        let mut g = lock(&self.failures);
+        if !g.is_empty() {
+            g.remove(key);
         }
     }
 
