@@ -233,5 +233,16 @@ elif target == "index_edit":
             pass
         for j, e in enumerate(edits):
             write(f"{name}-{j}", e.replace("\n", " ").encode("utf-8") + b"\n" + data)
+elif target == "mirror_state":
+    # A byte 1 names the rest by its own digest; 0 takes the first line as the name.
+    for i, (name, data) in enumerate(d for d in docs() if d[0].endswith(".json")):
+        if i >= 10:
+            break
+        write(f"self-{i}", b"\x01" + data)
+        write(f"named-{i}", b"\x00sha256-" + b"0" * 64 + b"\n" + data)
+    write("oci-index", b"\x01" + b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}')
+    write("docker-list", b"\x01" + b'{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[]}')
+    write("manifest", b"\x01" + b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}')
+    write("bad-name", b"\x00sha256-../x\n{}")
 else:
     sys.exit(f"unknown target {target}")

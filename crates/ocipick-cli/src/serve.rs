@@ -82,6 +82,40 @@ pub struct ServeArgs {
     /// the mirror exits anyway.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_drain)]
     pub drain_timeout: f64,
+    /// Seconds past its TTL a tag's last good answer still answers the
+    /// tag while upstream fails (unreachable, timed out, 5xx, 429; never
+    /// 401/403/404, which are answers). 0 never answers stale.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0, value_parser = parse_ttl)]
+    pub stale_for: f64,
+
+    /// Seconds to connect to an upstream (default: 2, or --timeout when
+    /// lower).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub connect_timeout: Option<f64>,
+
+    /// Seconds an upstream may take to start answering, and to send each
+    /// next part of an answer (default: 5, or --timeout when lower).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub read_timeout: Option<f64>,
+
+    /// Seconds a manifest request by tag waits for upstream before it is
+    /// answered anyway: stale (--stale-for) or 504. 0: no deadline.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_ttl)]
+    pub tag_deadline: f64,
+
+    /// Keep the reordered indexes of --mode reorder in this directory
+    /// (created if missing), one file per digest, so that a runtime's GET
+    /// by such a digest still works after a restart of the mirror.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
+
+    /// Most files kept in --state-dir (the oldest go first).
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub state_max_files: u32,
+
+    /// Most bytes kept in --state-dir. Accepts KiB/MiB suffixes.
+    #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_bytes)]
+    pub state_max_bytes: u64,
 
     #[command(flatten)]
     pub target: TargetArgs,
@@ -107,6 +141,15 @@ fn parse_drain(s: &str) -> Result<f64, String> {
         Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
         _ => Err(format!(
             "{s:?} is not a number of seconds between 0 and 3600"
+        )),
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 3600.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a number of seconds above 0 and at most 3600"
         )),
     }
 }
@@ -143,6 +186,13 @@ impl Decide for NodePolicy {
             return Err(run::no_match_message("the index", policy, &index));
         };
         let ranked = policy.explain(&index, chosen.position);
+        let fallbacks = policy
+            .rank(&index)
+            .entries
+            .iter()
+            .filter(|e| e.eligible && e.position != chosen.position)
+            .map(|e| e.position)
+            .collect();
         let d = &index.manifests[chosen.position];
         Ok(Decision {
             position: chosen.position,
@@ -151,6 +201,7 @@ impl Decide for NodePolicy {
             score: ranked.score,
             reasons: ranked.reasons.iter().map(ToString::to_string).collect(),
             first_fit: self.plain.select(&index).map(|s| s.position),
+            fallbacks,
         })
     }
 }
@@ -163,6 +214,15 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
     // others take theirs from the credential files (--authfile, auth.json,
     // the Docker configuration).
     client_opts.credentials_registry = Some(args.upstream[0].clone());
+    // Fail fast: a runtime waits for its mirror longer than is useful
+    // (containerd has no response timeout at all), so the mirror bounds
+    // its own wait and answers, letting the runtime fall back.
+    client_opts.connect_timeout = Duration::from_secs_f64(
+        args.connect_timeout
+            .unwrap_or(args.registry.timeout.min(2.0)),
+    );
+    client_opts.read_timeout =
+        Duration::from_secs_f64(args.read_timeout.unwrap_or(args.registry.timeout.min(5.0)));
     let client =
         ocipick_registry::Client::new(client_opts).map_err(|e| Failure::Invalid(e.to_string()))?;
     for u in &args.upstream {
@@ -197,8 +257,25 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
         log_requests: args.log_requests,
         runtime_platform: Some(runtime_platform),
         drain_timeout: Duration::from_secs_f64(args.drain_timeout),
+        stale_for: Duration::from_secs_f64(args.stale_for),
+        tag_deadline: Duration::from_secs_f64(args.tag_deadline),
+        state: args
+            .state_dir
+            .as_ref()
+            .map(|dir| ocipick_mirror::StateOptions {
+                dir: dir.clone(),
+                max_files: args.state_max_files as usize,
+                max_bytes: usize::try_from(args.state_max_bytes).unwrap_or(usize::MAX),
+            }),
         ..Options::new(args.upstream.clone())
     };
+    // Before listening: a state directory that cannot be opened stops here.
+    let mirror = Mirror::open(
+        opts,
+        Arc::new(client),
+        Arc::new(NodePolicy { setup, plain }),
+    )
+    .map_err(|e| Failure::Invalid(e.to_string()))?;
     let listener = std::net::TcpListener::bind(args.listen)
         .map_err(|e| Failure::Invalid(format!("--listen {}: {e}", args.listen)))?;
     let addr = listener
@@ -224,11 +301,6 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
             ServeMode::Reorder => "reorder",
         },
         args.cache_ttl
-    );
-    let mirror = Mirror::new(
-        opts,
-        Arc::new(client),
-        Arc::new(NodePolicy { setup, plain }),
     );
     mirror
         .run(listener, metrics)

@@ -34,6 +34,8 @@
 //!             score: 0,
 //!             reasons: vec!["last entry".into()],
 //!             first_fit: Some(0),
+//!             // Taken in this order when upstream no longer has the chosen one.
+//!             fallbacks: (0..position).rev().collect(),
 //!         })
 //!     }
 //! }
@@ -52,6 +54,7 @@
 #![warn(missing_docs)]
 
 mod cache;
+mod liveness;
 pub mod metrics;
 mod mirror;
 mod placement;
@@ -60,10 +63,13 @@ pub mod reorder;
 pub mod route;
 pub mod runtime;
 mod server;
+mod stale;
+pub mod state;
 
 use std::time::Duration;
 
 pub use mirror::Mirror;
+pub use state::StateOptions;
 
 /// What a tag request whose upstream answer is an index is answered with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -114,12 +120,25 @@ pub struct Options {
     /// finish (new connections are refused, `/readyz` answers 503 on the
     /// metrics listener) before the mirror stops anyway.
     pub drain_timeout: Duration,
+    /// How long past its TTL a tag's last good answer may still answer
+    /// the tag while upstream fails (unreachable, timed out, `5xx`, `429`;
+    /// never `401`/`403`/`404`, which are answers); zero never answers
+    /// stale.
+    pub stale_for: Duration,
+    /// The longest a manifest request by tag waits for upstream before it
+    /// is answered anyway: stale (see `stale_for`) or `504`. Zero waits as
+    /// long as the client's timeouts let it.
+    pub tag_deadline: Duration,
+    /// Where reordered indexes are kept across restarts; `None` keeps them
+    /// in memory only.
+    pub state: Option<StateOptions>,
 }
 
 impl Options {
     /// Defaults for `upstreams`: child mode, 30 s TTL, 512 connections,
     /// 64 MiB of cached manifests, 30 s client timeout, 256 KiB read-ahead,
-    /// no runtime platform, 10 s drain.
+    /// no runtime platform, 10 s drain, stale answers up to 5 minutes past
+    /// the TTL, a 10 s tag deadline, no state directory.
     pub fn new(upstreams: Vec<String>) -> Self {
         Options {
             upstreams,
@@ -132,6 +151,9 @@ impl Options {
             stream_buffer: 256 << 10,
             runtime_platform: None,
             drain_timeout: Duration::from_secs(10),
+            stale_for: Duration::from_secs(300),
+            tag_deadline: Duration::from_secs(10),
+            state: None,
         }
     }
 }
@@ -152,6 +174,11 @@ pub struct Decision {
     /// The position a runtime that takes the first entry fitting its
     /// platform would take; [`Mode::Reorder`] moves the chosen entry there.
     pub first_fit: Option<usize>,
+    /// Positions of the other entries the node would take, best first:
+    /// when upstream no longer has the chosen manifest, the mirror answers
+    /// with the first of these it still has (and passes the index through
+    /// when none is left). Empty when no other entry fits.
+    pub fallbacks: Vec<usize>,
 }
 
 /// The node's selection policy. Called from blocking threads, once per

@@ -35,7 +35,8 @@ pub struct OutcomeLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CacheLabels {
     /// `tag` (tag → answer, for the TTL), `decision` (index digest →
-    /// choice, for the TTL) or `manifest` (digest → bytes).
+    /// choice, for the TTL), `manifest` (digest → bytes) or `child_check`
+    /// (repository and child digest → still upstream, for the TTL).
     pub cache: &'static str,
     /// `hit` or `miss`.
     pub result: &'static str,
@@ -76,6 +77,29 @@ pub struct MismatchLabels {
     pub mode: &'static str,
 }
 
+/// Labels of `ocipick_mirror_stale_answers_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StaleLabels {
+    /// Why upstream could not answer: `unreachable`, `timeout` (its own
+    /// timeouts, or the tag deadline), `5xx`, `429`.
+    pub reason: &'static str,
+}
+
+/// Labels of `ocipick_mirror_child_checks_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CheckLabels {
+    /// `present`, `gone` (a HEAD or GET answered 404), `error`.
+    pub result: &'static str,
+}
+
+/// Labels of `ocipick_mirror_state_files_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    /// `loaded` (verified at start), `dropped` (failed verification at
+    /// start, deleted), `written`, `write_failed`, `evicted`.
+    pub event: &'static str,
+}
+
 type Hist = Family<UpstreamLabels, Histogram, fn() -> Histogram>;
 
 /// Every metric of the mirror.
@@ -98,6 +122,12 @@ pub struct Metrics {
     /// Chosen entries whose declared platform differs from the runtime's
     /// matching platform.
     pub platform_mismatch: Family<MismatchLabels, Counter>,
+    /// Tags answered with their last good answer because upstream failed.
+    pub stale_answers: Family<StaleLabels, Counter>,
+    /// Checks that upstream still has a chosen child.
+    pub child_checks: Family<CheckLabels, Counter>,
+    /// Files of the state directory.
+    pub state_files: Family<StateLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -114,6 +144,9 @@ impl Default for Metrics {
         let upstream_requests = Family::<UpstreamLabels, Counter>::default();
         let upstream_latency: Hist = Family::new_with_constructor(latency_histogram);
         let upstream_errors = Family::<ErrorLabels, Counter>::default();
+        let stale_answers = Family::<StaleLabels, Counter>::default();
+        let child_checks = Family::<CheckLabels, Counter>::default();
+        let state_files = Family::<StateLabels, Counter>::default();
         registry.register(
             "requests",
             "Requests answered, by resource kind, method and status",
@@ -156,8 +189,26 @@ impl Default for Metrics {
             "Tag answers whose chosen entry declares a platform other than the runtime's matching platform, by difference and mode",
             platform_mismatch.clone(),
         );
+        registry.register(
+            "stale_answers",
+            "Tag requests answered with the tag's last good answer because upstream failed (--stale-for), by reason",
+            stale_answers.clone(),
+        );
+        registry.register(
+            "child_checks",
+            "Checks that upstream still has a chosen child (HEAD once per TTL; GETs answered 404 count as gone), by result",
+            child_checks.clone(),
+        );
+        registry.register(
+            "state_files",
+            "Reordered indexes in the state directory (--state-dir), by event",
+            state_files.clone(),
+        );
         Metrics {
             registry,
+            stale_answers,
+            child_checks,
+            state_files,
             requests,
             selections,
             cache,
@@ -200,6 +251,32 @@ impl Metrics {
         self.upstream_errors
             .get_or_create(&ErrorLabels { kind })
             .inc();
+    }
+
+    /// Counts a stale answer.
+    pub fn stale(&self, reason: &'static str) {
+        self.stale_answers
+            .get_or_create(&StaleLabels { reason })
+            .inc();
+    }
+
+    /// Counts a check of a chosen child.
+    pub fn child_check(&self, result: &'static str) {
+        self.child_checks
+            .get_or_create(&CheckLabels { result })
+            .inc();
+    }
+
+    /// Counts an event of the state directory.
+    pub fn state(&self, event: &'static str) {
+        self.state_files.get_or_create(&StateLabels { event }).inc();
+    }
+
+    /// Counts the files loaded from the state directory at start.
+    pub fn state_loaded(&self, n: usize) {
+        self.state_files
+            .get_or_create(&StateLabels { event: "loaded" })
+            .inc_by(n as u64);
     }
 
     /// The metrics in the Prometheus text format.

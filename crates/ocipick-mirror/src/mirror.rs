@@ -10,7 +10,10 @@ use ocipick::Digest;
 use ocipick_registry::{Client, ManifestAnswer, Reference, Refusal, RegistryError};
 
 use crate::cache::{ManifestCache, TtlSlots};
+use crate::liveness::Presence;
 use crate::metrics::Metrics;
+use crate::stale::StaleStore;
+use crate::state::StateDir;
 use crate::{reorder, Decide, Decision, Mode, Options};
 
 /// How deep the mirror follows a chosen entry that is itself an index.
@@ -65,12 +68,62 @@ pub(crate) struct State {
     pub(crate) runtime: Option<crate::runtime::Runtime>,
     /// Liveness, readiness and drain.
     pub(crate) health: crate::probe::Health,
+    /// (upstream, repository, tag) → its last good answer, for
+    /// [`Options::stale_for`].
+    pub(crate) stale: StaleStore,
+    /// (registry, repository, child digest) → whether upstream still has
+    /// it, checked at most once per TTL.
+    pub(crate) checks: TtlSlots<(String, String, String), bool>,
+    /// Reordered indexes kept on disk, with [`Options::state`].
+    pub(crate) disk: Option<StateDir>,
 }
 
 impl Mirror {
     /// A mirror of `opts.upstreams` that fetches with `client` and selects
     /// with `decide`.
+    ///
+    /// A state directory ([`Options::state`]) that cannot be opened is
+    /// logged and left out; [`Mirror::open`] fails instead.
     pub fn new(opts: Options, client: Arc<Client>, decide: Arc<dyn Decide>) -> Mirror {
+        let metrics = Metrics::default();
+        let disk = match Mirror::open_state(&opts, &metrics) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("ocipick serve: state: {e}; reordered indexes are kept in memory only");
+                None
+            }
+        };
+        Mirror::build(opts, client, decide, metrics, disk)
+    }
+
+    fn open_state(opts: &Options, metrics: &Metrics) -> std::io::Result<Option<StateDir>> {
+        match &opts.state {
+            Some(s) => Ok(Some(StateDir::open(s.clone(), metrics).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("--state-dir {}: {e}", s.dir.display()))
+            })?)),
+            None => Ok(None),
+        }
+    }
+
+    /// [`Mirror::new`], failing when the state directory
+    /// ([`Options::state`]) cannot be created or read.
+    pub fn open(
+        opts: Options,
+        client: Arc<Client>,
+        decide: Arc<dyn Decide>,
+    ) -> std::io::Result<Mirror> {
+        let metrics = Metrics::default();
+        let disk = Mirror::open_state(&opts, &metrics)?;
+        Ok(Mirror::build(opts, client, decide, metrics, disk))
+    }
+
+    fn build(
+        opts: Options,
+        client: Arc<Client>,
+        decide: Arc<dyn Decide>,
+        metrics: Metrics,
+        disk: Option<StateDir>,
+    ) -> Mirror {
         let ttl = opts.ttl;
         let budget = opts.manifest_cache_bytes;
         let runtime = opts
@@ -79,10 +132,13 @@ impl Mirror {
             .map(crate::runtime::Runtime::new);
         Mirror {
             state: Arc::new(State {
+                stale: StaleStore::new(ttl, opts.stale_for, 4096, budget),
+                checks: TtlSlots::new(ttl, 4096, budget, |_| 256),
+                disk,
                 opts,
                 client,
                 decide,
-                metrics: Metrics::default(),
+                metrics,
                 tags: TtlSlots::new(ttl, 4096, budget, |s: &Served| s.bytes.len() + 256),
                 decisions: TtlSlots::new(ttl, 4096, budget, decision_weight),
                 fetches: TtlSlots::new(Duration::ZERO, 4096, budget, |s: &Served| s.bytes.len()),
@@ -126,10 +182,30 @@ impl State {
         tag: &str,
     ) -> Result<Served, Failure> {
         let key = (upstream, repo.to_owned(), tag.to_owned());
-        let (result, hit) = self
-            .tags
-            .get_or_fetch(&key, || self.fetch_tag(upstream, repo, tag));
+        let arrived = Instant::now();
+        let (result, hit) = self.tags.get_or_fetch(&key, || {
+            // A fetch of this tag that failed while this request waited for
+            // it: its failure is this request's too (no second wait).
+            if let Some(f) = self.stale.failed_since(&key, arrived) {
+                return Err(f);
+            }
+            let r = self.fetch_tag(upstream, repo, tag);
+            match &r {
+                Ok(_) => self.stale.succeeded(&key),
+                Err(f) => self.stale.failed(&key, f),
+            }
+            r
+        });
         self.metrics.cache("tag", hit);
+        let result = match result {
+            Ok(s) => {
+                if !hit {
+                    self.stale.remember(&key, &s);
+                }
+                Ok(s)
+            }
+            Err(f) => self.stale_answer(&key, &f).ok_or(f),
+        };
         if let (Mode::Reorder, Ok(s)) = (self.opts.mode, &result) {
             // The runtime follows the answer with a GET by its digest, which
             // only the mirror can answer for a reordered index: keep it by
@@ -187,68 +263,119 @@ impl State {
             Ok(Err(why)) => return self.fallback(image, index, &why),
             Err(never) => match never {},
         };
-        self.warn_platform_mismatch(image, &index, &d);
-        let mode = match self.opts.mode {
-            // Judged by the runtime's own matcher; where no order makes it
-            // take the chosen entry, the chosen child is answered instead.
-            Mode::Reorder if self.runtime.is_some() => {
-                match self.place_for_runtime(image, index, &d) {
-                    Ok(answer) => return answer,
-                    Err(back) => {
-                        index = back;
-                        Mode::Child
-                    }
+        let candidates = self.candidates(&index, &d);
+        let mut gone: Vec<String> = Vec::new();
+        for (rank, (position, digest, media_type)) in candidates.into_iter().enumerate() {
+            let d = if rank == 0 {
+                d.clone()
+            } else {
+                let mut next = d.clone();
+                next.reasons.push(format!(
+                    "upstream no longer has {}: next in the ranking",
+                    gone.join(", ")
+                ));
+                Decision {
+                    position,
+                    digest,
+                    media_type,
+                    ..next
                 }
+            };
+            // Children whose bytes the mirror holds are checked upstream
+            // (a HEAD, at most once per TTL); others are fetched, which
+            // checks them too.
+            let held = self.manifests.get(&d.digest).is_some();
+            if (held || self.opts.mode == Mode::Reorder)
+                && self.present(r, &d.digest) == Presence::Gone
+            {
+                self.log_gone(image, &index.digest, &d);
+                gone.push(d.digest.clone());
+                continue;
             }
-            m => m,
-        };
-        match mode {
-            Mode::Child => {
-                let child = match self.manifest(r, &d.digest) {
-                    Ok(c) => c,
-                    Err(f) => {
-                        let why = match f {
-                            Failure::Refused(rf) => rf.error.to_string(),
-                            Failure::Registry(e) => e.to_string(),
-                        };
-                        return self.fallback(
-                            image,
-                            index,
-                            &format!("the chosen manifest could not be fetched: {why}"),
-                        );
-                    }
-                };
-                self.log_decision(image, &index.digest, &d, "selected");
-                if media_type::kind(&child.media_type) == Kind::Index && depth < MAX_DEPTH {
-                    return self.select(r, image, child, depth + 1);
-                }
-                self.metrics.outcome("selected");
-                child
-            }
-            Mode::Reorder => {
-                let Some(to) = d.first_fit.filter(|&to| to < d.position) else {
-                    // Already where a first-match runtime looks.
-                    self.log_decision(image, &index.digest, &d, "unchanged");
-                    self.metrics.outcome("unchanged");
-                    return index;
-                };
-                match reorder::move_entry(&index.bytes, d.position, to) {
-                    Ok(new) => {
-                        let digest = Digest::sha256_of(&new).to_string();
-                        let bytes = Bytes::from(new);
-                        self.manifests
-                            .put(&digest, bytes.clone(), &index.media_type);
-                        self.log_decision(image, &index.digest, &d, "reordered");
-                        self.metrics.outcome("reordered");
-                        Served {
-                            bytes,
-                            media_type: index.media_type,
-                            digest,
+            self.warn_platform_mismatch(image, &index, &d);
+            let mode = match self.opts.mode {
+                // Judged by the runtime's own matcher; where no order makes
+                // it take the chosen entry, the chosen child is answered
+                // instead.
+                Mode::Reorder if self.runtime.is_some() => {
+                    match self.place_for_runtime(image, index, &d) {
+                        Ok(answer) => return answer,
+                        Err(back) => {
+                            index = back;
+                            Mode::Child
                         }
                     }
-                    Err(why) => self.fallback(image, index, &why),
+                }
+                m => m,
+            };
+            return match mode {
+                Mode::Child => {
+                    let child = match self.manifest(r, &d.digest) {
+                        Ok(c) => c,
+                        Err(Failure::Refused(rf)) if rf.status == 404 => {
+                            self.metrics.child_check("gone");
+                            self.log_gone(image, &index.digest, &d);
+                            gone.push(d.digest.clone());
+                            continue;
+                        }
+                        Err(f) => {
+                            let why = match f {
+                                Failure::Refused(rf) => rf.error.to_string(),
+                                Failure::Registry(e) => e.to_string(),
+                            };
+                            return self.fallback(
+                                image,
+                                index,
+                                &format!("the chosen manifest could not be fetched: {why}"),
+                            );
+                        }
+                    };
+                    self.log_decision(image, &index.digest, &d, "selected");
+                    if media_type::kind(&child.media_type) == Kind::Index && depth < MAX_DEPTH {
+                        return self.select(r, image, child, depth + 1);
+                    }
+                    self.metrics.outcome("selected");
+                    child
+                }
+                Mode::Reorder => self.reorder(image, index, &d),
+            };
+        }
+        self.fallback(
+            image,
+            index,
+            &format!(
+                "upstream no longer has the chosen manifest {} and no other entry fits",
+                gone.join(", ")
+            ),
+        )
+    }
+
+    /// [`Mode::Reorder`]'s answer for the decision `d`.
+    fn reorder(&self, image: &str, index: Served, d: &Decision) -> Served {
+        let Some(to) = d.first_fit.filter(|&to| to < d.position) else {
+            // Already where a first-match runtime looks.
+            self.log_decision(image, &index.digest, d, "unchanged");
+            self.metrics.outcome("unchanged");
+            return index;
+        };
+        match reorder::move_entry(&index.bytes, d.position, to) {
+            Ok(new) => {
+                let digest = Digest::sha256_of(&new).to_string();
+                let bytes = Bytes::from(new);
+                self.manifests
+                    .put(&digest, bytes.clone(), &index.media_type);
+                if let Some(disk) = &self.disk {
+                    disk.put(&digest, &bytes, &index.media_type, &self.metrics);
+                }
+                self.log_decision(image, &index.digest, d, "reordered");
+                self.metrics.outcome("reordered");
+                Served {
+                    bytes,
+                    media_type: index.media_type,
+                    digest,
                 }
             }
+            Err(why) => self.fallback(image, index, &why),
         }
     }
 
@@ -325,7 +452,10 @@ impl State {
 
     /// A manifest by digest from the cache only.
     pub(crate) fn cached_manifest(&self, digest: &str) -> Option<Served> {
-        let found = self.manifests.get(digest);
+        let found = self
+            .manifests
+            .get(digest)
+            .or_else(|| self.disk.as_ref()?.get(digest));
         self.metrics.cache("manifest", found.is_some());
         found.map(|(bytes, media_type)| Served {
             bytes,

@@ -43,6 +43,9 @@ impl State {
                 let bytes = Bytes::from(bytes);
                 self.manifests
                     .put(&digest, bytes.clone(), &index.media_type);
+                if let Some(disk) = &self.disk {
+                    disk.put(&digest, &bytes, &index.media_type, &self.metrics);
+                }
                 self.log_decision(image, &index.digest, d, "reordered");
                 self.metrics.outcome("reordered");
                 Ok(Served {

@@ -459,9 +459,10 @@ async fn answer(
     match route.resource {
         Resource::ManifestByTag(tag) => {
             let st = state.clone();
-            let tag = tag.to_owned();
-            let result =
-                tokio::task::spawn_blocking(move || st.resolve_tag(upstream, &repo, &tag)).await;
+            let key = (upstream, repo, tag.to_owned());
+            let (r, t) = (key.1.clone(), key.2.clone());
+            let job = tokio::task::spawn_blocking(move || st.resolve_tag(upstream, &r, &t));
+            let result = crate::stale::within_deadline(state, &key, job).await;
             let resp = match result {
                 Ok(Ok(s)) => served(s, req, head),
                 Ok(Err(f)) => failure(f, head),

@@ -286,7 +286,7 @@ impl Registry {
             let config = format!(
                 "version: 0.1\n\
                  log:\n  level: info\n  formatter: json\n  accesslog:\n    disabled: false\n\
-                 storage:\n  cache:\n    blobdescriptor: inmemory\n  filesystem:\n    rootdirectory: {}\n\
+                 storage:\n  cache:\n    blobdescriptor: inmemory\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
                  http:\n  addr: 127.0.0.1:{port}\n{http_extra}{auth_yaml}",
                 d.join("data").display()
             );
