@@ -18,6 +18,7 @@
 use std::path::Path;
 
 mod facts;
+pub mod inventory;
 mod pci;
 
 pub use facts::Facts;

@@ -52,6 +52,7 @@ mod fast;
 pub mod base64;
 pub mod config;
 pub mod digest;
+pub mod fleet;
 pub mod index;
 pub mod lint;
 pub mod media_type;
