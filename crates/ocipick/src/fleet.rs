@@ -297,11 +297,21 @@ fn cut(s: &str, n: usize) -> String {
     }
 }
 
-/// The last part of an annotation key: `org.example.cuda` → `cuda`.
+/// An annotation key without its namespace: the part after the last `/`
+/// (`example.com/gpu` → `gpu`), else without the first two reverse-DNS
+/// labels (`org.example.cuda.version` → `cuda.version`,
+/// `com.example.gpu` → `gpu`).
 fn short_key(key: &str) -> &str {
-    key.rsplit(['.', '/'])
-        .find(|s| !s.is_empty())
-        .unwrap_or(key)
+    if let Some((_, k)) = key.rsplit_once('/') {
+        if !k.is_empty() {
+            return k;
+        }
+    }
+    let mut parts = key.splitn(3, '.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(_), Some(_), Some(rest)) if !rest.is_empty() => rest,
+        _ => key,
+    }
 }
 
 impl Cell {
@@ -724,6 +734,7 @@ mod tests {
     #[test]
     fn words_cut_long_values_and_short_keys() {
         assert_eq!(short_key("org.example.cuda"), "cuda");
+        assert_eq!(short_key("org.example.cuda.version"), "cuda.version");
         assert_eq!(short_key("example.com/gpu"), "gpu");
         assert_eq!(short_key("plain"), "plain");
         assert_eq!(cut("abcdef", 4), "abc…");
