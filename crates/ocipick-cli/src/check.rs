@@ -753,6 +753,16 @@ fn names_line(v: &[&str], more: usize) -> String {
     s
 }
 
+/// [`names_line`] unescaped, for the renderers that escape as they write
+/// (HTML).
+fn names_raw(v: &[&str], more: usize) -> String {
+    let mut s = v.join(", ");
+    if more > 0 {
+        s.push_str(&format!(" and {more} more"));
+    }
+    s
+}
+
 /// A cell in text: `#2 amd64/v3 cuda=12.4  sha256:…`, `NO FIT: why`.
 fn text_cell(c: &Cell) -> String {
     match c.verdict {
@@ -1294,7 +1304,7 @@ fn cell_title(ctx: &Ctx<'_>, img: &str, k: usize, c: &Cell) -> Vec<String> {
         class_name(k),
         class.platform,
         plural(class.nodes.len(), "node", "nodes"),
-        names_line(&shown, more)
+        names_raw(&shown, more)
     )];
     if let Some(d) = &c.digest {
         why.push(format!(
@@ -1341,7 +1351,7 @@ impl Render for HtmlOut {
                 class_name(k),
                 c.platform,
                 plural(c.nodes.len(), "node", "nodes"),
-                names_line(&shown, more)
+                names_raw(&shown, more)
             );
             let facts = fleet::facts_words(&c.facts);
             if !facts.is_empty() {
@@ -1468,19 +1478,23 @@ impl Render for HtmlOut {
                     }
                     s
                 });
-                let gets_title = p.gets.and_then(|g| g.digest.clone()).unwrap_or_default();
+                let gets_title = p
+                    .gets
+                    .and_then(|g| g.digest.as_ref())
+                    .map(|d| format!(" title=\"{}\"", esc(d)))
+                    .unwrap_or_default();
                 let runs = match p.runs {
                     Some(r) => format!("{r} ({})", p.compare),
                     None => "not reported".to_owned(),
                 };
                 h.push_str(&format!(
-                    "<tr><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td title=\"{}\">{}</td><td>{}</td></tr>\n",
+                    "<tr><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td{}>{}</td><td>{}</td></tr>\n",
                     esc(&p.pod.key()),
                     esc(&p.container.name),
                     p.container.kind.as_str(),
                     esc(&p.container.image),
                     esc(&node),
-                    esc(&gets_title),
+                    gets_title,
                     esc(&gets),
                     esc(&runs)
                 ));
