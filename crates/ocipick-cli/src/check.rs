@@ -499,7 +499,9 @@ fn stream(
             while let Some(res) = pending.remove(&turn) {
                 tally.add(ctx, turn, &res);
                 if result.is_ok() {
-                    result = r.image(ctx, turn, &res, out);
+                    // Each image reaches the reader as soon as it is
+                    // judged (and those before it are).
+                    result = r.image(ctx, turn, &res, out).and_then(|_| out.flush());
                     if result.is_err() {
                         stop.store(true, Ordering::Relaxed);
                     }
@@ -1019,9 +1021,12 @@ impl Render for JsonOut {
                 "error": r.error.as_ref().map(|e| &e.1),
                 "cells": cells,
             });
-            out.write_all(if self.first { b"\n" } else { b",\n" })?;
+            // Each element ends its line, so that a reader gets it whole
+            // as soon as it is written; the comma opens the next one.
+            out.write_all(if self.first { b"\n" } else { b"," })?;
             self.first = false;
-            return write_json(out, &v);
+            write_json(out, &v)?;
+            return out.write_all(b"\n");
         }
         // One row per node, written from the class's cell.
         let firsts: Vec<Option<Value>> = (0..r.cells.len())
@@ -1046,15 +1051,16 @@ impl Render for JsonOut {
             if let Some(f) = &firsts[k] {
                 v["first_match"] = f.clone();
             }
-            out.write_all(if self.first { b"\n" } else { b",\n" })?;
+            out.write_all(if self.first { b"\n" } else { b"," })?;
             self.first = false;
             write_json(out, &v)?;
+            out.write_all(b"\n")?;
         }
         Ok(())
     }
 
     fn end(&mut self, ctx: &Ctx<'_>, t: &Tally, out: &mut dyn Write) -> std::io::Result<()> {
-        out.write_all(b"\n]")?;
+        out.write_all(if self.first { b"\n]" } else { b"]" })?;
         if ctx.per_pair {
             let images: Vec<Value> = ctx
                 .images

@@ -787,3 +787,69 @@ fn node_errors_quote_hostile_names() {
         assert_eq!(r.stdout, "");
     }
 }
+
+/// The report streams: an image's part is on stdout as soon as it (and
+/// every image before it) is judged, while a later image is still
+/// loading. The later image is on a loopback server that accepts and never
+/// answers, so it can only end with its timeout.
+#[test]
+fn output_streams_while_later_images_load() {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Hold every connection open, silent.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming() {
+            held.push(c);
+        }
+    });
+    let silent = format!("127.0.0.1:{port}/slow/app:1");
+    for output in ["text", "json", "csv", "html"] {
+        let start = std::time::Instant::now();
+        let mut child = Command::new(BIN)
+            .args(["check", "--no-config", "--retries", "0", "--timeout", "4"])
+            .args(["--plain-http", &format!("127.0.0.1:{port}")])
+            .args([
+                "examples/cuda-index.json",
+                &silent,
+                "--nodes",
+                NODES,
+                "-o",
+                output,
+            ])
+            .current_dir(root())
+            .env_remove("OCIPICK_CONFIG")
+            .env(
+                "DOCKER_CONFIG",
+                root().join("testdata/check/no-docker-config"),
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        // The first image's part names its arm64 build's digest.
+        let seen = lines
+            .by_ref()
+            .map(|l| l.unwrap())
+            .find(|l| l.contains("aaaaaaaaaaaa"))
+            .unwrap_or_else(|| panic!("{output}: the first image never came"));
+        let at = start.elapsed();
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{output}: the run had already ended when the first image came"
+        );
+        assert!(
+            at < std::time::Duration::from_secs(3),
+            "{output}: the first image came after {at:?}: {seen}"
+        );
+        let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(3), "{output}: {rest:?}");
+        assert!(
+            start.elapsed() >= std::time::Duration::from_secs_f32(3.5),
+            "{output}: the slow image timed out early"
+        );
+    }
+}
