@@ -853,3 +853,51 @@ fn output_streams_while_later_images_load() {
         );
     }
 }
+
+/// The build in words quotes an annotation value (here one with an escape
+/// sequence, a line break and a formula, chosen by `--prefer`): escaped in
+/// every format as the other untrusted strings are.
+#[test]
+fn build_words_escape_hostile_annotation_values() {
+    let run = |output: &str| {
+        let r = check(&[
+            "--no-config",
+            "--prefer",
+            "org.example.cpu.features:5",
+            "testdata/check/hostile-annotations.json",
+            "--nodes",
+            NODES,
+            "-o",
+            output,
+        ]);
+        assert_eq!(r.code, 1, "arm-1 has no fit: {}{}", r.stdout, r.stderr);
+        r
+    };
+    let want = "#0 amd64 cpu.features=AVX2,\u{1b}[31mred\u{1b}[0m,line\nbreak,=H…";
+    let j = run("json");
+    assert_eq!(raw_controls(&j.stdout, &['\n']), [] as [char; 0]);
+    assert_eq!(j.json()["images"][0]["cells"][0]["build"], want);
+    let t = run("text");
+    assert_eq!(
+        raw_controls(&t.stdout, &['\n']),
+        [] as [char; 0],
+        "{}",
+        t.stdout
+    );
+    assert!(
+        t.stdout.contains("  c1  #0 amd64 cpu.features=AVX2,\\u{1b}[31mred\\u{1b}[0m,line\\nbreak,=H…  sha256:5555"),
+        "{}",
+        t.stdout
+    );
+    let c = run("csv");
+    let rows = parse_csv(&c.stdout);
+    assert_eq!(rows[1][6], want, "the build field, quoted whole");
+    let h = run("html");
+    assert_eq!(raw_controls(&h.stdout, &['\n']), [] as [char; 0]);
+    assert!(
+        h.stdout
+            .contains(">#0 amd64 cpu.features=AVX2,&#27;[31mred&#27;[0m,line&#10;break,=H…</td>"),
+        "{}",
+        h.stdout
+    );
+}
