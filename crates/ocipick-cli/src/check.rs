@@ -375,7 +375,7 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
             "no images to check: give SOURCE arguments, --images FILE or --pods FILE".into(),
         ));
     }
-    let nodes = collect_nodes(args)?;
+    let mut nodes = collect_nodes(args)?;
     if nodes.is_empty() {
         return Err(Failure::Invalid(
             "no nodes to check for: give --node FILE|DIR or --nodes FILE".into(),
@@ -428,6 +428,12 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
     let facts: Vec<ocipick::rules::HostFacts> = nodes.iter().map(|n| n.facts.flatten()).collect();
     let fleet = Fleet::new(&template, targets.into_iter().zip(&facts));
     drop(facts);
+    // The classes hold what the choice needs; the report needs only the
+    // nodes' names, platforms and sources.
+    for n in &mut nodes {
+        n.labels = BTreeMap::new();
+        n.facts = ocipick_host::Facts::default();
+    }
 
     let ctx = Ctx {
         images: &images,
