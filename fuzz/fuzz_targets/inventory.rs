@@ -4,7 +4,8 @@
 //! file (`Facts::from_nfd_json`, then `inventory::node_from_facts`); the
 //! first byte chooses which, the rest is the document.
 //!
-//! Asserted: no panic; every kubectl node has an `OS/ARCH` platform, and
+//! Asserted: no panic; `parse_nodes` (typed) gives what
+//! `nodes_from_kubectl` gives for the same document as a `Value`; every kubectl node has an `OS/ARCH` platform, and
 //! every node matches a selector made of its own labels; a kubectl node's facts hold
 //! every label as `kubernetes.label.KEY`; every container's image is
 //! trimmed, and a pinned digest is a suffix of it; node classes
@@ -55,7 +56,12 @@ fuzz_target!(|data: &[u8]| {
     };
     match which % 3 {
         0 => {
-            if let Ok(nodes) = inventory::parse_nodes(doc) {
+            let typed = inventory::parse_nodes(doc);
+            // The typed reader and the `Value` one agree, nodes and errors.
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(doc) {
+                assert_eq!(typed, inventory::nodes_from_kubectl(&v));
+            }
+            if let Ok(nodes) = typed {
                 check_nodes(&nodes);
             }
         }

@@ -207,8 +207,8 @@ fn collect_nodes(args: &CheckArgs) -> Result<Vec<Node>, Failure> {
         nodes.push(inventory::node_from_facts(&name, facts, platform).map_err(invalid(&path))?);
     }
     for path in &args.nodes {
-        let v = read_json(path)?;
-        nodes.extend(inventory::nodes_from_kubectl(&v).map_err(invalid(path))?);
+        let bytes = ocipick_registry::read_file(path, 256 << 20, "")?;
+        nodes.extend(inventory::parse_nodes(&bytes).map_err(invalid(path))?);
     }
     inventory::check_unique_names(&nodes).map_err(|e| Failure::Invalid(e.0))?;
     Ok(nodes)
