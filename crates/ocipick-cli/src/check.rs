@@ -425,15 +425,18 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
                 .map_err(|e| Failure::Invalid(format!("node {:?}: platform {e}", n.name)))?,
         );
     }
-    let facts: Vec<ocipick::rules::HostFacts> = nodes.iter().map(|n| n.facts.flatten()).collect();
-    let fleet = Fleet::new(&template, targets.into_iter().zip(&facts));
-    drop(facts);
-    // The classes hold what the choice needs; the report needs only the
-    // nodes' names, platforms and sources.
-    for n in &mut nodes {
-        n.labels = BTreeMap::new();
-        n.facts = ocipick_host::Facts::default();
-    }
+    // Node by node: its facts flattened for the classes, then its labels
+    // and facts dropped (the classes hold what the choice needs; the
+    // report needs only names, platforms and sources).
+    let fleet = Fleet::new(
+        &template,
+        targets.into_iter().zip(nodes.iter_mut()).map(|(t, n)| {
+            let flat = n.facts.flatten();
+            n.labels = BTreeMap::new();
+            n.facts = ocipick_host::Facts::default();
+            (t, flat)
+        }),
+    );
 
     let ctx = Ctx {
         images: &images,

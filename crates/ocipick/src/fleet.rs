@@ -45,6 +45,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
@@ -163,38 +164,34 @@ pub struct Fleet {
 impl Fleet {
     /// Groups nodes, each given by its target platform and facts, into
     /// classes, in order of first appearance; builds each class's policy
-    /// once.
-    pub fn new<'f>(
+    /// once. The facts may be owned or borrowed; only the values the
+    /// rules read are kept (per class), so nodes can be given one at a
+    /// time from an iterator that makes their facts as it goes.
+    pub fn new<F: Borrow<HostFacts>>(
         template: &Template,
-        nodes: impl IntoIterator<Item = (Platform<'static>, &'f HostFacts)>,
+        nodes: impl IntoIterator<Item = (Platform<'static>, F)>,
     ) -> Fleet {
         let read = template.facts_read();
-        let mut by_key: HashMap<(String, Vec<(&str, &BTreeSet<String>)>), usize> = HashMap::new();
+        let mut by_key: HashMap<(String, HostFacts), usize> = HashMap::new();
         let mut classes: Vec<Class> = Vec::new();
         let mut class_of = Vec::new();
-        let mut keep: Vec<&'f HostFacts> = Vec::new();
         for (n, (target, facts)) in nodes.into_iter().enumerate() {
-            keep.push(facts);
             let target = target.normalized();
-            let projected: Vec<(&str, &BTreeSet<String>)> = facts
+            let projected: HostFacts = facts
+                .borrow()
                 .iter()
                 .filter(|(k, _)| read.contains(k.as_str()))
-                .map(|(k, v)| (k.as_str(), v))
+                .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             let key = (target.to_string(), projected);
             let c = match by_key.get(&key) {
                 Some(&c) => c,
                 None => {
-                    let facts: HostFacts = key
-                        .1
-                        .iter()
-                        .map(|(k, v)| ((*k).to_owned(), (*v).clone()))
-                        .collect();
-                    let policy = template.policy(&target, &facts);
+                    let policy = template.policy(&target, &key.1);
                     classes.push(Class {
                         first_match: Policy::new(&target),
                         platform: target,
-                        facts,
+                        facts: key.1.clone(),
                         nodes: Vec::new(),
                         policy,
                     });
