@@ -590,15 +590,16 @@ struct Tally {
     for_pods: HashMap<usize, (Vec<Kept>, Option<String>, bool)>,
     /// Per image: origin, index digest, pinned, error (JSON per-pair
     /// lists them after the results).
-    heads: Vec<
-        Option<(
-            Option<String>,
-            Option<String>,
-            Option<Pinned>,
-            Option<String>,
-        )>,
-    >,
+    heads: Vec<Option<Head>>,
 }
+
+/// An image's origin, index digest, pin and error.
+type Head = (
+    Option<String>,
+    Option<String>,
+    Option<Pinned>,
+    Option<String>,
+);
 
 impl Tally {
     fn new(ctx: &Ctx<'_>) -> Tally {
@@ -680,7 +681,9 @@ struct PodRow<'a> {
 /// `sha256:…`, `docker-pullable://x@sha256:…`).
 fn image_id_digest(id: &str) -> Option<&str> {
     let d = id.rsplit_once('@').map_or(id, |(_, d)| d);
-    Digest::parse(d).ok().map(|_| d)
+    // Only the registered algorithms: `x:1` fits the general grammar.
+    let registered = d.starts_with("sha256:") || d.starts_with("sha512:");
+    Digest::parse(d).ok().filter(|_| registered).map(|_| d)
 }
 
 fn pod_rows<'a>(ctx: &Ctx<'a>, tally: &'a Tally) -> Vec<PodRow<'a>> {

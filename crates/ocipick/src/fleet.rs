@@ -357,6 +357,11 @@ impl Cell {
 /// content and the name to use for it in messages.
 pub type Nested = (Arc<Index<'static>>, String);
 
+/// The callback [`judge`] descends into nested indexes with: given the
+/// entry that names one and the depth so far, the nested index (or why it
+/// could not be read), or `None` to stop there.
+pub type Descend<'c, E> = dyn FnMut(&Descriptor<'_>, usize) -> Option<Result<Nested, E>> + 'c;
+
 /// "no manifest for linux/s390x in ORIGIN; it offers linux/amd64, …".
 pub fn no_match_message(origin: &str, policy: &Policy, index: &Index<'_>) -> String {
     let offered: BTreeSet<String> = index
@@ -423,7 +428,7 @@ pub fn judge<E: fmt::Display>(
     policy: &Policy,
     index: &Index<'_>,
     origin: &str,
-    nested: &mut dyn FnMut(&Descriptor<'_>, usize) -> Option<Result<Nested, E>>,
+    nested: &mut Descend<'_, E>,
 ) -> (Cell, Option<E>) {
     judge_at(policy, &HostFacts::new(), index, origin, nested, 0)
 }
@@ -434,7 +439,7 @@ pub fn judge_class<E: fmt::Display>(
     class: &Class,
     index: &Index<'_>,
     origin: &str,
-    nested: &mut dyn FnMut(&Descriptor<'_>, usize) -> Option<Result<Nested, E>>,
+    nested: &mut Descend<'_, E>,
 ) -> (Cell, Option<E>) {
     judge_at(&class.policy, &class.facts, index, origin, nested, 0)
 }
@@ -445,7 +450,7 @@ pub fn judge_with_facts<E: fmt::Display>(
     facts: &HostFacts,
     index: &Index<'_>,
     origin: &str,
-    nested: &mut dyn FnMut(&Descriptor<'_>, usize) -> Option<Result<Nested, E>>,
+    nested: &mut Descend<'_, E>,
 ) -> (Cell, Option<E>) {
     judge_at(policy, facts, index, origin, nested, 0)
 }
@@ -455,7 +460,7 @@ fn judge_at<E: fmt::Display>(
     facts: &HostFacts,
     index: &Index<'_>,
     origin: &str,
-    nested: &mut dyn FnMut(&Descriptor<'_>, usize) -> Option<Result<Nested, E>>,
+    nested: &mut Descend<'_, E>,
     depth: usize,
 ) -> (Cell, Option<E>) {
     let Some(sel) = policy.select(index) else {
