@@ -166,6 +166,33 @@ elif target == "layout_archive":
             write(f"gnu-{name}", bytes([3]) + archive(files, fmt=tarfile.GNU_FORMAT))
         # index.json itself as the multi-platform index.
         write(f"top-{name}", bytes([0]) + archive([("oci-layout", marker), ("index.json", data)]))
+elif target == "inventory":
+    # First byte: 0 nodes, 1 pods, 2 a facts file; then the document.
+    for f in sorted(glob.glob(os.path.join(td, "check", "*.json"))):
+        with open(f, "rb") as fh:
+            data = fh.read()
+        base = os.path.basename(f)
+        which = 1 if "pods" in base else 0
+        write(f"{which}-{base}", bytes([which]) + data)
+    for f in sorted(glob.glob(os.path.join(td, "check", "nodes", "*.json"))
+                    + glob.glob(os.path.join(root, "examples", "nodes", "*.json"))):
+        with open(f, "rb") as fh:
+            write("2-" + os.path.basename(f), bytes([2]) + fh.read())
+    d = "sha256:" + "a" * 64
+    pod = {"kind": "Pod", "metadata": {"name": "p", "namespace": "n"},
+           "spec": {"nodeName": "n1", "nodeSelector": {"pool": "gpu"},
+                    "initContainers": [{"name": "i", "image": "init:1"}],
+                    "containers": [{"name": "c", "image": f"app@{d}"}],
+                    "ephemeralContainers": [{"name": "e", "image": " busybox "}]},
+           "status": {"containerStatuses": [{"name": "c", "imageID": f"app@{d}"}],
+                      "ephemeralContainerStatuses": [{"name": "e", "imageID": "x"}]}}
+    write("1-pod", bytes([1]) + json.dumps(pod).encode())
+    node = {"kind": "Node", "metadata": {"name": "w", "labels": {
+        "kubernetes.io/os": "windows", "kubernetes.io/arch": "amd64",
+        "node.kubernetes.io/windows-build": "10.0.20348",
+        "feature.node.kubernetes.io/usb-ff_1234_5678.present": "true",
+        "nvidia.com/cuda.driver-version.major": "550", "nvidia.com/cuda.driver-version.minor": "9"}}}
+    write("0-node", bytes([0]) + json.dumps(node).encode())
 elif target == "pci_ids":
     with open(os.path.join(td, "hosts", "pci.ids"), "rb") as fh:
         fixture = fh.read()

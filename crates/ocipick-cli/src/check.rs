@@ -1,39 +1,37 @@
 //! `ocipick check`: which manifest every image would give every node.
 //!
-//! Images come from SOURCE arguments, `--images FILE` and `--pods FILE`
-//! (`kubectl get pods -A -o json`); nodes from `--node FILE|DIR` (facts
-//! files) and `--nodes FILE` (`kubectl get nodes -o json`, whose
-//! node-feature-discovery labels become facts). Each index is loaded once,
-//! by a bounded pool of `--jobs` workers, and judged for every node with
-//! the policy `select` would use on that node (hooks excepted). See
-//! `docs/check.md`.
+//! The CLI part: flags, reading the inventories and images (with their
+//! size limits), a bounded pool of `--jobs` loaders, and the four
+//! renderers, which write as the images come in. Parsing of inventories
+//! and pods is `ocipick_host::inventory`; grouping nodes into classes and
+//! judging an image for a class is `ocipick::fleet`. See `docs/check.md`.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use ocipick::media_type::{self, Kind};
-use ocipick::{Config, Digest, Index, Platform, Policy, Reason};
-use ocipick_host::Facts;
+use ocipick::fleet::{self, Cell, Class, Counts, Fleet, Template, Verdict};
+use ocipick::{Digest, Index};
+use ocipick_host::inventory::{self, Node, Pod};
 use serde_json::{json, Value};
 
 use crate::args::RegistryArgs;
 use crate::output::visible;
-use crate::run::{Doc, Failure, Store};
+use crate::run::{Doc, Failure};
 
 /// `ocipick check` output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CheckOutput {
-    /// A matrix table and summaries, for people.
+    /// Node classes, then one block per image, for people.
     Text,
-    /// One JSON object, for scripts.
+    /// JSON grouped by node class (`--per-pair`: one result per image × node).
     Json,
-    /// One row per image × node pair, with a header.
+    /// One row per image × class (`--per-pair`: per image × node), with a header.
     Csv,
     /// One self-contained HTML page to share.
     Html,
@@ -51,8 +49,9 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub images: Vec<PathBuf>,
 
-    /// The JSON of `kubectl get pods -A -o json`: every container and
-    /// init-container image, deduplicated, with the pods that use it.
+    /// The JSON of `kubectl get pods -A -o json`: every init, app and
+    /// ephemeral container image, deduplicated, with the pods that use it;
+    /// and a section of what each container runs and would get.
     /// Repeatable.
     #[arg(long, value_name = "FILE")]
     pub pods: Vec<PathBuf>,
@@ -87,6 +86,11 @@ pub struct CheckArgs {
     #[arg(short, long, value_enum, default_value_t = CheckOutput::Text)]
     pub output: CheckOutput,
 
+    /// JSON and CSV: one record per image × node (the form before node
+    /// classes), instead of one per image × class.
+    #[arg(long)]
+    pub per_pair: bool,
+
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -96,20 +100,9 @@ pub struct CheckArgs {
 
 /// One image to check, with the pods (`namespace/name`) that use it.
 #[derive(Debug, Clone)]
-pub(crate) struct ImageSpec {
+struct ImageSpec {
     source: String,
     pods: BTreeSet<String>,
-}
-
-/// One node to check for.
-pub(crate) struct Node {
-    name: String,
-    /// The platform selector, e.g. `linux/amd64/v3`.
-    platform: String,
-    /// `facts file` or `kubectl`.
-    from: &'static str,
-    facts: Facts,
-    policy: Policy,
 }
 
 fn add_image(
@@ -134,34 +127,23 @@ fn read_json(path: &Path) -> Result<Value, Failure> {
         .map_err(|e| Failure::Invalid(format!("{}: not JSON: {e}", path.display())))
 }
 
-/// `items` of a kubectl list, or the one object itself.
-fn items<'v>(v: &'v Value, path: &Path, kind: &str) -> Result<Vec<&'v Value>, Failure> {
-    match v.get("items") {
-        Some(Value::Array(a)) => Ok(a.iter().collect()),
-        Some(_) => Err(Failure::Invalid(format!(
-            "{}: items is not an array",
-            path.display()
-        ))),
-        None if v.get("kind").and_then(Value::as_str) == Some(kind) => Ok(vec![v]),
-        None => Err(Failure::Invalid(format!(
-            "{}: not the JSON of `kubectl get {}s -o json` (no items)",
-            path.display(),
-            kind.to_ascii_lowercase()
-        ))),
-    }
+fn invalid(path: &Path) -> impl Fn(inventory::InventoryError) -> Failure + '_ {
+    move |e| Failure::Invalid(format!("{}: {e}", path.display()))
 }
 
-fn str_at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v str> {
-    let mut cur = v;
-    for p in path {
-        cur = cur.get(p)?;
+/// Every pod of every `--pods` file.
+fn collect_pods(args: &CheckArgs) -> Result<Vec<Pod>, Failure> {
+    let mut pods = Vec::new();
+    for path in &args.pods {
+        let v = read_json(path)?;
+        pods.extend(inventory::pods_from_kubectl(&v).map_err(invalid(path))?);
     }
-    cur.as_str()
+    Ok(pods)
 }
 
-/// Every image of the command line, `--images` and `--pods`, in order of
+/// Every image of the command line, `--images` and the pods, in order of
 /// first appearance, deduplicated by their exact spelling.
-fn collect_images(args: &CheckArgs) -> Result<Vec<ImageSpec>, Failure> {
+fn collect_images(args: &CheckArgs, pods: &[Pod]) -> Result<Vec<ImageSpec>, Failure> {
     let mut images = Vec::new();
     let mut seen = HashMap::new();
     for s in &args.sources {
@@ -179,235 +161,13 @@ fn collect_images(args: &CheckArgs) -> Result<Vec<ImageSpec>, Failure> {
             add_image(&mut images, &mut seen, line);
         }
     }
-    for path in &args.pods {
-        let v = read_json(path)?;
-        for (n, pod) in items(&v, path, "Pod")?.into_iter().enumerate() {
-            let name = str_at(pod, &["metadata", "name"]).ok_or_else(|| {
-                Failure::Invalid(format!(
-                    "{}: items[{n}] has no metadata.name",
-                    path.display()
-                ))
-            })?;
-            let ns = str_at(pod, &["metadata", "namespace"]).unwrap_or("default");
-            for list in ["initContainers", "containers"] {
-                let Some(cs) = pod.get("spec").and_then(|s| s.get(list)) else {
-                    continue;
-                };
-                let cs = cs.as_array().ok_or_else(|| {
-                    Failure::Invalid(format!(
-                        "{}: items[{n}].spec.{list} is not an array",
-                        path.display()
-                    ))
-                })?;
-                for (k, c) in cs.iter().enumerate() {
-                    let image = c.get("image").and_then(Value::as_str).ok_or_else(|| {
-                        Failure::Invalid(format!(
-                            "{}: items[{n}].spec.{list}[{k}] has no image",
-                            path.display()
-                        ))
-                    })?;
-                    let i = add_image(&mut images, &mut seen, image.trim());
-                    images[i].pods.insert(format!("{ns}/{name}"));
-                }
-            }
+    for pod in pods {
+        for c in &pod.containers {
+            let i = add_image(&mut images, &mut seen, &c.image);
+            images[i].pods.insert(pod.key());
         }
     }
     Ok(images)
-}
-
-/// NFD's label prefix.
-const NFD: &str = "feature.node.kubernetes.io/";
-
-/// Flag features: their labels say `NAME=true`.
-const FLAG_FEATURES: &[&str] = &["cpu.cpuid", "kernel.loadedmodule", "kernel.enabledmodule"];
-
-/// Node labels as facts (see docs/check.md for the mapping):
-/// - every label as `kubernetes.label.KEY`;
-/// - `feature.node.kubernetes.io/FEATURE-SUB.NAME=VALUE` as the attribute
-///   `FEATURE.SUB` `NAME` (`kernel-version.full` → `kernel.version.full`;
-///   `system-os_release` → `system.osrelease` as in NFD's features);
-///   `cpu-cpuid.X=true` as the flag `cpu.cpuid` `X`; a label without a
-///   dot, `FEATURE-NAME`, as the attribute `FEATURE` `NAME`;
-/// - `pci-CLASS_VENDOR[_DEVICE].present=true` (and `pci-VENDOR`) as a
-///   `pci.device` instance, `usb-…` likewise as `usb.device`;
-/// - NVIDIA gpu-feature-discovery's `nvidia.com/cuda.driver.major|minor|rev`
-///   (or `cuda.driver-version.*`) as `nvidia.driver` `version`, `major`, `minor`.
-pub(crate) fn facts_from_labels(labels: &BTreeMap<String, String>) -> Facts {
-    let mut f = Facts::default();
-    let mut driver: [Option<&str>; 3] = [None; 3];
-    for (k, v) in labels {
-        f.attr("kubernetes.label", k, v);
-        match k.as_str() {
-            "nvidia.com/cuda.driver.major" | "nvidia.com/cuda.driver-version.major" => {
-                driver[0] = Some(v)
-            }
-            "nvidia.com/cuda.driver.minor" | "nvidia.com/cuda.driver-version.minor" => {
-                driver[1] = Some(v)
-            }
-            "nvidia.com/cuda.driver.rev" | "nvidia.com/cuda.driver-version.revision" => {
-                driver[2] = Some(v)
-            }
-            _ => {}
-        }
-        let Some(rest) = k.strip_prefix(NFD) else {
-            continue;
-        };
-        // Devices: pci-0300_10de.present=true, usb-ff_1234_5678.present=true.
-        for (prefix, feature) in [("pci-", "pci.device"), ("usb-", "usb.device")] {
-            let Some(ids) = rest
-                .strip_prefix(prefix)
-                .and_then(|r| r.strip_suffix(".present"))
-            else {
-                continue;
-            };
-            if v != "true" {
-                continue;
-            }
-            let parts: Vec<&str> = ids.split('_').collect();
-            let names: &[&str] = match parts.len() {
-                1 => &["vendor"],
-                2 => &["class", "vendor"],
-                3 => &["class", "vendor", "device"],
-                4 => &["class", "vendor", "device", "subsystem_vendor"],
-                _ => &[
-                    "class",
-                    "vendor",
-                    "device",
-                    "subsystem_vendor",
-                    "subsystem_device",
-                ],
-            };
-            let dev: BTreeMap<String, String> = names
-                .iter()
-                .zip(&parts)
-                .map(|(n, p)| ((*n).to_owned(), (*p).to_owned()))
-                .collect();
-            f.instances.entry(feature.to_owned()).or_default().push(dev);
-        }
-        let (feature, name) = match rest.split_once('.') {
-            Some((feat, name)) => (feat.replacen('-', ".", 1), name.to_owned()),
-            None => match rest.split_once('-') {
-                Some((feat, name)) => (feat.to_owned(), name.to_owned()),
-                None => ("nfd".to_owned(), rest.to_owned()),
-            },
-        };
-        let feature = match feature.as_str() {
-            "system.os_release" => "system.osrelease".to_owned(),
-            _ => feature,
-        };
-        if FLAG_FEATURES.contains(&feature.as_str()) {
-            if v == "true" {
-                f.flags.entry(feature).or_default().insert(name);
-            }
-        } else {
-            f.attr(&feature, &name, v);
-        }
-    }
-    // Rules are written against `ocipick host` facts, which spell CPU flags
-    // as /proc/cpuinfo does: add those spellings of NFD's names, and the
-    // flags NFD hides by default that the flags it shows imply.
-    if let Some(flags) = f.flags.get_mut("cpu.cpuid") {
-        let mut add = Vec::new();
-        for (_, level) in ocipick_host::X86_64_LEVELS {
-            for flag in level.iter() {
-                let implied = NFD_HIDDEN
-                    .iter()
-                    .any(|(h, by)| h == flag && flags.contains(*by));
-                if implied || spellings(flag).iter().any(|s| flags.contains(s)) {
-                    add.push(flag.to_ascii_uppercase());
-                }
-            }
-        }
-        flags.extend(add);
-    }
-    if let (Some(major), Some(minor)) = (driver[0], driver[1]) {
-        let version = match driver[2] {
-            Some(rev) => format!("{major}.{minor}.{rev}"),
-            None => format!("{major}.{minor}"),
-        };
-        f.attr("nvidia.driver", "version", &version);
-        f.attr("nvidia.driver", "major", major);
-        f.attr("nvidia.driver", "minor", minor);
-    }
-    f
-}
-
-/// The flags NFD does not label by default (its attributeBlacklist), in
-/// /proc/cpuinfo spelling, with the flag whose presence implies them.
-const NFD_HIDDEN: &[(&str, &str)] = &[
-    ("cx16", "AVX"),
-    ("popcnt", "AVX"),
-    ("pni", "AVX"),
-    ("sse4_1", "AVX"),
-    ("sse4_2", "AVX"),
-    ("ssse3", "AVX"),
-    ("bmi1", "AVX2"),
-    ("bmi2", "AVX2"),
-    ("f16c", "AVX2"),
-    ("abm", "AVX2"),
-];
-
-/// Other spellings of the /proc/cpuinfo flags the x86-64 levels need
-/// (NFD's, from the cpuid library it uses).
-fn spellings(flag: &str) -> Vec<String> {
-    let mut v = vec![flag.to_ascii_uppercase()];
-    let extra: &[&str] = match flag {
-        "cx16" => &["CMPXCHG16B"],
-        "lahf_lm" => &["LAHF"],
-        "pni" => &["SSE3"],
-        "sse4_1" => &["SSE4", "SSE4.1"],
-        "sse4_2" => &["SSE42", "SSE4.2"],
-        "fma" => &["FMA3"],
-        "abm" => &["LZCNT"],
-        "xsave" => &["OSXSAVE"],
-        _ => &[],
-    };
-    v.extend(extra.iter().map(|s| (*s).to_owned()));
-    v
-}
-
-/// The x86-64 level of a node: `cpu.x86_64` `level` when the facts say it,
-/// else from the `cpu.cpuid` flags; `None` without either. For label-made
-/// facts, a flag NFD hides by default counts as present when the flag
-/// implying it is there.
-pub(crate) fn x86_level(facts: &Facts, from_labels: bool) -> Option<u8> {
-    if let Some(l) = facts
-        .attributes
-        .get("cpu.x86_64")
-        .and_then(|a| a.get("level"))
-        .and_then(|l| l.trim().trim_start_matches('v').parse::<u8>().ok())
-        .filter(|l| (1..=4).contains(l))
-    {
-        return Some(l);
-    }
-    let flags = facts.flags.get("cpu.cpuid").filter(|f| !f.is_empty())?;
-    Some(ocipick_host::x86_64_level(|flag| {
-        spellings(flag).iter().any(|s| flags.contains(s))
-            || (from_labels
-                && NFD_HIDDEN
-                    .iter()
-                    .any(|(f, by)| *f == flag && flags.contains(*by)))
-    }))
-}
-
-fn amd64(level: Option<u8>) -> String {
-    match level {
-        Some(l) if l >= 2 => format!("linux/amd64/v{l}"),
-        _ => "linux/amd64".to_owned(),
-    }
-}
-
-/// A facts file's platform when it names none.
-fn infer_platform(facts: &Facts) -> Option<String> {
-    let flags = facts.flags.get("cpu.cpuid");
-    let has = |f: &str| flags.is_some_and(|s| s.contains(f));
-    if facts.attributes.contains_key("cpu.x86_64") || has("SSE2") || has("LM") || has("AVX") {
-        return Some(amd64(x86_level(facts, false)));
-    }
-    if has("ASIMD") {
-        return Some("linux/arm64".to_owned());
-    }
-    None
 }
 
 fn node_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
@@ -435,8 +195,8 @@ fn node_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
     Ok(out)
 }
 
-/// Name, platform selector, where from, and facts of every node.
-fn collect_nodes(args: &CheckArgs) -> Result<Vec<(String, String, &'static str, Facts)>, Failure> {
+/// Every node of the facts files and kubectl documents.
+fn collect_nodes(args: &CheckArgs) -> Result<Vec<Node>, Failure> {
     let mut nodes = Vec::new();
     for path in node_files(&args.node)? {
         let (facts, platform) = crate::run::load_node(&path)?;
@@ -444,121 +204,48 @@ fn collect_nodes(args: &CheckArgs) -> Result<Vec<(String, String, &'static str, 
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
-        let platform = platform.or_else(|| infer_platform(&facts)).ok_or_else(|| {
-            Failure::Invalid(format!(
-                "{}: names no platform and its facts do not tell one; add \"platform\": \"linux/amd64\" (or the like) to it",
-                path.display()
-            ))
-        })?;
-        nodes.push((name, platform, "facts file", facts));
+        nodes.push(inventory::node_from_facts(&name, facts, platform).map_err(invalid(&path))?);
     }
     for path in &args.nodes {
-        let v = read_json(path)?;
-        for (n, node) in items(&v, path, "Node")?.into_iter().enumerate() {
-            let name = str_at(node, &["metadata", "name"]).ok_or_else(|| {
-                Failure::Invalid(format!(
-                    "{}: items[{n}] has no metadata.name",
-                    path.display()
-                ))
-            })?;
-            let labels: BTreeMap<String, String> = node
-                .get("metadata")
-                .and_then(|m| m.get("labels"))
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| {
-                            (
-                                k.clone(),
-                                v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let label = |keys: &[&str]| keys.iter().find_map(|k| labels.get(*k).cloned());
-            let os = label(&["kubernetes.io/os", "beta.kubernetes.io/os"]).or_else(|| {
-                str_at(node, &["status", "nodeInfo", "operatingSystem"]).map(str::to_owned)
-            });
-            let arch = label(&["kubernetes.io/arch", "beta.kubernetes.io/arch"]).or_else(|| {
-                str_at(node, &["status", "nodeInfo", "architecture"]).map(str::to_owned)
-            });
-            let (Some(os), Some(arch)) = (os, arch) else {
-                return Err(Failure::Invalid(format!(
-                    "{}: node {name:?} has no kubernetes.io/os and kubernetes.io/arch labels",
-                    path.display()
-                )));
-            };
-            let facts = facts_from_labels(&labels);
-            let platform = match (os.as_str(), arch.as_str()) {
-                ("linux", "amd64") => amd64(x86_level(&facts, true)),
-                ("windows", arch) => match labels.get("node.kubernetes.io/windows-build") {
-                    Some(build) => format!("windows({build})/{arch}"),
-                    None => format!("windows/{arch}"),
-                },
-                (os, arch) => format!("{os}/{arch}"),
-            };
-            nodes.push((name.to_owned(), platform, "kubectl", facts));
-        }
+        let bytes = ocipick_registry::read_file(path, 256 << 20, "")?;
+        nodes.extend(inventory::parse_nodes(&bytes).map_err(invalid(path))?);
     }
-    let mut seen = BTreeSet::new();
-    for (name, ..) in &nodes {
-        if !seen.insert(name.as_str()) {
-            return Err(Failure::Invalid(format!(
-                "two nodes are named {name:?}; node names must be unique"
-            )));
-        }
-    }
+    inventory::check_unique_names(&nodes).map_err(|e| Failure::Invalid(e.0))?;
     Ok(nodes)
-}
-
-/// The configuration, read as select reads it.
-fn config(args: &CheckArgs) -> Result<Config, Failure> {
-    crate::run::load_config(&args.policy)
 }
 
 // ---------------------------------------------------------------------------
 // Judging.
 
-/// What one node gets from one image.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    Fit,
-    NoFit,
-    Error,
+/// How an image reference is pinned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pinned {
+    /// `name@DIGEST` of an index: only the runtime's first match applies.
+    Index,
+    /// `name@DIGEST` of one manifest: there is no choice to make.
+    Manifest,
 }
 
-impl Verdict {
-    fn word(&self) -> &'static str {
+impl Pinned {
+    fn word(self) -> &'static str {
         match self {
-            Verdict::Fit => "fit",
-            Verdict::NoFit => "no fit",
-            Verdict::Error => "error",
+            Pinned::Index => "index",
+            Pinned::Manifest => "manifest",
         }
     }
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct Cell {
-    verdict: Verdict,
-    digest: Option<String>,
-    /// The chosen entry's platform, as written.
-    platform: Option<String>,
-    position: Option<usize>,
-    score: Option<i64>,
-    /// Nested indexes descended through: `#POSITION DIGEST`.
-    hops: Vec<String>,
-    reasons: Vec<String>,
-}
-
-/// Everything known about one image.
-pub(crate) struct ImageResult {
+/// Everything known about one image: one cell per class.
+struct ImageResult {
     origin: Option<String>,
     index_digest: Option<String>,
     /// Exit status the image's failure calls for (3 registry, 2 invalid)
     /// and the message.
     error: Option<(u8, String)>,
+    pinned: Option<Pinned>,
     cells: Vec<Cell>,
+    /// For an image pinned to an index: the runtime's first match per class.
+    first_match: Option<Vec<Cell>>,
 }
 
 fn failure_text(f: Failure) -> (u8, String) {
@@ -569,136 +256,45 @@ fn failure_text(f: Failure) -> (u8, String) {
     }
 }
 
-fn error_cell(message: &str) -> Cell {
-    Cell {
-        verdict: Verdict::Error,
-        digest: None,
-        platform: None,
-        position: None,
-        score: None,
-        hops: Vec::new(),
-        reasons: vec![message.to_owned()],
+/// An error from a nested index: its exit status and message.
+struct NestedError(u8, String);
+
+impl std::fmt::Display for NestedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1)
     }
 }
 
 /// Nested indexes by digest, fetched and parsed once per image (or why
-/// they could not be), whatever the number of nodes that descend into them.
-type NestedCache = HashMap<String, Result<Rc<Index<'static>>, (u8, String)>>;
+/// they could not be), whatever the number of classes that descend into them.
+type NestedCache = HashMap<String, Result<Rc<fleet::Nested>, (u8, String)>>;
 
-/// The cell for one node: select's choice, descending into nested indexes
-/// where their content is at hand (fetched once per image).
-fn judge(
-    index: &Index<'_>,
-    origin: &str,
-    policy: &Policy,
-    store: Option<&Store>,
-    cache: &mut NestedCache,
-    depth: usize,
-) -> (Cell, Option<u8>) {
-    let Some(sel) = policy.select(index) else {
-        let mut reasons = vec![crate::run::no_match_message(origin, policy, index)];
-        // Entries whose platform fits but that something else ruled out.
-        for r in policy.rank(index).entries {
-            let platform_ok = r
-                .reasons
-                .iter()
-                .any(|x| matches!(x, Reason::PlatformMatches { .. }));
-            if platform_ok && !r.eligible {
-                let why: Vec<String> = r
-                    .reasons
-                    .iter()
-                    .filter(|x| !matches!(x, Reason::PlatformMatches { .. }))
-                    .map(ToString::to_string)
-                    .collect();
-                reasons.push(format!("#{}: {}", r.position, why.join("; ")));
-            }
-        }
-        return (
-            Cell {
-                verdict: Verdict::NoFit,
-                digest: None,
-                platform: None,
-                position: None,
-                score: None,
-                hops: Vec::new(),
-                reasons,
-            },
-            None,
-        );
-    };
-    let d = sel.descriptor;
-    if let Some(store) = store {
-        if media_type::kind(&d.media_type) == Kind::Index && depth < crate::run::MAX_DEPTH {
-            let key = d.digest.to_string();
-            let nested_origin = store.origin(d);
-            let got = cache
-                .entry(key.clone())
-                .or_insert_with(|| {
-                    let bytes = store.fetch(d).map_err(failure_text)?;
-                    Index::parse(&bytes)
-                        .map(|i| Rc::new(i.into_owned()))
-                        .map_err(|e| (2, format!("{nested_origin}: {e}")))
-                })
-                .clone();
-            let hop = format!("#{} {key}", sel.position);
-            let nested = match got {
-                Ok(i) => i,
-                Err((code, m)) => {
-                    let mut c = error_cell(&m);
-                    c.hops.push(hop);
-                    return (c, Some(code));
-                }
-            };
-            let (mut cell, code) = judge(
-                &nested,
-                &nested_origin,
-                policy,
-                Some(store),
-                cache,
-                depth + 1,
-            );
-            cell.hops.insert(0, hop);
-            return (cell, code);
-        }
-    }
-    let ranked = policy.explain(index, sel.position);
-    (
-        Cell {
-            verdict: Verdict::Fit,
-            digest: Some(d.digest.to_string()),
-            platform: d.platform.as_ref().map(Platform::to_string),
-            position: Some(sel.position),
-            score: Some(sel.score),
-            hops: Vec::new(),
-            reasons: ranked.reasons.iter().map(ToString::to_string).collect(),
-        },
-        None,
-    )
-}
-
-/// Loads one image once and judges it for every node.
+/// Loads one image once and judges it for every class.
 fn check_image(
     source: &str,
     registry: &RegistryArgs,
     max_index: u64,
-    nodes: &[Node],
+    classes: &[Class],
 ) -> ImageResult {
     let failed =
         |origin: Option<String>, digest: Option<String>, (code, m): (u8, String)| ImageResult {
             origin,
             index_digest: digest,
-            cells: nodes.iter().map(|_| error_cell(&m)).collect(),
+            cells: classes.iter().map(|_| Cell::error(&m)).collect(),
             error: Some((code, m)),
+            pinned: None,
+            first_match: None,
         };
     let (origin, doc, store) = match crate::run::load_source(source, None, registry, max_index) {
         Ok(x) => x,
         Err(f) => return failed(None, None, failure_text(f)),
     };
-    let (index, index_digest) = match &doc {
+    let pinned_ref = inventory::pinned_digest(source).is_some();
+    let (index, index_digest, pinned) = match &doc {
         Doc::Bytes(b) => {
             let digest = Digest::sha256_of(b).to_string();
             match Index::parse(b) {
-                Ok(i) => (i, Some(digest)),
+                Ok(i) => (i, Some(digest), pinned_ref.then_some(Pinned::Index)),
                 Err(e) => {
                     return failed(
                         Some(origin.clone()),
@@ -708,42 +304,79 @@ fn check_image(
                 }
             }
         }
-        Doc::Single(d) => (Index::single((**d).clone()), None),
+        Doc::Single(d) => (
+            Index::single((**d).clone()),
+            None,
+            pinned_ref.then_some(Pinned::Manifest),
+        ),
     };
     let mut cache = NestedCache::new();
     let mut worst: Option<u8> = None;
-    let cells = nodes
-        .iter()
-        .map(|n| {
-            let (cell, code) = judge(&index, &origin, &n.policy, store.as_ref(), &mut cache, 0);
-            if let Some(c) = code {
-                worst = Some(worst.map_or(c, |w| w.max(c)));
-            }
-            cell
+    let mut descend = |d: &ocipick::Descriptor<'_>, depth: usize| {
+        let store = store.as_ref()?;
+        if depth >= crate::run::MAX_DEPTH {
+            return None;
+        }
+        let key = d.digest.to_string();
+        let got = cache
+            .entry(key)
+            .or_insert_with(|| {
+                let nested_origin = store.origin(d);
+                let bytes = store.fetch(d).map_err(failure_text)?;
+                Index::parse(&bytes)
+                    .map(|i| Rc::new((Arc::new(i.into_owned()), nested_origin.clone())))
+                    .map_err(|e| (2, format!("{nested_origin}: {e}")))
+            })
+            .clone();
+        Some(match got {
+            Ok(n) => Ok((*n).clone()),
+            Err((code, m)) => Err(NestedError(code, m)),
         })
-        .collect();
+    };
+    let mut judge_all = |first: bool| -> Vec<Cell> {
+        classes
+            .iter()
+            .map(|c| {
+                let (cell, e) = if first {
+                    fleet::judge(c.first_match_policy(), &index, &origin, &mut descend)
+                } else {
+                    fleet::judge_class(c, &index, &origin, &mut descend)
+                };
+                if let Some(NestedError(code, _)) = e {
+                    worst = Some(worst.map_or(code, |w| w.max(code)));
+                }
+                cell
+            })
+            .collect()
+    };
+    let cells = judge_all(false);
+    let first_match = (pinned == Some(Pinned::Index)).then(|| judge_all(true));
     ImageResult {
         origin: Some(origin),
         index_digest,
         error: worst.map(|c| (c, "a nested index could not be read".to_owned())),
+        pinned,
         cells,
+        first_match,
     }
 }
 
-/// `ocipick check`: the report, and the exit status it calls for: 3 when
-/// an image could not be fetched from its registry, else 2 when an image
-/// could not be read or is invalid, else 1 when some pair has no fit,
-/// else 0. Usage errors and unreadable node or pod files fail the run
-/// ([`Failure::Invalid`], exit 2) before anything is loaded.
+/// `ocipick check`: writes the report to stdout as the images are judged,
+/// and returns the exit status it calls for: 3 when an image could not be
+/// fetched from its registry, else 2 when an image could not be read or is
+/// invalid, else 1 when some pair has no fit, else 0. Usage errors and
+/// unreadable node or pod files fail the run ([`Failure::Invalid`], exit 2)
+/// before anything is loaded or written.
 pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
-    let images = collect_images(args)?;
+    let pods = collect_pods(args)?;
+    let images = collect_images(args, &pods)?;
     if images.is_empty() {
         return Err(Failure::Invalid(
             "no images to check: give SOURCE arguments, --images FILE or --pods FILE".into(),
         ));
     }
-    let node_list = collect_nodes(args)?;
-    if node_list.is_empty() {
+    let mut nodes = collect_nodes(args)?;
+    if nodes.is_empty() {
         return Err(Failure::Invalid(
             "no nodes to check for: give --node FILE|DIR or --nodes FILE".into(),
         ));
@@ -764,7 +397,7 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
             ));
         }
     }
-    let config = config(args)?;
+    let config = crate::run::load_config(&args.policy)?;
     if !config.hooks.is_empty() {
         crate::say::warn(&format!(
             "check does not run selection hooks ({} configured); their adjustments are not in this report",
@@ -775,454 +408,952 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
         .max_index_bytes
         .or(config.max_index_bytes)
         .unwrap_or(crate::run::DEFAULT_MAX_INDEX_BYTES);
-    let host = ocipick_host::platform(Path::new("/"));
-    let mut nodes = Vec::with_capacity(node_list.len());
-    for (name, platform, from, facts) in node_list {
-        let target = ocipick::platform::spelling::parse(&platform, &host)
-            .map_err(|e| Failure::Invalid(format!("node {name:?}: platform {e}")))?;
-        let policy = crate::run::build_policy(&target, &config, &args.policy, &facts);
-        nodes.push(Node {
-            name,
-            platform: target.to_string(),
-            from,
-            facts,
-            policy,
-        });
+    // The policy select would build on each node (run::build_policy): the
+    // configuration's preferences, then --prefer; its rules; the limit.
+    let mut template = Template::from_config(&config);
+    template
+        .preferences
+        .extend(args.policy.prefer.iter().cloned());
+    if let Some(m) = args.policy.max_manifest_bytes {
+        template.max_manifest_bytes = m;
     }
-
-    let results = load_all(
-        &images,
-        &nodes,
-        &args.registry,
-        max_index,
-        args.jobs as usize,
+    let host = ocipick_host::platform(Path::new("/"));
+    let mut targets = Vec::with_capacity(nodes.len());
+    for n in &nodes {
+        targets.push(
+            ocipick::platform::spelling::parse(&n.platform, &host)
+                .map_err(|e| Failure::Invalid(format!("node {:?}: platform {e}", n.name)))?,
+        );
+    }
+    // Node by node: its facts flattened for the classes, then its labels
+    // and facts dropped (the classes hold what the choice needs; the
+    // report needs only names, platforms and sources).
+    let fleet = Fleet::new(
+        &template,
+        targets.into_iter().zip(nodes.iter_mut()).map(|(t, n)| {
+            let flat = n.facts.flatten();
+            n.labels = BTreeMap::new();
+            n.facts = ocipick_host::Facts::default();
+            (t, flat)
+        }),
     );
-    let report = Report {
+
+    let ctx = Ctx {
         images: &images,
         nodes: &nodes,
-        results: &results,
+        fleet: &fleet,
+        pods: &pods,
+        per_pair: args.per_pair,
     };
-    let status = report.status();
-    let text = match args.output {
-        CheckOutput::Text => report.text(),
-        CheckOutput::Json => report.json(),
-        CheckOutput::Csv => report.csv(),
-        CheckOutput::Html => report.html(),
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut r: Box<dyn Render> = match args.output {
+        CheckOutput::Text => Box::new(TextOut),
+        CheckOutput::Json => Box::new(JsonOut { first: true }),
+        CheckOutput::Csv => Box::new(CsvOut),
+        CheckOutput::Html => Box::new(HtmlOut::new(&ctx)),
     };
-    Ok((text, status))
+    let mut tally = Tally::new(&ctx);
+    let written = stream(&ctx, &mut *r, &mut tally, &mut out, args, max_index);
+    match written.and_then(|_| out.flush()) {
+        Ok(()) => {}
+        // `ocipick check … | head`: not an error worth a message.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(Failure::Invalid(format!("writing the report: {e}"))),
+    }
+    Ok((String::new(), tally.status()))
 }
 
-/// Loads and judges every image, `jobs` at a time; shows progress on a
-/// terminal.
-fn load_all(
-    images: &[ImageSpec],
-    nodes: &[Node],
-    registry: &RegistryArgs,
+/// Loads and judges every image, `jobs` at a time, and hands each result
+/// to the renderer in image order as soon as it and those before it are
+/// in; shows progress on a terminal.
+fn stream(
+    ctx: &Ctx<'_>,
+    r: &mut dyn Render,
+    tally: &mut Tally,
+    out: &mut dyn Write,
+    args: &CheckArgs,
     max_index: u64,
-    jobs: usize,
-) -> Vec<ImageResult> {
+) -> std::io::Result<()> {
+    let images = ctx.images;
+    let classes = ctx.fleet.classes();
+    r.begin(ctx, out)?;
     let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let slots: Mutex<Vec<Option<ImageResult>>> =
-        Mutex::new((0..images.len()).map(|_| None).collect());
+    let stop = AtomicBool::new(false);
     let progress = std::io::stderr().is_terminal() && images.len() > 1;
-    let workers = jobs.clamp(1, images.len());
+    let workers = (args.jobs as usize).clamp(1, images.len());
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, ImageResult)>();
+    let mut result = Ok(());
     std::thread::scope(|s| {
         for _ in 0..workers {
-            s.spawn(|| loop {
+            let tx = tx.clone();
+            let (next, stop) = (&next, &stop);
+            let registry = &args.registry;
+            s.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= images.len() {
+                if i >= images.len() || stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let r = check_image(&images[i].source, registry, max_index, nodes);
-                slots.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
-                let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if progress {
-                    eprint!("\rocipick check: {d}/{} images", images.len());
+                let res = check_image(&images[i].source, registry, max_index, classes);
+                if tx.send((i, res)).is_err() {
+                    break;
                 }
             });
+        }
+        drop(tx);
+        // Results that came before their turn.
+        let mut pending: BTreeMap<usize, ImageResult> = BTreeMap::new();
+        let mut turn = 0;
+        for (i, res) in rx {
+            pending.insert(i, res);
+            while let Some(res) = pending.remove(&turn) {
+                tally.add(ctx, turn, &res);
+                if result.is_ok() {
+                    // Each image reaches the reader as soon as it is
+                    // judged (and those before it are).
+                    result = r.image(ctx, turn, &res, out).and_then(|_| out.flush());
+                    if result.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                turn += 1;
+                if progress {
+                    eprint!("\rocipick check: {turn}/{} images", images.len());
+                }
+            }
         }
     });
     if progress {
         eprint!("\r\x1b[K");
     }
-    slots
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .into_iter()
-        .map(|r| r.expect("every image was checked"))
-        .collect()
+    result?;
+    r.end(ctx, tally, out)
 }
 
 // ---------------------------------------------------------------------------
-// Output.
+// What the renderers share.
 
-struct Report<'r> {
-    images: &'r [ImageSpec],
-    nodes: &'r [Node],
-    results: &'r [ImageResult],
+struct Ctx<'a> {
+    images: &'a [ImageSpec],
+    nodes: &'a [Node],
+    fleet: &'a Fleet,
+    pods: &'a [Pod],
+    per_pair: bool,
 }
 
-/// The first 12 hex digits of a digest, as `docker images` shows them.
-fn short(digest: &str) -> String {
-    let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
-    hex.chars().take(12).collect()
+/// A class's name in reports: `c1`, `c2`, … in order of first node.
+fn class_name(c: usize) -> String {
+    format!("c{}", c + 1)
 }
 
-fn cell_word(c: &Cell) -> String {
-    match c.verdict {
-        Verdict::Fit => short(c.digest.as_deref().unwrap_or("")),
-        Verdict::NoFit => "NO FIT".into(),
-        Verdict::Error => "ERROR".into(),
-    }
+/// The class's node names, as many as `max` (all with `usize::MAX`), and
+/// how many more there are.
+fn class_nodes<'a>(ctx: &Ctx<'a>, c: usize, max: usize) -> (Vec<&'a str>, usize) {
+    let ns = &ctx.fleet.classes()[c].nodes;
+    let shown = ns
+        .iter()
+        .take(max)
+        .map(|&n| ctx.nodes[n].name.as_str())
+        .collect();
+    (shown, ns.len().saturating_sub(max))
 }
 
-#[derive(Default, Clone, Copy)]
-struct Counts {
-    fit: usize,
-    no_fit: usize,
-    error: usize,
+/// What one cell of a pinned image, or of the pods section, needs later.
+#[derive(Clone)]
+struct Kept {
+    verdict: Verdict,
+    build: String,
+    digest: Option<String>,
 }
 
-impl Counts {
-    fn add(&mut self, c: &Cell) {
-        match c.verdict {
-            Verdict::Fit => self.fit += 1,
-            Verdict::NoFit => self.no_fit += 1,
-            Verdict::Error => self.error += 1,
+impl Kept {
+    fn of(c: &Cell) -> Kept {
+        Kept {
+            verdict: c.verdict,
+            build: c.build(),
+            digest: c.digest.clone(),
         }
     }
-    fn json(&self) -> Value {
-        json!({"fit": self.fit, "no_fit": self.no_fit, "error": self.error})
+}
+
+/// Counts and what the summaries and the pods section need, gathered as
+/// the images stream by (never the cells of every image).
+struct Tally {
+    worst: Option<u8>,
+    total: Counts,
+    per_image: Vec<Counts>,
+    per_class: Vec<Counts>,
+    /// Per class: the images that do not fit it.
+    misses: Vec<Vec<usize>>,
+    /// For the images pods use: per class the cell that applies (the
+    /// first match for images pinned to an index), the index digest, and
+    /// whether pinned to an index.
+    for_pods: HashMap<usize, (Vec<Kept>, Option<String>, bool)>,
+    /// Per image: origin, index digest, pinned, error (JSON per-pair
+    /// lists them after the results).
+    heads: Vec<Option<Head>>,
+}
+
+/// An image's origin, index digest, pin and error.
+type Head = (
+    Option<String>,
+    Option<String>,
+    Option<Pinned>,
+    Option<String>,
+);
+
+impl Tally {
+    fn new(ctx: &Ctx<'_>) -> Tally {
+        let k = ctx.fleet.classes().len();
+        Tally {
+            worst: None,
+            total: Counts::default(),
+            per_image: vec![Counts::default(); ctx.images.len()],
+            per_class: vec![Counts::default(); k],
+            misses: vec![Vec::new(); k],
+            for_pods: HashMap::new(),
+            heads: (0..ctx.images.len()).map(|_| None).collect(),
+        }
     }
-}
 
-#[derive(serde::Serialize)]
-struct JsonReport<'r, 'a> {
-    images: Vec<Value>,
-    nodes: Vec<Value>,
-    results: Rows<'r, 'a>,
-    summary: Value,
-}
-
-/// Every image × node pair, serialized lazily from the report.
-struct Rows<'r, 'a>(&'r Report<'a>);
-
-#[derive(serde::Serialize)]
-struct Row<'c> {
-    image: &'c str,
-    node: &'c str,
-    result: &'static str,
-    digest: &'c Option<String>,
-    platform: &'c Option<String>,
-    position: Option<usize>,
-    score: Option<i64>,
-    nested: &'c [String],
-    reasons: &'c [String],
-}
-
-impl serde::Serialize for Rows<'_, '_> {
-    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let r = self.0;
-        ser.collect_seq(r.images.iter().zip(r.results).flat_map(|(i, res)| {
-            r.nodes.iter().zip(&res.cells).map(move |(n, c)| Row {
-                image: &i.source,
-                node: &n.name,
-                result: c.verdict.word(),
-                digest: &c.digest,
-                platform: &c.platform,
-                position: c.position,
-                score: c.score,
-                nested: &c.hops,
-                reasons: &c.reasons,
-            })
-        }))
+    fn add(&mut self, ctx: &Ctx<'_>, i: usize, r: &ImageResult) {
+        if let Some((code, _)) = &r.error {
+            self.worst = Some(self.worst.map_or(*code, |w| w.max(*code)));
+        }
+        for (c, cell) in r.cells.iter().enumerate() {
+            let n = ctx.fleet.classes()[c].nodes.len();
+            self.total.add(cell.verdict, n);
+            self.per_image[i].add(cell.verdict, n);
+            self.per_class[c].add(cell.verdict, 1);
+            if cell.verdict == Verdict::NoFit {
+                self.misses[c].push(i);
+            }
+        }
+        if !ctx.images[i].pods.is_empty() {
+            let cells = r.first_match.as_ref().unwrap_or(&r.cells);
+            self.for_pods.insert(
+                i,
+                (
+                    cells.iter().map(Kept::of).collect(),
+                    r.index_digest.clone(),
+                    r.pinned == Some(Pinned::Index),
+                ),
+            );
+        }
+        if ctx.per_pair {
+            self.heads[i] = Some((
+                r.origin.clone(),
+                r.index_digest.clone(),
+                r.pinned,
+                r.error.as_ref().map(|e| e.1.clone()),
+            ));
+        }
     }
-}
 
-impl Report<'_> {
     fn status(&self) -> u8 {
-        let worst = self
-            .results
-            .iter()
-            .filter_map(|r| r.error.as_ref().map(|e| e.0))
-            .max();
-        match worst {
+        match self.worst {
             Some(3) => 3,
             Some(_) => 2,
-            None if self.total().no_fit > 0 => 1,
+            None if self.total.no_fit > 0 => 1,
             None => 0,
         }
     }
+}
 
-    fn per_image(&self, i: usize) -> Counts {
-        let mut c = Counts::default();
-        self.results[i].cells.iter().for_each(|x| c.add(x));
-        c
+fn counts_json(c: &Counts) -> Value {
+    json!({"fit": c.fit, "no_fit": c.no_fit, "error": c.error})
+}
+
+/// One container of the pods section: what it runs and would get.
+struct PodRow<'a> {
+    pod: &'a Pod,
+    container: &'a inventory::Container,
+    class: Option<usize>,
+    /// The cell that applies on its node, when the node is known.
+    gets: Option<&'a Kept>,
+    pinned_index: bool,
+    /// The digest its `imageID` names.
+    runs: Option<&'a str>,
+    /// `same build`, `same index`, `differs` or `unknown`.
+    compare: &'static str,
+}
+
+/// The digest in an `imageID` (`docker.io/library/x@sha256:…`,
+/// `sha256:…`, `docker-pullable://x@sha256:…`).
+fn image_id_digest(id: &str) -> Option<&str> {
+    let d = id.rsplit_once('@').map_or(id, |(_, d)| d);
+    // Only the registered algorithms: `x:1` fits the general grammar.
+    let registered = d.starts_with("sha256:") || d.starts_with("sha512:");
+    Digest::parse(d).ok().filter(|_| registered).map(|_| d)
+}
+
+fn pod_rows<'a>(ctx: &Ctx<'a>, tally: &'a Tally) -> Vec<PodRow<'a>> {
+    let by_name: HashMap<&str, usize> = ctx
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
+    let by_image: HashMap<&str, usize> = ctx
+        .images
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.source.as_str(), i))
+        .collect();
+    let mut rows = Vec::new();
+    for pod in ctx.pods {
+        let class = pod
+            .node_name
+            .as_deref()
+            .and_then(|n| by_name.get(n))
+            .map(|&n| ctx.fleet.class_of(n));
+        for c in &pod.containers {
+            let kept = by_image
+                .get(c.image.as_str())
+                .and_then(|i| tally.for_pods.get(i));
+            let gets = class.zip(kept).map(|(k, (cells, _, _))| &cells[k]);
+            let runs = c.image_id.as_deref().and_then(image_id_digest);
+            let compare = match (runs, gets) {
+                (Some(r), Some(g)) if g.digest.as_deref() == Some(r) => "same build",
+                (Some(r), Some(_)) if kept.and_then(|k| k.1.as_deref()) == Some(r) => "same index",
+                (Some(_), Some(_)) => "differs",
+                _ => "unknown",
+            };
+            rows.push(PodRow {
+                pod,
+                container: c,
+                class,
+                gets,
+                pinned_index: kept.is_some_and(|k| k.2),
+                runs,
+                compare,
+            });
+        }
     }
+    rows
+}
 
-    fn per_node(&self, n: usize) -> Counts {
-        let mut c = Counts::default();
-        self.results.iter().for_each(|r| c.add(&r.cells[n]));
-        c
+/// A renderer: a head written before any image is in, one part per image
+/// in order, and a tail with the summaries.
+trait Render {
+    fn begin(&mut self, ctx: &Ctx<'_>, out: &mut dyn Write) -> std::io::Result<()>;
+    fn image(
+        &mut self,
+        ctx: &Ctx<'_>,
+        i: usize,
+        r: &ImageResult,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()>;
+    fn end(&mut self, ctx: &Ctx<'_>, t: &Tally, out: &mut dyn Write) -> std::io::Result<()>;
+}
+
+// ---------------------------------------------------------------------------
+// Text.
+
+/// Node names listed per class in text and HTML headers; JSON and CSV
+/// list every one.
+const SHOWN_NODES: usize = 8;
+
+struct TextOut;
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn names_line(v: &[&str], more: usize) -> String {
+    let mut s = v.iter().map(|n| visible(n)).collect::<Vec<_>>().join(", ");
+    if more > 0 {
+        s.push_str(&format!(" and {more} more"));
     }
+    s
+}
 
-    fn total(&self) -> Counts {
-        let mut c = Counts::default();
-        self.results
-            .iter()
-            .flat_map(|r| &r.cells)
-            .for_each(|x| c.add(x));
-        c
+/// [`names_line`] unescaped, for the renderers that escape as they write
+/// (HTML).
+fn names_raw(v: &[&str], more: usize) -> String {
+    let mut s = v.join(", ");
+    if more > 0 {
+        s.push_str(&format!(" and {more} more"));
     }
+    s
+}
 
-    /// Nodes where image `i` does not fit (or failed).
-    fn misses_of_image(&self, i: usize) -> Vec<&str> {
-        self.results[i]
-            .cells
-            .iter()
-            .zip(self.nodes)
-            .filter(|(c, _)| c.verdict == Verdict::NoFit)
-            .map(|(_, n)| n.name.as_str())
-            .collect()
+/// A cell in text: `#2 amd64/v3 cuda=12.4  sha256:…`, `NO FIT: why`.
+fn text_cell(c: &Cell) -> String {
+    match c.verdict {
+        Verdict::Fit => format!(
+            "{}  {}",
+            visible(&c.build()),
+            c.digest.as_deref().unwrap_or("")
+        ),
+        _ => {
+            let mut why: Vec<String> = c.hops.iter().map(|h| format!("nested index {h}")).collect();
+            why.extend(c.reasons.iter().cloned());
+            format!("{}: {}", c.build(), visible(&why.join("; ")))
+        }
     }
+}
 
-    fn misses_of_node(&self, n: usize) -> Vec<&str> {
-        self.results
-            .iter()
-            .zip(self.images)
-            .filter(|(r, _)| r.cells[n].verdict == Verdict::NoFit)
-            .map(|(_, i)| i.source.as_str())
-            .collect()
-    }
-
-    /// The matrix and summaries. Image, node, platform and pod names and
-    /// error messages come from documents, labels and pod specs: they are
-    /// printed through [`visible`], so a control character is shown escaped
+impl Render for TextOut {
+    /// Image, node, platform and pod names, annotation values and error
+    /// messages come from documents, labels and pod specs: they are printed
+    /// through [`visible`], so a control character is shown escaped
     /// (`\u{1b}`, `\n`) and never reaches the terminal or forges a line.
-    fn text(&self) -> String {
-        let images: Vec<Cow<'_, str>> = self.images.iter().map(|i| visible(&i.source)).collect();
-        let names: Vec<Cow<'_, str>> = self.nodes.iter().map(|n| visible(&n.name)).collect();
-        let platforms: Vec<Cow<'_, str>> =
-            self.nodes.iter().map(|n| visible(&n.platform)).collect();
-        let w0 = images
-            .iter()
-            .map(|i| i.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(5);
-        let widths: Vec<usize> = names
-            .iter()
-            .zip(&platforms)
-            .map(|(n, p)| n.chars().count().max(p.chars().count()).max(12))
-            .collect();
-        let mut out = String::new();
-        let pad = |out: &mut String, s: &str, w: usize| {
-            out.push_str(s);
-            for _ in s.chars().count()..w {
-                out.push(' ');
+    fn begin(&mut self, ctx: &Ctx<'_>, out: &mut dyn Write) -> std::io::Result<()> {
+        let classes = ctx.fleet.classes();
+        writeln!(
+            out,
+            "{} in {}:",
+            plural(ctx.nodes.len(), "node", "nodes"),
+            plural(classes.len(), "class", "classes")
+        )?;
+        for (k, c) in classes.iter().enumerate() {
+            let (shown, more) = class_nodes(ctx, k, SHOWN_NODES);
+            write!(
+                out,
+                "  {} {}: {}",
+                class_name(k),
+                visible(&c.platform.to_string()),
+                names_line(&shown, more)
+            )?;
+            let facts = fleet::facts_words(&c.facts);
+            if !facts.is_empty() {
+                write!(out, " [{}]", visible(&facts.join(" ")))?;
             }
-        };
-        pad(&mut out, "IMAGE", w0);
-        for (n, w) in names.iter().zip(&widths) {
-            out.push_str("  ");
-            pad(&mut out, n, *w);
+            writeln!(out)?;
         }
-        trim_end(&mut out);
-        out.push('\n');
-        pad(&mut out, "", w0);
-        for (p, w) in platforms.iter().zip(&widths) {
-            out.push_str("  ");
-            pad(&mut out, p, *w);
-        }
-        trim_end(&mut out);
-        out.push('\n');
-        for (img, r) in images.iter().zip(self.results) {
-            pad(&mut out, img, w0);
-            for (c, w) in r.cells.iter().zip(&widths) {
-                out.push_str("  ");
-                pad(&mut out, &cell_word(c), *w);
-            }
-            trim_end(&mut out);
-            out.push('\n');
-        }
-        let list =
-            |v: Vec<&str>| -> String { v.into_iter().map(visible).collect::<Vec<_>>().join(", ") };
-        out.push_str("\nimages:\n");
-        for (i, img) in self.images.iter().enumerate() {
-            let c = self.per_image(i);
-            let r = &self.results[i];
-            out.push_str(&format!("  {}: ", images[i]));
-            if let Some((_, m)) = r.error.as_ref().filter(|_| c.fit + c.no_fit == 0) {
-                out.push_str(&format!("ERROR: {}", visible(m)));
-            } else {
-                out.push_str(&format!("fits {} of {} nodes", c.fit, self.nodes.len()));
-                let miss = self.misses_of_image(i);
-                if !miss.is_empty() {
-                    out.push_str(&format!("; no fit on {}", list(miss)));
-                }
-                if c.error > 0 {
-                    out.push_str(&format!("; {} errors", c.error));
-                }
-            }
-            if !img.pods.is_empty() {
-                let pods: Vec<&str> = img.pods.iter().map(String::as_str).collect();
-                out.push_str(&format!(
-                    " (used by {} pod{}: {})",
-                    pods.len(),
-                    if pods.len() == 1 { "" } else { "s" },
-                    list(pods)
-                ));
-            }
-            out.push('\n');
-        }
-        out.push_str("nodes:\n");
-        for n in 0..self.nodes.len() {
-            let c = self.per_node(n);
-            out.push_str(&format!(
-                "  {} ({}): {} of {} images fit",
-                names[n],
-                platforms[n],
-                c.fit,
-                self.images.len()
-            ));
-            let miss = self.misses_of_node(n);
-            if !miss.is_empty() {
-                out.push_str(&format!("; no fit for {}", list(miss)));
-            }
-            if c.error > 0 {
-                out.push_str(&format!("; {} errors", c.error));
-            }
-            out.push('\n');
-        }
-        let t = self.total();
-        out.push_str(&format!(
-            "{} pairs: {} fit, {} no fit, {} errors\n",
-            t.fit + t.no_fit + t.error,
-            t.fit,
-            t.no_fit,
-            t.error
-        ));
-        out
+        Ok(())
     }
 
-    fn json(&self) -> String {
-        let images: Vec<Value> = self
-            .images
+    fn image(
+        &mut self,
+        ctx: &Ctx<'_>,
+        i: usize,
+        r: &ImageResult,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let img = &ctx.images[i];
+        write!(out, "\n{}", visible(&img.source))?;
+        if !img.pods.is_empty() {
+            let pods: Vec<&str> = img.pods.iter().map(String::as_str).collect();
+            write!(
+                out,
+                " (used by {}: {})",
+                plural(pods.len(), "pod", "pods"),
+                names_line(&pods, 0)
+            )?;
+        }
+        match r.pinned {
+            Some(Pinned::Index) => write!(
+                out,
+                " [pinned to an index digest: the runtime's first match applies, no mirror can change it]"
+            )?,
+            Some(Pinned::Manifest) => write!(out, " [pinned to a manifest digest]")?,
+            None => {}
+        }
+        writeln!(out)?;
+        if let Some((_, m)) = r
+            .error
+            .as_ref()
+            .filter(|_| r.cells.iter().all(|c| c.verdict == Verdict::Error))
+        {
+            return writeln!(out, "  ERROR: {}", visible(m));
+        }
+        for (k, c) in r.cells.iter().enumerate() {
+            write!(out, "  {}  {}", class_name(k), text_cell(c))?;
+            if let Some(first) = r.first_match.as_ref().map(|f| &f[k]) {
+                write!(out, "; pinned, the runtime picks {}", text_cell(first))?;
+            }
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, ctx: &Ctx<'_>, t: &Tally, out: &mut dyn Write) -> std::io::Result<()> {
+        let rows = pod_rows(ctx, t);
+        if !rows.is_empty() {
+            writeln!(out, "\npods:")?;
+            for p in &rows {
+                write!(
+                    out,
+                    "  {} {} ({}) {}",
+                    visible(&p.pod.key()),
+                    visible(&p.container.name),
+                    p.container.kind.as_str(),
+                    visible(&p.container.image)
+                )?;
+                match (p.pod.node_name.as_deref(), p.class) {
+                    (None, _) => write!(out, " not scheduled")?,
+                    (Some(n), None) => write!(out, " on {} (not in the inventory)", visible(n))?,
+                    (Some(n), Some(k)) => write!(out, " on {} ({})", visible(n), class_name(k))?,
+                }
+                if let Some(g) = p.gets {
+                    write!(out, ": gets {}", visible(&g.build))?;
+                    if let Some(d) = &g.digest {
+                        write!(out, " {d}")?;
+                    }
+                    if p.pinned_index {
+                        write!(out, " (pinned to an index: first match)")?;
+                    }
+                }
+                match p.runs {
+                    Some(r) => write!(out, "; runs {r} ({})", p.compare)?,
+                    None => write!(out, "; runs: not reported")?,
+                }
+                writeln!(out)?;
+            }
+        }
+        writeln!(out, "\nclasses:")?;
+        for (k, c) in ctx.fleet.classes().iter().enumerate() {
+            let n = &t.per_class[k];
+            write!(
+                out,
+                "  {} ({}, {}): {} of {} images fit",
+                class_name(k),
+                visible(&c.platform.to_string()),
+                plural(c.nodes.len(), "node", "nodes"),
+                n.fit,
+                ctx.images.len()
+            )?;
+            if !t.misses[k].is_empty() {
+                let miss: Vec<&str> = t.misses[k]
+                    .iter()
+                    .take(SHOWN_NODES)
+                    .map(|&i| ctx.images[i].source.as_str())
+                    .collect();
+                write!(
+                    out,
+                    "; no fit for {}",
+                    names_line(&miss, t.misses[k].len().saturating_sub(SHOWN_NODES))
+                )?;
+            }
+            if n.error > 0 {
+                write!(out, "; {}", plural(n.error, "error", "errors"))?;
+            }
+            writeln!(out)?;
+        }
+        let s = &t.total;
+        writeln!(
+            out,
+            "{} pairs ({} × {}): {} fit, {} no fit, {} errors",
+            s.pairs(),
+            plural(ctx.images.len(), "image", "images"),
+            plural(ctx.nodes.len(), "node", "nodes"),
+            s.fit,
+            s.no_fit,
+            s.error
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------
+// JSON.
+
+struct JsonOut {
+    first: bool,
+}
+
+fn cell_json(k: usize, c: &Cell) -> Value {
+    json!({
+        "class": class_name(k),
+        "result": c.verdict.word(),
+        "build": (c.verdict == Verdict::Fit).then(|| c.build()),
+        "digest": c.digest,
+        "platform": c.platform,
+        "position": c.position,
+        "score": c.score,
+        "decided_by": c.decided_by,
+        "nested": c.hops.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "reasons": c.reasons,
+    })
+}
+
+fn write_json(out: &mut dyn Write, v: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, v).map_err(std::io::Error::from)
+}
+
+impl Render for JsonOut {
+    fn begin(&mut self, ctx: &Ctx<'_>, out: &mut dyn Write) -> std::io::Result<()> {
+        let nodes: Vec<Value> = ctx
+            .nodes
             .iter()
-            .zip(self.results)
-            .map(|(i, r)| {
+            .enumerate()
+            .map(|(i, n)| {
+                json!({"name": n.name, "platform": n.platform, "from": n.from.as_str(),
+                       "class": class_name(ctx.fleet.class_of(i))})
+            })
+            .collect();
+        out.write_all(b"{\n\"nodes\": ")?;
+        write_json(out, &nodes)?;
+        if !ctx.per_pair {
+            let classes: Vec<Value> = ctx
+                .fleet
+                .classes()
+                .iter()
+                .enumerate()
+                .map(|(k, c)| {
+                    json!({"class": class_name(k), "platform": c.platform.to_string(),
+                           "facts": c.facts, "nodes": class_nodes(ctx, k, usize::MAX).0})
+                })
+                .collect();
+            out.write_all(b",\n\"classes\": ")?;
+            write_json(out, &classes)?;
+            out.write_all(b",\n\"images\": [")?;
+        } else {
+            out.write_all(b",\n\"results\": [")?;
+        }
+        Ok(())
+    }
+
+    fn image(
+        &mut self,
+        ctx: &Ctx<'_>,
+        i: usize,
+        r: &ImageResult,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let img = &ctx.images[i];
+        if !ctx.per_pair {
+            let mut cells: Vec<Value> = r
+                .cells
+                .iter()
+                .enumerate()
+                .map(|(k, c)| cell_json(k, c))
+                .collect();
+            if let Some(first) = &r.first_match {
+                for (v, (k, f)) in cells.iter_mut().zip(first.iter().enumerate()) {
+                    v["first_match"] = cell_json(k, f);
+                }
+            }
+            let v = json!({
+                "image": img.source,
+                "pods": img.pods,
+                "origin": r.origin,
+                "index_digest": r.index_digest,
+                "pinned": r.pinned.map(Pinned::word),
+                "error": r.error.as_ref().map(|e| &e.1),
+                "cells": cells,
+            });
+            // Each element ends its line, so that a reader gets it whole
+            // as soon as it is written; the comma opens the next one.
+            out.write_all(if self.first { b"\n" } else { b"," })?;
+            self.first = false;
+            write_json(out, &v)?;
+            return out.write_all(b"\n");
+        }
+        // One row per node, written from the class's cell.
+        let firsts: Vec<Option<Value>> = (0..r.cells.len())
+            .map(|k| r.first_match.as_ref().map(|f| cell_json(k, &f[k])))
+            .collect();
+        for (n, node) in ctx.nodes.iter().enumerate() {
+            let k = ctx.fleet.class_of(n);
+            let c = &r.cells[k];
+            let mut v = json!({
+                "image": img.source,
+                "node": node.name,
+                "class": class_name(k),
+                "result": c.verdict.word(),
+                "build": (c.verdict == Verdict::Fit).then(|| c.build()),
+                "digest": c.digest,
+                "platform": c.platform,
+                "position": c.position,
+                "score": c.score,
+                "nested": c.hops.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "reasons": c.reasons,
+            });
+            if let Some(f) = &firsts[k] {
+                v["first_match"] = f.clone();
+            }
+            out.write_all(if self.first { b"\n" } else { b"," })?;
+            self.first = false;
+            write_json(out, &v)?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, ctx: &Ctx<'_>, t: &Tally, out: &mut dyn Write) -> std::io::Result<()> {
+        out.write_all(if self.first { b"\n]" } else { b"]" })?;
+        if ctx.per_pair {
+            let images: Vec<Value> = ctx
+                .images
+                .iter()
+                .zip(&t.heads)
+                .map(|(i, h)| {
+                    let (origin, digest, pinned, error) = h.clone().unwrap_or((None, None, None, None));
+                    json!({"image": i.source, "pods": i.pods, "origin": origin,
+                           "index_digest": digest, "pinned": pinned.map(Pinned::word), "error": error})
+                })
+                .collect();
+            out.write_all(b",\n\"images\": ")?;
+            write_json(out, &images)?;
+        }
+        let pods: Vec<Value> = pod_rows(ctx, t)
+            .iter()
+            .map(|p| {
                 json!({
-                    "image": i.source,
-                    "pods": i.pods,
-                    "origin": r.origin,
-                    "index_digest": r.index_digest,
-                    "error": r.error.as_ref().map(|e| &e.1),
+                    "pod": p.pod.key(),
+                    "container": p.container.name,
+                    "kind": p.container.kind.as_str(),
+                    "image": p.container.image,
+                    "node": p.pod.node_name,
+                    "class": p.class.map(class_name),
+                    "pinned_index": p.pinned_index,
+                    "gets": p.gets.map(|g| json!({"result": g.verdict.word(),
+                        "build": (g.verdict == Verdict::Fit).then(|| g.build.clone()), "digest": g.digest})),
+                    "image_id": p.container.image_id,
+                    "runs": p.runs,
+                    "compare": p.compare,
                 })
             })
             .collect();
-        let nodes: Vec<Value> = self
-            .nodes
-            .iter()
-            .map(|n| json!({"name": n.name, "platform": n.platform, "from": n.from}))
-            .collect();
-        let per_image: serde_json::Map<String, Value> = self
+        out.write_all(b",\n\"pods\": ")?;
+        write_json(out, &pods)?;
+        let per_image: serde_json::Map<String, Value> = ctx
             .images
             .iter()
-            .enumerate()
-            .map(|(i, img)| (img.source.clone(), self.per_image(i).json()))
+            .zip(&t.per_image)
+            .map(|(i, c)| (i.source.clone(), counts_json(c)))
             .collect();
-        let per_node: serde_json::Map<String, Value> = self
-            .nodes
+        let per_class: serde_json::Map<String, Value> = t
+            .per_class
             .iter()
             .enumerate()
-            .map(|(n, node)| (node.name.clone(), self.per_node(n).json()))
+            .map(|(k, c)| (class_name(k), counts_json(c)))
             .collect();
-        let t = self.total();
-        let summary = json!({
-                "images": self.images.len(),
-                "nodes": self.nodes.len(),
-                "pairs": t.fit + t.no_fit + t.error,
-                "fit": t.fit,
-                "no_fit": t.no_fit,
-                "error": t.error,
-                "per_image": per_image,
-                "per_node": per_node,
-                "exit_status": self.status(),
+        let mut summary = json!({
+            "images": ctx.images.len(),
+            "nodes": ctx.nodes.len(),
+            "classes": ctx.fleet.classes().len(),
+            "pairs": t.total.pairs(),
+            "fit": t.total.fit,
+            "no_fit": t.total.no_fit,
+            "error": t.total.error,
+            "per_image": per_image,
+            "per_class": per_class,
+            "exit_status": t.status(),
         });
-        // The pairs (images × nodes: 200,000 for a large fleet) are written
-        // straight from the report, not built as a JSON tree first.
-        let top = JsonReport {
-            images,
-            nodes,
-            results: Rows(self),
-            summary,
-        };
-        let mut out = Vec::new();
-        serde_json::to_writer_pretty(&mut out, &top).expect("JSON serializes");
-        out.push(b'\n');
-        String::from_utf8(out).expect("serde_json writes UTF-8")
+        if ctx.per_pair {
+            // Per node: its class's counts over the images.
+            let per_node: serde_json::Map<String, Value> = ctx
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(n, node)| {
+                    (
+                        node.name.clone(),
+                        counts_json(&t.per_class[ctx.fleet.class_of(n)]),
+                    )
+                })
+                .collect();
+            summary["per_node"] = Value::Object(per_node);
+        }
+        out.write_all(b",\n\"summary\": ")?;
+        write_json(out, &summary)?;
+        out.write_all(b"\n}\n")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// CSV.
+
+struct CsvOut;
+
+fn csv_row(out: &mut dyn Write, fields: &[String]) -> std::io::Result<()> {
+    let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+    out.write_all(row.join(",").as_bytes())?;
+    out.write_all(b"\n")
+}
+
+fn reasons_field(c: &Cell) -> String {
+    let mut reasons: Vec<String> = c.hops.iter().map(|h| format!("nested index {h}")).collect();
+    reasons.extend(c.reasons.iter().cloned());
+    reasons.join("; ")
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// The build in words, with the runtime's first match beside it for an
+/// image pinned to an index.
+fn build_field(c: &Cell, first: Option<&Cell>) -> String {
+    let mut b = c.build();
+    if let Some(f) = first {
+        b.push_str(&format!(
+            "; pinned, the runtime picks {} {}",
+            f.build(),
+            f.digest.as_deref().unwrap_or("")
+        ));
+    }
+    b
+}
+
+impl Render for CsvOut {
+    fn begin(&mut self, ctx: &Ctx<'_>, out: &mut dyn Write) -> std::io::Result<()> {
+        if ctx.per_pair {
+            out.write_all(
+                b"image,pods,node,node_platform,result,digest,platform,position,score,reasons,build\n",
+            )
+        } else {
+            out.write_all(
+                b"image,pods,class,class_platform,nodes,result,build,digest,platform,position,score,reasons\n",
+            )
+        }
     }
 
-    fn csv(&self) -> String {
-        let mut out = String::new();
-        out.push_str(
-            "image,pods,node,node_platform,result,digest,platform,position,score,reasons\n",
-        );
-        for (i, r) in self.images.iter().zip(self.results) {
-            let pods: Vec<&str> = i.pods.iter().map(String::as_str).collect();
-            for (n, c) in self.nodes.iter().zip(&r.cells) {
-                let mut reasons = c
-                    .hops
-                    .iter()
-                    .map(|h| format!("nested index {h}"))
-                    .collect::<Vec<_>>();
-                reasons.extend(c.reasons.iter().cloned());
-                let fields = [
-                    i.source.clone(),
-                    pods.join(" "),
-                    n.name.clone(),
-                    n.platform.clone(),
+    fn image(
+        &mut self,
+        ctx: &Ctx<'_>,
+        i: usize,
+        r: &ImageResult,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let img = &ctx.images[i];
+        let pods = img.pods.iter().cloned().collect::<Vec<_>>().join(" ");
+        let classes = ctx.fleet.classes();
+        if ctx.per_pair {
+            for (n, node) in ctx.nodes.iter().enumerate() {
+                let k = ctx.fleet.class_of(n);
+                let c = &r.cells[k];
+                csv_row(
+                    out,
+                    &[
+                        img.source.clone(),
+                        pods.clone(),
+                        node.name.clone(),
+                        classes[k].platform.to_string(),
+                        c.verdict.word().to_owned(),
+                        opt(c.digest.as_ref()),
+                        opt(c.platform.as_ref()),
+                        opt(c.position),
+                        opt(c.score),
+                        reasons_field(c),
+                        build_field(c, r.first_match.as_ref().map(|f| &f[k])),
+                    ],
+                )?;
+            }
+            return Ok(());
+        }
+        for (k, c) in r.cells.iter().enumerate() {
+            csv_row(
+                out,
+                &[
+                    img.source.clone(),
+                    pods.clone(),
+                    class_name(k),
+                    classes[k].platform.to_string(),
+                    class_nodes(ctx, k, usize::MAX).0.join(" "),
                     c.verdict.word().to_owned(),
-                    c.digest.clone().unwrap_or_default(),
-                    c.platform.clone().unwrap_or_default(),
-                    c.position.map(|p| p.to_string()).unwrap_or_default(),
-                    c.score.map(|p| p.to_string()).unwrap_or_default(),
-                    reasons.join("; "),
-                ];
-                let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-                out.push_str(&row.join(","));
-                out.push('\n');
-            }
+                    build_field(c, r.first_match.as_ref().map(|f| &f[k])),
+                    opt(c.digest.as_ref()),
+                    opt(c.platform.as_ref()),
+                    opt(c.position),
+                    opt(c.score),
+                    reasons_field(c),
+                ],
+            )?;
         }
-        out
+        Ok(())
     }
 
-    fn html(&self) -> String {
-        // Columns grouped by platform, in order of first appearance.
-        let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
-        for (n, node) in self.nodes.iter().enumerate() {
-            match groups.iter_mut().find(|(p, _)| *p == node.platform) {
-                Some((_, v)) => v.push(n),
-                None => groups.push((&node.platform, vec![n])),
+    /// With pods: a blank line, then a second table, one row a container.
+    fn end(&mut self, ctx: &Ctx<'_>, t: &Tally, out: &mut dyn Write) -> std::io::Result<()> {
+        let rows = pod_rows(ctx, t);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        out.write_all(
+            b"\npod,container,kind,image,node,class,pinned_index,gets,digest,image_id,compare\n",
+        )?;
+        for p in rows {
+            csv_row(
+                out,
+                &[
+                    p.pod.key(),
+                    p.container.name.clone(),
+                    p.container.kind.as_str().to_owned(),
+                    p.container.image.clone(),
+                    opt(p.pod.node_name.as_ref()),
+                    opt(p.class.map(class_name)),
+                    p.pinned_index.to_string(),
+                    opt(p.gets.map(|g| g.build.clone())),
+                    opt(p.gets.and_then(|g| g.digest.as_ref())),
+                    opt(p.container.image_id.as_ref()),
+                    p.compare.to_owned(),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// HTML.
+
+struct HtmlOut {
+    /// Class columns grouped by platform, in order of first appearance.
+    groups: Vec<(String, Vec<usize>)>,
+}
+
+impl HtmlOut {
+    fn new(ctx: &Ctx<'_>) -> HtmlOut {
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        for (k, c) in ctx.fleet.classes().iter().enumerate() {
+            let p = c.platform.to_string();
+            match groups.iter_mut().find(|(g, _)| *g == p) {
+                Some((_, v)) => v.push(k),
+                None => groups.push((p, vec![k])),
             }
         }
-        let order: Vec<usize> = groups.iter().flat_map(|(_, v)| v.iter().copied()).collect();
-        let t = self.total();
+        HtmlOut { groups }
+    }
+
+    fn order(&self) -> impl Iterator<Item = usize> + '_ {
+        self.groups.iter().flat_map(|(_, v)| v.iter().copied())
+    }
+}
+
+/// A cell's hover text: the pair, the digest and entry, the reasons.
+fn cell_title(ctx: &Ctx<'_>, img: &str, k: usize, c: &Cell) -> Vec<String> {
+    let class = &ctx.fleet.classes()[k];
+    let (shown, more) = class_nodes(ctx, k, SHOWN_NODES);
+    let mut why = vec![format!(
+        "{img} on {} ({}; {}: {})",
+        class_name(k),
+        class.platform,
+        plural(class.nodes.len(), "node", "nodes"),
+        names_raw(&shown, more)
+    )];
+    if let Some(d) = &c.digest {
+        why.push(format!(
+            "{d} (entry #{}, score {}{})",
+            c.position.unwrap_or(0),
+            c.score.unwrap_or(0),
+            c.platform
+                .as_ref()
+                .map(|p| format!(", {p}"))
+                .unwrap_or_default()
+        ));
+    }
+    why.extend(c.hops.iter().map(|x| format!("nested index {x}")));
+    why.extend(c.reasons.iter().cloned());
+    why
+}
+
+impl Render for HtmlOut {
+    fn begin(&mut self, ctx: &Ctx<'_>, out: &mut dyn Write) -> std::io::Result<()> {
         let mut h = String::new();
         h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>ocipick check</title>\n<style>\n");
         h.push_str(CSS);
         h.push_str("</style>\n</head>\n<body>\n<h1>ocipick check</h1>\n");
         h.push_str(&format!(
-            "<p class=\"summary\">{} images &times; {} nodes: <span class=\"fit\">{} fit</span>, <span class=\"nofit\">{} no fit</span>, <span class=\"error\">{} errors</span>. Hover over a cell for the reasons of its choice.</p>\n",
-            self.images.len(),
-            self.nodes.len(),
-            t.fit,
-            t.no_fit,
-            t.error
+            "<p class=\"summary\">{} images &times; {} nodes in {} classes (nodes with the same platform and facts). Hover over a cell for the digest and the reasons of its choice; the totals are at the end.</p>\n",
+            ctx.images.len(),
+            ctx.nodes.len(),
+            ctx.fleet.classes().len()
         ));
-        h.push_str("<table class=\"matrix\">\n<thead>\n<tr><th rowspan=\"2\" class=\"corner\">image \\ node</th>");
-        for (p, v) in &groups {
+        h.push_str("<table class=\"matrix\">\n<thead>\n<tr><th rowspan=\"2\" class=\"corner\">image \\ class</th>");
+        for (p, v) in &self.groups {
             h.push_str(&format!(
                 "<th colspan=\"{}\" class=\"group\">{}</th>",
                 v.len(),
@@ -1230,111 +1361,166 @@ impl Report<'_> {
             ));
         }
         h.push_str("</tr>\n<tr>");
-        for &n in &order {
-            let node = &self.nodes[n];
-            let c = self.per_node(n);
-            let title = format!(
-                "{} ({}, from {}): {} fit, {} no fit, {} errors; {} facts",
-                node.name,
-                node.platform,
-                node.from,
-                c.fit,
-                c.no_fit,
-                c.error,
-                node.facts.flatten().len()
+        for k in self.order() {
+            let c = &ctx.fleet.classes()[k];
+            let (shown, more) = class_nodes(ctx, k, usize::MAX);
+            let mut title = format!(
+                "{} ({}): {}: {}",
+                class_name(k),
+                c.platform,
+                plural(c.nodes.len(), "node", "nodes"),
+                names_raw(&shown, more)
             );
+            let facts = fleet::facts_words(&c.facts);
+            if !facts.is_empty() {
+                title.push_str(&format!("\nfacts: {}", facts.join(" ")));
+            }
             h.push_str(&format!(
-                "<th class=\"node\" title=\"{}\">{}</th>",
+                "<th class=\"node\" title=\"{}\">{} <small>{}</small></th>",
                 esc(&title),
-                esc(&node.name)
+                class_name(k),
+                esc(&plural(c.nodes.len(), "node", "nodes"))
             ));
         }
         h.push_str("</tr>\n</thead>\n<tbody>\n");
-        for (i, (img, r)) in self.images.iter().zip(self.results).enumerate() {
-            let c = self.per_image(i);
-            let mut title = format!(
-                "{}\nfits {} of {} nodes",
-                img.source,
-                c.fit,
-                self.nodes.len()
-            );
-            if let Some(d) = &r.index_digest {
-                title.push_str(&format!("\nindex {d}"));
-            }
-            if !img.pods.is_empty() {
-                title.push_str("\npods: ");
-                title.push_str(&img.pods.iter().cloned().collect::<Vec<_>>().join(", "));
-            }
-            h.push_str(&format!(
-                "<tr><th class=\"image\" title=\"{}\">{}</th>",
-                esc(&title),
-                esc(&img.source)
-            ));
-            for &n in &order {
-                let cell = &r.cells[n];
-                let class = match cell.verdict {
-                    Verdict::Fit => "fit",
-                    Verdict::NoFit => "nofit",
-                    Verdict::Error => "error",
-                };
-                let mut why = vec![format!(
-                    "{} on {} ({})",
-                    img.source, self.nodes[n].name, self.nodes[n].platform
-                )];
-                if let Some(d) = &cell.digest {
-                    why.push(format!(
-                        "{d} (entry #{}, score {}{})",
-                        cell.position.unwrap_or(0),
-                        cell.score.unwrap_or(0),
-                        cell.platform
-                            .as_ref()
-                            .map(|p| format!(", {p}"))
-                            .unwrap_or_default()
-                    ));
-                }
-                why.extend(cell.hops.iter().map(|x| format!("nested index {x}")));
-                why.extend(cell.reasons.iter().cloned());
-                h.push_str(&format!(
-                    "<td class=\"{class}\" title=\"{}\">{}</td>",
-                    esc(&why.join("\n")),
-                    esc(&cell_word(cell))
-                ));
-            }
-            h.push_str("</tr>\n");
+        out.write_all(h.as_bytes())
+    }
+
+    fn image(
+        &mut self,
+        ctx: &Ctx<'_>,
+        i: usize,
+        r: &ImageResult,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let img = &ctx.images[i];
+        let mut title = img.source.clone();
+        if let Some(d) = &r.index_digest {
+            title.push_str(&format!("\nindex {d}"));
         }
-        h.push_str("</tbody>\n</table>\n");
-        h.push_str("<p class=\"legend\"><span class=\"fit\">digest</span> the manifest the node gets &middot; <span class=\"nofit\">NO FIT</span> no entry runs there &middot; <span class=\"error\">ERROR</span> the index could not be read</p>\n");
-        h.push_str("<h2>Images</h2>\n<table class=\"list\">\n<tr><th>image</th><th>fit</th><th>no fit</th><th>errors</th><th>pods</th><th>notes</th></tr>\n");
-        for (i, (img, r)) in self.images.iter().zip(self.results).enumerate() {
-            let c = self.per_image(i);
-            let pods: Vec<&str> = img.pods.iter().map(String::as_str).collect();
-            let note = r.error.as_ref().map(|e| e.1.as_str()).unwrap_or("");
+        if r.pinned == Some(Pinned::Index) {
+            title.push_str("\npinned to an index digest: the runtime's first match applies, no mirror can change it");
+        }
+        if !img.pods.is_empty() {
+            title.push_str("\npods: ");
+            title.push_str(&img.pods.iter().cloned().collect::<Vec<_>>().join(", "));
+        }
+        if let Some((_, e)) = &r.error {
+            title.push_str(&format!("\n{e}"));
+        }
+        let mut h = format!(
+            "<tr><th class=\"image\" title=\"{}\">{}</th>",
+            esc(&title),
+            esc(&img.source)
+        );
+        for k in self.order() {
+            let cell = &r.cells[k];
+            let class = match cell.verdict {
+                Verdict::Fit => "fit",
+                Verdict::NoFit => "nofit",
+                Verdict::Error => "error",
+            };
+            let mut why = cell_title(ctx, &img.source, k, cell);
+            let mut text = cell.build();
+            if let Some(f) = r.first_match.as_ref().map(|f| &f[k]) {
+                why.push(format!(
+                    "pinned to an index digest: the runtime picks {} {}",
+                    f.build(),
+                    f.digest.as_deref().unwrap_or("")
+                ));
+                text.push_str(&format!(" (pinned: {})", f.build()));
+            }
             h.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                "<td class=\"{class}\" title=\"{}\">{}</td>",
+                esc(&why.join("\n")),
+                esc(&text)
+            ));
+        }
+        h.push_str("</tr>\n");
+        out.write_all(h.as_bytes())
+    }
+
+    fn end(&mut self, ctx: &Ctx<'_>, t: &Tally, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut h = String::new();
+        h.push_str("</tbody>\n</table>\n");
+        h.push_str("<p class=\"legend\"><span class=\"fit\">#2 amd64/v3 cuda=12.4</span> the entry the class gets (position, platform, what decided it) &middot; <span class=\"nofit\">NO FIT</span> no entry runs there &middot; <span class=\"error\">ERROR</span> the index could not be read</p>\n");
+        h.push_str(&format!(
+            "<p class=\"summary\">{} pairs: <span class=\"fit\">{} fit</span>, <span class=\"nofit\">{} no fit</span>, <span class=\"error\">{} errors</span>.</p>\n",
+            t.total.pairs(),
+            t.total.fit,
+            t.total.no_fit,
+            t.total.error
+        ));
+        h.push_str("<h2>Classes</h2>\n<table class=\"list\">\n<tr><th>class</th><th>platform</th><th>facts</th><th>nodes</th><th>fit</th><th>no fit</th><th>errors</th></tr>\n");
+        for k in self.order() {
+            let c = &ctx.fleet.classes()[k];
+            let n = &t.per_class[k];
+            let names = class_nodes(ctx, k, usize::MAX).0.join(", ");
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                class_name(k),
+                esc(&c.platform.to_string()),
+                esc(&fleet::facts_words(&c.facts).join(" ")),
+                esc(&names),
+                n.fit,
+                n.no_fit,
+                n.error
+            ));
+        }
+        h.push_str("</table>\n<h2>Images</h2>\n<table class=\"list\">\n<tr><th>image</th><th>fit</th><th>no fit</th><th>errors</th><th>pods</th></tr>\n");
+        for (img, c) in ctx.images.iter().zip(&t.per_image) {
+            let pods: Vec<&str> = img.pods.iter().map(String::as_str).collect();
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                 esc(&img.source),
                 c.fit,
                 c.no_fit,
                 c.error,
-                esc(&pods.join(", ")),
-                esc(note)
+                esc(&pods.join(", "))
             ));
         }
-        h.push_str("</table>\n<h2>Nodes</h2>\n<table class=\"list\">\n<tr><th>node</th><th>platform</th><th>from</th><th>fit</th><th>no fit</th><th>errors</th></tr>\n");
-        for &n in &order {
-            let node = &self.nodes[n];
-            let c = self.per_node(n);
-            h.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                esc(&node.name),
-                esc(&node.platform),
-                node.from,
-                c.fit,
-                c.no_fit,
-                c.error
-            ));
+        h.push_str("</table>\n");
+        let rows = pod_rows(ctx, t);
+        if !rows.is_empty() {
+            h.push_str("<h2>Pods</h2>\n<table class=\"list\">\n<tr><th>pod</th><th>container</th><th>image</th><th>node</th><th>gets</th><th>runs today</th></tr>\n");
+            for p in rows {
+                let node = match (&p.pod.node_name, p.class) {
+                    (None, _) => "not scheduled".to_owned(),
+                    (Some(n), None) => format!("{n} (not in the inventory)"),
+                    (Some(n), Some(k)) => format!("{n} ({})", class_name(k)),
+                };
+                let gets = p.gets.map_or(String::new(), |g| {
+                    let mut s = g.build.clone();
+                    if p.pinned_index {
+                        s.push_str(" (pinned to an index: first match)");
+                    }
+                    s
+                });
+                let gets_title = p
+                    .gets
+                    .and_then(|g| g.digest.as_ref())
+                    .map(|d| format!(" title=\"{}\"", esc(d)))
+                    .unwrap_or_default();
+                let runs = match p.runs {
+                    Some(r) => format!("{r} ({})", p.compare),
+                    None => "not reported".to_owned(),
+                };
+                h.push_str(&format!(
+                    "<tr><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td{}>{}</td><td>{}</td></tr>\n",
+                    esc(&p.pod.key()),
+                    esc(&p.container.name),
+                    p.container.kind.as_str(),
+                    esc(&p.container.image),
+                    esc(&node),
+                    gets_title,
+                    esc(&gets),
+                    esc(&runs)
+                ));
+            }
+            h.push_str("</table>\n");
         }
-        h.push_str("</table>\n<p class=\"foot\">Made by ocipick check. Selection hooks are not run by check.</p>\n</body>\n</html>\n");
-        h
+        h.push_str("<p class=\"foot\">Made by ocipick check. Selection hooks are not run by check.</p>\n</body>\n</html>\n");
+        out.write_all(h.as_bytes())
     }
 }
 
@@ -1351,12 +1537,6 @@ th,td{border:1px solid #bbb;padding:.25em .5em;text-align:left}
 .legend span,.summary span{padding:0 .3em}
 .foot{color:#777;font-size:.9em}
 ";
-
-fn trim_end(s: &mut String) {
-    while s.ends_with(' ') {
-        s.pop();
-    }
-}
 
 /// HTML-escapes text for element content and quoted attribute values;
 /// newlines become `&#10;` so titles keep their lines.
@@ -1436,71 +1616,18 @@ mod tests {
         assert_eq!(csv_field("\u{1b}[31m"), "\"\u{1b}[31m\"");
     }
 
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
     #[test]
-    fn nfd_labels_become_facts() {
-        let f = facts_from_labels(&labels(&[
-            ("feature.node.kubernetes.io/cpu-cpuid.AVX2", "true"),
-            ("feature.node.kubernetes.io/cpu-cpuid.AVX", "true"),
-            ("feature.node.kubernetes.io/kernel-version.full", "6.1.0"),
-            ("feature.node.kubernetes.io/system-os_release.ID", "ubuntu"),
-            (
-                "feature.node.kubernetes.io/system-os_release.VERSION_ID.major",
-                "22",
-            ),
-            ("feature.node.kubernetes.io/pci-0300_10de.present", "true"),
-            (
-                "feature.node.kubernetes.io/cpu-hardware_multithreading",
-                "true",
-            ),
-            ("nvidia.com/cuda.driver.major", "550"),
-            ("nvidia.com/cuda.driver.minor", "90"),
-            ("nvidia.com/cuda.driver.rev", "07"),
-            ("kubernetes.io/hostname", "n1"),
-        ]));
-        let flat = f.flatten();
-        let one = |k: &str| flat.get(k).and_then(|s| s.iter().next()).cloned();
-        assert!(flat["cpu.cpuid"].contains("AVX2"));
-        assert_eq!(one("kernel.version.full").as_deref(), Some("6.1.0"));
-        assert_eq!(one("system.osrelease.ID").as_deref(), Some("ubuntu"));
+    fn image_id_digests() {
+        let d = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
         assert_eq!(
-            one("system.osrelease.VERSION_ID.major").as_deref(),
-            Some("22")
+            image_id_digest(&format!("docker.io/library/x@{d}")),
+            Some(d)
         );
-        assert_eq!(one("pci.device.vendor").as_deref(), Some("10de"));
-        assert_eq!(one("pci.device.class").as_deref(), Some("0300"));
-        assert_eq!(one("cpu.hardware_multithreading").as_deref(), Some("true"));
-        assert_eq!(one("nvidia.driver.version").as_deref(), Some("550.90.07"));
         assert_eq!(
-            one("kubernetes.label.kubernetes.io/hostname").as_deref(),
-            Some("n1")
+            image_id_digest(&format!("docker-pullable://x@{d}")),
+            Some(d)
         );
-        assert!(f.has_pci_vendor("10de"));
-    }
-
-    #[test]
-    fn levels_from_labels() {
-        let l = |flags: &[&str], from_labels| {
-            let mut f = Facts::default();
-            f.flags.insert(
-                "cpu.cpuid".into(),
-                flags.iter().map(|s| (*s).to_owned()).collect(),
-            );
-            x86_level(&f, from_labels)
-        };
-        // What NFD labels on an x86-64-v3 machine by default.
-        let v3 = ["AVX", "AVX2", "FMA3", "MOVBE", "OSXSAVE", "LAHF"];
-        assert_eq!(l(&v3, true), Some(3));
-        assert_eq!(l(&v3, false), Some(1), "facts files list every flag");
-        assert_eq!(l(&["LAHF", "AVX"], true), Some(2));
-        assert_eq!(l(&[], true), None);
-        assert_eq!(amd64(Some(1)), "linux/amd64");
-        assert_eq!(amd64(Some(3)), "linux/amd64/v3");
+        assert_eq!(image_id_digest(d), Some(d));
+        assert_eq!(image_id_digest("x:1"), None);
     }
 }

@@ -39,6 +39,7 @@ use std::path::Path;
 
 mod facts;
 pub mod hooks;
+pub mod inventory;
 mod pci;
 
 pub use facts::Facts;

@@ -54,6 +54,7 @@ pub mod config;
 pub mod digest;
 pub mod duplicates;
 pub mod edit;
+pub mod fleet;
 pub mod index;
 pub mod lint;
 pub mod media_type;
