@@ -17,6 +17,7 @@
 
 use std::path::Path;
 
+pub mod admission;
 mod facts;
 pub mod inventory;
 mod pci;
