@@ -528,12 +528,13 @@ fn cut(s: String, n: usize) -> String {
     }
 }
 
-fn selector_words(sel: &BTreeMap<String, String>) -> String {
+/// `nodes matching nodeSelector {pool=arm}`, or `nodes (no nodeSelector)`.
+fn scope_words(sel: &BTreeMap<String, String>) -> String {
     if sel.is_empty() {
-        return "no nodeSelector".to_owned();
+        return "nodes (no nodeSelector)".to_owned();
     }
     let pairs: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!("nodeSelector {{{}}}", pairs.join(", "))
+    format!("nodes matching nodeSelector {{{}}}", pairs.join(", "))
 }
 
 fn names(inv: &Inventory, nodes: &[usize]) -> String {
@@ -577,7 +578,7 @@ pub fn decide(
         );
     }
     let candidates = inv.candidates(pod);
-    let sel = visible(&selector_words(&pod.node_selector));
+    let sel = visible(&scope_words(&pod.node_selector));
     let bound = pod
         .node_name
         .as_deref()
@@ -598,7 +599,7 @@ pub fn decide(
         let shown = visible(image);
         if candidates.is_empty() {
             let why = format!(
-                "no node of the inventory ({} nodes) matches {sel}{bound}",
+                "none of the inventory's {} nodes is among the {sel}{bound}",
                 inv.nodes.len()
             );
             unknown(&mut d, &mut refusals, &shown, why);
@@ -661,7 +662,7 @@ pub fn decide(
         };
         if fit == 0 {
             let msg = format!(
-                "image {shown}{pin_note}: no entry fits any of the {} nodes matching {sel}{bound}: {}",
+                "image {shown}{pin_note}: no entry fits any of the {} {sel}{bound}: {}",
                 candidates.len(),
                 explain(&misses)
             );
@@ -670,7 +671,7 @@ pub fn decide(
         } else {
             if !misses.is_empty() {
                 d.warnings.push(format!(
-                    "ocipick: image {shown} fits {fit} of the {} nodes matching {sel}{bound}; not {}",
+                    "ocipick: image {shown} fits {fit} of the {} {sel}{bound}; not {}",
                     candidates.len(),
                     explain(&misses)
                 ));
@@ -919,7 +920,7 @@ mod tests {
         let d = decide(&r, &inv, &fetched, OnError::Deny);
         assert_eq!(d.images[0].1, ImageOutcome::Fits { fit: 2, of: 4 });
         assert!(
-            d.warnings[0].contains("matching no nodeSelector; not arm-1, arm-2 (linux/arm64)"),
+            d.warnings[0].contains("(no nodeSelector); not arm-1, arm-2 (linux/arm64)"),
             "{:?}",
             d.warnings
         );
@@ -954,7 +955,7 @@ mod tests {
         assert!(d.allowed);
         assert!(
             d.warnings[0]
-                .contains("no node of the inventory (4 nodes) matches nodeSelector {pool=nowhere}"),
+                .contains("none of the inventory's 4 nodes is among the nodes matching nodeSelector {pool=nowhere}"),
             "{:?}",
             d.warnings
         );
