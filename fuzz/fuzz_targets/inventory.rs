@@ -4,8 +4,8 @@
 //! file (`Facts::from_nfd_json`, then `inventory::node_from_facts`); the
 //! first byte chooses which, the rest is the document.
 //!
-//! Asserted: no panic; every node has a non-empty platform with a `/`, and
-//! matches a selector made of its own labels; a kubectl node's facts hold
+//! Asserted: no panic; every kubectl node has an `OS/ARCH` platform, and
+//! every node matches a selector made of its own labels; a kubectl node's facts hold
 //! every label as `kubernetes.label.KEY`; every container's image is
 //! trimmed, and a pinned digest is a suffix of it; node classes
 //! (`ocipick::fleet::Fleet`) cover every node exactly once.
@@ -17,9 +17,12 @@ use ocipick_host::inventory;
 
 fn check_nodes(nodes: &[inventory::Node]) {
     for n in nodes {
-        assert!(n.platform.contains('/'), "{:?}", n.platform);
         assert!(n.matches_selector(&n.labels));
+        // A facts file's platform is taken as the file spells it (the
+        // caller parses it, with a clear error); a kubectl node's is
+        // always OS/ARCH.
         if n.from == inventory::NodeSource::Kubectl {
+            assert!(n.platform.contains('/'), "{:?}", n.platform);
             let flat = n.facts.flatten();
             for (k, v) in &n.labels {
                 let key = format!("kubernetes.label.{k}");

@@ -375,7 +375,7 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
             "no images to check: give SOURCE arguments, --images FILE or --pods FILE".into(),
         ));
     }
-    let nodes = collect_nodes(args)?;
+    let mut nodes = collect_nodes(args)?;
     if nodes.is_empty() {
         return Err(Failure::Invalid(
             "no nodes to check for: give --node FILE|DIR or --nodes FILE".into(),
@@ -428,6 +428,12 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
     let facts: Vec<ocipick::rules::HostFacts> = nodes.iter().map(|n| n.facts.flatten()).collect();
     let fleet = Fleet::new(&template, targets.into_iter().zip(&facts));
     drop(facts);
+    // The classes hold what the choice needs; the report needs only the
+    // nodes' names, platforms and sources.
+    for n in &mut nodes {
+        n.labels = BTreeMap::new();
+        n.facts = ocipick_host::Facts::default();
+    }
 
     let ctx = Ctx {
         images: &images,
@@ -499,7 +505,9 @@ fn stream(
             while let Some(res) = pending.remove(&turn) {
                 tally.add(ctx, turn, &res);
                 if result.is_ok() {
-                    result = r.image(ctx, turn, &res, out);
+                    // Each image reaches the reader as soon as it is
+                    // judged (and those before it are).
+                    result = r.image(ctx, turn, &res, out).and_then(|_| out.flush());
                     if result.is_err() {
                         stop.store(true, Ordering::Relaxed);
                     }
@@ -747,6 +755,16 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 fn names_line(v: &[&str], more: usize) -> String {
     let mut s = v.iter().map(|n| visible(n)).collect::<Vec<_>>().join(", ");
+    if more > 0 {
+        s.push_str(&format!(" and {more} more"));
+    }
+    s
+}
+
+/// [`names_line`] unescaped, for the renderers that escape as they write
+/// (HTML).
+fn names_raw(v: &[&str], more: usize) -> String {
+    let mut s = v.join(", ");
     if more > 0 {
         s.push_str(&format!(" and {more} more"));
     }
@@ -1009,9 +1027,12 @@ impl Render for JsonOut {
                 "error": r.error.as_ref().map(|e| &e.1),
                 "cells": cells,
             });
-            out.write_all(if self.first { b"\n" } else { b",\n" })?;
+            // Each element ends its line, so that a reader gets it whole
+            // as soon as it is written; the comma opens the next one.
+            out.write_all(if self.first { b"\n" } else { b"," })?;
             self.first = false;
-            return write_json(out, &v);
+            write_json(out, &v)?;
+            return out.write_all(b"\n");
         }
         // One row per node, written from the class's cell.
         let firsts: Vec<Option<Value>> = (0..r.cells.len())
@@ -1036,15 +1057,16 @@ impl Render for JsonOut {
             if let Some(f) = &firsts[k] {
                 v["first_match"] = f.clone();
             }
-            out.write_all(if self.first { b"\n" } else { b",\n" })?;
+            out.write_all(if self.first { b"\n" } else { b"," })?;
             self.first = false;
             write_json(out, &v)?;
+            out.write_all(b"\n")?;
         }
         Ok(())
     }
 
     fn end(&mut self, ctx: &Ctx<'_>, t: &Tally, out: &mut dyn Write) -> std::io::Result<()> {
-        out.write_all(b"\n]")?;
+        out.write_all(if self.first { b"\n]" } else { b"]" })?;
         if ctx.per_pair {
             let images: Vec<Value> = ctx
                 .images
@@ -1294,7 +1316,7 @@ fn cell_title(ctx: &Ctx<'_>, img: &str, k: usize, c: &Cell) -> Vec<String> {
         class_name(k),
         class.platform,
         plural(class.nodes.len(), "node", "nodes"),
-        names_line(&shown, more)
+        names_raw(&shown, more)
     )];
     if let Some(d) = &c.digest {
         why.push(format!(
@@ -1341,7 +1363,7 @@ impl Render for HtmlOut {
                 class_name(k),
                 c.platform,
                 plural(c.nodes.len(), "node", "nodes"),
-                names_line(&shown, more)
+                names_raw(&shown, more)
             );
             let facts = fleet::facts_words(&c.facts);
             if !facts.is_empty() {
@@ -1468,19 +1490,23 @@ impl Render for HtmlOut {
                     }
                     s
                 });
-                let gets_title = p.gets.and_then(|g| g.digest.clone()).unwrap_or_default();
+                let gets_title = p
+                    .gets
+                    .and_then(|g| g.digest.as_ref())
+                    .map(|d| format!(" title=\"{}\"", esc(d)))
+                    .unwrap_or_default();
                 let runs = match p.runs {
                     Some(r) => format!("{r} ({})", p.compare),
                     None => "not reported".to_owned(),
                 };
                 h.push_str(&format!(
-                    "<tr><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td title=\"{}\">{}</td><td>{}</td></tr>\n",
+                    "<tr><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td{}>{}</td><td>{}</td></tr>\n",
                     esc(&p.pod.key()),
                     esc(&p.container.name),
                     p.container.kind.as_str(),
                     esc(&p.container.image),
                     esc(&node),
-                    esc(&gets_title),
+                    gets_title,
                     esc(&gets),
                     esc(&runs)
                 ));

@@ -69,7 +69,15 @@ fn result<'v>(v: &'v Value, image: &str, node: &str) -> &'v Value {
 #[test]
 fn pods_and_kubectl_nodes_json() {
     let r = check(&[
-        "--config", CONFIG, "--pods", PODS, "--nodes", NODES, "-o", "json",
+        "--config",
+        CONFIG,
+        "--pods",
+        PODS,
+        "--nodes",
+        NODES,
+        "-o",
+        "json",
+        "--per-pair",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = r.json();
@@ -155,6 +163,7 @@ fn agrees_with_select_for_facts_files() {
         "examples/nodes",
         "-o",
         "json",
+        "--per-pair",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = r.json();
@@ -197,42 +206,47 @@ fn text_matrix_and_no_fit_exit() {
         "a pair without fit gates: {}{}",
         r.stdout, r.stderr
     );
-    let lines: Vec<&str> = r.stdout.lines().collect();
-    let header: Vec<&str> = lines[0].split_whitespace().collect();
-    assert_eq!(header, ["IMAGE", "s390x", "amd-avx2", "arm-1", "gpu-1"]);
-    let platforms: Vec<&str> = lines[1].split_whitespace().collect();
-    assert_eq!(
-        platforms,
-        [
-            "linux/s390x",
-            "linux/amd64/v3",
-            "linux/arm64",
-            "linux/amd64/v3"
-        ]
-    );
-    let row = |image: &str| -> Vec<String> {
-        let l = lines.iter().find(|l| l.starts_with(image)).unwrap();
-        let rest = l[image.len()..].trim();
-        rest.split("  ")
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
+    // Node classes first: without rules, the two amd64/v3 nodes are one
+    // class; then one block an image, a line a class.
+    let out = &r.stdout;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "4 nodes in 3 classes:", "{out}");
+    assert_eq!(lines[1], "  c1 linux/s390x: s390x");
+    assert_eq!(lines[2], "  c2 linux/amd64/v3: amd-avx2, gpu-1");
+    assert_eq!(lines[3], "  c3 linux/arm64: arm-1");
+    let block = |image: &str| -> Vec<String> {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(image))
+            .unwrap_or_else(|| panic!("no block for {image}:\n{out}"));
+        lines[at + 1..at + 4]
+            .iter()
+            .map(|l| l.to_string())
             .collect()
     };
+    // Each cell names the build in words, with its digest beside it.
     assert_eq!(
-        row("testdata/examples/gpu-index.json"),
-        ["NO FIT", "e692418e4cba", "8a5b4c4e1c1a", "e692418e4cba"]
+        block("testdata/examples/gpu-index.json")[1..],
+        [
+            format!("  c2  #0 amd64 first match  {GPU_PLAIN}"),
+            format!("  c3  #2 arm64/v8 first match  {GPU_ARM}"),
+        ]
     );
     assert_eq!(
-        row("examples/cuda-index.json"),
-        ["NO FIT", "333333333333", "aaaaaaaaaaaa", "333333333333"]
+        block("examples/cuda-index.json")[1..],
+        [
+            format!("  c2  #1 amd64/v3 first match  {CUDA_V3}"),
+            format!("  c3  #3 arm64 first match  {CUDA_ARM}"),
+        ]
     );
-    assert!(r.stdout.contains("no fit on s390x"), "{}", r.stdout);
+    assert!(block("examples/cuda-index.json")[0]
+        .starts_with("  c1  NO FIT: no manifest for linux/s390x"));
     assert!(r
         .stdout
-        .contains("used by 3 pods: ml/trainer, shop/web-1, shop/web-2"));
-    assert!(r.stdout.contains("s390x (linux/s390x): 0 of 2 images fit"));
-    assert!(r.stdout.contains("8 pairs: 6 fit, 2 no fit, 0 errors"));
+        .contains("examples/cuda-index.json (used by 3 pods: ml/trainer, shop/web-1, shop/web-2)"));
+    assert!(out.contains("  c1 (linux/s390x, 1 node): 0 of 2 images fit; no fit for testdata/examples/gpu-index.json, examples/cuda-index.json"), "{out}");
+    assert!(out.contains("  c2 (linux/amd64/v3, 2 nodes): 2 of 2 images fit"));
+    assert!(out.ends_with("8 pairs (2 images × 4 nodes): 6 fit, 2 no fit, 0 errors\n"));
     // The reason names what the index offers.
     let j = check(&[
         "--no-config",
@@ -244,7 +258,7 @@ fn text_matrix_and_no_fit_exit() {
     ]);
     assert_eq!(j.code, 1);
     let v = j.json();
-    let c = &v["results"][0];
+    let c = &v["images"][0]["cells"][0];
     assert_eq!(c["result"], "no fit");
     assert!(c["digest"].is_null());
     assert!(
@@ -288,15 +302,29 @@ fn images_file_dedups_and_skips_comments() {
 #[test]
 fn csv_rows_are_quoted() {
     let r = check(&[
-        "--config", CONFIG, "--pods", PODS, "--nodes", NODES, "-o", "csv",
+        "--config",
+        CONFIG,
+        "--pods",
+        PODS,
+        "--nodes",
+        NODES,
+        "-o",
+        "csv",
+        "--per-pair",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let lines: Vec<&str> = r.stdout.lines().collect();
+    let (pairs, pods) = r.stdout.split_once("\n\n").expect("a pods table");
+    let lines: Vec<&str> = pairs.lines().collect();
     assert_eq!(
         lines[0],
-        "image,pods,node,node_platform,result,digest,platform,position,score,reasons"
+        "image,pods,node,node_platform,result,digest,platform,position,score,reasons,build"
     );
     assert_eq!(lines.len(), 7, "a header and one row a pair");
+    assert_eq!(
+        pods.lines().count(),
+        1 + 5,
+        "a header and a row a container"
+    );
     // Reasons hold commas and quotes (the rule quotes the annotation), so
     // the field is quoted and its quotes doubled.
     let gpu = lines
@@ -304,7 +332,7 @@ fn csv_rows_are_quoted() {
         .find(|l| l.starts_with("examples/cuda-index.json,") && l.contains(",gpu-1,"))
         .unwrap();
     assert!(gpu.contains(CUDA_GPU));
-    assert!(gpu.ends_with('"'), "{gpu}");
+    assert!(gpu.ends_with(",#2 amd64/v3 cuda.version=12.4"), "{gpu}");
     assert!(gpu.contains("\"\"avx2,fma,bmi2\"\""), "{gpu}");
     // Pods are one field, space-separated.
     assert!(
@@ -323,6 +351,7 @@ fn csv_rows_are_quoted() {
         NODES,
         "-o",
         "csv",
+        "--per-pair",
     ]);
     assert!(h.stdout.contains("\"avx2,<script>"), "{}", h.stdout);
     assert!(
@@ -404,6 +433,7 @@ fn registry_failure_marks_the_row_and_exits_3() {
         NODES,
         "-o",
         "json",
+        "--per-pair",
     ]);
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
     let v = r.json();
@@ -482,7 +512,11 @@ const HOSTILE_IMAGES: [&str; 3] = [
 const HOSTILE_ANNOTATION: &str = "AVX2,\u{1b}[31mred\u{1b}[0m,line\nbreak,=HYPERLINK(\"http://evil.example/\"),\"><script>alert(3)</script>";
 
 fn hostile(output: &str) -> Run {
-    let r = check(&[
+    hostile_with(output, &[])
+}
+
+fn hostile_with(output: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
         "--config",
         CONFIG,
         "--pods",
@@ -491,7 +525,9 @@ fn hostile(output: &str) -> Run {
         HOSTILE_NODES,
         "-o",
         output,
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let r = check(&args);
     // Two images cannot be read (exit 2); the other fits no node.
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     r
@@ -523,16 +559,22 @@ fn text_shows_control_characters_escaped() {
     ] {
         assert!(out.contains(shown), "{shown} not in\n{out}");
     }
-    // No line is forged: 2 header lines, 3 image rows, a blank line,
-    // "images:" and 3 lines, "nodes:" and 5 lines, the totals.
+    // No line is forged: the classes (a header and 2 lines), three image
+    // blocks (a blank line, the image, one line per class or one error
+    // line), the pods (a blank line, a header, 3 lines), the classes
+    // summary (a blank line, a header, 2 lines) and the totals.
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 2 + 3 + 1 + 1 + 3 + 1 + 5 + 1, "{out}");
-    assert_eq!(lines[0].split("  ").filter(|s| !s.is_empty()).count(), 6);
+    assert_eq!(
+        lines.len(),
+        3 + (2 + 2) + (2 + 1) + (2 + 1) + (2 + 3) + (2 + 2) + 1,
+        "{out}"
+    );
+    assert_eq!(lines[0], "5 nodes in 2 classes:");
     let forged: Vec<&&str> = lines.iter().filter(|l| l.starts_with("forged")).collect();
     assert!(forged.is_empty(), "{forged:?}");
     assert_eq!(
         lines[lines.len() - 1],
-        "15 pairs: 0 fit, 5 no fit, 10 errors"
+        "15 pairs (3 images × 5 nodes): 0 fit, 5 no fit, 10 errors"
     );
 }
 
@@ -585,11 +627,18 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn csv_neutralizes_formulas_and_quotes_hostile_names() {
-    let r = hostile("csv");
-    let rows = parse_csv(&r.stdout);
+    let r = hostile_with("csv", &["--per-pair"]);
+    let (pairs, pods) = r.stdout.split_once("\n\n").expect("a pods table");
+    let rows = parse_csv(&format!("{pairs}\n"));
     assert_eq!(rows.len(), 1 + 3 * 5, "{}", r.stdout);
-    for row in &rows {
-        assert_eq!(row.len(), 10, "{row:?}");
+    let pod_rows = parse_csv(pods);
+    assert_eq!(pod_rows.len(), 1 + 3, "{pods}");
+    for row in rows
+        .iter()
+        .chain(&pod_rows)
+        .chain(&parse_csv(&hostile("csv").stdout.replace("\n\n", "\n")))
+    {
+        assert!(row.len() == 11 || row.len() == 12, "{row:?}");
         for f in row {
             let formula = f.starts_with(['=', '+', '-', '@', '\t', '\r'])
                 && !(f.starts_with('-') && f[1..].bytes().all(|b| b.is_ascii_digit()));
@@ -643,7 +692,7 @@ fn csv_neutralizes_formulas_and_quotes_hostile_names() {
 
 #[test]
 fn json_escapes_hostile_strings() {
-    let r = hostile("json");
+    let r = hostile_with("json", &["--per-pair"]);
     // serde_json escapes every control character; the pretty-printer's
     // line breaks are the only raw ones.
     assert_eq!(raw_controls(&r.stdout, &['\n']), [] as [char; 0]);
@@ -685,17 +734,21 @@ fn html_escapes_hostile_strings() {
     assert!(!lower.contains("<script"), "{h}");
     // The node name's quote does not end the title attribute it is in.
     assert!(!h.contains("\"\"><"), "an attribute broken out of: {h}");
-    // Node names in the header (text and title attribute), escaped.
-    assert!(h.contains(">&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;</th>"));
-    assert!(h.contains("title=\"&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt; (linux/amd64"));
-    assert!(h.contains(">red&#27;[31mnode&#27;[0m</th>"));
-    assert!(h.contains("two&#10;forged"));
+    // Node names in the class headers' titles and the classes table, escaped.
+    assert!(h.contains("<td>=HYPERLINK(&quot;http://evil.example/&quot;,&quot;click&quot;), two&#10;forged (linux/amd64): 9 of 9 images fit, &quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;, @SUM(1+1)*cmd|&#39; /C calc&#39;!A0</td>"), "{h}");
+    assert!(h.contains("title=\"c2 (linux/amd64): 4 nodes: =HYPERLINK(&quot;http://evil.example/&quot;,&quot;click&quot;), two&#10;forged"), "{h}");
+    assert!(
+        h.contains("title=\"c1 (linux/amd64): 1 node: red&#27;[31mnode&#27;[0m"),
+        "{h}"
+    );
+    assert!(h.contains("<td>red&#27;[31mnode&#27;[0m</td>"), "{h}");
     // The annotation value in the cells' titles, escaped.
     assert!(h.contains("lacks &#27;[31mred&#27;[0m, line&#10;break, =HYPERLINK(&quot;http://evil.example/&quot;), &quot;&gt;&lt;script&gt;alert(3)&lt;/script&gt;"), "{h}");
     // Pods and images.
     assert!(h.contains("default/title&#27;]0;pwned&#7;"));
     assert!(h.contains("testdata/check/&#27;[2Jwipe&#10;images:.json"));
-    assert_eq!(h.matches("<td class=\"").count(), 3 * 5, "every cell");
+    // Every image × class cell: 3 images, 2 classes.
+    assert_eq!(h.matches("<td class=\"").count(), 3 * 2, "every cell");
 }
 
 /// The errors that name a node (a bad platform, no platform labels) quote
@@ -733,4 +786,118 @@ fn node_errors_quote_hostile_names() {
         assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
         assert_eq!(r.stdout, "");
     }
+}
+
+/// The report streams: an image's part is on stdout as soon as it (and
+/// every image before it) is judged, while a later image is still
+/// loading. The later image is on a loopback server that accepts and never
+/// answers, so it can only end with its timeout.
+#[test]
+fn output_streams_while_later_images_load() {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Hold every connection open, silent.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming() {
+            held.push(c);
+        }
+    });
+    let silent = format!("127.0.0.1:{port}/slow/app:1");
+    for output in ["text", "json", "csv", "html"] {
+        let start = std::time::Instant::now();
+        let mut child = Command::new(BIN)
+            .args(["check", "--no-config", "--retries", "0", "--timeout", "4"])
+            .args(["--plain-http", &format!("127.0.0.1:{port}")])
+            .args([
+                "examples/cuda-index.json",
+                &silent,
+                "--nodes",
+                NODES,
+                "-o",
+                output,
+            ])
+            .current_dir(root())
+            .env_remove("OCIPICK_CONFIG")
+            .env(
+                "DOCKER_CONFIG",
+                root().join("testdata/check/no-docker-config"),
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        // The first image's part names its arm64 build's digest.
+        let seen = lines
+            .by_ref()
+            .map(|l| l.unwrap())
+            .find(|l| l.contains("aaaaaaaaaaaa"))
+            .unwrap_or_else(|| panic!("{output}: the first image never came"));
+        let at = start.elapsed();
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{output}: the run had already ended when the first image came"
+        );
+        assert!(
+            at < std::time::Duration::from_secs(3),
+            "{output}: the first image came after {at:?}: {seen}"
+        );
+        let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(3), "{output}: {rest:?}");
+        assert!(
+            start.elapsed() >= std::time::Duration::from_secs_f32(3.5),
+            "{output}: the slow image timed out early"
+        );
+    }
+}
+
+/// The build in words quotes an annotation value (here one with an escape
+/// sequence, a line break and a formula, chosen by `--prefer`): escaped in
+/// every format as the other untrusted strings are.
+#[test]
+fn build_words_escape_hostile_annotation_values() {
+    let run = |output: &str| {
+        let r = check(&[
+            "--no-config",
+            "--prefer",
+            "org.example.cpu.features:5",
+            "testdata/check/hostile-annotations.json",
+            "--nodes",
+            NODES,
+            "-o",
+            output,
+        ]);
+        assert_eq!(r.code, 1, "arm-1 has no fit: {}{}", r.stdout, r.stderr);
+        r
+    };
+    let want = "#0 amd64 cpu.features=AVX2,\u{1b}[31mred\u{1b}[0m,line\nbreak,=H…";
+    let j = run("json");
+    assert_eq!(raw_controls(&j.stdout, &['\n']), [] as [char; 0]);
+    assert_eq!(j.json()["images"][0]["cells"][0]["build"], want);
+    let t = run("text");
+    assert_eq!(
+        raw_controls(&t.stdout, &['\n']),
+        [] as [char; 0],
+        "{}",
+        t.stdout
+    );
+    assert!(
+        t.stdout.contains("  c1  #0 amd64 cpu.features=AVX2,\\u{1b}[31mred\\u{1b}[0m,line\\nbreak,=H…  sha256:5555"),
+        "{}",
+        t.stdout
+    );
+    let c = run("csv");
+    let rows = parse_csv(&c.stdout);
+    assert_eq!(rows[1][6], want, "the build field, quoted whole");
+    let h = run("html");
+    assert_eq!(raw_controls(&h.stdout, &['\n']), [] as [char; 0]);
+    assert!(
+        h.stdout
+            .contains(">#0 amd64 cpu.features=AVX2,&#27;[31mred&#27;[0m,line&#10;break,=H…</td>"),
+        "{}",
+        h.stdout
+    );
 }

@@ -33,6 +33,8 @@ struct Pushed {
     armonly_arm: String,
     gpu_plain: String,
     gpu_gpu: String,
+    /// The digest of the `gpu:v1` index.
+    gpu_index: String,
 }
 
 fn digest_of(d: &Value) -> String {
@@ -48,7 +50,7 @@ fn push_all(reg: &Registry) -> Pushed {
     reg.push_index("armonly", "v1", oci_index, std::slice::from_ref(&ar));
     let gp = reg.push_image("gpu", "gpu-plain", Some("linux/amd64"), &[], false);
     let gg = reg.push_gpu_image("gpu", "gpu-gpu", false);
-    reg.push_index("gpu", "v1", oci_index, &[gp.clone(), gg.clone()]);
+    let gpu_index = reg.push_index("gpu", "v1", oci_index, &[gp.clone(), gg.clone()]);
     let h = reg.host();
     Pushed {
         multi: format!("{h}/multi:v1"),
@@ -59,6 +61,7 @@ fn push_all(reg: &Registry) -> Pushed {
         armonly_arm: digest_of(&ar),
         gpu_plain: digest_of(&gp),
         gpu_gpu: digest_of(&gg),
+        gpu_index,
     }
 }
 
@@ -156,7 +159,7 @@ fn check_matrix_over_several_registry_images() {
     let dir = tempfile::tempdir().unwrap();
     let pods = write_json(dir.path(), "pods.json", &pods_json(&p));
 
-    let r = check(&reg, &pods, &["-o", "json"]);
+    let r = check(&reg, &pods, &["-o", "json", "--per-pair"]);
     // armonly has no fit on the amd64 nodes and gpu none on arm-1: exit 1.
     r.expect(1);
     let v = r.json();
@@ -253,7 +256,11 @@ fn check_matrix_over_several_registry_images() {
 
     // A preference for the GPU annotation moves both amd64 nodes to the
     // annotated entry; still one GET per image for this second run.
-    let r = check(&reg, &pods, &["-o", "json", "--prefer", GPU_KEY]);
+    let r = check(
+        &reg,
+        &pods,
+        &["-o", "json", "--per-pair", "--prefer", GPU_KEY],
+    );
     r.expect(1);
     let v = r.json();
     assert_eq!(result(&v, &p.gpu, "gpu-1")["digest"], json!(p.gpu_gpu));
@@ -278,6 +285,130 @@ fn check_exits_zero_when_every_pair_fits() {
     assert_eq!(v["summary"]["fit"], 3);
     assert_eq!(v["summary"]["exit_status"], 0);
     assert_eq!(manifest_gets(&reg), [("multi".to_owned(), 200)]);
+}
+
+/// The default JSON groups nodes into classes: the two amd64/v3 nodes of
+/// the fixture are one class, listed with both names, and each image has
+/// one cell per class, naming the build in words with its digest.
+#[test]
+fn compact_json_groups_nodes_by_class() {
+    let reg = Registry::anonymous();
+    let p = push_all(&reg);
+    let dir = tempfile::tempdir().unwrap();
+    let pods = write_json(dir.path(), "pods.json", &pods_json(&p));
+    let r = check(&reg, &pods, &["-o", "json", "--prefer", GPU_KEY]);
+    r.expect(1);
+    let v = r.json();
+    let classes = v["classes"].as_array().unwrap();
+    assert_eq!(classes.len(), 2, "{v:#}");
+    assert_eq!(classes[0]["platform"], "linux/amd64/v3");
+    assert_eq!(classes[0]["nodes"], json!(["amd-avx2", "gpu-1"]));
+    assert_eq!(classes[1]["platform"], "linux/arm64");
+    assert_eq!(classes[1]["nodes"], json!(["arm-1"]));
+    assert!(v.get("results").is_none(), "no per-pair results by default");
+    let gpu = &v["images"][2];
+    assert_eq!(gpu["image"], json!(p.gpu));
+    let cells = gpu["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2);
+    // The preference decided it: said in words, the digest beside.
+    assert_eq!(cells[0]["class"], "c1");
+    assert_eq!(cells[0]["build"], "#1 amd64 gpu=example-gpu-model");
+    assert_eq!(cells[0]["decided_by"], json!(["gpu=example-gpu-model"]));
+    assert_eq!(cells[0]["digest"], json!(p.gpu_gpu));
+    assert_eq!(cells[1]["result"], "no fit");
+    assert!(cells[1]["build"].is_null());
+    let multi = &v["images"][0]["cells"];
+    assert_eq!(multi[0]["build"], "#0 amd64 first match");
+    assert_eq!(multi[1]["build"], "#1 arm64 first match");
+    // Pairs are still counted per node.
+    assert_eq!(v["summary"]["pairs"], 9);
+    assert_eq!(v["summary"]["classes"], 2);
+    assert_eq!(v["summary"]["per_class"]["c1"]["fit"], 2);
+    assert_eq!(manifest_gets(&reg).len(), 3);
+}
+
+/// A pod pinned to an index digest gets the runtime's first match, not
+/// the policy's choice (no mirror can reorder content addressed by its
+/// digest); the pods section shows it next to what the pod's status says
+/// it runs, for init, app and ephemeral containers.
+#[test]
+fn pinned_index_digests_get_the_first_match() {
+    let reg = Registry::anonymous();
+    let p = push_all(&reg);
+    let o = p.gpu_index.clone();
+    assert!(o.starts_with("sha256:"), "{o}");
+    let pinned = format!("{}/gpu@{o}", reg.host());
+    let dir = tempfile::tempdir().unwrap();
+    let pods = json!({"kind": "List", "items": [
+        {"kind": "Pod", "metadata": {"name": "train", "namespace": "ml"},
+         "spec": {"nodeName": "gpu-1",
+                  "initContainers": [{"name": "init", "image": p.multi}],
+                  "containers": [{"name": "t", "image": pinned}],
+                  "ephemeralContainers": [{"name": "dbg", "image": p.gpu}]},
+         "status": {"containerStatuses": [{"name": "t", "imageID": format!("{}/gpu@{o}", reg.host())}],
+                    "initContainerStatuses": [{"name": "init", "imageID": format!("x@{}", p.multi_amd)}],
+                    "ephemeralContainerStatuses": [{"name": "dbg", "imageID": format!("x@{}", p.gpu_plain)}]}}]});
+    let pods = write_json(dir.path(), "pods.json", &pods);
+    let r = check(&reg, &pods, &["-o", "json", "--prefer", GPU_KEY]);
+    let v = r.json();
+    let img = v["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["image"] == json!(pinned))
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(img["pinned"], "index");
+    // The policy would pick the GPU build; pinned, the runtime picks #0.
+    let c1 = &img["cells"][0];
+    assert_eq!(c1["digest"], json!(p.gpu_gpu));
+    assert_eq!(c1["first_match"]["digest"], json!(p.gpu_plain));
+    assert_eq!(c1["first_match"]["build"], "#0 amd64 first match");
+    // The tag-addressed image is not pinned.
+    let tagged = v["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["image"] == json!(p.gpu))
+        .unwrap();
+    assert!(tagged["pinned"].is_null());
+    assert!(tagged["cells"][0].get("first_match").is_none());
+    let rows = v["pods"].as_array().unwrap();
+    let row = |c: &str| {
+        rows.iter()
+            .find(|r| r["container"] == c)
+            .unwrap_or_else(|| panic!("{c}: {rows:#?}"))
+    };
+    let t = row("t");
+    assert_eq!(t["pinned_index"], true);
+    assert_eq!(t["class"], "c1");
+    assert_eq!(t["gets"]["digest"], json!(p.gpu_plain));
+    assert_eq!(t["runs"], json!(o));
+    assert_eq!(t["compare"], "same index");
+    let init = row("init");
+    assert_eq!(init["kind"], "init");
+    assert_eq!(init["gets"]["digest"], json!(p.multi_amd));
+    assert_eq!(init["compare"], "same build");
+    let dbg = row("dbg");
+    assert_eq!(dbg["kind"], "ephemeral");
+    assert_eq!(dbg["pinned_index"], false);
+    // Not pinned: the policy's choice (the GPU build), not what runs.
+    assert_eq!(dbg["gets"]["digest"], json!(p.gpu_gpu));
+    assert_eq!(dbg["compare"], "differs");
+    // The same section in text, CSV and HTML.
+    let t = check(&reg, &pods, &["--prefer", GPU_KEY]);
+    assert!(t.stdout.contains("[pinned to an index digest: the runtime's first match applies, no mirror can change it]"), "{}", t.stdout);
+    assert!(t.stdout.contains(&format!("ml/train t (app) {pinned} on gpu-1 (c1): gets #0 amd64 first match {} (pinned to an index: first match); runs {o} (same index)", p.gpu_plain)), "{}", t.stdout);
+    assert!(
+        t.stdout.contains("ml/train dbg (ephemeral)"),
+        "{}",
+        t.stdout
+    );
+    let c = check(&reg, &pods, &["-o", "csv", "--prefer", GPU_KEY]);
+    assert!(c.stdout.contains(&format!("\nml/train,t,app,{pinned},gpu-1,c1,true,#0 amd64 first match,{},{}/gpu@{o},same index\n", p.gpu_plain, reg.host())), "{}", c.stdout);
+    let h = check(&reg, &pods, &["-o", "html", "--prefer", GPU_KEY]);
+    assert!(h.stdout.contains("<h2>Pods</h2>"));
+    assert!(h.stdout.contains("dbg (ephemeral)"));
+    assert!(h.stdout.contains("(same index)"));
 }
 
 // ---- the HTML report in headless Chromium ----
@@ -402,7 +533,7 @@ fn html_report_renders_every_cell_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let pods = write_json(dir.path(), "pods.json", &pods_json(&p));
 
-    let r = check(&reg, &pods, &["-o", "json"]);
+    let r = check(&reg, &pods, &["-o", "json", "--per-pair"]);
     r.expect(1);
     let v = r.json();
     let r = check(&reg, &pods, &["-o", "html"]);
@@ -419,14 +550,16 @@ fn html_report_renders_every_cell_in_headless_chromium() {
     );
     assert!(dom.contains("<table"), "no table rendered:\n{dom}");
 
-    // Every image × node cell is in the rendered matrix, with the verdict
-    // and digest the JSON output gives and its hover text naming the pair.
+    // Every image × class cell is in the rendered matrix (the two amd64/v3
+    // nodes are one class), with the verdict and digest the JSON output
+    // gives each node of the class and its hover text naming the pair.
     let cells = matrix_cells(&dom);
-    assert_eq!(cells.len(), 9, "cells rendered: {cells:#?}");
+    assert_eq!(cells.len(), 3 * 2, "cells rendered: {cells:#?}");
     for img in [&p.multi, &p.armonly, &p.gpu] {
         for node in NODES {
             let want = result(&v, img, node);
-            let prefix = format!("{img} on {node} (");
+            let class = want["class"].as_str().unwrap();
+            let prefix = format!("{img} on {class} (");
             let matching: Vec<_> = cells
                 .iter()
                 .filter(|(_, title, _)| title.starts_with(&prefix))
@@ -441,8 +574,8 @@ fn html_report_renders_every_cell_in_headless_chromium() {
                 "fit" => {
                     let d = want["digest"].as_str().unwrap();
                     assert_eq!(class, "fit");
-                    let hex = d.trim_start_matches("sha256:");
-                    assert!(text.contains(&hex[..12]), "{img} × {node}: {text}");
+                    // The build in words as text, the digest on hover.
+                    assert_eq!(text, want["build"].as_str().unwrap(), "{img} × {node}");
                     assert!(title.contains(d), "{img} × {node}: {title}");
                 }
                 "no fit" => {

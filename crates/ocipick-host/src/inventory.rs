@@ -852,4 +852,41 @@ mod tests {
         f.attr("cpu.x86_64", "level", "v3");
         assert_eq!(infer_platform(&f).as_deref(), Some("linux/amd64/v3"));
     }
+
+    /// Inputs the `inventory` fuzz target stopped on
+    /// (testdata/fuzz-regressions/inventory/, picked up automatically),
+    /// replayed through the same parsers: no panic, and what the target
+    /// asserts of kubectl nodes holds.
+    #[test]
+    fn fuzz_regressions() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/fuzz-regressions/inventory");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let bytes = std::fs::read(e.unwrap().path()).unwrap();
+            let Some((&which, doc)) = bytes.split_first() else {
+                continue;
+            };
+            n += 1;
+            match which % 3 {
+                0 => {
+                    for node in parse_nodes(doc).unwrap_or_default() {
+                        assert!(node.platform.contains('/'));
+                        assert!(node.matches_selector(&node.labels));
+                    }
+                }
+                1 => {
+                    let _ = parse_pods(doc);
+                }
+                _ => {
+                    if let Ok(v) = serde_json::from_slice::<Value>(doc) {
+                        if let Ok((f, p)) = Facts::from_nfd_json(&v) {
+                            let _ = node_from_facts("n", f, p);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(n > 0);
+    }
 }
