@@ -34,10 +34,12 @@ fn index() -> Arc<ocipick::Index<'static>> {
     static IDX: OnceLock<Arc<ocipick::Index<'static>>> = OnceLock::new();
     IDX.get_or_init(|| {
         Arc::new(
-            ocipick::Index::parse(br#"{"schemaVersion":2,"manifests":[
+            ocipick::Index::parse(
+                br#"{"schemaVersion":2,"manifests":[
               {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,
                "digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111",
-               "platform":{"architecture":"amd64","os":"linux"}}]}"#)
+               "platform":{"architecture":"amd64","os":"linux"}}]}"#,
+            )
             .unwrap()
             .into_owned(),
         )
@@ -52,7 +54,10 @@ fuzz_target!(|bytes: &[u8]| {
     let review = match Review::parse(body) {
         Ok(r) => r,
         Err(e) => {
-            assert_eq!(e == ReviewError::TooLarge, body.len() > admission::MAX_REVIEW_BYTES);
+            assert_eq!(
+                e == ReviewError::TooLarge,
+                body.len() > admission::MAX_REVIEW_BYTES
+            );
             assert!(matches!(e.http_status(), 400 | 413));
             return;
         }
@@ -68,14 +73,25 @@ fuzz_target!(|bytes: &[u8]| {
         };
         fetched.insert((*image).to_owned(), got);
     }
-    let on_error = if mode & 2 == 2 { OnError::Deny } else { OnError::Allow };
+    let on_error = if mode & 2 == 2 {
+        OnError::Deny
+    } else {
+        OnError::Allow
+    };
     let d = admission::decide(&review, inventory(), &fetched, on_error);
     let judged: Vec<&str> = d.images.iter().map(|(i, _)| i.as_str()).collect();
     assert_eq!(judged, images);
-    if d.images.iter().any(|(_, o)| matches!(o, ImageOutcome::NoFit(_))) {
+    if d.images
+        .iter()
+        .any(|(_, o)| matches!(o, ImageOutcome::NoFit(_)))
+    {
         assert!(!d.allowed);
     }
-    if on_error == OnError::Allow && d.images.iter().all(|(_, o)| !matches!(o, ImageOutcome::NoFit(_))) {
+    if on_error == OnError::Allow
+        && d.images
+            .iter()
+            .all(|(_, o)| !matches!(o, ImageOutcome::NoFit(_)))
+    {
         assert!(d.allowed);
     }
     assert_eq!(d.allowed, d.message.is_empty());

@@ -307,6 +307,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Byte
 }
 
 async fn serve(state: Arc<State>, listener: TcpListener, tls: TlsAcceptor) {
+    // Registered once, so that a signal between two accepts is not lost.
+    let stop = shutdown();
+    tokio::pin!(stop);
     loop {
         let (stream, _) = tokio::select! {
             a = listener.accept() => match a {
@@ -317,7 +320,7 @@ async fn serve(state: Arc<State>, listener: TcpListener, tls: TlsAcceptor) {
                     continue;
                 }
             },
-            _ = shutdown() => return,
+            _ = &mut stop => return,
         };
         let (state, tls) = (state.clone(), tls.clone());
         tokio::spawn(async move {

@@ -575,6 +575,23 @@ fn bad_requests_get_clear_errors_and_the_webhook_keeps_serving() {
             .any(|l| l.contains("\"b3c1b0a2-3f5d-4a47-9a11-7c1e8d1a6f10\": allowed")),
         "{logged:?}"
     );
+    // SIGTERM: it stops, exit 0.
+    let mut hook = hook;
+    let pid = hook.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = hook.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "still running after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
 }
 
 #[test]
