@@ -271,5 +271,19 @@ elif target == "mirror_state":
     write("docker-list", b"\x01" + b'{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[]}')
     write("manifest", b"\x01" + b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}')
     write("bad-name", b"\x00sha256-../x\n{}")
+elif target == "admission_review":
+    # The testdata AdmissionReviews (first byte: the target's mode bits),
+    # and pieces of them.
+    for f in sorted(glob.glob(os.path.join(td, "admission", "*.json"))):
+        with open(f, "rb") as fh:
+            data = fh.read().replace(b"REGISTRY", b"127.0.0.1:5000")
+        name = os.path.basename(f)
+        for mode in range(4):
+            write(f"{mode}-{name}", bytes([mode]) + data)
+        doc = json.loads(data)
+        doc["request"]["object"]["spec"]["nodeSelector"] = {"pool": "general"}
+        write(f"general-{name}", b"\x01" + json.dumps(doc).encode())
+        doc["request"]["kind"] = {"group": "apps", "version": "v1", "kind": "Deployment"}
+        write(f"other-{name}", b"\x00" + json.dumps(doc).encode())
 else:
     sys.exit(f"unknown target {target}")

@@ -37,6 +37,7 @@
 
 use std::path::Path;
 
+pub mod admission;
 mod facts;
 pub mod hooks;
 pub mod inventory;
