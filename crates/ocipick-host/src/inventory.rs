@@ -39,6 +39,50 @@
 //! assert_eq!(pods[0].containers[0].image, "registry.example/ml/train:1");
 //! # Ok::<(), ocipick_host::inventory::InventoryError>(())
 //! ```
+//!
+//! And with [`ocipick::fleet`], which build each of those nodes would get
+//! (an admission webhook's question: refuse the pod when some class has
+//! no fit):
+//!
+//! ```
+//! use ocipick::fleet::{self, Fleet, Template, Verdict};
+//! use ocipick_host::inventory;
+//!
+//! let nodes = inventory::nodes_from_kubectl(&serde_json::json!({"items": [
+//!   {"metadata": {"name": "gpu-1", "labels": {"kubernetes.io/os": "linux",
+//!     "kubernetes.io/arch": "amd64", "pool": "gpu"}}},
+//!   {"metadata": {"name": "arm-1", "labels": {"kubernetes.io/os": "linux",
+//!     "kubernetes.io/arch": "arm64", "pool": "gpu"}}},
+//!   {"metadata": {"name": "web-1", "labels": {"kubernetes.io/os": "linux",
+//!     "kubernetes.io/arch": "amd64", "pool": "web"}}}]}))?;
+//! let host = ocipick::Platform::new("linux", "amd64", None);
+//! let fleet = Fleet::new(
+//!     &Template::new(),
+//!     nodes.iter().map(|n| {
+//!         let target = ocipick::platform::spelling::parse(&n.platform, &host).unwrap();
+//!         (target, n.facts.flatten())
+//!     }),
+//! );
+//! let selector = [("pool".to_owned(), "gpu".to_owned())].into();
+//! let eligible = (0..nodes.len()).filter(|&i| nodes[i].matches_selector(&selector));
+//! let classes = fleet.classes_of(eligible);
+//! assert_eq!(classes.len(), 2, "amd64 and arm64");
+//!
+//! let index = ocipick::Index::parse(br#"{"schemaVersion":2,"manifests":[
+//!   {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":7143,
+//!    "digest":"sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f",
+//!    "platform":{"architecture":"amd64","os":"linux"}}]}"#).unwrap();
+//! let mut no_nesting = |_: &ocipick::Descriptor<'_>, _: usize| None::<Result<fleet::Nested, String>>;
+//! let cells: Vec<fleet::Cell> = classes
+//!     .iter()
+//!     .map(|&c| fleet::judge_class(&fleet.classes()[c], &index, "train:1", &mut no_nesting).0)
+//!     .collect();
+//! assert_eq!(cells[0].build(), "#0 amd64 first match");
+//! // No arm64 build: this pod could land on arm-1 and not run there.
+//! assert_eq!(cells[1].verdict, Verdict::NoFit);
+//! assert!(cells[1].reasons[0].starts_with("no manifest for linux/arm64"));
+//! # Ok::<(), ocipick_host::inventory::InventoryError>(())
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -10,6 +10,10 @@
 //! PCI devices are named from the system's PCI ID database when one is
 //! installed ([`PciIds`]); facts keep the numeric IDs.
 //!
+//! Other nodes, as a cluster describes them: [`inventory`] reads facts
+//! files, `kubectl get nodes -o json` (node-feature-discovery labels as
+//! facts) and `kubectl get pods -A -o json`.
+//!
 //! Detection reads files only through the `root` given, so tests can point
 //! it at fixture trees. For a root other than `/` (a fixture, another
 //! node's captured files) the architecture is that tree's, not this

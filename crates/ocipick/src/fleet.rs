@@ -220,6 +220,15 @@ impl Fleet {
     pub fn nodes(&self) -> usize {
         self.class_of.len()
     }
+
+    /// The classes some of the nodes fall in (by position, e.g. the nodes
+    /// matching a pod's `nodeSelector`), each once, in class order: judge
+    /// an image for these and every one of those nodes is answered.
+    /// Panics when a position is out of range.
+    pub fn classes_of(&self, nodes: impl IntoIterator<Item = usize>) -> Vec<usize> {
+        let set: BTreeSet<usize> = nodes.into_iter().map(|n| self.class_of[n]).collect();
+        set.into_iter().collect()
+    }
 }
 
 /// What a class gets from an image.
@@ -636,6 +645,7 @@ mod tests {
             facts(&[("nvidia.driver.cuda", "12.8")])
         );
         assert_eq!((f.class_of(0), f.class_of(1), f.nodes()), (0, 0, 2));
+        assert_eq!(f.classes_of([1, 0]), [0]);
     }
 
     #[test]
@@ -651,6 +661,8 @@ mod tests {
         assert_eq!(f.classes().len(), 2);
         assert_eq!(f.classes()[0].nodes, [0, 2]);
         assert_eq!(f.classes()[1].nodes, [1]);
+        assert_eq!(f.classes_of([2, 1]), [0, 1]);
+        assert_eq!(f.classes_of([]), [] as [usize; 0]);
         // And they choose differently, each in words.
         let index = Index::parse(INDEX).unwrap();
         let mut n = no_nesting();

@@ -18,6 +18,8 @@
 //!   never selected; entries larger than a limit are refused.
 //!
 //! The crate does no I/O: give it the bytes of an index and a [`Policy`].
+//! For many nodes at once, [`fleet`] groups nodes into classes that every
+//! index treats alike and judges an index per class.
 //!
 //! ```
 //! use ocipick::{Index, Platform, Policy, Preference};
