@@ -2,11 +2,10 @@
 //! select (descending into nested indexes where their blobs are at hand),
 //! and render the answer. Nothing is printed until everything succeeded.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use ocipick::media_type::{self, Kind};
-use ocipick::{Config, Descriptor, Digest, Index, Platform, Policy, Ranked, Ranking};
+use ocipick::{Config, Descriptor, Digest, Index, Policy, Ranked, Ranking};
 use ocipick_registry::source::{self, LoadOptions};
 pub(crate) use ocipick_registry::source::{Doc, Source, DEFAULT_MAX_INDEX_BYTES, MAX_DEPTH};
 use ocipick_registry::{Client, ClientOptions, SourceError};
@@ -542,32 +541,7 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
     }
 }
 
-/// "no manifest for linux/s390x in FILE; it offers linux/amd64, …".
-pub(crate) fn no_match_message(origin: &str, policy: &Policy, index: &Index<'_>) -> String {
-    let offered: BTreeSet<String> = index
-        .manifests
-        .iter()
-        .filter_map(|d| d.platform.as_ref())
-        .filter(|p| p.os != "unknown")
-        .map(Platform::to_string)
-        .collect();
-    let platformless = index
-        .manifests
-        .iter()
-        .filter(|d| d.platform.is_none())
-        .count();
-    let mut msg = format!("no manifest for {} in {origin}", policy.target());
-    if offered.is_empty() {
-        msg.push_str("; it offers no runnable platform");
-    } else {
-        msg.push_str("; it offers ");
-        msg.push_str(&offered.into_iter().collect::<Vec<_>>().join(", "));
-    }
-    if platformless > 0 {
-        msg.push_str(&format!(" (and {platformless} entries without platform)"));
-    }
-    msg
-}
+pub(crate) use ocipick::fleet::no_match_message;
 
 /// `ocipick lint`: the findings, and the exit status they call for (0
 /// clean, 1 warnings with `--strict`, 2 errors).
