@@ -23,6 +23,12 @@
 //! veto candidates) with this host's facts: what `ocipick select` and the
 //! node-local mirror both call before selecting.
 //!
+//! [`admission`] is the engine of a Kubernetes validating admission webhook
+//! (AdmissionReview v1 in, a verdict with reasons out): it judges a pod's
+//! images against the [`inventory`] nodes its `nodeSelector` admits, with
+//! [`ocipick::fleet`]; the HTTPS server around it is the example
+//! `crates/ocipick-mirror/examples/admission_webhook.rs` (docs/webhook.md).
+//!
 //! ```
 //! use std::path::Path;
 //!
