@@ -199,6 +199,7 @@ fn select(src: &str, trust: &[&str]) -> Run {
 
 /// Asserts the annotations were ignored: first match wins, and the JSON
 /// says so with `reason_has` in the reason.
+#[track_caller]
 fn assert_ignored(r: &Run, demo: &Demo, reason_has: &str) {
     let v = r.expect(0).json();
     assert_eq!(
@@ -225,6 +226,7 @@ fn assert_ignored(r: &Run, demo: &Demo, reason_has: &str) {
 }
 
 /// Asserts the signature was honoured: the GPU entry wins.
+#[track_caller]
 fn assert_honoured(r: &Run, demo: &Demo, key: &Path) -> Value {
     let v = r.expect(0).json();
     assert_eq!(v["digest"], json!(demo.gpu), "{r:#?}");
@@ -323,7 +325,13 @@ fn signed_unsigned_and_forged_indexes() {
     // Unsigned: no .sig tag.
     let unsigned = push_demo(&reg, "team/unsigned", "v1", "u");
     let src_u = format!("{host}/team/unsigned:v1");
-    assert_ignored(&select(&src_u, &trust_a), &unsigned, "no signature");
+    let r = select(&src_u, &trust_a);
+    assert_ignored(&r, &unsigned, "no signature");
+    assert_eq!(
+        r.json()["trust"]["requests"],
+        json!(1),
+        "an unsigned index costs the 404"
+    );
     select(&src_u, &refuse).expect(3).stderr_has("no signature");
     // `rank` says so on every entry, and in its header.
     let mut c = common::cmd(&[
@@ -350,6 +358,11 @@ fn signed_unsigned_and_forged_indexes() {
     );
     assert!(
         r.stdout.contains(&format!("selected {}", unsigned.plain)),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("trust  not signed (no signature"),
         "{}",
         r.stdout
     );
