@@ -38,6 +38,10 @@ pub struct LintArgs {
     /// Flag entries whose declared size is larger than this. [default: 4MiB]
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub max_manifest_bytes: Option<u64>,
+    /// With --trust-key: report (SIG001) a registry index whose entries
+    /// carry annotations but that has no valid signature by those keys.
+    #[command(flatten)]
+    pub trust: TrustArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

@@ -594,9 +594,10 @@ pub(crate) fn no_match_message(origin: &str, policy: &Policy, index: &Index<'_>)
 /// clean, 1 warnings with `--strict`, 2 errors).
 pub fn lint(args: &crate::args::LintArgs) -> Result<(String, u8), Failure> {
     let max_index = args.max_index_bytes.unwrap_or(DEFAULT_MAX_INDEX_BYTES);
-    let (origin, doc, _) =
+    let trust = crate::trust::policy(&args.trust, None)?;
+    let (origin, doc, store) =
         load_source(&args.source, args.tag.as_deref(), &args.registry, max_index)?;
-    let findings = match &doc {
+    let mut findings = match &doc {
         Doc::Bytes(b) => ocipick::lint::lint(
             b,
             args.max_manifest_bytes
@@ -610,6 +611,9 @@ pub fn lint(args: &crate::args::LintArgs) -> Result<(String, u8), Failure> {
             hint: "lint an image index or manifest list",
         }],
     };
+    if let Some(f) = crate::trust::lint(trust.as_ref(), &doc, store.as_ref()) {
+        findings.push(f);
+    }
     let errors = findings
         .iter()
         .filter(|f| f.severity == ocipick::lint::Severity::Error)

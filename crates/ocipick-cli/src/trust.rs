@@ -124,28 +124,75 @@ pub(crate) fn judge(
     doc: &Doc,
     store: Option<&Store>,
 ) -> Result<Option<Report>, Failure> {
+    let report = verdict(trust, doc, store);
+    if let Some(Report {
+        verdict: Verdict::NotSigned { reason },
+        on_unsigned: OnUnsigned::Refuse,
+        digest,
+        ..
+    }) = &report
+    {
+        return Err(Failure::Registry(format!(
+            "{origin}: {digest} has no valid signature ({reason}); refused (on-unsigned = refuse)"
+        )));
+    }
+    Ok(report)
+}
+
+/// The verdict on a fetched index when the policy applies to it (what
+/// [`judge`] decides on; `lint` reports it). No request otherwise.
+pub(crate) fn verdict(trust: Option<&Loaded>, doc: &Doc, store: Option<&Store>) -> Option<Report> {
     let (Some(t), Some(Store(source::Store::Registry(client, r)))) = (trust, store) else {
-        return Ok(None);
+        return None;
     };
     if !t.policy.applies_to(&r.registry, &r.repository) {
-        return Ok(None);
+        return None;
     }
     let digest: Digest<'static> = match doc {
         Doc::Bytes(b) => Digest::sha256_of(b),
         Doc::Single(d) => d.digest.clone(),
     };
     let out = signature::verify(client, r, &digest, &t.keys);
-    if let (Verdict::NotSigned { reason }, OnUnsigned::Refuse) =
-        (&out.verdict, t.policy.on_unsigned)
-    {
-        return Err(Failure::Registry(format!(
-            "{origin}: {digest} has no valid signature ({reason}); refused (on-unsigned = refuse)"
-        )));
-    }
-    Ok(Some(Report {
+    Some(Report {
         on_unsigned: t.policy.on_unsigned,
         digest: digest.to_string(),
         verdict: out.verdict,
         requests: out.requests,
-    }))
+    })
+}
+
+/// `lint --trust-key`: SIG001 (a warning) when a registry index the policy
+/// applies to has annotations on its entries but no valid signature, so
+/// that a trust policy would select it on platform alone.
+pub(crate) fn lint(
+    trust: Option<&Loaded>,
+    doc: &Doc,
+    store: Option<&Store>,
+) -> Option<ocipick::lint::Finding> {
+    let Doc::Bytes(b) = doc else {
+        return None;
+    };
+    let index = ocipick::Index::parse(b).ok()?;
+    let annotated = index
+        .manifests
+        .iter()
+        .filter(|d| !d.annotations.is_empty())
+        .count();
+    if annotated == 0 {
+        return None;
+    }
+    let report = verdict(trust, doc, store)?;
+    let Verdict::NotSigned { reason } = &report.verdict else {
+        return None;
+    };
+    Some(ocipick::lint::Finding {
+        id: "SIG001",
+        severity: ocipick::lint::Severity::Warning,
+        path: ".manifests".into(),
+        message: format!(
+            "{annotated} entries carry annotations but the index {} has no valid signature ({reason}): under this trust policy they are ignored",
+            report.digest
+        ),
+        hint: "sign the index digest with a trusted key (cosign sign --key … REPO@DIGEST)",
+    })
 }

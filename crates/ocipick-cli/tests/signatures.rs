@@ -525,3 +525,53 @@ fn oversized_and_truncated_signatures_and_the_config_file() {
     .expect(2)
     .stderr_has("not a PEM ECDSA P-256 public key");
 }
+
+/// `lint --trust-key`: SIG001 on an annotated index without a valid
+/// signature; none on a signed one, and none (no signature request)
+/// without a key.
+#[test]
+fn lint_reports_annotations_without_a_signature() {
+    let reg = Registry::anonymous();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key_a, pub_a) = keypair(d, "a");
+    let host = reg.host();
+    let signed = push_demo(&reg, "team/signed", "v1", "s");
+    let p = payload(&format!("{host}/team/signed"), &signed.index);
+    let sig = sign(d, &key_a, &p);
+    push_signature(&reg, "team/signed", &signed.index, &p, &sig, None);
+    push_demo(&reg, "team/unsigned", "v1", "u");
+    let lint = |src: &str, trust: &[&str]| -> Vec<String> {
+        let mut args = vec!["lint", "-o", "json", "--plain-http", host.as_str()];
+        args.extend_from_slice(trust);
+        args.push(src);
+        let mut c = common::cmd(&args);
+        c.env("DOCKER_CONFIG", "/nonexistent/ocipick-signature-tests");
+        let r = run_cmd(c);
+        assert!(r.code == 0 || r.code == 1, "{r:#?}");
+        r.json()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    f["id"].as_str().unwrap(),
+                    f["message"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let key = ["--trust-key", pub_a.to_str().unwrap()];
+    let sig001 = |v: &[String]| v.iter().filter(|f| f.starts_with("SIG001")).count();
+    let unsigned = lint(&format!("{host}/team/unsigned:v1"), &key);
+    assert_eq!(sig001(&unsigned), 1, "{unsigned:?}");
+    assert!(
+        unsigned
+            .iter()
+            .any(|f| f.contains("1 entries carry annotations")),
+        "{unsigned:?}"
+    );
+    assert_eq!(sig001(&lint(&format!("{host}/team/signed:v1"), &key)), 0);
+    assert_eq!(sig001(&lint(&format!("{host}/team/unsigned:v1"), &[])), 0);
+}
