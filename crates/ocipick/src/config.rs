@@ -10,6 +10,9 @@
 //! annotation = "com.example.gpu"
 //! value = "example-gpu-model"         # optional: any value when left out
 //! weight = 10                         # optional: 1 when left out
+//!
+//! [trust]                             # optional: see crate::trust
+//! keys = ["/etc/ocipick/cosign.pub"]
 //! ```
 //!
 //! Parsing is pure: it takes the text, so callers decide where it comes
