@@ -575,3 +575,23 @@ fn lint_reports_annotations_without_a_signature() {
     assert_eq!(sig001(&lint(&format!("{host}/team/signed:v1"), &key)), 0);
     assert_eq!(sig001(&lint(&format!("{host}/team/unsigned:v1"), &[])), 0);
 }
+
+/// `serve` does not enforce a trust policy yet, so it refuses to start
+/// with one (exit 2) rather than let unsigned annotations steer the nodes
+/// behind it; `check` warns that it is not applied.
+#[test]
+fn serve_refuses_a_trust_policy_it_cannot_enforce() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, "[trust]\nkeys = [\"/nonexistent/cosign.pub\"]\n").unwrap();
+    let r = run_cmd(common::cmd(&[
+        "serve",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        "127.0.0.1:1",
+    ]));
+    r.expect(2).stderr_has("serve does not enforce yet");
+}
