@@ -104,6 +104,13 @@ pub struct TrustArgs {
     #[arg(long, value_name = "PATTERN")]
     pub trust_repository: Vec<String>,
 
+    /// Also accept signatures whose payload names a repository matching
+    /// this REGISTRY/REPOSITORY pattern instead of the index's own (an
+    /// index served from a mirror or promoted copy). Repeatable; replaces
+    /// the config file's accept-references. The digest must still match.
+    #[arg(long, value_name = "PATTERN")]
+    pub trust_accept_reference: Vec<String>,
+
     /// Without a valid signature: select on platform alone (first match;
     /// preferences, rules and hooks ignored) or refuse (exit 3).
     /// [default: ignore-annotations]

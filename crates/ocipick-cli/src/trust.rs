@@ -31,11 +31,15 @@ pub(crate) fn policy(args: &TrustArgs, config: Option<Trust>) -> Result<Option<L
             keys: Vec::new(),
             repositories: Vec::new(),
             on_unsigned: OnUnsigned::default(),
+            accept_references: Vec::new(),
         },
         (None, true) => {
-            if !args.trust_repository.is_empty() || args.on_unsigned.is_some() {
+            if !args.trust_repository.is_empty()
+                || args.on_unsigned.is_some()
+                || !args.trust_accept_reference.is_empty()
+            {
                 return Err(Failure::Invalid(
-                    "--trust-repository and --on-unsigned need a key (--trust-key or [trust] keys)"
+                    "--trust-repository, --trust-accept-reference and --on-unsigned need a key (--trust-key or [trust] keys)"
                         .into(),
                 ));
             }
@@ -47,6 +51,9 @@ pub(crate) fn policy(args: &TrustArgs, config: Option<Trust>) -> Result<Option<L
     }
     if !args.trust_repository.is_empty() {
         t.repositories = args.trust_repository.clone();
+    }
+    if !args.trust_accept_reference.is_empty() {
+        t.accept_references = args.trust_accept_reference.clone();
     }
     if let Some(o) = args.on_unsigned.as_deref() {
         t.on_unsigned =
@@ -152,7 +159,7 @@ pub(crate) fn verdict(trust: Option<&Loaded>, doc: &Doc, store: Option<&Store>) 
         Doc::Bytes(b) => Digest::sha256_of(b),
         Doc::Single(d) => d.digest.clone(),
     };
-    let out = signature::verify(client, r, &digest, &t.keys);
+    let out = signature::verify(client, r, &digest, &t.keys, &t.policy.accept_references);
     Some(Report {
         on_unsigned: t.policy.on_unsigned,
         digest: digest.to_string(),

@@ -404,6 +404,16 @@ fn signed_unsigned_and_forged_indexes() {
         &repo_x,
         "names repository",
     );
+    // …unless an explicit policy accepts that repository's signatures
+    // (the digest must still be this index's).
+    let accept_y = format!("{host}/team/repo-*");
+    let mut accepting = trust_a.to_vec();
+    accepting.extend(["--trust-accept-reference", accept_y.as_str()]);
+    assert_honoured(
+        &select(&format!("{host}/team/repo-x:v1"), &accepting),
+        &repo_x,
+        &pub_a,
+    );
 
     // A replayed signature: v1 was signed; the tag now names v2 and
     // v1's signature manifest is copied to v2's .sig tag.

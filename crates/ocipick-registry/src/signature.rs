@@ -181,6 +181,34 @@ pub fn check_payload(
     digest: &Digest<'_>,
     reference: &Reference,
 ) -> Result<(), String> {
+    check_payload_accepting(payload, digest, reference, &[])
+}
+
+/// [`check_payload`], also accepting a docker-reference that names
+/// another repository when its normalised `REGISTRY/REPOSITORY` matches
+/// one of `accept` (globs: `*` any run, `?` any one character): the
+/// explicit policy for indexes served from a copy of the signed
+/// repository (a mirror, a promotion). The digest must still be exactly
+/// the fetched one.
+///
+/// ```
+/// use ocipick::Digest;
+/// use ocipick_registry::signature::check_payload_accepting;
+/// let d = Digest::sha256_of(b"{}");
+/// let payload = format!(r#"{{"critical":{{"identity":{{"docker-reference":"upstream.example/team/app"}},
+///     "image":{{"docker-manifest-digest":"{d}"}},"type":"cosign container image signature"}}}}"#);
+/// let mirror: ocipick_registry::Reference = "mirror.example/team/app:v1".parse()?;
+/// assert!(check_payload_accepting(payload.as_bytes(), &d, &mirror, &[]).is_err());
+/// let accept = ["upstream.example/team/*".to_owned()];
+/// assert!(check_payload_accepting(payload.as_bytes(), &d, &mirror, &accept).is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn check_payload_accepting(
+    payload: &[u8],
+    digest: &Digest<'_>,
+    reference: &Reference,
+    accept: &[String],
+) -> Result<(), String> {
     let v: serde_json::Value =
         serde_json::from_slice(payload).map_err(|e| format!("the payload is not JSON: {e}"))?;
     let critical = v
@@ -212,10 +240,10 @@ pub fn check_payload(
     let theirs: Reference = docker_ref
         .parse()
         .map_err(|_| format!("the payload's docker-reference {docker_ref:?} is not a reference"))?;
-    if theirs.digest.is_some()
-        || theirs.registry != reference.registry
-        || theirs.repository != reference.repository
-    {
+    let named = format!("{}/{}", theirs.registry, theirs.repository);
+    let same = theirs.registry == reference.registry && theirs.repository == reference.repository;
+    let accepted = accept.iter().any(|p| ocipick::rules::glob(p, &named));
+    if theirs.digest.is_some() || !(same || accepted) {
         return Err(format!(
             "the signature names repository {docker_ref}, not {}/{}",
             reference.registry, reference.repository
@@ -258,7 +286,8 @@ fn read_bounded(r: impl Read, limit: u64) -> Result<Option<Vec<u8>>, String> {
 }
 
 /// Verifies the index `digest` of `reference`'s repository against
-/// `keys`: one GET of the `sha256-<hex>.sig` manifest, then one GET per
+/// `keys` (a payload may name a repository matching `accept` instead of
+/// `reference`'s own: [`check_payload_accepting`]): one GET of the `sha256-<hex>.sig` manifest, then one GET per
 /// signature layer until one verifies (usually one). Never an error: a
 /// failure to fetch or read is a [`Verdict::NotSigned`] with its reason.
 pub fn verify(
@@ -266,9 +295,10 @@ pub fn verify(
     reference: &Reference,
     digest: &Digest<'_>,
     keys: &[TrustKey],
+    accept: &[String],
 ) -> Outcome {
     let before = client.stats().requests;
-    let verdict = match verify_inner(client, reference, digest, keys) {
+    let verdict = match verify_inner(client, reference, digest, keys, accept) {
         Ok(key) => Verdict::Signed { key },
         Err(reason) => Verdict::NotSigned { reason },
     };
@@ -283,9 +313,10 @@ fn verify_inner(
     reference: &Reference,
     digest: &Digest<'_>,
     keys: &[TrustKey],
+    accept: &[String],
 ) -> Result<String, String> {
     let tag = signature_tag(digest).ok_or_else(|| format!("{digest} is not a sha256 digest"))?;
-    let accept = [
+    let accept_headers = [
         ("Accept", ocipick::media_type::OCI_MANIFEST),
         ("Accept", ocipick::media_type::DOCKER_MANIFEST),
     ];
@@ -294,7 +325,7 @@ fn verify_inner(
             reference,
             ForwardMethod::Get,
             &format!("manifests/{tag}"),
-            &accept,
+            &accept_headers,
         )
         .map_err(|e| format!("fetching {tag}: {e}"))?;
     match resp.status().as_u16() {
@@ -331,7 +362,7 @@ fn verify_inner(
             last = format!("{tag}: no trusted key made its signature");
             continue;
         };
-        match check_payload(&payload, digest, reference) {
+        match check_payload_accepting(&payload, digest, reference, accept) {
             Ok(()) => return Ok(key.name().to_owned()),
             Err(e) => last = format!("{tag}: {e}"),
         }

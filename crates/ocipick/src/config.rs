@@ -95,6 +95,8 @@ struct RawTrust {
     #[serde(default)]
     repositories: Vec<String>,
     on_unsigned: Option<String>,
+    #[serde(default)]
+    accept_references: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -321,7 +323,12 @@ impl Config {
                         problems.push(err("keys is empty: name at least one public key".into()));
                         None
                     }
-                    _ if t.repositories.iter().any(|r| r.is_empty()) => {
+                    _ if t
+                        .repositories
+                        .iter()
+                        .chain(&t.accept_references)
+                        .any(|r| r.is_empty()) =>
+                    {
                         problems.push(err("an empty repository pattern".into()));
                         None
                     }
@@ -336,6 +343,7 @@ impl Config {
                         keys: t.keys,
                         repositories: t.repositories,
                         on_unsigned,
+                        accept_references: t.accept_references,
                     }),
                 }
             }
@@ -493,6 +501,12 @@ mod tests {
         assert_eq!(t.keys.len(), 2);
         assert_eq!(t.on_unsigned, crate::trust::OnUnsigned::Refuse);
         assert!(t.applies_to("r.example", "a/b") && !t.applies_to("s.example", "a"));
+        let a =
+            Config::parse("[trust]\nkeys = [\"/k.pub\"]\naccept-references = [\"u.example/*\"]\n")
+                .unwrap()
+                .trust
+                .unwrap();
+        assert_eq!(a.accept_references, ["u.example/*"]);
         let d = Config::parse("[trust]\nkeys = [\"/k.pub\"]\n")
             .unwrap()
             .trust

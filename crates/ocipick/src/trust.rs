@@ -7,6 +7,7 @@
 //! keys = ["/etc/ocipick/cosign.pub"]        # PEM public keys (cosign generate-key-pair); one or more
 //! repositories = ["registry.example.com/*"] # optional; default ["*"]: every registry index
 //! on-unsigned = "ignore-annotations"        # or "refuse"; default "ignore-annotations"
+//! accept-references = ["upstream.example/team/*"] # optional: signatures naming these repositories count too
 //! ```
 //!
 //! This module only decides *whether* a policy applies to a repository
@@ -19,6 +20,7 @@
 //!     keys: vec!["/etc/ocipick/cosign.pub".into()],
 //!     repositories: vec!["registry.example.com/team/*".into()],
 //!     on_unsigned: OnUnsigned::Refuse,
+//!     accept_references: vec![],
 //! };
 //! assert!(t.applies_to("registry.example.com", "team/app"));
 //! assert!(!t.applies_to("docker.io", "library/busybox"));
@@ -69,6 +71,11 @@ pub struct Trust {
     pub repositories: Vec<String>,
     /// The outcome without a valid signature.
     pub on_unsigned: OnUnsigned,
+    /// `REGISTRY/REPOSITORY` patterns a signature's docker-reference may
+    /// name instead of the index's own repository (an index served from
+    /// a mirror or promoted copy of the signed repository); empty: only
+    /// its own.
+    pub accept_references: Vec<String>,
 }
 
 impl Trust {
@@ -93,6 +100,7 @@ mod tests {
             keys: vec![],
             repositories: vec![],
             on_unsigned: OnUnsigned::default(),
+            accept_references: vec![],
         };
         assert!(t.applies_to("a.example", "x/y"), "empty scope: every index");
         t.repositories = vec!["a.example/x/*".into(), "b.example/one".into()];
