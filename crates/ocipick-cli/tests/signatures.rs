@@ -605,3 +605,57 @@ fn serve_refuses_a_trust_policy_it_cannot_enforce() {
     ]));
     r.expect(2).stderr_has("serve does not enforce yet");
 }
+
+/// `annotate` on a signed registry index: the new index is not covered by
+/// the old signature (annotations ignored under a trust policy), the
+/// warning names it ready to sign, and once it is signed (by openssl, for
+/// the digest printed) its annotations count.
+#[test]
+fn annotate_names_the_digest_to_sign_and_signing_it_restores_trust() {
+    let reg = Registry::anonymous();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key_a, pub_a) = keypair(d, "a");
+    let host = reg.host();
+    let trust_a = ["--trust-key", pub_a.to_str().unwrap()];
+    let signed = push_demo(&reg, "team/app", "v1", "s");
+    let p = payload(&format!("{host}/team/app"), &signed.index);
+    let sig = sign(d, &key_a, &p);
+    push_signature(&reg, "team/app", &signed.index, &p, &sig, None);
+    assert_honoured(
+        &select(&format!("{host}/team/app:v1"), &trust_a),
+        &signed,
+        &pub_a,
+    );
+
+    let mut c = common::cmd(&[
+        "annotate",
+        &format!("{host}/team/app:v1"),
+        "--to",
+        &format!("{host}/team/app:v2"),
+        "--set",
+        "0",
+        "com.example.note=rebuilt",
+    ]);
+    c.env("DOCKER_CONFIG", "/nonexistent/ocipick-signature-tests");
+    let r = run_cmd(c);
+    let marker = format!("cosign sign --key cosign.key {host}/team/app@");
+    r.expect(0).stderr_has(&marker);
+    let at = r.stderr.find(&marker).unwrap() + marker.len();
+    let new_digest: String = r.stderr[at..].chars().take(71).collect();
+    assert!(
+        new_digest.starts_with("sha256:") && new_digest != signed.index,
+        "{r:#?}"
+    );
+    let v2 = Demo {
+        plain: signed.plain.clone(),
+        gpu: signed.gpu.clone(),
+        index: new_digest.clone(),
+    };
+    let src2 = format!("{host}/team/app:v2");
+    assert_ignored(&select(&src2, &trust_a), &v2, "no signature");
+    let p2 = payload(&format!("{host}/team/app"), &new_digest);
+    let sig2 = sign(d, &key_a, &p2);
+    push_signature(&reg, "team/app", &new_digest, &p2, &sig2, None);
+    assert_honoured(&select(&src2, &trust_a), &v2, &pub_a);
+}
