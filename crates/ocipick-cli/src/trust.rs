@@ -131,6 +131,12 @@ pub(crate) fn judge(
     doc: &Doc,
     store: Option<&Store>,
 ) -> Result<Option<Report>, Failure> {
+    let registry = matches!(store, Some(Store(source::Store::Registry(..))));
+    if trust.is_some() && !registry {
+        crate::say::warn(&format!(
+            "the trust policy applies to registry indexes only: {origin} is not verified and its annotations count"
+        ));
+    }
     let report = verdict(trust, doc, store);
     if let Some(Report {
         verdict: Verdict::NotSigned { reason },

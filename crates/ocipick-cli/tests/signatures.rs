@@ -187,9 +187,10 @@ fn select(src: &str, trust: &[&str]) -> Run {
         GPU_KEY,
         "-o",
         "json",
-        "--plain-http",
-        host,
     ];
+    if !src.starts_with('/') {
+        args.extend(["--plain-http", host]);
+    }
     args.extend_from_slice(trust);
     args.push(src);
     let mut c = common::cmd(&args);
@@ -520,6 +521,13 @@ fn oversized_and_truncated_signatures_and_the_config_file() {
     run_cmd(c)
         .expect(3)
         .stderr_has("refused (on-unsigned = refuse)");
+
+    // A local file is not covered, and the run says so.
+    let file = d.join("index.json");
+    std::fs::write(&file, reg.get_manifest("team/big", "v1")).unwrap();
+    let r = select(file.to_str().unwrap(), &trust_a);
+    assert_eq!(r.expect(0).json()["digest"], json!(big.gpu));
+    r.stderr_has("applies to registry indexes only");
 
     // A key that is not a P-256 PEM public key: exit 2 before any request.
     let bad = d.join("bad.pub");
