@@ -285,5 +285,24 @@ elif target == "admission_review":
         write(f"general-{name}", b"\x01" + json.dumps(doc).encode())
         doc["request"]["kind"] = {"group": "apps", "version": "v1", "kind": "Deployment"}
         write(f"other-{name}", b"\x00" + json.dumps(doc).encode())
+elif target == "signature":
+    # A cosign signature manifest, a payload, a key (NUL-separated).
+    import base64, hashlib
+    digest = "sha256:" + hashlib.sha256(b"fuzz index").hexdigest()
+    payload = json.dumps({"critical": {"identity": {"docker-reference": "registry.example.com/team/app"},
+                                       "image": {"docker-manifest-digest": digest},
+                                       "type": "cosign container image signature"}, "optional": None}).encode()
+    sig = base64.b64encode(b"\x30\x44\x02\x20" + b"\x01" * 32 + b"\x02\x20" + b"\x02" * 32).decode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": "sha256:" + "0" * 64, "size": 2},
+                           "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                                       "digest": "sha256:" + hashlib.sha256(payload).hexdigest(),
+                                       "size": len(payload),
+                                       "annotations": {"dev.cosignproject.cosign/signature": sig}}]}).encode()
+    key = (b"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE" + b"A" * 86 + b"==\n-----END PUBLIC KEY-----\n")
+    write("full", manifest + b"\0" + payload + b"\0" + key)
+    write("payload-only", b"\0" + payload)
+    write("empty-layers", b'{"layers":[]}')
 else:
     sys.exit(f"unknown target {target}")

@@ -237,8 +237,16 @@ pub fn run(args: &AnnotateArgs) -> Result<(String, u8), Failure> {
         Some(dest.write(&index, client, max_index, source_layout_top)?)
     };
     if changed {
+        // Ready to sign where the new index has a registry name (a trust
+        // policy ignores its annotations until it is signed).
+        let how = match &dest {
+            Some(Dest::Registry(r)) => {
+                format!(": cosign sign --key cosign.key {}", r.pinned(&new_digest))
+            }
+            _ => String::new(),
+        };
         warnings.push(format!(
-            "signatures and attestations made for the old index digest {old_digest} do not cover the new index {new_digest}; sign the new digest"
+            "signatures and attestations made for the old index digest {old_digest} do not cover the new index {new_digest}; sign the new digest{how}"
         ));
     }
     for w in &warnings {

@@ -38,6 +38,10 @@ pub struct LintArgs {
     /// Flag entries whose declared size is larger than this. [default: 4MiB]
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub max_manifest_bytes: Option<u64>,
+    /// With --trust-key: report (SIG001) a registry index whose entries
+    /// carry annotations but that has no valid signature by those keys.
+    #[command(flatten)]
+    pub trust: TrustArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -67,6 +71,9 @@ pub struct SelectArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
 
+    #[command(flatten)]
+    pub trust: TrustArgs,
+
     /// In an OCI layout, the tag (org.opencontainers.image.ref.name) to use.
     #[arg(long, value_name = "TAG")]
     pub tag: Option<String>,
@@ -77,6 +84,38 @@ pub struct SelectArgs {
 
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// Signature-aware selection: which registry indexes must be signed
+/// before their annotations may steer the choice (docs/security.md).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Trust options")]
+pub struct TrustArgs {
+    /// Trust this cosign public key (PEM, ECDSA P-256, as `cosign
+    /// generate-key-pair` writes cosign.pub). Repeatable; replaces the
+    /// config file's [trust] keys. With a key, registry indexes need a
+    /// valid signature (sha256-<hex>.sig tag) for annotations to count.
+    #[arg(long, value_name = "FILE")]
+    pub trust_key: Vec<PathBuf>,
+
+    /// Only indexes of repositories matching REGISTRY/REPOSITORY patterns
+    /// (`*`, `?`) must be signed. Repeatable; replaces the config file's.
+    /// [default: every registry index]
+    #[arg(long, value_name = "PATTERN")]
+    pub trust_repository: Vec<String>,
+
+    /// Also accept signatures whose payload names a repository matching
+    /// this REGISTRY/REPOSITORY pattern instead of the index's own (an
+    /// index served from a mirror or promoted copy). Repeatable; replaces
+    /// the config file's accept-references. The digest must still match.
+    #[arg(long, value_name = "PATTERN")]
+    pub trust_accept_reference: Vec<String>,
+
+    /// Without a valid signature: select on platform alone (first match;
+    /// preferences, rules and hooks ignored) or refuse (exit 3).
+    /// [default: ignore-annotations]
+    #[arg(long, value_name = "WHAT", value_parser = ["ignore-annotations", "refuse"])]
+    pub on_unsigned: Option<String>,
 }
 
 /// Whom a command selects for, and the index size limit: shared by

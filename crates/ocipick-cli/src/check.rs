@@ -398,6 +398,11 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
         }
     }
     let config = crate::run::load_config(&args.policy)?;
+    if config.trust.is_some() {
+        crate::say::warn(
+            "check does not verify signatures yet: the [trust] table is not applied, and annotations count as if every index were signed",
+        );
+    }
     if !config.hooks.is_empty() {
         crate::say::warn(&format!(
             "check does not run selection hooks ({} configured); their adjustments are not in this report",

@@ -8,6 +8,7 @@ mod output;
 mod run;
 mod say;
 mod serve;
+mod trust;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -43,6 +43,8 @@ pub struct Answer<'x, 'a> {
     pub stats: Option<Stats>,
     /// The chosen manifest's own bytes (`select --raw`).
     pub raw: Option<&'x str>,
+    /// The signature verdict, when a trust policy applied.
+    pub trust: Option<&'x crate::trust::Report>,
 }
 
 const WIDTH: usize = 80;
@@ -152,6 +154,9 @@ pub fn select_text(a: &Answer<'_, '_>) -> String {
     for r in &e.reasons {
         label(&mut out, "why", &r.to_string());
     }
+    if let Some(t) = a.trust {
+        label(&mut out, "trust", &t.summary());
+    }
     out
 }
 
@@ -171,6 +176,9 @@ pub fn rank_text(a: &Answer<'_, '_>) -> String {
         label_w(&mut out, "prefer", &p.join(", "), 7);
     }
     label_w(&mut out, "index", a.origin, 7);
+    if let Some(t) = a.trust {
+        label_w(&mut out, "trust", &t.summary(), 7);
+    }
     for h in a.hops {
         label_w(
             &mut out,
@@ -214,6 +222,9 @@ pub fn rank_text(a: &Answer<'_, '_>) -> String {
         for r in &e.reasons {
             wrap(&mut out, &r.to_string(), "         - ", 11);
         }
+        if let Some(why) = a.trust.and_then(|t| t.entry_reason()) {
+            wrap(&mut out, why, "         - ", 11);
+        }
     }
     match a.ranking.selected {
         Some(p) => {
@@ -251,7 +262,10 @@ fn ranked_json(a: &Answer<'_, '_>, e: &Ranked) -> Map<String, Value> {
         "platformRank".into(),
         e.platform_rank.map_or(Value::Null, |r| json!(r.tier)),
     );
-    let reasons: Vec<String> = e.reasons.iter().map(|r| r.to_string()).collect();
+    let mut reasons: Vec<String> = e.reasons.iter().map(|r| r.to_string()).collect();
+    if let Some(why) = a.trust.and_then(|t| t.entry_reason()) {
+        reasons.push(why.to_owned());
+    }
     m.insert("reasons".into(), json!(reasons));
     m
 }
@@ -269,8 +283,15 @@ fn context_json(a: &Answer<'_, '_>, m: &mut Map<String, Value>) {
     if let Some(st) = a.stats {
         m.insert(
             "registry".into(),
-            json!({"requests": st.requests, "manifestRequests": st.manifests}),
+            json!({
+                "requests": st.requests,
+                "manifestRequests": st.manifests,
+                "signatureRequests": a.trust.map_or(0, |t| t.requests),
+            }),
         );
+    }
+    if let Some(t) = a.trust {
+        m.insert("trust".into(), t.json());
     }
     let via: Vec<Value> = a
         .hops

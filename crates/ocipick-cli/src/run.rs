@@ -155,6 +155,12 @@ pub struct Setup {
     pub facts: ocipick_host::Facts,
     /// Configured hooks.
     pub hooks: Vec<ocipick::HookSpec>,
+    /// The configuration file's `[trust]` table.
+    pub trust: Option<ocipick::trust::Trust>,
+    /// The policy on platform alone (the first-match rule, no
+    /// preferences or rules): what an index without a valid signature is
+    /// selected with under `on-unsigned = "ignore-annotations"`.
+    pub platform_only: Policy,
 }
 
 /// Reads a node facts file: `ocipick host --output json` or `nfd export
@@ -206,11 +212,17 @@ pub(crate) fn setup_target(
         .or(config.max_index_bytes)
         .unwrap_or(DEFAULT_MAX_INDEX_BYTES);
     let policy = build_policy(&target, &config, policy_args, &facts);
+    let max_manifest = policy_args
+        .max_manifest_bytes
+        .or(config.max_manifest_bytes)
+        .unwrap_or(ocipick::DEFAULT_MAX_MANIFEST_BYTES);
     Ok(Setup {
         policy,
         max_index,
         facts,
         hooks: config.hooks,
+        trust: config.trust,
+        platform_only: Policy::new(&target).max_manifest_bytes(max_manifest),
     })
 }
 
@@ -387,12 +399,20 @@ pub(crate) fn load_source(
 /// best entry ([`Policy::select_bytes`]); `rank` parses it whole.
 pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
     let Setup {
-        policy: base,
+        policy: mut base,
         max_index,
         facts,
-        hooks,
+        mut hooks,
+        trust,
+        platform_only,
     } = setup(args)?;
+    let trust = crate::trust::policy(&args.trust, trust)?;
     let (mut origin, mut doc, store) = load(args, max_index)?;
+    let trust = crate::trust::judge(trust.as_ref(), &origin, &doc, store.as_ref())?;
+    if trust.as_ref().is_some_and(|t| t.annotations_ignored()) {
+        base = platform_only;
+        hooks = Vec::new();
+    }
     let mut hops = Vec::new();
     loop {
         let invalid = |err| SourceError::Index {
@@ -510,6 +530,7 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
             }),
             chosen: chosen.as_ref().map(|(d, _)| d),
             raw: raw.as_deref(),
+            trust: trust.as_ref(),
         };
         let text = match (mode, args.output) {
             (Mode::Select { raw: true }, Output::Text) => raw.clone().unwrap_or_default(),
@@ -547,9 +568,10 @@ pub(crate) use ocipick::fleet::no_match_message;
 /// clean, 1 warnings with `--strict`, 2 errors).
 pub fn lint(args: &crate::args::LintArgs) -> Result<(String, u8), Failure> {
     let max_index = args.max_index_bytes.unwrap_or(DEFAULT_MAX_INDEX_BYTES);
-    let (origin, doc, _) =
+    let trust = crate::trust::policy(&args.trust, None)?;
+    let (origin, doc, store) =
         load_source(&args.source, args.tag.as_deref(), &args.registry, max_index)?;
-    let findings = match &doc {
+    let mut findings = match &doc {
         Doc::Bytes(b) => ocipick::lint::lint(
             b,
             args.max_manifest_bytes
@@ -563,6 +585,9 @@ pub fn lint(args: &crate::args::LintArgs) -> Result<(String, u8), Failure> {
             hint: "lint an image index or manifest list",
         }],
     };
+    if let Some(f) = crate::trust::lint(trust.as_ref(), &doc, store.as_ref()) {
+        findings.push(f);
+    }
     let errors = findings
         .iter()
         .filter(|f| f.severity == ocipick::lint::Severity::Error)

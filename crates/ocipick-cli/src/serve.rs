@@ -209,6 +209,13 @@ impl Decide for NodePolicy {
 /// Runs the mirror until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
     let setup = run::setup_target(&args.target, &args.policy)?;
+    if setup.trust.is_some() {
+        // Fail closed: a mirror that ignored the policy would let unsigned
+        // annotations steer every node behind it (docs/security.md).
+        return Err(Failure::Invalid(
+            "the configuration has a [trust] table, which serve does not enforce yet; remove it for serve or use select/resolve".into(),
+        ));
+    }
     let mut client_opts = run::client_options(&args.registry, setup.max_index)?;
     // --username/--password-stdin are for the first upstream only; the
     // others take theirs from the credential files (--authfile, auth.json,

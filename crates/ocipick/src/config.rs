@@ -10,6 +10,9 @@
 //! annotation = "com.example.gpu"
 //! value = "example-gpu-model"         # optional: any value when left out
 //! weight = 10                         # optional: 1 when left out
+//!
+//! [trust]                             # optional: see crate::trust
+//! keys = ["/etc/ocipick/cosign.pub"]
 //! ```
 //!
 //! Parsing is pure: it takes the text, so callers decide where it comes
@@ -35,6 +38,8 @@ pub struct Config {
     pub hooks: Vec<HookSpec>,
     /// Rules over annotations and host facts, in file order.
     pub rules: Vec<crate::rules::Rule>,
+    /// The `[trust]` table: which indexes must be signed, by which keys.
+    pub trust: Option<crate::trust::Trust>,
 }
 
 /// What a failing hook does to the run.
@@ -80,6 +85,18 @@ struct RawConfig {
     hook: Vec<RawHook>,
     #[serde(default)]
     rule: Vec<RawRule>,
+    trust: Option<RawTrust>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawTrust {
+    keys: Vec<std::path::PathBuf>,
+    #[serde(default)]
+    repositories: Vec<String>,
+    on_unsigned: Option<String>,
+    #[serde(default)]
+    accept_references: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -286,6 +303,51 @@ impl Config {
                 Err(e) => problems.push(e),
             }
         }
+        let trust = match raw.trust {
+            None => None,
+            Some(t) => {
+                let line = text
+                    .lines()
+                    .position(|l| l.trim() == "[trust]")
+                    .map(|i| i + 1);
+                let err = |m: String| ConfigError {
+                    line,
+                    message: format!("[trust]: {m}"),
+                };
+                let on_unsigned = match t.on_unsigned.as_deref() {
+                    None => Some(crate::trust::OnUnsigned::default()),
+                    Some(s) => crate::trust::OnUnsigned::parse(s),
+                };
+                match on_unsigned {
+                    _ if t.keys.is_empty() => {
+                        problems.push(err("keys is empty: name at least one public key".into()));
+                        None
+                    }
+                    _ if t
+                        .repositories
+                        .iter()
+                        .chain(&t.accept_references)
+                        .any(|r| r.is_empty()) =>
+                    {
+                        problems.push(err("an empty repository pattern".into()));
+                        None
+                    }
+                    None => {
+                        problems.push(err(format!(
+                            "unknown on-unsigned {:?} (ignore-annotations, refuse)",
+                            t.on_unsigned.unwrap_or_default()
+                        )));
+                        None
+                    }
+                    Some(on_unsigned) => Some(crate::trust::Trust {
+                        keys: t.keys,
+                        repositories: t.repositories,
+                        on_unsigned,
+                        accept_references: t.accept_references,
+                    }),
+                }
+            }
+        };
         if !problems.is_empty() {
             problems.sort_by_key(|p| p.line);
             return Err(problems);
@@ -297,6 +359,7 @@ impl Config {
             preferences,
             hooks,
             rules,
+            trust,
         })
     }
 }
@@ -426,6 +489,42 @@ mod tests {
         let lines: Vec<Option<usize>> = problems.iter().map(|p| p.line).collect();
         assert_eq!(lines, [Some(1), Some(3), Some(7)]);
         assert_eq!(Config::parse(text).unwrap_err(), problems[0]);
+    }
+
+    #[test]
+    fn trust() {
+        let c = Config::parse(
+            "[trust]\nkeys = [\"/k.pub\", \"/j.pub\"]\nrepositories = [\"r.example/*\"]\non-unsigned = \"refuse\"\n",
+        )
+        .unwrap();
+        let t = c.trust.unwrap();
+        assert_eq!(t.keys.len(), 2);
+        assert_eq!(t.on_unsigned, crate::trust::OnUnsigned::Refuse);
+        assert!(t.applies_to("r.example", "a/b") && !t.applies_to("s.example", "a"));
+        let a =
+            Config::parse("[trust]\nkeys = [\"/k.pub\"]\naccept-references = [\"u.example/*\"]\n")
+                .unwrap()
+                .trust
+                .unwrap();
+        assert_eq!(a.accept_references, ["u.example/*"]);
+        let d = Config::parse("[trust]\nkeys = [\"/k.pub\"]\n")
+            .unwrap()
+            .trust
+            .unwrap();
+        assert_eq!(d.on_unsigned, crate::trust::OnUnsigned::IgnoreAnnotations);
+        assert!(d.repositories.is_empty());
+        for (text, line) in [
+            ("\n[trust]\nkeys = []\n", 2),
+            ("[trust]\nkeys = [\"/k\"]\non-unsigned = \"allow\"\n", 1),
+            ("[trust]\nkeys = [\"/k\"]\nrepositories = [\"\"]\n", 1),
+            ("[trust]\nkeys = [\"/k\"]\nkey = \"/j\"\n", 3),
+        ] {
+            assert_eq!(
+                Config::parse(text).unwrap_err().line,
+                Some(line),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

@@ -64,6 +64,7 @@ pub mod platform;
 pub mod prefer;
 pub mod rank;
 pub mod rules;
+pub mod trust;
 pub mod uri;
 
 /// Not part of the API: hooks for the differential tests and fuzz targets.

@@ -1,0 +1,467 @@
+//! Key-based verification of cosign signatures stored under the
+//! `sha256-<hex>.sig` tag scheme.
+//!
+//! Cosign stores the signatures of the manifest `sha256:<hex>` of a
+//! repository as an image manifest of the same repository tagged
+//! `sha256-<hex>.sig`. Each of its layers is a *simple-signing payload*
+//! (media type [`SIMPLE_SIGNING_MEDIA_TYPE`]), a small JSON document
+//! naming the signed manifest:
+//!
+//! ```json
+//! {"critical":{"identity":{"docker-reference":"registry.example.com/team/app"},
+//!              "image":{"docker-manifest-digest":"sha256:…"},
+//!              "type":"cosign container image signature"},
+//!  "optional":null}
+//! ```
+//!
+//! and the layer's [`SIGNATURE_ANNOTATION`] holds the base64 of an ASN.1
+//! DER ECDSA P-256 / SHA-256 signature over the payload's bytes.
+//!
+//! An index counts as signed when one layer's signature verifies with one
+//! of the trusted keys **and** its payload names exactly the index digest
+//! that was fetched **and** the repository it was fetched from. Anything
+//! else (no tag, a refusal, an oversized or malformed document, a
+//! signature by another key, a payload for another digest or repository)
+//! is [`Verdict::NotSigned`] with the reason: verification never fails
+//! open and never makes the run fail by itself; the caller's policy
+//! decides what an unsigned index means.
+//!
+//! Every read is bounded while it happens ([`MAX_SIGNATURE_MANIFEST_BYTES`],
+//! [`MAX_PAYLOAD_BYTES`], [`MAX_SIGNATURE_LAYERS`]), and payload blobs are
+//! checked against their digests before they are used.
+//!
+//! ```
+//! use ocipick::Digest;
+//! use ocipick_registry::signature::{check_payload, signature_tag};
+//! use ocipick_registry::Reference;
+//!
+//! let d = Digest::sha256_of(b"{}");
+//! assert_eq!(signature_tag(&d).unwrap(), format!("sha256-{}.sig", d.encoded()));
+//! let r: Reference = "registry.example.com/team/app:v1".parse()?;
+//! let payload = format!(
+//!     r#"{{"critical":{{"identity":{{"docker-reference":"registry.example.com/team/app"}},
+//!         "image":{{"docker-manifest-digest":"{d}"}},"type":"cosign container image signature"}},
+//!         "optional":null}}"#);
+//! assert!(check_payload(payload.as_bytes(), &d, &r).is_ok());
+//! let other: Reference = "registry.example.com/team/other:v1".parse()?;
+//! assert!(check_payload(payload.as_bytes(), &d, &other).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::io::Read;
+
+use base64::Engine;
+use ocipick::Digest;
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use p256::pkcs8::DecodePublicKey;
+
+use crate::client::{Client, ForwardMethod};
+use crate::reference::Reference;
+
+/// The layer media type of a simple-signing payload.
+pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// The layer annotation holding the base64 DER signature.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// The `critical.type` of a cosign payload.
+pub const PAYLOAD_TYPE: &str = "cosign container image signature";
+/// The largest signature manifest read (its body is cut off there).
+pub const MAX_SIGNATURE_MANIFEST_BYTES: u64 = 64 * 1024;
+/// The largest simple-signing payload read.
+pub const MAX_PAYLOAD_BYTES: u64 = 16 * 1024;
+/// The most signature layers considered (each may cost a blob request).
+pub const MAX_SIGNATURE_LAYERS: usize = 8;
+/// The longest base64 signature annotation accepted (a DER P-256
+/// signature is at most 72 bytes).
+const MAX_SIGNATURE_B64: usize = 256;
+
+/// A trusted public key: ECDSA P-256, as `cosign generate-key-pair`
+/// writes it (`-----BEGIN PUBLIC KEY-----`, SubjectPublicKeyInfo).
+#[derive(Debug, Clone)]
+pub struct TrustKey {
+    name: String,
+    key: VerifyingKey,
+}
+
+impl TrustKey {
+    /// Reads a PEM public key; `name` (usually the file's path) is how
+    /// verdicts name it.
+    pub fn from_pem(name: impl Into<String>, pem: &str) -> Result<TrustKey, String> {
+        let name = name.into();
+        let key = VerifyingKey::from_public_key_pem(pem.trim()).map_err(|e| {
+            format!("{name}: not a PEM ECDSA P-256 public key (SubjectPublicKeyInfo): {e}")
+        })?;
+        Ok(TrustKey { name, key })
+    }
+
+    /// The key's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether `signature` (ASN.1 DER) is this key's ECDSA P-256 / SHA-256
+    /// signature over `message`.
+    pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        Signature::from_der(signature).is_ok_and(|s| self.key.verify(message, &s).is_ok())
+    }
+}
+
+/// The tag cosign stores `digest`'s signatures under: `sha256-<hex>.sig`
+/// (`None` for a digest that is not sha256, which cosign does not sign).
+pub fn signature_tag(digest: &Digest<'_>) -> Option<String> {
+    (digest.algorithm() == "sha256").then(|| format!("sha256-{}.sig", digest.encoded()))
+}
+
+/// One signature layer of a signature manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureLayer {
+    /// The payload blob's digest.
+    pub digest: Digest<'static>,
+    /// The payload blob's declared size.
+    pub size: u64,
+    /// The decoded signature (DER).
+    pub signature: Vec<u8>,
+}
+
+/// Reads a signature manifest: its simple-signing layers that carry a
+/// signature annotation (others are skipped), at most
+/// [`MAX_SIGNATURE_LAYERS`]. An error when it is not a manifest at all,
+/// or a layer is malformed.
+pub fn parse_signature_manifest(bytes: &[u8]) -> Result<Vec<SignatureLayer>, String> {
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        layers: Vec<Layer>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Layer {
+        media_type: String,
+        digest: String,
+        size: u64,
+        #[serde(default)]
+        annotations: std::collections::BTreeMap<String, String>,
+    }
+    let m: Manifest = serde_json::from_slice(bytes)
+        .map_err(|e| format!("the signature manifest is not an image manifest: {e}"))?;
+    let mut out = Vec::new();
+    for l in m.layers {
+        if l.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
+            continue;
+        }
+        let Some(b64) = l.annotations.get(SIGNATURE_ANNOTATION) else {
+            continue;
+        };
+        if out.len() == MAX_SIGNATURE_LAYERS {
+            break;
+        }
+        if b64.len() > MAX_SIGNATURE_B64 {
+            return Err(format!("a signature annotation of {} bytes", b64.len()));
+        }
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|e| format!("a signature annotation is not base64: {e}"))?;
+        let digest = Digest::parse(l.digest.clone())
+            .map_err(|e| format!("layer digest {:?}: {e}", l.digest))?;
+        out.push(SignatureLayer {
+            digest,
+            size: l.size,
+            signature,
+        });
+    }
+    Ok(out)
+}
+
+/// Checks a simple-signing payload: its type is cosign's, it names
+/// exactly `digest`, and its docker-reference is `reference`'s repository
+/// (registry and repository compared after normalisation, so
+/// `index.docker.io/library/x` is `docker.io/library/x`; a tag in it is
+/// ignored, a digest in it is not accepted).
+pub fn check_payload(
+    payload: &[u8],
+    digest: &Digest<'_>,
+    reference: &Reference,
+) -> Result<(), String> {
+    check_payload_accepting(payload, digest, reference, &[])
+}
+
+/// [`check_payload`], also accepting a docker-reference that names
+/// another repository when its normalised `REGISTRY/REPOSITORY` matches
+/// one of `accept` (globs: `*` any run, `?` any one character): the
+/// explicit policy for indexes served from a copy of the signed
+/// repository (a mirror, a promotion). The digest must still be exactly
+/// the fetched one.
+///
+/// ```
+/// use ocipick::Digest;
+/// use ocipick_registry::signature::check_payload_accepting;
+/// let d = Digest::sha256_of(b"{}");
+/// let payload = format!(r#"{{"critical":{{"identity":{{"docker-reference":"upstream.example/team/app"}},
+///     "image":{{"docker-manifest-digest":"{d}"}},"type":"cosign container image signature"}}}}"#);
+/// let mirror: ocipick_registry::Reference = "mirror.example/team/app:v1".parse()?;
+/// assert!(check_payload_accepting(payload.as_bytes(), &d, &mirror, &[]).is_err());
+/// let accept = ["upstream.example/team/*".to_owned()];
+/// assert!(check_payload_accepting(payload.as_bytes(), &d, &mirror, &accept).is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn check_payload_accepting(
+    payload: &[u8],
+    digest: &Digest<'_>,
+    reference: &Reference,
+    accept: &[String],
+) -> Result<(), String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(payload).map_err(|e| format!("the payload is not JSON: {e}"))?;
+    let critical = v
+        .get("critical")
+        .ok_or("the payload has no \"critical\" section")?;
+    let field = |a: &str, b: &str| {
+        critical
+            .get(a)
+            .and_then(|x| x.get(b))
+            .and_then(|x| x.as_str())
+    };
+    match critical.get("type").and_then(|t| t.as_str()) {
+        Some(PAYLOAD_TYPE) => {}
+        other => {
+            return Err(format!(
+                "the payload's type is {other:?}, not {PAYLOAD_TYPE:?}"
+            ))
+        }
+    }
+    let named = field("image", "docker-manifest-digest")
+        .ok_or("the payload names no docker-manifest-digest")?;
+    if named != digest.as_str() {
+        return Err(format!(
+            "the signature is for {named}, not the index fetched ({digest})"
+        ));
+    }
+    let docker_ref =
+        field("identity", "docker-reference").ok_or("the payload names no docker-reference")?;
+    let theirs: Reference = docker_ref
+        .parse()
+        .map_err(|_| format!("the payload's docker-reference {docker_ref:?} is not a reference"))?;
+    let named = format!("{}/{}", theirs.registry, theirs.repository);
+    let same = theirs.registry == reference.registry && theirs.repository == reference.repository;
+    let accepted = accept.iter().any(|p| ocipick::rules::glob(p, &named));
+    if theirs.digest.is_some() || !(same || accepted) {
+        return Err(format!(
+            "the signature names repository {docker_ref}, not {}/{}",
+            reference.registry, reference.repository
+        ));
+    }
+    Ok(())
+}
+
+/// Whether an index is signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// A signature by this key names the index and its repository.
+    Signed {
+        /// The key's name.
+        key: String,
+    },
+    /// No valid signature, and why.
+    NotSigned {
+        /// The reason, for messages and the JSON output.
+        reason: String,
+    },
+}
+
+/// A verification's verdict and what it cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Signed or not.
+    pub verdict: Verdict,
+    /// HTTP requests it sent (token requests and retries included).
+    pub requests: u32,
+}
+
+/// Reads at most `limit` bytes of a body; `None` when there is more.
+fn read_bounded(r: impl Read, limit: u64) -> Result<Option<Vec<u8>>, String> {
+    let mut bytes = Vec::new();
+    r.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("reading: {e}"))?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
+/// Verifies the index `digest` of `reference`'s repository against
+/// `keys` (a payload may name a repository matching `accept` instead of
+/// `reference`'s own: [`check_payload_accepting`]): one GET of the `sha256-<hex>.sig` manifest, then one GET per
+/// signature layer until one verifies (usually one). Never an error: a
+/// failure to fetch or read is a [`Verdict::NotSigned`] with its reason.
+pub fn verify(
+    client: &Client,
+    reference: &Reference,
+    digest: &Digest<'_>,
+    keys: &[TrustKey],
+    accept: &[String],
+) -> Outcome {
+    let before = client.stats().requests;
+    let verdict = match verify_inner(client, reference, digest, keys, accept) {
+        Ok(key) => Verdict::Signed { key },
+        Err(reason) => Verdict::NotSigned { reason },
+    };
+    Outcome {
+        verdict,
+        requests: client.stats().requests.saturating_sub(before),
+    }
+}
+
+fn verify_inner(
+    client: &Client,
+    reference: &Reference,
+    digest: &Digest<'_>,
+    keys: &[TrustKey],
+    accept: &[String],
+) -> Result<String, String> {
+    let tag = signature_tag(digest).ok_or_else(|| format!("{digest} is not a sha256 digest"))?;
+    let accept_headers = [
+        ("Accept", ocipick::media_type::OCI_MANIFEST),
+        ("Accept", ocipick::media_type::DOCKER_MANIFEST),
+    ];
+    let mut resp = client
+        .forward(
+            reference,
+            ForwardMethod::Get,
+            &format!("manifests/{tag}"),
+            &accept_headers,
+        )
+        .map_err(|e| format!("fetching {tag}: {e}"))?;
+    match resp.status().as_u16() {
+        200 => {}
+        404 => return Err(format!("no signature (no {tag} tag)")),
+        s => return Err(format!("fetching {tag}: HTTP {s}")),
+    }
+    let manifest = read_bounded(resp.body_mut().as_reader(), MAX_SIGNATURE_MANIFEST_BYTES)
+        .map_err(|e| format!("{tag}: {e}"))?
+        .ok_or_else(|| {
+            format!("{tag}: larger than the {MAX_SIGNATURE_MANIFEST_BYTES}-byte limit")
+        })?;
+    let layers = parse_signature_manifest(&manifest).map_err(|e| format!("{tag}: {e}"))?;
+    if layers.is_empty() {
+        return Err(format!("{tag}: no simple-signing layer with a signature"));
+    }
+    let mut last = String::new();
+    for l in layers {
+        if l.size > MAX_PAYLOAD_BYTES {
+            last = format!(
+                "{tag}: a payload of {} bytes (limit {MAX_PAYLOAD_BYTES})",
+                l.size
+            );
+            continue;
+        }
+        let payload = match fetch_payload(client, reference, &l) {
+            Ok(p) => p,
+            Err(e) => {
+                last = format!("{tag}: payload {}: {e}", l.digest);
+                continue;
+            }
+        };
+        let Some(key) = keys.iter().find(|k| k.verifies(&payload, &l.signature)) else {
+            last = format!("{tag}: no trusted key made its signature");
+            continue;
+        };
+        match check_payload_accepting(&payload, digest, reference, accept) {
+            Ok(()) => return Ok(key.name().to_owned()),
+            Err(e) => last = format!("{tag}: {e}"),
+        }
+    }
+    Err(last)
+}
+
+/// GETs a payload blob, bounded by its declared size, and checks its
+/// size and digest.
+fn fetch_payload(
+    client: &Client,
+    reference: &Reference,
+    l: &SignatureLayer,
+) -> Result<Vec<u8>, String> {
+    let mut resp = client
+        .forward(
+            reference,
+            ForwardMethod::Get,
+            &format!("blobs/{}", l.digest),
+            &[],
+        )
+        .map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return Err(format!("HTTP {status}"));
+    }
+    let bytes = read_bounded(resp.body_mut().as_reader(), l.size)?
+        .ok_or_else(|| format!("longer than its declared {} bytes", l.size))?;
+    if bytes.len() as u64 != l.size {
+        return Err(format!(
+            "{} bytes, its descriptor says {}",
+            bytes.len(),
+            l.size
+        ));
+    }
+    match l.digest.compute_like(&bytes) {
+        Some(actual) if actual == l.digest => Ok(bytes),
+        Some(actual) => Err(format!("content hashes to {actual}")),
+        None => Err(format!(
+            "cannot verify digest algorithm {}",
+            l.digest.algorithm()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_layers() {
+        let sig = base64::engine::general_purpose::STANDARD.encode([0x30, 0x06, 1, 2, 3, 4, 5, 6]);
+        let m = format!(
+            r#"{{"schemaVersion":2,"layers":[
+              {{"mediaType":"application/octet-stream","digest":"sha256:{z}","size":1}},
+              {{"mediaType":"{SIMPLE_SIGNING_MEDIA_TYPE}","digest":"sha256:{z}","size":3}},
+              {{"mediaType":"{SIMPLE_SIGNING_MEDIA_TYPE}","digest":"sha256:{z}","size":2,
+                "annotations":{{"{SIGNATURE_ANNOTATION}":"{sig}"}}}}]}}"#,
+            z = "0".repeat(64)
+        );
+        let layers = parse_signature_manifest(m.as_bytes()).unwrap();
+        assert_eq!(
+            layers.len(),
+            1,
+            "only annotated simple-signing layers count"
+        );
+        assert_eq!((layers[0].size, layers[0].signature.len()), (2, 8));
+        assert!(parse_signature_manifest(b"{\"schemaVersion\":2}").is_err());
+        let bad = m.replace(&sig, "!!!");
+        assert!(parse_signature_manifest(bad.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn payload_rules() {
+        let d = Digest::sha256_of(b"x");
+        let r: Reference = "docker.io/library/busybox:1".parse().unwrap();
+        let p = |rf: &str, dg: &str, ty: &str| {
+            format!(
+                r#"{{"critical":{{"identity":{{"docker-reference":"{rf}"}},"image":{{"docker-manifest-digest":"{dg}"}},"type":"{ty}"}}}}"#
+            )
+        };
+        let ok = |rf: &str, dg: &str, ty: &str| check_payload(p(rf, dg, ty).as_bytes(), &d, &r);
+        assert!(ok("index.docker.io/library/busybox", d.as_str(), PAYLOAD_TYPE).is_ok());
+        assert!(ok("busybox", d.as_str(), PAYLOAD_TYPE).is_ok());
+        assert!(ok("library/busybox2", d.as_str(), PAYLOAD_TYPE).is_err());
+        let other = Digest::sha256_of(b"y");
+        assert!(ok("busybox", other.as_str(), PAYLOAD_TYPE).is_err());
+        assert!(ok("busybox", d.as_str(), "atomic container signature").is_err());
+        assert!(ok(&format!("busybox@{d}"), d.as_str(), PAYLOAD_TYPE).is_err());
+        assert!(check_payload(b"[]", &d, &r).is_err());
+    }
+
+    #[test]
+    fn keys_from_pem() {
+        assert!(TrustKey::from_pem(
+            "k",
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"
+        )
+        .is_err());
+        assert!(TrustKey::from_pem("k", "not pem").is_err());
+    }
+}
