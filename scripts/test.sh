@@ -43,6 +43,13 @@ if ! command -v strace >/dev/null; then
 fi
 export OCIPICK_REQUIRE_STRACE=1
 
+# The openssl command line signs and verifies the cosign-style signatures of
+# tests/signatures.rs, as an implementation independent of ocipick.
+if ! command -v openssl >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssl
+fi
+
 # The PCI ID database `ocipick host` names devices from (tested against the
 # system's copy as well as a fixture).
 if [ ! -f /usr/share/misc/pci.ids ]; then
