@@ -260,6 +260,16 @@ impl Facts {
         out
     }
 
+    /// The facts as NFD's rule evaluator sees them, for
+    /// [`ocipick::nfd::evaluate`]: the same three kinds, the same names.
+    pub fn nfd_features(&self) -> ocipick::nfd::Features {
+        ocipick::nfd::Features {
+            flags: self.flags.clone(),
+            attributes: self.attributes.clone(),
+            instances: self.instances.clone(),
+        }
+    }
+
     /// The facts in node-feature-discovery's layout (what `nfd export
     /// features` prints): flags as `{"elements": {NAME: {}}}`, attributes as
     /// `{"elements": {k: v}}`, instances as `{"elements": [{"attributes":
