@@ -125,6 +125,7 @@ impl Facts {
     /// - `kernel.version`: `full`, `major`, `minor`, `revision`;
     /// - `system.osrelease`: `ID`, `VERSION_ID` (and its major, minor);
     /// - `memory.total`: `bytes`, from `/proc/meminfo`;
+    /// - `kernel.loadedmodule` flags: the modules of `/proc/modules`;
     /// - `pci.device` instances: `vendor`, `device`, `class` (and
     ///   subsystem ids), hex without `0x`, as NFD writes them;
     /// - `nvidia.driver`: `version`, `major`, `minor`, from
@@ -177,6 +178,16 @@ impl Facts {
             if let Some(kib) = kib {
                 f.attr("memory.total", "bytes", &(kib * 1024).to_string());
             }
+        }
+        if let Some(m) = read(root, "proc/modules") {
+            // "vfio_pci 16384 0 - Live 0x0000000000000000": the first word.
+            // NFD's kernel.loadedmodule flags, as the kernel names them.
+            let mods: BTreeSet<String> = m
+                .lines()
+                .filter_map(|l| l.split_whitespace().next())
+                .map(str::to_owned)
+                .collect();
+            f.flags.insert("kernel.loadedmodule".into(), mods);
         }
         if let Some(v) = read(root, "proc/driver/nvidia/version") {
             // "NVRM version: NVIDIA UNIX … Kernel Module for x86_64  580.159.04  Release Build …"
@@ -494,6 +505,22 @@ mod tests {
 
     /// Old 32-bit ARM kernels print the per-CPU blocks first and the CPU's
     /// features after them.
+    #[test]
+    fn loaded_modules_are_nfd_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proc")).unwrap();
+        std::fs::write(
+            dir.path().join("proc/modules"),
+            "vfio_pci 16384 0 - Live 0x0000000000000000\nnvidia 54001664 1 nvidia_uvm, Live 0x0\n",
+        )
+        .unwrap();
+        let f = Facts::detect(dir.path());
+        let mods = &f.flags["kernel.loadedmodule"];
+        assert!(mods.contains("vfio_pci") && mods.contains("nvidia"));
+        assert_eq!(mods.len(), 2);
+        assert_eq!(f.nfd_features().flags, f.flags);
+    }
+
     #[test]
     fn old_arm_kernel_layout() {
         let f = cpuinfo_fields("Processor\t: ARMv7 Processor rev 0 (v7l)\nprocessor\t: 0\nBogoMIPS\t: 1.0\n\nprocessor\t: 1\nBogoMIPS\t: 1.0\n\nFeatures\t: swp half thumb neon\nCPU implementer\t: 0x41\nCPU architecture: 7\n");
