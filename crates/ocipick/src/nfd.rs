@@ -122,25 +122,39 @@ pub struct Compatibility {
 /// as NFD v0.17 documented it, a NodeFeatureRule spec object whose `rules`
 /// is that list.
 fn rules_either<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Rule>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Either {
-        List(Vec<Rule>),
-        Spec(RuleSpec),
+    use serde::de::{Error, MapAccess, SeqAccess, Visitor};
+    struct Rules;
+    impl<'de> Visitor<'de> for Rules {
+        type Value = Vec<Rule>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str(
+                "a list of rules (name, vars, matchFeatures, matchAny), \
+                 or an object with such a `rules` list",
+            )
+        }
+        // Streamed, not buffered: errors keep their line and column.
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Rule>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(r) = seq.next_element()? {
+                out.push(r);
+            }
+            Ok(out)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Rule>, A::Error> {
+            let mut rules = None;
+            while let Some(k) = map.next_key::<String>()? {
+                if k != "rules" {
+                    return Err(A::Error::unknown_field(&k, &["rules"]));
+                }
+                if rules.is_some() {
+                    return Err(A::Error::duplicate_field("rules"));
+                }
+                rules = Some(map.next_value::<Vec<Rule>>()?);
+            }
+            rules.ok_or_else(|| A::Error::missing_field("rules"))
+        }
     }
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct RuleSpec {
-        rules: Vec<Rule>,
-    }
-    match Either::deserialize(d) {
-        Ok(Either::List(l)) => Ok(l),
-        Ok(Either::Spec(s)) => Ok(s.rules),
-        Err(_) => Err(serde::de::Error::custom(
-            "rules: expected a list of rules (name, vars, matchFeatures, matchAny) \
-             or an object with such a `rules` list",
-        )),
-    }
+    d.deserialize_any(Rules)
 }
 
 /// One NFD rule.
@@ -795,6 +809,25 @@ mod tests {
         assert!(eval_op(&e("Gt", &[]), false, None).is_err());
         assert!(eval_op(&e("Nope", &["1"]), true, Some("1")).is_err());
         assert!(eval_op(&e("InRegexp", &["("]), false, None).is_err());
+    }
+
+    #[test]
+    fn alias_bombs_are_refused_quickly() {
+        // Inside `annotations`, which takes any value: 10^12 elements once
+        // expanded.
+        let mut y = String::from(
+            "version: v1alpha1\ncompatibilities:\n- rules:\n  - name: r\n    annotations:\n      a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n",
+        );
+        for i in 1..12 {
+            let p = i - 1;
+            y.push_str(&format!(
+                "      a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let t = std::time::Instant::now();
+        let e = parse_spec(y.as_bytes()).unwrap_err();
+        assert!(e.0.contains("repetition limit"), "{e}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]
