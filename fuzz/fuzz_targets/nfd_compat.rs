@@ -18,9 +18,15 @@ fn fixed_node() -> Features {
     let mut f = Features::default();
     f.flags.insert(
         "cpu.cpuid".into(),
-        ["AVX2", "AVX512F", "SSE4"].iter().map(|s| s.to_string()).collect(),
+        ["AVX2", "AVX512F", "SSE4"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
     );
-    f.flags.insert("kernel.loadedmodule".into(), ["vfio-pci".to_string()].into());
+    f.flags.insert(
+        "kernel.loadedmodule".into(),
+        ["vfio-pci".to_string()].into(),
+    );
     f.attributes.insert(
         "kernel.version".into(),
         [("major", "6"), ("minor", "1"), ("full", "6.1.0-18-amd64")]
@@ -89,7 +95,10 @@ fuzz_target!(|data: &[u8]| {
                     assert!(g.expressions.iter().any(|e| e.outcome == Outcome::Pass));
                 }
             }
-            if r.match_features.as_ref().is_some_and(|m| m.outcome == Outcome::Fail) {
+            if r.match_features
+                .as_ref()
+                .is_some_and(|m| m.outcome == Outcome::Fail)
+            {
                 assert_eq!(r.outcome, Outcome::Fail);
             }
         }

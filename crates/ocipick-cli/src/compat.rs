@@ -51,7 +51,12 @@ pub struct ValidateNodeArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "node")]
     pub root: Option<PathBuf>,
     /// Evaluate only the sets with this tag (repeatable), as NFD's --tags.
-    #[arg(long = "tags", alias = "compat-tag", value_name = "TAG", value_delimiter = ',')]
+    #[arg(
+        long = "tags",
+        alias = "compat-tag",
+        value_name = "TAG",
+        value_delimiter = ','
+    )]
     pub tags: Vec<String>,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Output::Text)]

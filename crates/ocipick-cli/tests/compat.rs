@@ -26,8 +26,10 @@ fn run(args: &[&str]) -> Output {
 
 /// A node in `nfd export features` form.
 fn node(dir: &Path, name: &str, vendor: &str, modules: &[&str], nics: &[(&str, &str)]) -> String {
-    let flags: serde_json::Map<String, Value> =
-        modules.iter().map(|m| ((*m).to_owned(), json!({}))).collect();
+    let flags: serde_json::Map<String, Value> = modules
+        .iter()
+        .map(|m| ((*m).to_owned(), json!({})))
+        .collect();
     let devices: Vec<Value> = nics
         .iter()
         .map(|(v, c)| json!({"attributes": {"vendor": v, "class": c}}))
@@ -56,18 +58,41 @@ fn json_of(o: &Output) -> Value {
 fn three_nodes_three_answers() {
     let dir = tempfile::tempdir().unwrap();
     let spec = spec_path().display().to_string();
-    let good = node(dir.path(), "good", "Intel", &["vfio-pci"], &[("0fff", "0200")]);
-    let no_nic = node(dir.path(), "nonic", "AMD", &["vfio-pci"], &[("0eee", "0300")]);
+    let good = node(
+        dir.path(),
+        "good",
+        "Intel",
+        &["vfio-pci"],
+        &[("0fff", "0200")],
+    );
+    let no_nic = node(
+        dir.path(),
+        "nonic",
+        "AMD",
+        &["vfio-pci"],
+        &[("0eee", "0300")],
+    );
     let arm = node(dir.path(), "arm", "ARM", &[], &[("0eee", "0200")]);
 
     let o = run(&["compat", "validate-node", &spec, "--node", &good]);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("(tag nics, weight 10): PASS"), "{text}");
-    assert!(text.contains("pass    kernel.loadedmodule vfio-pci Exists"), "{text}");
+    assert!(
+        text.contains("pass    kernel.loadedmodule vfio-pci Exists"),
+        "{text}"
+    );
     assert!(text.contains("result: pass"), "{text}");
 
-    let o = run(&["compat", "validate-node", &spec, "--node", &no_nic, "-o", "json"]);
+    let o = run(&[
+        "compat",
+        "validate-node",
+        &spec,
+        "--node",
+        &no_nic,
+        "-o",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let v = json_of(&o);
     assert_eq!(v["outcome"], "fail");
@@ -76,7 +101,15 @@ fn three_nodes_three_answers() {
     assert_eq!(rules[1]["outcome"], "fail");
     assert_eq!(rules[1]["matchAny"][0]["outcome"], "fail");
 
-    let o = run(&["compat", "validate-node", &spec, "--node", &arm, "-o", "json"]);
+    let o = run(&[
+        "compat",
+        "validate-node",
+        &spec,
+        "--node",
+        &arm,
+        "-o",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let v = json_of(&o);
     let rules = &v["compatibilities"][0]["rules"];
@@ -93,11 +126,33 @@ fn three_nodes_three_answers() {
 fn tags_select_sets() {
     let dir = tempfile::tempdir().unwrap();
     let spec = spec_path().display().to_string();
-    let good = node(dir.path(), "good", "Intel", &["vfio-pci"], &[("0fff", "0200")]);
-    let o = run(&["compat", "validate-node", &spec, "--node", &good, "--tags", "other"]);
+    let good = node(
+        dir.path(),
+        "good",
+        "Intel",
+        &["vfio-pci"],
+        &[("0fff", "0200")],
+    );
+    let o = run(&[
+        "compat",
+        "validate-node",
+        &spec,
+        "--node",
+        &good,
+        "--tags",
+        "other",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("no compatibility set has the tags"));
-    let o = run(&["compat", "validate-node", &spec, "--node", &good, "--compat-tag", "nics"]);
+    let o = run(&[
+        "compat",
+        "validate-node",
+        &spec,
+        "--node",
+        &good,
+        "--compat-tag",
+        "nics",
+    ]);
     assert_eq!(o.status.code(), Some(0));
 }
 
@@ -131,7 +186,11 @@ fn a_layout_gives_its_newest_artifact() {
     let dir = tempfile::tempdir().unwrap();
     let layout = dir.path().join("layout");
     std::fs::create_dir_all(&layout).unwrap();
-    std::fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
     let docs = std::fs::read(spec_path()).unwrap();
     // The older artifact requires a module no node has.
     let old = String::from_utf8(docs.clone())
@@ -141,8 +200,18 @@ fn a_layout_gives_its_newest_artifact() {
     let older = artifact(&layout, old.as_bytes(), "2024-01-01T00:00:00Z");
     let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
                        "manifests": [newer, older]});
-    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
-    let good = node(dir.path(), "good", "Intel", &["vfio-pci"], &[("0fff", "0200")]);
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+    let good = node(
+        dir.path(),
+        "good",
+        "Intel",
+        &["vfio-pci"],
+        &[("0fff", "0200")],
+    );
     let l = layout.display().to_string();
     let o = run(&["compat", "validate-node", &l, "--node", &good, "-o", "json"]);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
@@ -152,8 +221,20 @@ fn a_layout_gives_its_newest_artifact() {
     assert_eq!(v["artifact"]["candidates"], 2);
     // Listed the other way round, the newest still wins.
     let index = json!({"schemaVersion": 2, "manifests": [older, newer]});
-    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
-    let v = json_of(&run(&["compat", "validate-node", &l, "--node", &good, "-o", "json"]));
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+    let v = json_of(&run(&[
+        "compat",
+        "validate-node",
+        &l,
+        "--node",
+        &good,
+        "-o",
+        "json",
+    ]));
     assert_eq!(v["artifact"]["digest"], newer["digest"]);
     assert_eq!(v["outcome"], "pass");
 }
@@ -169,8 +250,16 @@ fn bad_input_is_exit_2_with_a_message() {
     // A layout with no NFD artifact.
     let layout = dir.path().join("empty");
     std::fs::create_dir_all(&layout).unwrap();
-    std::fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    std::fs::write(layout.join("index.json"), br#"{"schemaVersion":2,"manifests":[]}"#).unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        layout.join("index.json"),
+        br#"{"schemaVersion":2,"manifests":[]}"#,
+    )
+    .unwrap();
     let o = run(&["compat", "validate-node", layout.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no manifest of artifact type"));

@@ -442,9 +442,7 @@ impl Evaluator<'_> {
             .flatten()
             .map(|a| self.terms(&a.match_features))
             .collect();
-        let mut outcome = match_features
-            .as_ref()
-            .map_or(Outcome::Pass, |m| m.outcome);
+        let mut outcome = match_features.as_ref().map_or(Outcome::Pass, |m| m.outcome);
         if !match_any.is_empty() {
             let any = match_any
                 .iter()
@@ -548,8 +546,13 @@ impl Evaluator<'_> {
                     }
                 };
                 let on_flags = flags.map(|f| note(eval_op(e, f.contains(name), None)));
-                let on_attrs =
-                    attrs.map(|a| note(eval_op(e, a.contains_key(name), a.get(name).map(String::as_str))));
+                let on_attrs = attrs.map(|a| {
+                    note(eval_op(
+                        e,
+                        a.contains_key(name),
+                        a.get(name).map(String::as_str),
+                    ))
+                });
                 let both = [on_flags, on_attrs].into_iter().flatten();
                 let this_kv = if e.op == "DoesNotExist" {
                     both.fold(Outcome::Pass, Outcome::and)
@@ -561,7 +564,11 @@ impl Evaluator<'_> {
                 }
                 let mut any_instance = Outcome::Fail;
                 for (i, inst) in list.iter().enumerate() {
-                    let o = note(eval_op(e, inst.contains_key(name), inst.get(name).map(String::as_str)));
+                    let o = note(eval_op(
+                        e,
+                        inst.contains_key(name),
+                        inst.get(name).map(String::as_str),
+                    ));
                     per_instance[i] = per_instance[i].and(o);
                     any_instance = any_instance.or(o);
                 }
@@ -573,9 +580,7 @@ impl Evaluator<'_> {
                 let (shown, problem) = unsure(shown, problem);
                 out.push(report(Some(name), e, shown, problem));
             }
-            let inst = per_instance
-                .into_iter()
-                .fold(Outcome::Fail, Outcome::or);
+            let inst = per_instance.into_iter().fold(Outcome::Fail, Outcome::or);
             let (o, _) = unsure(kv.or(inst), None);
             outcome = o;
         }
@@ -659,7 +664,9 @@ pub fn eval_op(e: &Expression, valid: bool, value: Option<&str>) -> Result<bool,
             return Err(format!("unknown value type {t:?}"));
         }
         if !matches!(op, "Gt" | "Ge" | "Lt" | "Le" | "GtLt" | "GeLe") {
-            return Err(format!("type {t:?} is for Gt, Ge, Lt, Le, GtLt and GeLe, not {op}"));
+            return Err(format!(
+                "type {t:?} is for Gt, Ge, Lt, Le, GtLt and GeLe, not {op}"
+            ));
         }
     }
     // Validate the expression first so that an invalid one is reported
@@ -701,9 +708,15 @@ pub fn eval_op(e: &Expression, valid: bool, value: Option<&str>) -> Result<bool,
         }
     };
     let bounds: Vec<Num> = if matches!(op, "Gt" | "Ge" | "Lt" | "Le" | "GtLt" | "GeLe") {
-        let b = e.value.iter().map(|v| num(v)).collect::<Result<Vec<_>, _>>()?;
+        let b = e
+            .value
+            .iter()
+            .map(|v| num(v))
+            .collect::<Result<Vec<_>, _>>()?;
         if n == 2 && b[0] >= b[1] {
-            return Err(format!("{op}: the first value must be less than the second"));
+            return Err(format!(
+                "{op}: the first value must be less than the second"
+            ));
         }
         b
     } else {
@@ -833,7 +846,11 @@ mod tests {
     #[test]
     fn newest_takes_the_latest_created() {
         assert_eq!(
-            newest([Some("2024-01-01T00:00:00Z"), None, Some("2025-01-01T00:00:00Z")]),
+            newest([
+                Some("2024-01-01T00:00:00Z"),
+                None,
+                Some("2025-01-01T00:00:00Z")
+            ]),
             Some(2)
         );
         assert_eq!(newest([None, None]), Some(1));

@@ -158,7 +158,15 @@ fn evaluate_match_expression_keys() {
 /// values, type version?, key, attributes, result).
 #[test]
 fn evaluate_match_expression_values() {
-    type Row<'a> = (&'a str, &'a str, &'a [&'a str], bool, &'a str, &'a [(&'a str, &'a str)], R);
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a [&'a str],
+        bool,
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        R,
+    );
     #[rustfmt::skip]
     let rows: &[Row] = &[
         ("1", "Any", &[], false, "", &[], T),
@@ -355,7 +363,11 @@ fn the_documented_example_passes_on_a_node_with_everything() {
     let spec = docs_spec();
     let r = evaluate(
         &spec,
-        &node("Intel", &["vfio-pci"], &[("8086", "0300"), ("0fff", "0200")]),
+        &node(
+            "Intel",
+            &["vfio-pci"],
+            &[("8086", "0300"), ("0fff", "0200")],
+        ),
         &[],
     );
     assert_eq!(r.len(), 1);
@@ -555,5 +567,8 @@ fn bad_specifications_are_errors() {
         assert!(e.contains(why), "{e}");
     }
     let big = vec![b' '; ocipick::nfd::MAX_SPEC_BYTES + 1];
-    assert!(parse_spec(&big).unwrap_err().to_string().contains("more than"));
+    assert!(parse_spec(&big)
+        .unwrap_err()
+        .to_string()
+        .contains("more than"));
 }
