@@ -44,8 +44,9 @@ fn got(r: Result<bool, String>) -> R {
 /// prints them.
 #[test]
 fn evaluate_match_expression() {
+    type Row<'a> = (&'a str, &'a str, &'a [&'a str], Option<&'a str>, bool, R);
     #[rustfmt::skip]
-    let rows: &[(&str, &str, &[&str], Option<&str>, bool, R)] = &[
+    let rows: &[Row] = &[
         ("MatchAny-1", "Any", &[], None, false, T),
         ("MatchAny-2", "Any", &[], Some("2"), false, T),
         ("MatchIn-1", "In", &["1"], Some("2"), false, F),
@@ -123,8 +124,16 @@ fn evaluate_match_expression() {
 /// value: (name, op, values, key, present keys or None for nil, result).
 #[test]
 fn evaluate_match_expression_keys() {
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a [&'a str],
+        &'a str,
+        Option<&'a [&'a str]>,
+        R,
+    );
     #[rustfmt::skip]
-    let rows: &[(&str, &str, &[&str], &str, Option<&[&str]>, R)] = &[
+    let rows: &[Row] = &[
         ("1", "Any", &[], "", None, T),
         ("2", "Exists", &[], "foo", None, F),
         ("3", "Exists", &[], "foo", Some(&["bar"]), F),
