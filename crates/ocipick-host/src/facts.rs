@@ -272,10 +272,21 @@ impl Facts {
     }
 
     /// The facts as NFD's rule evaluator sees them, for
-    /// [`ocipick::nfd::evaluate`]: the same three kinds, the same names.
+    /// [`ocipick::nfd::evaluate`]: the same three kinds, the same names;
+    /// `cpu.cpuid` gains NFD's spellings of the /proc/cpuinfo flags whose
+    /// names differ there (`FMA3` for `FMA`, `SSE4` for `SSE4_1`, `SSE3`
+    /// for `PNI`, …).
     pub fn nfd_features(&self) -> ocipick::nfd::Features {
+        let mut flags = self.flags.clone();
+        if let Some(cpuid) = flags.get_mut("cpu.cpuid") {
+            let extra: Vec<String> = cpuid
+                .iter()
+                .flat_map(|f| crate::inventory::spellings(&f.to_ascii_lowercase()))
+                .collect();
+            cpuid.extend(extra);
+        }
         ocipick::nfd::Features {
-            flags: self.flags.clone(),
+            flags,
             attributes: self.attributes.clone(),
             instances: self.instances.clone(),
         }
@@ -518,7 +529,20 @@ mod tests {
         let mods = &f.flags["kernel.loadedmodule"];
         assert!(mods.contains("vfio_pci") && mods.contains("nvidia"));
         assert_eq!(mods.len(), 2);
-        assert_eq!(f.nfd_features().flags, f.flags);
+        assert_eq!(
+            f.nfd_features().flags["kernel.loadedmodule"],
+            f.flags["kernel.loadedmodule"]
+        );
+    }
+
+    #[test]
+    fn nfd_features_spell_cpuid_flags_as_nfd() {
+        let f = fixture("h200-xeon-nvidia");
+        assert!(f.flags["cpu.cpuid"].contains("FMA"));
+        let cpuid = &f.nfd_features().flags["cpu.cpuid"];
+        for name in ["FMA", "FMA3", "SSE4", "SSE42", "SSE3", "AVX2"] {
+            assert!(cpuid.contains(name), "{name}");
+        }
     }
 
     #[test]
