@@ -264,3 +264,51 @@ fn bad_input_is_exit_2_with_a_message() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no manifest of artifact type"));
 }
+
+/// The captured H200 server (testdata/hosts/h200-xeon-nvidia) against
+/// the all-operators fixture: its GPU, driver, kernel and OS rules pass,
+/// the Go template is noted, `kernel.config` (a source ocipick-host does
+/// not read) fails; and `--tags` leaves only that set.
+#[test]
+fn the_gpu_server_fixture_meets_the_cuda_rules() {
+    let root = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/hosts/h200-xeon-nvidia"
+    );
+    let spec = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/nfd/all-operators.yaml"
+    );
+    let o = run(&[
+        "compat",
+        "validate-node",
+        spec,
+        "--root",
+        root,
+        "--tags",
+        "gpu",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json_of(&o);
+    let sets = v["compatibilities"].as_array().unwrap();
+    assert_eq!(sets.len(), 1);
+    assert_eq!(sets[0]["tag"], "gpu");
+    let rules = sets[0]["rules"].as_array().unwrap();
+    let outcome = |name: &str| {
+        rules.iter().find(|r| r["name"] == name).unwrap()["outcome"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    for name in ["nvidia device", "driver", "kernel", "os", "templated"] {
+        assert_eq!(outcome(name), "pass", "{name}");
+    }
+    assert_eq!(outcome("any and le"), "fail");
+    let templated = rules.iter().find(|r| r["name"] == "templated").unwrap();
+    assert!(templated["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("not expanded"));
+}
