@@ -401,6 +401,7 @@ pub fn evaluate(spec: &Spec, features: &Features, tags: &[String]) -> Vec<Compat
             .cloned()
             .unwrap_or_default(),
         templated: false,
+        seen_rule: features.attributes.contains_key(RULE_MATCHED),
     };
     let mut out = Vec::new();
     for (index, c) in spec.compatibilities.iter().enumerate() {
@@ -427,9 +428,14 @@ struct Evaluator<'a> {
     features: &'a Features,
     /// `rule.matched` as it stands.
     matched: BTreeMap<String, String>,
-    /// A passing rule had a template ocipick did not expand: `rule.matched`
-    /// may lack what NFD would have put there.
+    /// A passing rule had a template ocipick did not expand, or a rule
+    /// with `labels` or `vars` was unknown: `rule.matched` may lack what
+    /// NFD would have put there.
     templated: bool,
+    /// `rule.matched` exists: NFD adds it after the first rule it
+    /// evaluates (empty if that rule failed), so before that a term on it
+    /// fails as on any missing feature.
+    seen_rule: bool,
 }
 
 impl Evaluator<'_> {
@@ -468,6 +474,10 @@ impl Evaluator<'_> {
                 self.matched.insert(k.clone(), v.clone());
             }
         }
+        if outcome == Outcome::Unknown && (!r.labels.is_empty() || !r.vars.is_empty()) {
+            self.templated = true;
+        }
+        self.seen_rule = true;
         RuleReport {
             name: r.name.clone(),
             outcome,
@@ -494,7 +504,7 @@ impl Evaluator<'_> {
         let flags = self.features.flags.get(&feature);
         let rule_matched = feature == RULE_MATCHED;
         let attrs = if rule_matched {
-            Some(&self.matched)
+            self.seen_rule.then_some(&self.matched)
         } else {
             self.features.attributes.get(&feature)
         };

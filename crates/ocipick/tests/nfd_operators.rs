@@ -581,3 +581,62 @@ fn bad_specifications_are_errors() {
         .to_string()
         .contains("more than"));
 }
+
+#[test]
+fn rule_matched_exists_only_after_a_first_rule() {
+    // As NFD's validator: the feature is added after each rule (empty when
+    // the rule failed), so a first rule on it fails even for DoesNotExist,
+    // and a later one sees it.
+    let spec = parse_spec(
+        br#"
+version: v1alpha1
+compatibilities:
+- rules:
+  - name: first
+    matchFeatures:
+    - feature: rule.matched
+      matchExpressions:
+        x: {op: DoesNotExist}
+  - name: second
+    matchFeatures:
+    - feature: rule.matched
+      matchExpressions:
+        x: {op: DoesNotExist}
+"#,
+    )
+    .unwrap();
+    let r = evaluate(&spec, &Features::default(), &[]);
+    assert_eq!(r[0].rules[0].outcome, Outcome::Fail);
+    assert_eq!(r[0].rules[1].outcome, Outcome::Pass);
+}
+
+#[test]
+fn an_unknown_rule_with_vars_makes_later_uses_unknown() {
+    let spec = parse_spec(
+        br#"
+version: v1alpha1
+compatibilities:
+- rules:
+  - name: unknown
+    vars: {ok: "true"}
+    matchFeatures:
+    - feature: kernel.version
+      matchExpressions:
+        full: {op: Gt, value: ["5"]}
+  - name: uses it
+    matchFeatures:
+    - feature: rule.matched
+      matchExpressions:
+        ok: {op: IsTrue}
+"#,
+    )
+    .unwrap();
+    let mut f = Features::default();
+    f.attributes.insert(
+        "kernel.version".into(),
+        [("full".to_owned(), "6.1.0-18-amd64".to_owned())].into(),
+    );
+    let r = evaluate(&spec, &f, &[]);
+    assert_eq!(r[0].rules[0].outcome, Outcome::Unknown);
+    assert_eq!(r[0].rules[1].outcome, Outcome::Unknown);
+}
