@@ -30,7 +30,8 @@ pub enum CompatCommand {
     /// image-compatibility.spec.v1alpha1+yaml`) or an OCI image layout
     /// directory, whose newest artifact of type `application/vnd.nfd.
     /// image-compatibility.v1alpha1` (by org.opencontainers.image.created)
-    /// is read. The node is this host, or --node FILE (`ocipick host
+    /// is read (`--subject DIGEST`: of those attached to that manifest).
+    /// The node is this host, or --node FILE (`ocipick host
     /// --output json` or `nfd export features`). Exit status: 0 every set
     /// evaluated passes, 1 some set fails or is unknown (or none is left
     /// after --tags), 2 usage error or invalid input.
@@ -50,6 +51,10 @@ pub struct ValidateNodeArgs {
     /// Read this host's /proc, /sys and /etc under DIR instead of /.
     #[arg(long, value_name = "DIR", conflicts_with = "node")]
     pub root: Option<PathBuf>,
+    /// With a layout: only artifacts whose `subject` is this manifest
+    /// (sha256:…), as the referrers of that image.
+    #[arg(long, value_name = "DIGEST")]
+    pub subject: Option<String>,
     /// Evaluate only the sets with this tag (repeatable), as NFD's --tags.
     #[arg(
         long = "tags",
@@ -80,7 +85,12 @@ struct Found {
 }
 
 fn validate_node(a: &ValidateNodeArgs) -> Result<(String, u8), Failure> {
-    let found = read_source(&a.source)?;
+    if a.subject.is_some() && !a.source.is_dir() {
+        return Err(Failure::Invalid(
+            "--subject needs an OCI image layout as SOURCE".into(),
+        ));
+    }
+    let found = read_source(&a.source, a.subject.as_deref())?;
     let spec = nfd::parse_spec(&found.bytes)
         .map_err(|e| Failure::Invalid(format!("{}: {e}", a.source.display())))?;
     let (facts, node_name) = match &a.node {
@@ -125,9 +135,9 @@ fn validate_node(a: &ValidateNodeArgs) -> Result<(String, u8), Failure> {
     Ok((text, status))
 }
 
-fn read_source(path: &Path) -> Result<Found, Failure> {
+fn read_source(path: &Path, subject: Option<&str>) -> Result<Found, Failure> {
     if path.is_dir() {
-        return read_layout(path);
+        return read_layout(path, subject);
     }
     let bytes = ocipick_registry::read_file(path, nfd::MAX_SPEC_BYTES as u64, "")?;
     Ok(Found {
@@ -138,8 +148,8 @@ fn read_source(path: &Path) -> Result<Found, Failure> {
 }
 
 /// The specification of the newest NFD artifact listed in a layout's
-/// index.json.
-fn read_layout(dir: &Path) -> Result<Found, Failure> {
+/// index.json (of those whose subject is `subject`, when given).
+fn read_layout(dir: &Path, subject: Option<&str>) -> Result<Found, Failure> {
     let bad = |m: String| Failure::Invalid(format!("{}: {m}", dir.display()));
     let layout = ocipick_registry::Layout::open(dir, MAX_MANIFEST_BYTES)?;
     let index: Value = serde_json::from_slice(&layout.index_json()?)
@@ -165,6 +175,9 @@ fn read_layout(dir: &Path) -> Result<Found, Failure> {
         if m.get("artifactType").and_then(Value::as_str) != Some(nfd::ARTIFACT_TYPE) {
             continue;
         }
+        if subject.is_some() && m.pointer("/subject/digest").and_then(Value::as_str) != subject {
+            continue;
+        }
         let created = m
             .pointer("/annotations")
             .and_then(|a| a.get(nfd::CREATED))
@@ -174,8 +187,9 @@ fn read_layout(dir: &Path) -> Result<Found, Failure> {
     }
     let candidates = found.len();
     let Some(i) = nfd::newest(found.iter().map(|f| f.1.as_deref())) else {
+        let of = subject.map_or(String::new(), |s| format!(" with subject {s}"));
         return Err(bad(format!(
-            "no manifest of artifact type {} in index.json",
+            "no manifest of artifact type {}{of} in index.json",
             nfd::ARTIFACT_TYPE
         )));
     };

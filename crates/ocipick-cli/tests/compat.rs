@@ -165,9 +165,13 @@ fn write_blob(layout: &Path, bytes: &[u8]) -> Value {
 }
 
 fn artifact(layout: &Path, spec: &[u8], created: &str) -> Value {
+    artifact_of(layout, spec, created, None)
+}
+
+fn artifact_of(layout: &Path, spec: &[u8], created: &str, subject: Option<&Value>) -> Value {
     let config = write_blob(layout, b"{}");
     let layer = write_blob(layout, spec);
-    let m = json!({
+    let mut m = json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "artifactType": ARTIFACT_TYPE,
@@ -176,6 +180,10 @@ fn artifact(layout: &Path, spec: &[u8], created: &str) -> Value {
         "layers": [{"mediaType": SPEC_TYPE, "digest": layer["digest"], "size": layer["size"]}],
         "annotations": {"org.opencontainers.image.created": created},
     });
+    if let Some(subject) = subject {
+        m["subject"] = json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                              "digest": subject["digest"], "size": subject["size"]});
+    }
     let d = write_blob(layout, &serde_json::to_vec(&m).unwrap());
     json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
            "artifactType": ARTIFACT_TYPE, "digest": d["digest"], "size": d["size"]})
@@ -311,4 +319,69 @@ fn the_gpu_server_fixture_meets_the_cuda_rules() {
         .as_str()
         .unwrap()
         .contains("not expanded"));
+}
+
+/// `--subject`: of a layout's artifacts, only those attached to that
+/// manifest count, the newest of them winning.
+#[test]
+fn subject_picks_the_artifacts_of_one_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    std::fs::create_dir_all(&layout).unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    let img_a = write_blob(&layout, br#"{"schemaVersion":2,"a":1}"#);
+    let img_b = write_blob(&layout, br#"{"schemaVersion":2,"b":1}"#);
+    let docs = std::fs::read(spec_path()).unwrap();
+    let strict = String::from_utf8(docs.clone())
+        .unwrap()
+        .replace("vfio-pci", "no-such-module");
+    // B's artifact is the newest overall, and fails on the node.
+    let for_a = artifact_of(&layout, &docs, "2025-01-01T00:00:00Z", Some(&img_a));
+    let for_b = artifact_of(
+        &layout,
+        strict.as_bytes(),
+        "2026-01-01T00:00:00Z",
+        Some(&img_b),
+    );
+    let index = json!({"schemaVersion": 2, "manifests": [for_a, for_b]});
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+    let good = node(
+        dir.path(),
+        "good",
+        "Intel",
+        &["vfio-pci"],
+        &[("0fff", "0200")],
+    );
+    let l = layout.display().to_string();
+    let a = img_a["digest"].as_str().unwrap();
+    let o = run(&[
+        "compat",
+        "validate-node",
+        &l,
+        "--node",
+        &good,
+        "--subject",
+        a,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let v = json_of(&o);
+    assert_eq!(v["artifact"]["digest"], for_a["digest"]);
+    assert_eq!(v["artifact"]["candidates"], 1);
+    let o = run(&["compat", "validate-node", &l, "--node", &good, "-o", "json"]);
+    assert_eq!(json_of(&o)["artifact"]["digest"], for_b["digest"]);
+    assert_eq!(o.status.code(), Some(1));
+    let none = format!("sha256:{}", "0".repeat(64));
+    let o = run(&["compat", "validate-node", &l, "--subject", &none]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("with subject"));
 }
