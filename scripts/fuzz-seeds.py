@@ -193,6 +193,19 @@ elif target == "inventory":
         "feature.node.kubernetes.io/usb-ff_1234_5678.present": "true",
         "nvidia.com/cuda.driver-version.major": "550", "nvidia.com/cuda.driver-version.minor": "9"}}}
     write("0-node", bytes([0]) + json.dumps(node).encode())
+elif target == "nfd_compat":
+    # The specification, then NUL and a node in `nfd export features` form
+    # (or no NUL: the target's fixed node).
+    specs = sorted(glob.glob(os.path.join(td, "nfd", "*.yaml")))
+    nodes = sorted(glob.glob(os.path.join(td, "check", "nodes", "*.json")))[:3]
+    for f in specs:
+        with open(f, "rb") as fh:
+            spec = fh.read()
+        base = os.path.basename(f)
+        write(base, spec)
+        for n in nodes:
+            with open(n, "rb") as fh:
+                write(base + "-" + os.path.basename(n), spec + b"\0" + fh.read())
 elif target == "pci_ids":
     with open(os.path.join(td, "hosts", "pci.ids"), "rb") as fh:
         fixture = fh.read()

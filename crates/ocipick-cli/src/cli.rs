@@ -116,6 +116,10 @@ pub enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Node-feature-discovery image compatibility artifacts: validate a
+    /// node against an image's compatibility specification.
+    #[command(subcommand)]
+    Compat(crate::compat::CompatCommand),
     /// Print shell completions or the man page, generated from these flags.
     Generate {
         /// What to generate.

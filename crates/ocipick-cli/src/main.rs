@@ -4,6 +4,7 @@ mod annotate;
 mod args;
 mod check;
 mod cli;
+mod compat;
 mod output;
 mod run;
 mod say;
@@ -116,6 +117,7 @@ fn main() -> ExitCode {
         }
         Command::Annotate(a) => return finish(annotate::run(a)),
         Command::Check(a) => return finish(check::run(a)),
+        Command::Compat(c) => return finish(compat::run(c)),
         Command::Lint(a) => return finish(run::lint(a)),
         Command::Serve(a) => return finish(serve::run(a)),
         Command::Host { output, root } => {

@@ -125,6 +125,7 @@ impl Facts {
     /// - `kernel.version`: `full`, `major`, `minor`, `revision`;
     /// - `system.osrelease`: `ID`, `VERSION_ID` (and its major, minor);
     /// - `memory.total`: `bytes`, from `/proc/meminfo`;
+    /// - `kernel.loadedmodule` flags: the modules of `/proc/modules`;
     /// - `pci.device` instances: `vendor`, `device`, `class` (and
     ///   subsystem ids), hex without `0x`, as NFD writes them;
     /// - `nvidia.driver`: `version`, `major`, `minor`, from
@@ -177,6 +178,16 @@ impl Facts {
             if let Some(kib) = kib {
                 f.attr("memory.total", "bytes", &(kib * 1024).to_string());
             }
+        }
+        if let Some(m) = read(root, "proc/modules") {
+            // "vfio_pci 16384 0 - Live 0x0000000000000000": the first word.
+            // NFD's kernel.loadedmodule flags, as the kernel names them.
+            let mods: BTreeSet<String> = m
+                .lines()
+                .filter_map(|l| l.split_whitespace().next())
+                .map(str::to_owned)
+                .collect();
+            f.flags.insert("kernel.loadedmodule".into(), mods);
         }
         if let Some(v) = read(root, "proc/driver/nvidia/version") {
             // "NVRM version: NVIDIA UNIX … Kernel Module for x86_64  580.159.04  Release Build …"
@@ -258,6 +269,27 @@ impl Facts {
             }
         }
         out
+    }
+
+    /// The facts as NFD's rule evaluator sees them, for
+    /// [`ocipick::nfd::evaluate`]: the same three kinds, the same names;
+    /// `cpu.cpuid` gains NFD's spellings of the /proc/cpuinfo flags whose
+    /// names differ there (`FMA3` for `FMA`, `SSE4` for `SSE4_1`, `SSE3`
+    /// for `PNI`, …).
+    pub fn nfd_features(&self) -> ocipick::nfd::Features {
+        let mut flags = self.flags.clone();
+        if let Some(cpuid) = flags.get_mut("cpu.cpuid") {
+            let extra: Vec<String> = cpuid
+                .iter()
+                .flat_map(|f| crate::inventory::spellings(&f.to_ascii_lowercase()))
+                .collect();
+            cpuid.extend(extra);
+        }
+        ocipick::nfd::Features {
+            flags,
+            attributes: self.attributes.clone(),
+            instances: self.instances.clone(),
+        }
     }
 
     /// The facts in node-feature-discovery's layout (what `nfd export
@@ -484,6 +516,35 @@ mod tests {
 
     /// Old 32-bit ARM kernels print the per-CPU blocks first and the CPU's
     /// features after them.
+    #[test]
+    fn loaded_modules_are_nfd_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proc")).unwrap();
+        std::fs::write(
+            dir.path().join("proc/modules"),
+            "vfio_pci 16384 0 - Live 0x0000000000000000\nnvidia 54001664 1 nvidia_uvm, Live 0x0\n",
+        )
+        .unwrap();
+        let f = Facts::detect(dir.path());
+        let mods = &f.flags["kernel.loadedmodule"];
+        assert!(mods.contains("vfio_pci") && mods.contains("nvidia"));
+        assert_eq!(mods.len(), 2);
+        assert_eq!(
+            f.nfd_features().flags["kernel.loadedmodule"],
+            f.flags["kernel.loadedmodule"]
+        );
+    }
+
+    #[test]
+    fn nfd_features_spell_cpuid_flags_as_nfd() {
+        let f = fixture("h200-xeon-nvidia");
+        assert!(f.flags["cpu.cpuid"].contains("FMA"));
+        let cpuid = &f.nfd_features().flags["cpu.cpuid"];
+        for name in ["FMA", "FMA3", "SSE4", "SSE42", "SSE3", "AVX2"] {
+            assert!(cpuid.contains(name), "{name}");
+        }
+    }
+
     #[test]
     fn old_arm_kernel_layout() {
         let f = cpuinfo_fields("Processor\t: ARMv7 Processor rev 0 (v7l)\nprocessor\t: 0\nBogoMIPS\t: 1.0\n\nprocessor\t: 1\nBogoMIPS\t: 1.0\n\nFeatures\t: swp half thumb neon\nCPU implementer\t: 0x41\nCPU architecture: 7\n");

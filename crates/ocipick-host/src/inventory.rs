@@ -679,7 +679,7 @@ const NFD_HIDDEN: &[(&str, &str)] = &[
 
 /// Other spellings of the /proc/cpuinfo flags the x86-64 levels need
 /// (NFD's, from the cpuid library it uses).
-fn spellings(flag: &str) -> Vec<String> {
+pub(crate) fn spellings(flag: &str) -> Vec<String> {
     let mut v = vec![flag.to_ascii_uppercase()];
     let extra: &[&str] = match flag {
         "cx16" => &["CMPXCHG16B"],

@@ -60,6 +60,7 @@ pub mod fleet;
 pub mod index;
 pub mod lint;
 pub mod media_type;
+pub mod nfd;
 pub mod platform;
 pub mod prefer;
 pub mod rank;

@@ -1,0 +1,328 @@
+//! `ocipick compat`: node-feature-discovery's image compatibility
+//! artifacts. `validate-node` reads an artifact's specification (a YAML
+//! file, or the newest NFD artifact of an OCI image layout), evaluates it
+//! with `ocipick::nfd` against this host's facts or a `--node` file, and
+//! prints each compatibility set, rule and expression with its answer.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use ocipick::nfd::{self, CompatibilityReport, ExpressionReport, Outcome, TermsReport};
+use ocipick::{Descriptor, Digest};
+use serde_json::{json, Value};
+
+use crate::args::Output;
+use crate::cli::Deferred;
+use crate::run::Failure;
+
+/// The largest artifact manifest read from a layout.
+const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+
+/// `ocipick compat …`.
+#[derive(Debug, Subcommand)]
+pub enum CompatCommand {
+    /// Validate a node against an image's NFD compatibility specification,
+    /// as `nfd compat validate-node` does: every compatibility set, rule
+    /// and expression with pass, fail or unknown.
+    ///
+    /// SOURCE is the specification (a YAML file, `application/vnd.nfd.
+    /// image-compatibility.spec.v1alpha1+yaml`) or an OCI image layout
+    /// directory, whose newest artifact of type `application/vnd.nfd.
+    /// image-compatibility.v1alpha1` (by org.opencontainers.image.created)
+    /// is read (`--subject DIGEST`: of those attached to that manifest).
+    /// The node is this host, or --node FILE (`ocipick host
+    /// --output json` or `nfd export features`). Exit status: 0 every set
+    /// evaluated passes, 1 some set fails or is unknown (or none is left
+    /// after --tags), 2 usage error or invalid input.
+    ValidateNode(Deferred<ValidateNodeArgs>),
+}
+
+/// Flags of `ocipick compat validate-node`.
+#[derive(Debug, Args)]
+pub struct ValidateNodeArgs {
+    /// The specification: a YAML file, or an OCI image layout directory.
+    #[arg(value_name = "SOURCE")]
+    pub source: PathBuf,
+    /// The node's facts: `ocipick host --output json` or `nfd export
+    /// features` JSON. Default: this host.
+    #[arg(long, value_name = "FILE")]
+    pub node: Option<PathBuf>,
+    /// Read this host's /proc, /sys and /etc under DIR instead of /.
+    #[arg(long, value_name = "DIR", conflicts_with = "node")]
+    pub root: Option<PathBuf>,
+    /// With a layout: only artifacts whose `subject` is this manifest
+    /// (sha256:…), as the referrers of that image.
+    #[arg(long, value_name = "DIGEST")]
+    pub subject: Option<String>,
+    /// Evaluate only the sets with this tag (repeatable), as NFD's --tags.
+    #[arg(
+        long = "tags",
+        alias = "compat-tag",
+        value_name = "TAG",
+        value_delimiter = ','
+    )]
+    pub tags: Vec<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// Runs a `compat` subcommand: the text to print and the exit status.
+pub fn run(cmd: &CompatCommand) -> Result<(String, u8), Failure> {
+    match cmd {
+        CompatCommand::ValidateNode(a) => validate_node(a),
+    }
+}
+
+/// Where the specification came from.
+struct Found {
+    bytes: Vec<u8>,
+    /// The artifact manifest's digest and created time, from a layout.
+    artifact: Option<(String, Option<String>)>,
+    /// How many NFD artifacts the layout held.
+    candidates: usize,
+}
+
+fn validate_node(a: &ValidateNodeArgs) -> Result<(String, u8), Failure> {
+    if a.subject.is_some() && !a.source.is_dir() {
+        return Err(Failure::Invalid(
+            "--subject needs an OCI image layout as SOURCE".into(),
+        ));
+    }
+    let found = read_source(&a.source, a.subject.as_deref())?;
+    let spec = nfd::parse_spec(&found.bytes)
+        .map_err(|e| Failure::Invalid(format!("{}: {e}", a.source.display())))?;
+    let (facts, node_name) = match &a.node {
+        Some(path) => (crate::run::load_node(path)?.0, path.display().to_string()),
+        None => {
+            let root = a.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+            let name = if root == Path::new("/") {
+                "this host".to_owned()
+            } else {
+                format!("the host under {}", root.display())
+            };
+            (ocipick_host::Facts::detect(&root), name)
+        }
+    };
+    let reports = nfd::evaluate(&spec, &facts.nfd_features(), &a.tags);
+    let overall = if reports.is_empty() {
+        Outcome::Unknown
+    } else {
+        reports
+            .iter()
+            .fold(Outcome::Pass, |acc, r| acc.and(r.outcome))
+    };
+    let status = u8::from(overall != Outcome::Pass);
+    let text = match a.output {
+        Output::Json => {
+            let v = json!({
+                "source": a.source.display().to_string(),
+                "artifact": found.artifact.as_ref().map(|(d, c)| json!({
+                    "digest": d, "created": c, "candidates": found.candidates,
+                })),
+                "node": node_name,
+                "tags": a.tags,
+                "outcome": overall,
+                "compatibilities": reports,
+            });
+            let mut s = serde_json::to_string_pretty(&v).expect("JSON values serialize");
+            s.push('\n');
+            s
+        }
+        Output::Text => text(a, &found, &node_name, &reports, overall),
+    };
+    Ok((text, status))
+}
+
+fn read_source(path: &Path, subject: Option<&str>) -> Result<Found, Failure> {
+    if path.is_dir() {
+        return read_layout(path, subject);
+    }
+    let bytes = ocipick_registry::read_file(path, nfd::MAX_SPEC_BYTES as u64, "")?;
+    Ok(Found {
+        bytes,
+        artifact: None,
+        candidates: 0,
+    })
+}
+
+/// The specification of the newest NFD artifact listed in a layout's
+/// index.json (of those whose subject is `subject`, when given).
+fn read_layout(dir: &Path, subject: Option<&str>) -> Result<Found, Failure> {
+    let bad = |m: String| Failure::Invalid(format!("{}: {m}", dir.display()));
+    let layout = ocipick_registry::Layout::open(dir, MAX_MANIFEST_BYTES)?;
+    let index: Value = serde_json::from_slice(&layout.index_json()?)
+        .map_err(|e| bad(format!("index.json is not JSON: {e}")))?;
+    let listed = index
+        .get("manifests")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("index.json has no manifests list".into()))?;
+    // (digest, created, manifest) of every NFD artifact manifest.
+    let mut found: Vec<(String, Option<String>, Value)> = Vec::new();
+    for d in listed {
+        let media = d.get("mediaType").and_then(Value::as_str).unwrap_or("");
+        let listed_type = d.get("artifactType").and_then(Value::as_str);
+        if media != ocipick::media_type::OCI_MANIFEST
+            || listed_type.is_some_and(|t| t != nfd::ARTIFACT_TYPE)
+        {
+            continue;
+        }
+        let desc = descriptor(d, MAX_MANIFEST_BYTES).map_err(bad)?;
+        let bytes = layout.blob(&desc)?;
+        let m: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| bad(format!("manifest {} is not JSON: {e}", desc.digest)))?;
+        if m.get("artifactType").and_then(Value::as_str) != Some(nfd::ARTIFACT_TYPE) {
+            continue;
+        }
+        if subject.is_some() && m.pointer("/subject/digest").and_then(Value::as_str) != subject {
+            continue;
+        }
+        let created = m
+            .pointer("/annotations")
+            .and_then(|a| a.get(nfd::CREATED))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        found.push((desc.digest.to_string(), created, m));
+    }
+    let candidates = found.len();
+    let Some(i) = nfd::newest(found.iter().map(|f| f.1.as_deref())) else {
+        let of = subject.map_or(String::new(), |s| format!(" with subject {s}"));
+        return Err(bad(format!(
+            "no manifest of artifact type {}{of} in index.json",
+            nfd::ARTIFACT_TYPE
+        )));
+    };
+    let (digest, created, manifest) = found.swap_remove(i);
+    let layer = manifest
+        .get("layers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|l| l.get("mediaType").and_then(Value::as_str) == Some(nfd::SPEC_MEDIA_TYPE))
+        .ok_or_else(|| {
+            bad(format!(
+                "artifact {digest} has no layer of type {}",
+                nfd::SPEC_MEDIA_TYPE
+            ))
+        })?;
+    let desc = descriptor(layer, nfd::MAX_SPEC_BYTES as u64).map_err(bad)?;
+    let bytes = layout.blob(&desc)?;
+    Ok(Found {
+        bytes,
+        artifact: Some((digest, created)),
+        candidates,
+    })
+}
+
+/// A descriptor's media type, digest and size, with its size checked
+/// against `limit`.
+fn descriptor(v: &Value, limit: u64) -> Result<Descriptor<'static>, String> {
+    let media = v
+        .get("mediaType")
+        .and_then(Value::as_str)
+        .ok_or("a descriptor without mediaType")?;
+    let digest = v
+        .get("digest")
+        .and_then(Value::as_str)
+        .ok_or("a descriptor without digest")?;
+    let digest = Digest::parse(digest.to_owned()).map_err(|e| format!("digest: {e}"))?;
+    let size = v
+        .get("size")
+        .and_then(Value::as_u64)
+        .ok_or("a descriptor without a size")?;
+    if size > limit {
+        return Err(format!(
+            "{digest}: {size} bytes, more than the {limit} read"
+        ));
+    }
+    Ok(Descriptor {
+        media_type: Cow::Owned(media.to_owned()),
+        digest,
+        size,
+        urls: Vec::new(),
+        annotations: Default::default(),
+        data: None,
+        artifact_type: None,
+        platform: None,
+    })
+}
+
+fn text(
+    a: &ValidateNodeArgs,
+    found: &Found,
+    node: &str,
+    reports: &[CompatibilityReport],
+    overall: Outcome,
+) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = write!(s, "specification: {}", a.source.display());
+    if let Some((d, c)) = &found.artifact {
+        let _ = write!(s, " (artifact {d}");
+        if let Some(c) = c {
+            let _ = write!(s, ", created {c}");
+        }
+        if found.candidates > 1 {
+            let _ = write!(s, ", newest of {}", found.candidates);
+        }
+        s.push(')');
+    }
+    let _ = writeln!(s, "\nnode: {node}");
+    if reports.is_empty() {
+        let _ = writeln!(s, "no compatibility set has the tags {:?}", a.tags);
+    }
+    for c in reports {
+        let _ = write!(s, "\ncompatibility {}", c.index + 1);
+        if let Some(d) = &c.description {
+            let _ = write!(s, " {d:?}");
+        }
+        let mut extra = Vec::new();
+        if let Some(t) = &c.tag {
+            extra.push(format!("tag {t}"));
+        }
+        if let Some(w) = c.weight {
+            extra.push(format!("weight {w}"));
+        }
+        if !extra.is_empty() {
+            let _ = write!(s, " ({})", extra.join(", "));
+        }
+        let _ = writeln!(s, ": {}", c.outcome.as_str().to_uppercase());
+        for r in &c.rules {
+            let _ = writeln!(s, "  rule {:?}: {}", r.name, r.outcome.as_str());
+            for n in &r.notes {
+                let _ = writeln!(s, "    note: {n}");
+            }
+            if let Some(m) = &r.match_features {
+                terms(&mut s, m, "    ");
+            }
+            for (i, m) in r.match_any.iter().enumerate() {
+                let _ = writeln!(s, "    matchAny {}: {}", i + 1, m.outcome.as_str());
+                terms(&mut s, m, "      ");
+            }
+        }
+    }
+    let _ = writeln!(s, "\nresult: {}", overall.as_str());
+    s
+}
+
+fn terms(s: &mut String, t: &TermsReport, indent: &str) {
+    use std::fmt::Write;
+    for e in &t.expressions {
+        let _ = writeln!(s, "{indent}{:<7} {}", e.outcome.as_str(), expression(e));
+    }
+}
+
+fn expression(e: &ExpressionReport) -> String {
+    let mut out = match &e.name {
+        Some(n) => format!("{} {n} {}", e.feature, e.op),
+        None => format!("{} matchName {}", e.feature, e.op),
+    };
+    if !e.value.is_empty() {
+        out.push_str(&format!(" [{}]", e.value.join(", ")));
+    }
+    if let Some(p) = &e.problem {
+        out.push_str(&format!(" ({p})"));
+    }
+    out
+}
