@@ -350,32 +350,49 @@ impl State {
         )
     }
 
-    /// [`Mode::Reorder`]'s answer for the decision `d`.
+    /// [`Mode::Reorder`]'s answer for the decision `d`, without a runtime
+    /// platform: the chosen entry moves to [`Decision::first_fit`].
     fn reorder(&self, image: &str, index: Served, d: &Decision) -> Served {
         let Some(to) = d.first_fit.filter(|&to| to < d.position) else {
             // Already where a first-match runtime looks.
-            self.log_decision(image, &index.digest, d, "unchanged");
-            self.metrics.outcome("unchanged");
-            return index;
+            return self.unchanged(image, index, d);
         };
         match reorder::move_entry(&index.bytes, d.position, to) {
-            Ok(new) => {
-                let digest = Digest::sha256_of(&new).to_string();
-                let bytes = Bytes::from(new);
-                self.manifests
-                    .put(&digest, bytes.clone(), &index.media_type);
-                if let Some(disk) = &self.disk {
-                    disk.put(&digest, &bytes, &index.media_type, &self.metrics);
-                }
-                self.log_decision(image, &index.digest, d, "reordered");
-                self.metrics.outcome("reordered");
-                Served {
-                    bytes,
-                    media_type: index.media_type,
-                    digest,
-                }
-            }
+            Ok(new) => self.reordered(image, index, d, new),
             Err(why) => self.fallback(image, index, &why),
+        }
+    }
+
+    /// Answers with `index` as it is: the runtime already takes `d`.
+    pub(crate) fn unchanged(&self, image: &str, index: Served, d: &Decision) -> Served {
+        self.log_decision(image, &index.digest, d, "unchanged");
+        self.metrics.outcome("unchanged");
+        index
+    }
+
+    /// Answers with `new`, `index` reordered for `d`: kept among the
+    /// manifests (and in the state directory) so that the runtime's GET by
+    /// its digest finds it.
+    pub(crate) fn reordered(
+        &self,
+        image: &str,
+        index: Served,
+        d: &Decision,
+        new: Vec<u8>,
+    ) -> Served {
+        let digest = Digest::sha256_of(&new).to_string();
+        let bytes = Bytes::from(new);
+        self.manifests
+            .put(&digest, bytes.clone(), &index.media_type);
+        if let Some(disk) = &self.disk {
+            disk.put(&digest, &bytes, &index.media_type, &self.metrics);
+        }
+        self.log_decision(image, &index.digest, d, "reordered");
+        self.metrics.outcome("reordered");
+        Served {
+            bytes,
+            media_type: index.media_type,
+            digest,
         }
     }
 

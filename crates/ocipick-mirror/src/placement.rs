@@ -3,8 +3,7 @@
 //! why it answers the child instead), and the warning when the chosen
 //! entry declares a platform other than the runtime's.
 
-use bytes::Bytes;
-use ocipick::{Digest, Index};
+use ocipick::Index;
 
 use crate::metrics::{MismatchLabels, ReorderFallbackLabels};
 use crate::mirror::{Served, State};
@@ -33,27 +32,8 @@ impl State {
             return Err(index);
         };
         match runtime.place(&index.bytes, d.position) {
-            Ok(Placement::Unchanged) => {
-                self.log_decision(image, &index.digest, d, "unchanged");
-                self.metrics.outcome("unchanged");
-                Ok(index)
-            }
-            Ok(Placement::Reordered { bytes, .. }) => {
-                let digest = Digest::sha256_of(&bytes).to_string();
-                let bytes = Bytes::from(bytes);
-                self.manifests
-                    .put(&digest, bytes.clone(), &index.media_type);
-                if let Some(disk) = &self.disk {
-                    disk.put(&digest, &bytes, &index.media_type, &self.metrics);
-                }
-                self.log_decision(image, &index.digest, d, "reordered");
-                self.metrics.outcome("reordered");
-                Ok(Served {
-                    bytes,
-                    media_type: index.media_type,
-                    digest,
-                })
-            }
+            Ok(Placement::Unchanged) => Ok(self.unchanged(image, index, d)),
+            Ok(Placement::Reordered { bytes, .. }) => Ok(self.reordered(image, index, d, bytes)),
             Ok(Placement::Impossible(why)) => {
                 self.metrics
                     .reorder_fallbacks
