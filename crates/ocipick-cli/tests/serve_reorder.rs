@@ -23,6 +23,8 @@
 mod common;
 #[path = "support/registry.rs"]
 mod registry_support;
+#[path = "support/runtimes.rs"]
+mod runtimes;
 #[path = "support/serve.rs"]
 mod serve_support;
 
@@ -30,23 +32,19 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{OCI_INDEX, OCI_MANIFEST};
 use registry_support::{Registry, GPU_KEY, GPU_MODEL};
+use runtimes::{which, Containerd};
 use serde_json::Value;
 use serve_support::Mirror;
 
 // ---------------------------------------------------------------------------
 // Tools, content, HTTP.
-
-fn which(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
-}
 
 /// Installs the Debian package `package` when `program` is missing (once
 /// per package and test binary, one apt-get at a time).
@@ -312,138 +310,56 @@ fn registries_conf(dir: &Path, upstream: &str, mirror: &str) -> PathBuf {
 }
 
 // ---------------------------------------------------------------------------
-// containerd (its own daemon; ctr with a hosts.toml mirror).
+// containerd (the runtime matrix's private daemon; ctr with a hosts.toml
+// mirror).
 
-struct Containerd {
-    child: Child,
-    dir: tempfile::TempDir,
-    socket: PathBuf,
+/// Starts containerd, or says why it cannot run here (a failure when
+/// `OCIPICK_REQUIRE_CONTAINERD` is set, as in CI).
+fn containerd_or_skip(test: &str) -> Option<Containerd> {
+    let started = ensure_tool("containerd", "containerd").and_then(|()| {
+        if which("ctr") {
+            Containerd::start()
+        } else {
+            Err("the containerd package installed no ctr".into())
+        }
+    });
+    match started {
+        Ok(c) => Some(c),
+        Err(why) => {
+            if std::env::var_os("OCIPICK_REQUIRE_CONTAINERD").is_some() {
+                panic!("containerd cannot run here (OCIPICK_REQUIRE_CONTAINERD is set): {why}");
+            }
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED the containerd part of {test}: containerd cannot run here: {why}"
+            );
+            None
+        }
+    }
 }
 
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Runs ctr in the namespace `test`; panics with its output on failure.
+fn ctr_ok(ctd: &Containerd, args: &[&str]) -> String {
+    let out = ctd.ctr("test", args).output().expect("run ctr");
+    assert!(
+        out.status.success(),
+        "ctr {args:?} failed: {}\n{}\ncontainerd log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        ctd.log()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-impl Containerd {
-    /// Starts containerd, or says why it cannot run here (a failure when
-    /// `OCIPICK_REQUIRE_CONTAINERD` is set, as in CI).
-    fn start_or_skip(test: &str) -> Option<Containerd> {
-        match Containerd::start() {
-            Ok(c) => Some(c),
-            Err(why) => {
-                if std::env::var_os("OCIPICK_REQUIRE_CONTAINERD").is_some() {
-                    panic!("containerd cannot run here (OCIPICK_REQUIRE_CONTAINERD is set): {why}");
-                }
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED the containerd part of {test}: containerd cannot run here: {why}"
-                );
-                None
-            }
-        }
-    }
-
-    fn start() -> Result<Containerd, String> {
-        ensure_tool("containerd", "containerd")?;
-        if !which("ctr") {
-            return Err("the containerd package installed no ctr".into());
-        }
-        let dir = tempfile::Builder::new()
-            .prefix("ocictd")
-            .tempdir_in("/tmp")
-            .map_err(|e| format!("tempdir: {e}"))?;
-        let d = dir.path();
-        let socket = d.join("c.sock");
-        let config = format!(
-            "version = 2\n\
-             root = \"{root}\"\n\
-             state = \"{state}\"\n\
-             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
-             [grpc]\n  address = \"{sock}\"\n\
-             [ttrpc]\n  address = \"{sock}.ttrpc\"\n\
-             [debug]\n  address = \"\"\n\
-             [metrics]\n  address = \"\"\n\
-             [plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"{opt}\"\n",
-            root = d.join("root").display(),
-            opt = d.join("opt").display(),
-            state = d.join("state").display(),
-            sock = socket.display(),
-        );
-        std::fs::write(d.join("config.toml"), config).map_err(|e| e.to_string())?;
-        let log = std::fs::File::create(d.join("containerd.log")).map_err(|e| e.to_string())?;
-        let child = Command::new("containerd")
-            .arg("--config")
-            .arg(d.join("config.toml"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone().map_err(|e| e.to_string())?))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .map_err(|e| format!("cannot start containerd: {e}"))?;
-        let mut c = Containerd { child, dir, socket };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(st)) = c.child.try_wait() {
-                return Err(format!("containerd exited ({st}): {}", c.log()));
-            }
-            if c.ctr(&["version"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-            {
-                return Ok(c);
-            }
-            if Instant::now() > deadline {
-                return Err(format!("containerd did not answer in 30 s: {}", c.log()));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
-    }
-
-    fn ctr(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("ctr");
-        c.arg("--address")
-            .arg(&self.socket)
-            .args(["-n", "test"])
-            .args(args)
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn ctr_ok(&self, args: &[&str]) -> String {
-        let out = self.ctr(args).output().expect("run ctr");
-        assert!(
-            out.status.success(),
-            "ctr {args:?} failed: {}\n{}\ncontainerd log:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            self.log()
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Pulls `image` as linux/amd64 through `mirror` only (hosts.toml),
-    /// unpacking it with the native snapshotter; returns the image's
-    /// target digest and the committed snapshots (for one-layer images:
-    /// the diff ID of the layer unpacked).
-    fn pull(&self, upstream: &str, mirror: &str, image: &str) -> (String, Vec<String>) {
-        let hosts = self.dir.path().join("hosts");
-        let d = hosts.join(upstream);
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(
-            d.join("hosts.toml"),
-            format!(
-                "server = \"http://{upstream}\"\n\n\
-                 [host.\"http://{mirror}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
-            ),
-        )
-        .unwrap();
-        self.ctr_ok(&[
+/// Pulls `image` as linux/amd64 through `mirror` only (hosts.toml),
+/// unpacking it with the native snapshotter; returns the image's target
+/// digest and the committed snapshots (for one-layer images: the diff ID
+/// of the layer unpacked).
+fn pull(ctd: &Containerd, upstream: &str, mirror: &str, image: &str) -> (String, Vec<String>) {
+    let hosts = ctd.hosts_dir("hosts", upstream, Some(mirror));
+    ctr_ok(
+        ctd,
+        &[
             "image",
             "pull",
             "--hosts-dir",
@@ -453,24 +369,23 @@ impl Containerd {
             "--platform",
             "linux/amd64",
             image,
-        ]);
-        let ls = self.ctr_ok(&["image", "ls"]);
-        let target = ls
-            .lines()
-            .skip(1)
-            .map(|l| l.split_whitespace().collect::<Vec<_>>())
-            .find(|cols| cols.first() == Some(&image))
-            .and_then(|cols| cols.get(2).map(|s| (*s).to_owned()))
-            .unwrap_or_else(|| panic!("no image {image} in ctr image ls:\n{ls}"));
-        let snaps = self
-            .ctr_ok(&["snapshot", "--snapshotter", "native", "ls"])
-            .lines()
-            .skip(1)
-            .filter(|l| l.contains("Committed"))
-            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-            .collect();
-        (target, snaps)
-    }
+        ],
+    );
+    let ls = ctr_ok(ctd, &["image", "ls"]);
+    let target = ls
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|cols| cols.first() == Some(&image))
+        .and_then(|cols| cols.get(2).map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| panic!("no image {image} in ctr image ls:\n{ls}"));
+    let snaps = ctr_ok(ctd, &["snapshot", "--snapshotter", "native", "ls"])
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains("Committed"))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect();
+    (target, snaps)
 }
 
 // ---------------------------------------------------------------------------
@@ -557,8 +472,8 @@ fn reorder_places_the_chosen_entry_where_the_runtimes_matcher_takes_it() {
     );
 
     // containerd pulls the reordered index and unpacks the GPU build.
-    if let Some(ctd) = Containerd::start_or_skip("reorder_places_the_chosen_entry…") {
-        let (target, snaps) = ctd.pull(&reg.host(), &m.addr, &image);
+    if let Some(ctd) = containerd_or_skip("reorder_places_the_chosen_entry…") {
+        let (target, snaps) = pull(&ctd, &reg.host(), &m.addr, &image);
         assert_eq!(target, common::sha256(&g.body), "the reordered index");
         assert_eq!(
             snaps,
@@ -642,9 +557,9 @@ fn reorder_falls_back_to_the_child_when_the_runtime_drops_the_variant() {
     assert!(line.contains(r#"declared="linux/amd64/v3""#), "{line}");
 
     // containerd runs the v3 build the node chose, not the generic one.
-    if let Some(ctd) = Containerd::start_or_skip("reorder_falls_back_to_the_child…") {
+    if let Some(ctd) = containerd_or_skip("reorder_falls_back_to_the_child…") {
         let image = format!("{}/{repo}:v1", reg.host());
-        let (target, snaps) = ctd.pull(&reg.host(), &m.addr, &image);
+        let (target, snaps) = pull(&ctd, &reg.host(), &m.addr, &image);
         assert_eq!(target, gpu.digest(), "the chosen child");
         assert_eq!(snaps, std::slice::from_ref(&gpu.diff));
         assert_ne!(snaps, std::slice::from_ref(&plain.diff));
