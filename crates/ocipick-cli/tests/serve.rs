@@ -27,29 +27,26 @@
 mod common;
 #[path = "support/registry.rs"]
 mod registry_support;
+#[path = "support/runtimes.rs"]
+mod runtimes;
 #[path = "support/serve.rs"]
 mod serve_support;
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::{OCI_INDEX, OCI_MANIFEST};
 use registry_support::{Access, Registry, GPU_KEY, GPU_MODEL};
+use runtimes::{which, Containerd};
 use serde_json::Value;
 use serve_support::Mirror;
 
 // ---------------------------------------------------------------------------
 // Tools installed on demand.
-
-/// Whether `program` is on the PATH.
-fn which(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
-}
 
 /// Installs the Debian package `package` when `program` is missing, once
 /// per package and test binary, one apt-get at a time. `Err` says why it
@@ -604,154 +601,15 @@ fn skopeo_pulls_the_preferred_image_through_a_registries_conf_mirror() {
 // ---------------------------------------------------------------------------
 // 2. containerd through a hosts.toml mirror.
 
-/// A containerd daemon with its own root, state and socket, killed on drop.
-struct Containerd {
-    child: Child,
-    dir: tempfile::TempDir,
-    socket: PathBuf,
-}
-
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Starts the runtime matrix's private containerd (namespaces do not
+/// share content, so each pull fetches its own blobs), installing the
+/// package when missing; `Err` says why it cannot run here.
+fn start_containerd() -> Result<Containerd, String> {
+    ensure_tool("containerd", "containerd")?;
+    if !which("ctr") {
+        return Err("the containerd package installed no ctr".into());
     }
-}
-
-impl Containerd {
-    /// Starts containerd; `Err` says why it cannot run here. Namespaces
-    /// do not share content, so each pull fetches its own blobs.
-    fn start() -> Result<Containerd, String> {
-        ensure_tool("containerd", "containerd")?;
-        if !which("ctr") {
-            return Err("the containerd package installed no ctr".into());
-        }
-        let dir = tempfile::Builder::new()
-            .prefix("ocictd")
-            .tempdir_in("/tmp")
-            .map_err(|e| format!("tempdir: {e}"))?;
-        let d = dir.path();
-        let socket = d.join("c.sock");
-        let config = format!(
-            "version = 2\n\
-             root = \"{root}\"\n\
-             state = \"{state}\"\n\
-             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
-             [grpc]\n  address = \"{sock}\"\n\
-             [ttrpc]\n  address = \"{sock}.ttrpc\"\n\
-             [debug]\n  address = \"\"\n\
-             [metrics]\n  address = \"\"\n\
-             [plugins.\"io.containerd.metadata.v1.bolt\"]\n  \
-             content_sharing_policy = \"isolated\"\n\
-             [plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"{opt}\"\n",
-            root = d.join("root").display(),
-            opt = d.join("opt").display(),
-            state = d.join("state").display(),
-            sock = socket.display(),
-        );
-        std::fs::write(d.join("config.toml"), config).map_err(|e| e.to_string())?;
-        let log = std::fs::File::create(d.join("containerd.log")).map_err(|e| e.to_string())?;
-        let child = Command::new("containerd")
-            .arg("--config")
-            .arg(d.join("config.toml"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone().map_err(|e| e.to_string())?))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .map_err(|e| format!("cannot start containerd: {e}"))?;
-        let mut c = Containerd { child, dir, socket };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(st)) = c.child.try_wait() {
-                return Err(format!("containerd exited ({st}): {}", c.log()));
-            }
-            let ok = c
-                .ctr("default", &["version"])
-                .output()
-                .is_ok_and(|o| o.status.success());
-            if ok {
-                return Ok(c);
-            }
-            if Instant::now() > deadline {
-                return Err(format!("containerd did not answer in 30 s: {}", c.log()));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
-    }
-
-    /// `ctr --address SOCK -n NAMESPACE ARGS…`.
-    fn ctr(&self, namespace: &str, args: &[&str]) -> Command {
-        let mut c = Command::new("ctr");
-        c.arg("--address")
-            .arg(&self.socket)
-            .arg("-n")
-            .arg(namespace)
-            .args(args)
-            .stdin(Stdio::null());
-        c
-    }
-
-    /// Runs ctr; panics with its output on failure.
-    fn ctr_ok(&self, namespace: &str, args: &[&str]) -> String {
-        let out = self.ctr(namespace, args).output().expect("run ctr");
-        assert!(
-            out.status.success(),
-            "ctr {args:?} failed: {}\n{}\ncontainerd log:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            self.log()
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// The target digest of image `name` in `namespace` (`ctr image ls`).
-    fn image_target(&self, namespace: &str, name: &str) -> String {
-        let out = self.ctr_ok(namespace, &["image", "ls"]);
-        out.lines()
-            .skip(1)
-            .map(|l| l.split_whitespace().collect::<Vec<_>>())
-            .find(|cols| cols.first() == Some(&name))
-            .and_then(|cols| cols.get(2).map(|s| (*s).to_owned()))
-            .unwrap_or_else(|| panic!("no image {name} in ctr image ls:\n{out}"))
-    }
-
-    /// The committed snapshots of `namespace` (native snapshotter): for
-    /// one-layer images, their layers' diff IDs.
-    fn snapshots(&self, namespace: &str) -> Vec<String> {
-        let out = self.ctr_ok(namespace, &["snapshot", "--snapshotter", "native", "ls"]);
-        out.lines()
-            .skip(1)
-            .filter(|l| l.contains("Committed"))
-            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-            .collect()
-    }
-
-    /// Whether content `digest` is in `namespace`'s content store.
-    fn has_content(&self, namespace: &str, digest: &str) -> bool {
-        self.ctr_ok(namespace, &["content", "ls", "-q"])
-            .lines()
-            .any(|l| l.trim() == digest)
-    }
-
-    /// A hosts directory for `upstream` whose only mirror is `mirror`.
-    fn hosts_dir(&self, name: &str, upstream: &str, mirror: &str) -> PathBuf {
-        let dir = self.dir.path().join(name);
-        let d = dir.join(upstream);
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(
-            d.join("hosts.toml"),
-            format!(
-                "server = \"http://{upstream}\"\n\n\
-                 [host.\"http://{mirror}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
-            ),
-        )
-        .unwrap();
-        dir
-    }
+    Containerd::start()
 }
 
 /// The mirror's `ocipick_mirror_requests_total` samples (for messages).
@@ -768,7 +626,7 @@ fn requests_metrics(m: &Mirror) -> String {
 fn containerd_resolves_the_tag_to_the_preferred_image_through_a_hosts_toml_mirror() {
     let reg = Registry::anonymous();
     let pair = push_pair(&reg, "demo/app", "v1");
-    let ctd = match Containerd::start() {
+    let ctd = match start_containerd() {
         Ok(c) => c,
         Err(why) => {
             // scripts/test.sh (CI) requires it: there a skip is a failure.
@@ -817,7 +675,7 @@ fn containerd_resolves_the_tag_to_the_preferred_image_through_a_hosts_toml_mirro
     reg.sync_log();
     let before = reg.access_log().len();
     let m = preferring(&reg, &[]);
-    let hosts = ctd.hosts_dir("hosts", &reg.host(), &m.addr);
+    let hosts = ctd.hosts_dir("hosts", &reg.host(), Some(&m.addr));
     ctd.ctr_ok(
         "mirrored",
         &[

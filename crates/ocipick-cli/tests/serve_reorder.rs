@@ -338,27 +338,14 @@ fn containerd_or_skip(test: &str) -> Option<Containerd> {
     }
 }
 
-/// Runs ctr in the namespace `test`; panics with its output on failure.
-fn ctr_ok(ctd: &Containerd, args: &[&str]) -> String {
-    let out = ctd.ctr("test", args).output().expect("run ctr");
-    assert!(
-        out.status.success(),
-        "ctr {args:?} failed: {}\n{}\ncontainerd log:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        ctd.log()
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Pulls `image` as linux/amd64 through `mirror` only (hosts.toml),
 /// unpacking it with the native snapshotter; returns the image's target
 /// digest and the committed snapshots (for one-layer images: the diff ID
 /// of the layer unpacked).
 fn pull(ctd: &Containerd, upstream: &str, mirror: &str, image: &str) -> (String, Vec<String>) {
     let hosts = ctd.hosts_dir("hosts", upstream, Some(mirror));
-    ctr_ok(
-        ctd,
+    ctd.ctr_ok(
+        "test",
         &[
             "image",
             "pull",
@@ -371,21 +358,7 @@ fn pull(ctd: &Containerd, upstream: &str, mirror: &str, image: &str) -> (String,
             image,
         ],
     );
-    let ls = ctr_ok(ctd, &["image", "ls"]);
-    let target = ls
-        .lines()
-        .skip(1)
-        .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .find(|cols| cols.first() == Some(&image))
-        .and_then(|cols| cols.get(2).map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| panic!("no image {image} in ctr image ls:\n{ls}"));
-    let snaps = ctr_ok(ctd, &["snapshot", "--snapshotter", "native", "ls"])
-        .lines()
-        .skip(1)
-        .filter(|l| l.contains("Committed"))
-        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-        .collect();
-    (target, snaps)
+    (ctd.image_target("test", image), ctd.snapshots("test"))
 }
 
 // ---------------------------------------------------------------------------

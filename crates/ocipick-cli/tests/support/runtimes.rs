@@ -341,6 +341,48 @@ impl Containerd {
         c
     }
 
+    /// Runs ctr; panics with its output on failure.
+    pub fn ctr_ok(&self, namespace: &str, args: &[&str]) -> String {
+        let out = self.ctr(namespace, args).output().expect("run ctr");
+        assert!(
+            out.status.success(),
+            "ctr {args:?} failed: {}\n{}\ncontainerd log:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The target digest of image `name` in `namespace` (`ctr image ls`).
+    pub fn image_target(&self, namespace: &str, name: &str) -> String {
+        let out = self.ctr_ok(namespace, &["image", "ls"]);
+        out.lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|cols| cols.first() == Some(&name))
+            .and_then(|cols| cols.get(2).map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| panic!("no image {name} in ctr image ls:\n{out}"))
+    }
+
+    /// The committed snapshots of `namespace` (native snapshotter): for
+    /// one-layer images, their layers' diff IDs.
+    pub fn snapshots(&self, namespace: &str) -> Vec<String> {
+        let out = self.ctr_ok(namespace, &["snapshot", "--snapshotter", "native", "ls"]);
+        out.lines()
+            .skip(1)
+            .filter(|l| l.contains("Committed"))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .collect()
+    }
+
+    /// Whether content `digest` is in `namespace`'s content store.
+    pub fn has_content(&self, namespace: &str, digest: &str) -> bool {
+        self.ctr_ok(namespace, &["content", "ls", "-q"])
+            .lines()
+            .any(|l| l.trim() == digest)
+    }
+
     /// A hosts directory for `upstream` whose only mirror is `mirror`
     /// (`None`: the upstream alone, plain HTTP).
     pub fn hosts_dir(&self, name: &str, upstream: &str, mirror: Option<&str>) -> PathBuf {
