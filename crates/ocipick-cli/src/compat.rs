@@ -4,7 +4,6 @@
 //! with `ocipick::nfd` against this host's facts or a `--node` file, and
 //! prints each compatibility set, rule and expression with its answer.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
@@ -236,16 +235,7 @@ fn descriptor(v: &Value, limit: u64) -> Result<Descriptor<'static>, String> {
             "{digest}: {size} bytes, more than the {limit} read"
         ));
     }
-    Ok(Descriptor {
-        media_type: Cow::Owned(media.to_owned()),
-        digest,
-        size,
-        urls: Vec::new(),
-        annotations: Default::default(),
-        data: None,
-        artifact_type: None,
-        platform: None,
-    })
+    Ok(Descriptor::new(media.to_owned(), digest, size))
 }
 
 fn text(

@@ -184,16 +184,11 @@ fn fetch(client: &Client, image: &str) -> Fetched {
         Kind::Index => Index::parse(&f.bytes)
             .map(|i| Arc::new(i.into_owned()))
             .map_err(|e| format!("{image}: {e}")),
-        _ => Ok(Arc::new(Index::single(Descriptor {
-            media_type: f.media_type.into(),
-            digest: f.digest,
-            size: f.bytes.len() as u64,
-            urls: Vec::new(),
-            annotations: Default::default(),
-            data: None,
-            artifact_type: None,
-            platform: None,
-        }))),
+        _ => Ok(Arc::new(Index::single(Descriptor::new(
+            f.media_type,
+            f.digest,
+            f.bytes.len() as u64,
+        )))),
     }
 }
 

@@ -305,16 +305,11 @@ impl Source {
                 let doc = match media_type::kind(&f.media_type) {
                     Kind::Index => Doc::Bytes(f.bytes.into()),
                     // A single image manifest: the only candidate.
-                    _ => Doc::Single(Box::new(Descriptor {
-                        media_type: f.media_type.into(),
-                        digest: f.digest,
-                        size: f.bytes.len() as u64,
-                        urls: Vec::new(),
-                        annotations: Default::default(),
-                        data: None,
-                        artifact_type: None,
-                        platform: None,
-                    })),
+                    _ => Doc::Single(Box::new(Descriptor::new(
+                        f.media_type,
+                        f.digest,
+                        f.bytes.len() as u64,
+                    ))),
                 };
                 (
                     origin,

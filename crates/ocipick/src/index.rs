@@ -47,6 +47,33 @@ pub struct Descriptor<'a> {
     pub platform: Option<Platform<'a>>,
 }
 
+impl<'a> Descriptor<'a> {
+    /// A descriptor of `media_type`, `digest` and `size` alone (no
+    /// platform, annotations, URLs or data): what a tag that names a single
+    /// manifest is known by, for [`Index::single`].
+    ///
+    /// ```
+    /// let d = ocipick::Descriptor::new(
+    ///     "application/vnd.oci.image.manifest.v1+json",
+    ///     ocipick::Digest::parse("sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f").unwrap(),
+    ///     7143,
+    /// );
+    /// assert!(d.platform.is_none() && d.annotations.is_empty());
+    /// ```
+    pub fn new(media_type: impl Into<Cow<'a, str>>, digest: Digest<'a>, size: u64) -> Self {
+        Descriptor {
+            media_type: media_type.into(),
+            digest,
+            size,
+            urls: Vec::new(),
+            annotations: BTreeMap::new(),
+            data: None,
+            artifact_type: None,
+            platform: None,
+        }
+    }
+}
+
 impl Descriptor<'_> {
     /// A descriptor with every field empty, to be filled by a reader (or
     /// left behind where a reader's slot was moved out).
