@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ocipick::{Adjustment, HookSpec, Index, OnFailure, Policy, Ranked};
+use ocipick::{Adjustment, HookSpec, Index, OnFailure, Policy, Ranked, Ranking};
 use serde_json::{json, Value};
 
 /// The protocol version written as `"version"` on the hook's stdin.
@@ -583,12 +583,25 @@ pub fn apply(
     if hooks.is_empty() {
         return Ok((base.clone(), Vec::new()));
     }
-    let ranking = base.rank(index);
+    let candidates = candidates(index, &base.rank(index));
+    let input = HookInput {
+        target: base.target().to_string(),
+        facts,
+        index_media_type: index.media_type.as_deref(),
+        candidates: &candidates,
+    };
+    let (adjustments, warnings) = run_hooks(hooks, &input)?;
+    Ok((base.clone().with_adjustments(adjustments), warnings))
+}
+
+/// The hooks' view of `index`'s entries: each with its eligibility and
+/// score under `ranking` (the base policy's, before any hook).
+pub fn candidates(index: &Index<'_>, ranking: &Ranking) -> Vec<Candidate> {
     let mut by_position: Vec<Option<&Ranked>> = vec![None; index.manifests.len()];
     for e in &ranking.entries {
         by_position[e.position] = Some(e);
     }
-    let candidates: Vec<Candidate> = index
+    index
         .manifests
         .iter()
         .enumerate()
@@ -609,13 +622,5 @@ pub fn apply(
             eligible: by_position[i].is_some_and(|e| e.eligible),
             score: by_position[i].map_or(0, |e| e.score),
         })
-        .collect();
-    let input = HookInput {
-        target: base.target().to_string(),
-        facts,
-        index_media_type: index.media_type.as_deref(),
-        candidates: &candidates,
-    };
-    let (adjustments, warnings) = run_hooks(hooks, &input)?;
-    Ok((base.clone().with_adjustments(adjustments), warnings))
+        .collect()
 }

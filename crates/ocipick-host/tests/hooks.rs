@@ -575,35 +575,7 @@ fn with_the_policy() {
     let index = Index::parse(doc.as_bytes()).unwrap();
     let policy = Policy::new(&Platform::new("linux", "amd64", None));
     let ranking = policy.rank(&index);
-    let c: Vec<Candidate> = index
-        .manifests
-        .iter()
-        .enumerate()
-        .map(|(position, d)| {
-            let r = ranking
-                .entries
-                .iter()
-                .find(|e| e.position == position)
-                .unwrap();
-            Candidate {
-                position,
-                digest: d.digest.to_string(),
-                media_type: d.media_type.to_string(),
-                size: d.size,
-                platform: d
-                    .platform
-                    .as_ref()
-                    .map(|p| serde_json::to_value(p).unwrap()),
-                annotations: d
-                    .annotations
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                eligible: r.eligible,
-                score: r.score,
-            }
-        })
-        .collect();
+    let c = ocipick_host::hooks::candidates(&index, &ranking);
     assert_eq!(policy.select(&index).unwrap().position, 0);
     let facts = Facts::default();
     let input = HookInput {
