@@ -25,6 +25,8 @@
 //! `docker-registry` is.
 
 mod common;
+#[path = "support/images.rs"]
+mod images;
 #[path = "support/registry.rs"]
 mod registry_support;
 #[path = "support/runtimes.rs"]
@@ -35,11 +37,11 @@ mod serve_support;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Barrier, Mutex, OnceLock};
+use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::{OCI_INDEX, OCI_MANIFEST};
+use images::{ensure_tool, push_real_image, skopeo_copy};
 use registry_support::{Access, Registry, GPU_KEY, GPU_MODEL};
 use runtimes::{which, Containerd};
 use serde_json::Value;
@@ -47,45 +49,6 @@ use serve_support::Mirror;
 
 // ---------------------------------------------------------------------------
 // Tools installed on demand.
-
-/// Installs the Debian package `package` when `program` is missing, once
-/// per package and test binary, one apt-get at a time. `Err` says why it
-/// could not be installed.
-fn ensure_tool(program: &str, package: &str) -> Result<(), String> {
-    static APT: Mutex<()> = Mutex::new(());
-    static DONE: Mutex<BTreeMap<String, Result<(), String>>> = Mutex::new(BTreeMap::new());
-    let _apt = APT.lock().unwrap_or_else(|e| e.into_inner());
-    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(r) = done.get(package) {
-        return r.clone();
-    }
-    let result = if which(program) {
-        Ok(())
-    } else {
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-                 apt-get install -y -qq --no-install-recommends {package}"
-            ))
-            .stdin(Stdio::null())
-            .output();
-        match out {
-            Err(e) => Err(format!("cannot run apt-get: {e}")),
-            Ok(o) if !o.status.success() => Err(format!(
-                "apt-get install {package} failed ({}): {}",
-                o.status,
-                String::from_utf8_lossy(&o.stderr).trim()
-            )),
-            Ok(_) if !which(program) => Err(format!(
-                "{program} is still missing after installing {package}"
-            )),
-            Ok(_) => Ok(()),
-        }
-    };
-    done.insert(package.to_owned(), result.clone());
-    result
-}
 
 // ---------------------------------------------------------------------------
 // Content and mirrors.
@@ -110,81 +73,17 @@ impl Pair {
     }
 }
 
-/// A gzipped tar holding one file, `label.txt`; returns (gzip, tar).
-fn layer_tar_gz(label: &str) -> (Vec<u8>, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("label.txt"), format!("{label}\n")).unwrap();
-    let tar = Command::new("tar")
-        .args([
-            "--mtime=@0",
-            "--owner=0",
-            "--group=0",
-            "--numeric-owner",
-            "-C",
-        ])
-        .arg(dir.path())
-        .args(["-cf", "-", "label.txt"])
-        .output()
-        .expect("run tar");
-    assert!(tar.status.success(), "tar: {tar:?}");
-    let mut gz = Command::new("gzip")
-        .args(["-n", "-c"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run gzip");
-    {
-        use std::io::Write;
-        let mut stdin = gz.stdin.take().unwrap();
-        stdin.write_all(&tar.stdout).unwrap();
-    }
-    let out = gz.wait_with_output().expect("gzip");
-    assert!(out.status.success(), "gzip: {out:?}");
-    (out.stdout, tar.stdout)
-}
-
-/// Pushes a runnable linux/amd64 OCI image (a real gzipped tar layer and a
-/// config whose diff ID matches it, so skopeo copies it unchanged and
-/// containerd unpacks it); returns its index descriptor and diff ID.
-fn push_real_image(
-    reg: &Registry,
-    repo: &str,
-    label: &str,
-    annotations: &[(&str, &str)],
-) -> (Value, String) {
-    let (gz, tar) = layer_tar_gz(label);
-    let diff_id = sha256(&tar);
-    let config = serde_json::json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Labels": {"label": label}, "Cmd": ["/bin/true"]},
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-    });
-    let (cd, cs) = reg.push_blob(repo, &serde_json::to_vec(&config).unwrap());
-    let (ld, ls) = reg.push_blob(repo, &gz);
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": ls}],
-    });
-    let mut d = reg.push_by_digest(repo, OCI_MANIFEST, &manifest);
-    d["platform"] = common::platform("linux/amd64");
-    if !annotations.is_empty() {
-        let a: serde_json::Map<String, Value> = annotations
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
-            .collect();
-        d["annotations"] = Value::Object(a);
-    }
-    (d, diff_id)
-}
-
 /// Pushes [plain linux/amd64, linux/amd64 + GPU annotation] as an OCI index
 /// under `tag`: a first-match runtime takes the plain one.
 fn push_pair(reg: &Registry, repo: &str, tag: &str) -> Pair {
-    let (plain, plain_diff) = push_real_image(reg, repo, "plain-amd64", &[]);
-    let (gpu, gpu_diff) = push_real_image(reg, repo, "gpu-amd64", &[(GPU_KEY, GPU_MODEL)]);
+    let (plain, plain_diff) = push_real_image(reg, repo, "plain-amd64", "linux/amd64", &[]);
+    let (gpu, gpu_diff) = push_real_image(
+        reg,
+        repo,
+        "gpu-amd64",
+        "linux/amd64",
+        &[(GPU_KEY, GPU_MODEL)],
+    );
     let index = reg.push_index(repo, tag, OCI_INDEX, &[plain.clone(), gpu.clone()]);
     Pair {
         plain,
@@ -426,49 +325,6 @@ fn count(log: &[Access], method: &str, uri: &str) -> usize {
 
 // ---------------------------------------------------------------------------
 // 1. skopeo through a registries.conf mirror.
-
-/// Copies `docker://REF` into a new OCI layout with skopeo, using only
-/// `registries_conf` for registry settings; returns the digest of the
-/// manifest copied (from the layout's index.json).
-fn skopeo_copy(registries_conf: &Path, reference: &str, work: &Path, name: &str) -> String {
-    let policy = work.join("policy.json");
-    std::fs::write(
-        &policy,
-        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
-    )
-    .unwrap();
-    let layout = work.join(name);
-    let out = Command::new("skopeo")
-        .arg("--registries-conf")
-        .arg(registries_conf)
-        .arg("--policy")
-        .arg(&policy)
-        .arg("--override-os")
-        .arg("linux")
-        .arg("--override-arch")
-        .arg("amd64")
-        .arg("copy")
-        .arg(format!("docker://{reference}"))
-        .arg(format!("oci:{}:t", layout.display()))
-        .env("REGISTRY_AUTH_FILE", work.join("auth.json"))
-        .env("HOME", work)
-        .env("XDG_RUNTIME_DIR", work)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run skopeo");
-    assert!(
-        out.status.success(),
-        "skopeo copy {reference} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let index: Value =
-        serde_json::from_slice(&std::fs::read(layout.join("index.json")).expect("index.json"))
-            .expect("index.json is JSON");
-    let m = index["manifests"].as_array().expect("manifests");
-    assert_eq!(m.len(), 1, "one image in the layout: {index}");
-    m[0]["digest"].as_str().unwrap().to_owned()
-}
 
 /// A registries.conf for `upstream` with, optionally, one mirror.
 fn registries_conf(dir: &Path, name: &str, upstream: &str, mirror: Option<&str>) -> PathBuf {
@@ -749,8 +605,14 @@ fn the_ns_parameter_chooses_the_upstream_as_containerd_encodes_it() {
     let b = Registry::anonymous();
     let pa = push_pair(&a, "demo/app", "v1");
     // Different content in B: labels differ, so digests do.
-    let (plain_b, _) = push_real_image(&b, "demo/app", "plain-b", &[]);
-    let (gpu_b, _) = push_real_image(&b, "demo/app", "gpu-b", &[(GPU_KEY, GPU_MODEL)]);
+    let (plain_b, _) = push_real_image(&b, "demo/app", "plain-b", "linux/amd64", &[]);
+    let (gpu_b, _) = push_real_image(
+        &b,
+        "demo/app",
+        "gpu-b",
+        "linux/amd64",
+        &[(GPU_KEY, GPU_MODEL)],
+    );
     b.push_index("demo/app", "v1", OCI_INDEX, &[plain_b, gpu_b.clone()]);
     let (ha, hb) = (a.host(), b.host());
     let m = Mirror::start(&[

@@ -21,6 +21,8 @@
 //!   mirror exits anyway.
 
 mod common;
+#[path = "support/images.rs"]
+mod images;
 #[path = "support/registry.rs"]
 mod registry_support;
 #[path = "support/runtimes.rs"]
@@ -32,12 +34,13 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{OCI_INDEX, OCI_MANIFEST};
+use images::{ensure_tool, push_real_image, skopeo_copy};
 use registry_support::{Registry, GPU_KEY, GPU_MODEL};
 use runtimes::{which, Containerd};
 use serde_json::Value;
@@ -45,62 +48,6 @@ use serve_support::Mirror;
 
 // ---------------------------------------------------------------------------
 // Tools, content, HTTP.
-
-/// Installs the Debian package `package` when `program` is missing (once
-/// per package and test binary, one apt-get at a time).
-fn ensure_tool(program: &str, package: &str) -> Result<(), String> {
-    static APT: Mutex<()> = Mutex::new(());
-    let _apt = APT.lock().unwrap_or_else(|e| e.into_inner());
-    if which(program) {
-        return Ok(());
-    }
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-             apt-get install -y -qq --no-install-recommends {package}"
-        ))
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run apt-get: {e}"))?;
-    if !out.status.success() || !which(program) {
-        return Err(format!(
-            "apt-get install {package} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(())
-}
-
-/// A gzipped tar holding one file, `label.txt`; returns (gzip, tar).
-fn layer_tar_gz(label: &str) -> (Vec<u8>, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("label.txt"), format!("{label}\n")).unwrap();
-    let tar = Command::new("tar")
-        .args([
-            "--mtime=@0",
-            "--owner=0",
-            "--group=0",
-            "--numeric-owner",
-            "-C",
-        ])
-        .arg(dir.path())
-        .args(["-cf", "-", "label.txt"])
-        .output()
-        .expect("run tar");
-    assert!(tar.status.success(), "tar: {tar:?}");
-    let mut gz = Command::new("gzip")
-        .args(["-n", "-c"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run gzip");
-    gz.stdin.take().unwrap().write_all(&tar.stdout).unwrap();
-    let out = gz.wait_with_output().expect("gzip");
-    assert!(out.status.success(), "gzip: {out:?}");
-    (out.stdout, tar.stdout)
-}
 
 /// An image pushed by digest: its index descriptor (with `platform` and
 /// annotations) and its layer's diff ID.
@@ -110,47 +57,21 @@ struct Image {
 }
 
 impl Image {
+    /// [`push_real_image`], kept with its diff ID.
+    fn push(
+        reg: &Registry,
+        repo: &str,
+        label: &str,
+        platform: &str,
+        annotations: &[(&str, &str)],
+    ) -> Image {
+        let (desc, diff) = push_real_image(reg, repo, label, platform, annotations);
+        Image { desc, diff }
+    }
+
     fn digest(&self) -> &str {
         self.desc["digest"].as_str().unwrap()
     }
-}
-
-/// Pushes a one-layer image that containerd can unpack (a real gzipped
-/// tar, a config whose diff ID matches it), declared as `platform` in the
-/// index entry.
-fn push_real_image(
-    reg: &Registry,
-    repo: &str,
-    label: &str,
-    platform: &str,
-    annotations: &[(&str, &str)],
-) -> Image {
-    let (gz, tar) = layer_tar_gz(label);
-    let diff = common::sha256(&tar);
-    let config = serde_json::json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Labels": {"label": label}, "Cmd": ["/bin/true"]},
-        "rootfs": {"type": "layers", "diff_ids": [diff]},
-    });
-    let (cd, cs) = reg.push_blob(repo, &serde_json::to_vec(&config).unwrap());
-    let (ld, ls) = reg.push_blob(repo, &gz);
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": ls}],
-    });
-    let mut desc = reg.push_by_digest(repo, OCI_MANIFEST, &manifest);
-    desc["platform"] = common::platform(platform);
-    if !annotations.is_empty() {
-        let a: serde_json::Map<String, Value> = annotations
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
-            .collect();
-        desc["annotations"] = Value::Object(a);
-    }
-    Image { desc, diff }
 }
 
 /// One answer: status, headers (lower-case names), body.
@@ -264,40 +185,6 @@ fn digests(index: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Copies `docker://REF` with skopeo (linux/amd64), using only
-/// `registries_conf`; returns the digest of the manifest copied.
-fn skopeo_copy(registries_conf: &Path, reference: &str, work: &Path, name: &str) -> String {
-    let policy = work.join("policy.json");
-    std::fs::write(
-        &policy,
-        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
-    )
-    .unwrap();
-    let layout = work.join(name);
-    let out = Command::new("skopeo")
-        .arg("--registries-conf")
-        .arg(registries_conf)
-        .arg("--policy")
-        .arg(&policy)
-        .args(["--override-os", "linux", "--override-arch", "amd64", "copy"])
-        .arg(format!("docker://{reference}"))
-        .arg(format!("oci:{}:t", layout.display()))
-        .env("REGISTRY_AUTH_FILE", work.join("auth.json"))
-        .env("HOME", work)
-        .env("XDG_RUNTIME_DIR", work)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run skopeo");
-    assert!(
-        out.status.success(),
-        "skopeo copy {reference} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let index: Value =
-        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    index["manifests"][0]["digest"].as_str().unwrap().to_owned()
-}
-
 fn registries_conf(dir: &Path, upstream: &str, mirror: &str) -> PathBuf {
     let text = format!(
         "unqualified-search-registries = []\n\n\
@@ -373,15 +260,15 @@ fn pull(ctd: &Containerd, upstream: &str, mirror: &str, image: &str) -> (String,
 fn reorder_places_the_chosen_entry_where_the_runtimes_matcher_takes_it() {
     let reg = Registry::anonymous();
     let repo = "demo/app";
-    let plain = push_real_image(&reg, repo, "plain-amd64", "linux/amd64", &[]);
-    let gpu = push_real_image(
+    let plain = Image::push(&reg, repo, "plain-amd64", "linux/amd64", &[]);
+    let gpu = Image::push(
         &reg,
         repo,
         "gpu-amd64",
         "linux/amd64",
         &[(GPU_KEY, GPU_MODEL)],
     );
-    let v2 = push_real_image(&reg, repo, "v2-amd64", "linux/amd64/v2", &[]);
+    let v2 = Image::push(&reg, repo, "v2-amd64", "linux/amd64/v2", &[]);
     let entries = [plain.desc.clone(), gpu.desc.clone(), v2.desc.clone()];
     let index = reg.push_index(repo, "v1", OCI_INDEX, &entries);
     let upstream = reg.get_manifest(repo, "v1");
@@ -459,9 +346,9 @@ fn reorder_places_the_chosen_entry_where_the_runtimes_matcher_takes_it() {
 /// The index [generic amd64, amd64/v3, amd64/v3 + GPU] for a v3 node that
 /// prefers the GPU build.
 fn push_v3_index(reg: &Registry, repo: &str) -> (Image, Image, Image, Vec<u8>) {
-    let plain = push_real_image(reg, repo, "plain-amd64", "linux/amd64", &[]);
-    let v3 = push_real_image(reg, repo, "v3-amd64", "linux/amd64/v3", &[]);
-    let gpu = push_real_image(
+    let plain = Image::push(reg, repo, "plain-amd64", "linux/amd64", &[]);
+    let v3 = Image::push(reg, repo, "v3-amd64", "linux/amd64/v3", &[]);
+    let gpu = Image::push(
         reg,
         repo,
         "v3-gpu",
@@ -630,8 +517,8 @@ fn a_platform_mismatch_is_warned_and_counted_in_both_modes() {
     }
     // A plain linux/amd64 choice: no warning.
     let plain_repo = "demo/plain";
-    let a = push_real_image(&reg, plain_repo, "a", "linux/amd64", &[]);
-    let b = push_real_image(
+    let a = Image::push(&reg, plain_repo, "a", "linux/amd64", &[]);
+    let b = Image::push(
         &reg,
         plain_repo,
         "b",
