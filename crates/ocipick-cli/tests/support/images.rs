@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-use crate::common::{self, OCI_MANIFEST};
+use crate::common;
 use crate::registry_support::Registry;
 use crate::runtimes::which;
 
@@ -104,23 +104,7 @@ pub fn push_real_image(
         "config": {"Labels": {"label": label}, "Cmd": ["/bin/true"]},
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
     });
-    let (cd, cs) = reg.push_blob(repo, &serde_json::to_vec(&config).unwrap());
-    let (ld, ls) = reg.push_blob(repo, &gz);
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": ls}],
-    });
-    let mut d = reg.push_by_digest(repo, OCI_MANIFEST, &manifest);
-    d["platform"] = common::platform(platform);
-    if !annotations.is_empty() {
-        let a: serde_json::Map<String, Value> = annotations
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
-            .collect();
-        d["annotations"] = Value::Object(a);
-    }
+    let d = reg.push_layered(repo, &config, &gz, platform, annotations);
     (d, diff_id)
 }
 /// Copies `docker://REF` into a new OCI layout with skopeo, using only

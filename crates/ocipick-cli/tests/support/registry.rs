@@ -463,6 +463,37 @@ impl Registry {
         digest
     }
 
+    /// Pushes a one-layer OCI image (`config`, and `layer`, a gzipped tar)
+    /// by digest; returns its index descriptor, declared as `platform`
+    /// with `annotations`.
+    pub fn push_layered(
+        &self,
+        repo: &str,
+        config: &Value,
+        layer: &[u8],
+        platform: &str,
+        annotations: &[(&str, &str)],
+    ) -> Value {
+        let (cd, cs) = self.push_blob(repo, &serde_json::to_vec(config).unwrap());
+        let (ld, ls) = self.push_blob(repo, layer);
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": cd, "size": cs},
+            "layers": [{"mediaType": OCI_LAYER, "digest": ld, "size": ls}],
+        });
+        let mut d = self.push_by_digest(repo, OCI_MANIFEST, &manifest);
+        d["platform"] = common::platform(platform);
+        if !annotations.is_empty() {
+            let a: serde_json::Map<String, Value> = annotations
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), json!(v)))
+                .collect();
+            d["annotations"] = Value::Object(a);
+        }
+        d
+    }
+
     /// Pushes a manifest by its own digest; returns its descriptor.
     pub fn push_by_digest(&self, repo: &str, media_type: &str, doc: &Value) -> Value {
         let bytes = serde_json::to_vec(doc).unwrap();

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::{self, OCI_MANIFEST};
+use crate::common;
 use crate::registry_support::Registry;
 
 /// Where Debian's `busybox-static` puts its binary.
@@ -26,8 +26,6 @@ pub const BUSYBOX: &str = "/bin/busybox";
 /// Debian's Docker CLI (`docker.io`); the `docker` first on `PATH` may be
 /// another one.
 pub const DOCKER_CLI: &str = "/usr/bin/docker";
-const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 /// Whether `program` is on the PATH.
 pub fn which(program: &str) -> bool {
@@ -143,24 +141,7 @@ pub fn push_build(
     if let Some(v) = config_variant {
         config["variant"] = json!(v);
     }
-    let (cd, cs) = reg.push_blob(repo, &serde_json::to_vec(&config).unwrap());
-    let (ld, ls) = reg.push_blob(repo, &gz);
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "digest": cd, "size": cs},
-        "layers": [{"mediaType": OCI_LAYER, "digest": ld, "size": ls}],
-    });
-    let mut d = reg.push_by_digest(repo, OCI_MANIFEST, &manifest);
-    d["platform"] = common::platform(entry_platform);
-    if !annotations.is_empty() {
-        let a: serde_json::Map<String, Value> = annotations
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), json!(v)))
-            .collect();
-        d["annotations"] = Value::Object(a);
-    }
-    d
+    reg.push_layered(repo, &config, &gz, entry_platform, annotations)
 }
 
 /// The text a command wrote, for messages.
