@@ -15,7 +15,7 @@ use std::time::Instant;
 use ocipick::Digest;
 use ocipick_registry::Reference;
 
-use crate::mirror::{error_kind, Served, State};
+use crate::mirror::{error_kind, State};
 use crate::Decision;
 
 /// Whether upstream still has a manifest.
@@ -30,12 +30,13 @@ pub(crate) enum Presence {
 impl State {
     /// The entries to answer with, best first: the chosen one, then
     /// [`Decision::fallbacks`] (position, digest, media type).
-    pub(crate) fn candidates(&self, index: &Served, d: &Decision) -> Vec<(usize, String, String)> {
+    pub(crate) fn candidates(
+        &self,
+        index: Option<&ocipick::Index<'_>>,
+        d: &Decision,
+    ) -> Vec<(usize, String, String)> {
         let mut out = vec![(d.position, d.digest.clone(), d.media_type.clone())];
-        if d.fallbacks.is_empty() {
-            return out;
-        }
-        let Ok(idx) = ocipick::Index::parse(&index.bytes) else {
+        let Some(idx) = index else {
             return out;
         };
         for &p in &d.fallbacks {

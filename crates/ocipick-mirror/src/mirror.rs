@@ -263,7 +263,15 @@ impl State {
             Ok(Err(why)) => return self.fallback(image, index, &why),
             Err(never) => match never {},
         };
-        let candidates = self.candidates(&index, &d);
+        // Read once for everything below that looks at the entries (the
+        // fallback candidates, the runtime's placement and mismatch
+        // warning), and only when one of them will; the bytes are shared,
+        // not copied.
+        let bytes = index.bytes.clone();
+        let parsed = (self.runtime.is_some() || !d.fallbacks.is_empty())
+            .then(|| ocipick::Index::parse(&bytes).ok())
+            .flatten();
+        let candidates = self.candidates(parsed.as_ref(), &d);
         let mut gone: Vec<String> = Vec::new();
         for (rank, (position, digest, media_type)) in candidates.into_iter().enumerate() {
             let d = if rank == 0 {
@@ -292,13 +300,13 @@ impl State {
                 gone.push(d.digest.clone());
                 continue;
             }
-            self.warn_platform_mismatch(image, &index, &d);
+            self.warn_platform_mismatch(image, parsed.as_ref(), &d);
             let mode = match self.opts.mode {
                 // Judged by the runtime's own matcher; where no order makes
                 // it take the chosen entry, the chosen child is answered
                 // instead.
                 Mode::Reorder if self.runtime.is_some() => {
-                    match self.place_for_runtime(image, index, &d) {
+                    match self.place_for_runtime(image, index, parsed.as_ref(), &d) {
                         Ok(answer) => return answer,
                         Err(back) => {
                             index = back;

@@ -26,6 +26,7 @@ impl State {
         &self,
         image: &str,
         index: Served,
+        parsed: Option<&Index<'_>>,
         d: &Decision,
     ) -> Result<Served, Served> {
         let Some(runtime) = &self.runtime else {
@@ -46,7 +47,7 @@ impl State {
                     q(image),
                     index.digest,
                     d.digest,
-                    q(&declared(&index.bytes, d.position)),
+                    q(&declared(parsed, d.position)),
                     runtime.platform(),
                     why.label(),
                 );
@@ -60,11 +61,13 @@ impl State {
     /// the runtime's matching platform: some runtimes then warn (Docker),
     /// or refuse to unpack the image (containerd 2.x compares the config's
     /// platform, variant included).
-    pub(crate) fn warn_platform_mismatch(&self, image: &str, index: &Served, d: &Decision) {
-        let Some(runtime) = &self.runtime else {
-            return;
-        };
-        let Ok(idx) = Index::parse(&index.bytes) else {
+    pub(crate) fn warn_platform_mismatch(
+        &self,
+        image: &str,
+        index: Option<&Index<'_>>,
+        d: &Decision,
+    ) {
+        let (Some(runtime), Some(idx)) = (&self.runtime, index) else {
             return;
         };
         let Some(p) = idx
@@ -100,9 +103,8 @@ impl State {
 }
 
 /// The platform entry `position` of `index` declares, for the log.
-fn declared(index: &[u8], position: usize) -> String {
-    Index::parse(index)
-        .ok()
+fn declared(index: Option<&Index<'_>>, position: usize) -> String {
+    index
         .and_then(|i| {
             i.manifests.get(position).map(|e| {
                 e.platform
