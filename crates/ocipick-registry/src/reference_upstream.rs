@@ -369,6 +369,15 @@ fn rows() -> Vec<Row> {
             .note("Docker Hub's API host is read as docker.io, and gains library/ as docker.io does"),
         ok(OURS, "LOCALDOMAIN/debian", "LOCALDOMAIN", "debian", L, None),
         ok(OURS, "Foo/bar", "Foo", "bar", L, None),
+        // The hosts with nothing after them: no '/' follows, so
+        // the first component is no registry (splitDockerDomain), and the
+        // text is a Docker Hub name, with a tag where a ':' is followed by
+        // a valid tag, as upstream reads "test.com:tag" and "192.168.1.1:5000".
+        ok(OURS, "test.com:http", DOCKER_HUB, "library/test.com", Some("http"), None),
+        ok(OURS, "127.0.0.1:99999", DOCKER_HUB, "library/127.0.0.1", Some("99999"), None),
+        bad(OURS, "-ab.com", "repository name"),
+        bad(OURS, "do..cker", "repository name"),
+        bad(OURS, "[fd00:1:2::3]75050", "repository name"),
         bad(OURS, "test.com:http/x", "port"),
         bad(OURS, "-ab.com/x", "registry host"),
         bad(OURS, "do..cker/x", "registry host"),

@@ -6,15 +6,19 @@
 //!
 //! Versions read (the `containerd/platforms` repository):
 //! - `compare_test.go` `TestOnly` and `TestCompareOSFeatures`: the newest
-//!   stored version (commit 8b16a10c). Its rows hold for the
+//!   stored version (commit 8b16a10c, the branch of containerd/platforms
+//!   pull request #35, opened 2026-08-25 and not merged; see
+//!   `docs/decisions.md`). Its rows hold for the
 //!   `platformVector` rules ocipick follows, except the rows for variant
 //!   schemes of other architectures (`ppc64le/powerN`, `riscv64/rvaNNu64`),
 //!   which come with that version's generic variant matching; those rows
 //!   are marked `Differs`. For `TestCompareOSFeatures` the `expected`
 //!   column (the ordered comparer's, i.e. `Only` built on
-//!   `platformVector`) is used.
+//!   `platformVector`) is used. `TestOnlyStrict`, `TestOnlyOS` and
+//!   `TestOnlyOSLess` are left out: ocipick has no such comparers.
 //! - `platforms_test.go` `TestParseSelector`, `TestFormatAllEncoding`,
-//!   `TestParseSelectorInvalid`: commit 042728d8.
+//!   `TestParseSelectorInvalid`, `TestFormatAllSkipsEmptyOSFeatures`:
+//!   commit 042728d8 (its fuzz function and benchmarks hold no rows).
 //! - `platform_windows_compat_test.go` `Test_PlatformCompat`: commit
 //!   45499741 (LTSC 2022 and 2025 as stable-ABI releases).
 
@@ -664,6 +668,36 @@ fn platforms_test_format_all_encoding() {
     }
 }
 
+/// `platforms_test.go`, `TestFormatAllSkipsEmptyOSFeatures`: an empty
+/// feature (an index can list one; no selector can spell one) is left out
+/// of the text, which therefore still parses. Matching still sees it: no
+/// target lists an empty feature, so such an entry matches nothing, as
+/// under containerd's subset rule.
+#[test]
+fn platforms_test_format_all_skips_empty_os_features() {
+    let p = Platform {
+        os_features: vec!["".into(), "gpu".into(), "".into(), "simd".into()],
+        ..Platform::new("linux", "amd64", None)
+    };
+    assert_eq!(
+        p.to_string(),
+        "linux(+gpu+simd)/amd64",
+        "TestFormatAllSkipsEmptyOSFeatures"
+    );
+    let again = selector::parse(&p.to_string(), &host()).unwrap();
+    assert_eq!(again.os_features, ["gpu", "simd"]);
+    // Only empty features: no parentheses at all.
+    let only_empty = Platform {
+        os_features: vec!["".into()],
+        ..Platform::new("linux", "amd64", None)
+    };
+    assert_eq!(only_empty.to_string(), "linux/amd64");
+    // The empty feature still counts for matching, and the reason names it.
+    let m = Matcher::new(&parse("linux(+gpu+simd)/amd64"));
+    let why = m.check(&p).unwrap_err().to_string();
+    assert!(why.contains("\"\" (empty)"), "{why}");
+}
+
 /// `platforms_test.go`, `TestParseSelectorInvalid`, and what containerd's
 /// `osRe` (`platforms.go`) refuses.
 #[test]
@@ -690,8 +724,11 @@ fn platforms_test_parse_selector_invalid() {
         "linux.2/amd64",
         "linux(a b)/amd64",
         "linux(+gpu)x/amd64",
+        // TestParseSelector's three wildcard rows are skipped upstream
+        // ("not yet supported"); Parse refuses any '*', as ocipick does.
         "*",
         "linux/*",
+        "*/arm64",
     ] {
         assert!(
             selector::parse(input, &host()).is_err(),
@@ -783,7 +820,7 @@ fn classes_fixed_or_decided() {
         ("arm64/v10 no arm", "linux/arm64/v10", "linux/arm/v8", false, Differs("unknown arm64 variants run only themselves (upstream platformVector: arm/v10 … arm/v5)")),
         ("arm64/v8.10 no arm", "linux/arm64/v8.10", "linux/arm/v7", false, Differs("unknown arm64 variants run only themselves (upstream platformVector reads v8.10 as v8 and runs arm/v8 … arm/v5)")),
         ("arm64/v8.10 no v8.9", "linux/arm64/v8.10", "linux/arm64/v8.9", false, Same),
-        ("two-digit v9 minor", "linux/arm64/v9.10", "linux/arm64/v9.9", true, Differs("two-digit minors are read (upstream reads a minor only from four-character variants, so v9.10 runs only v9 and v8.5 down)")),
+        ("two-digit v9 minor", "linux/arm64/v9.10", "linux/arm64/v9.9", true, Differs("two-digit minors are read (upstream reads a minor only from four-character variants, so v9.10 runs v8.5 down, not even v9)")),
     ];
     for (what, target, entry, want, expect) in rows {
         let m = Matcher::new(&parse(target));

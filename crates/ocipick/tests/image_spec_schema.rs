@@ -10,7 +10,16 @@
 //! - `schema/imageindex_test.go` at ef481833c5138b23a61b66ed9b1bba1313f36b47,
 //!   `TestImageIndex` (validated against `image-index-schema.json`);
 //! - `schema/descriptor_test.go` at 02ba6e2143771aaefdb542c2222f40db48ef3a0b,
-//!   `TestDescriptor` (validated against `content-descriptor.json`).
+//!   `TestDescriptor` (validated against `content-descriptor.json`);
+//! - `schema/backwards_compatibility_test.go` at
+//!   0e094f3dd1176669e417b1b67919fddaea96b51e,
+//!   `TestBackwardsCompatibilityImageIndex` (its one case, a Docker manifest
+//!   list, in `backwards_compatibility_image_index` below).
+//!
+//! Not transcribed: `schema/manifestlist_test.go` (`TestManifestList`), the
+//! file's name before the index was renamed, whose cases
+//! `imageindex_test.go` carries on; the other `schema/*_test.go` files test
+//! manifests, configs, layouts and artifacts, which ocipick does not read.
 //!
 //! A descriptor case is a bare descriptor upstream; here it is the only
 //! entry of an otherwise valid index (`manifests[0]`), since ocipick reads
@@ -448,5 +457,108 @@ fn other_documented_differences() {
             "{name}: {json}"
         );
         assert_eq!(lint_errors(&json), want, "{name}");
+    }
+}
+
+/// `schema/backwards_compatibility_test.go`, `TestBackwardsCompatibilityImageIndex`
+/// (at 0e094f3dd1176669e417b1b67919fddaea96b51e), its one case: a Docker
+/// manifest list from Docker Hub, which upstream checks by its digest and
+/// then, with the Docker media types replaced by the OCI ones
+/// (`convertFormats`), validates against `image-index-schema.json`: valid.
+/// The document is transcribed byte for byte (the digest check proves it);
+/// ocipick reads it, in both spellings, and `lint` finds no error in it.
+#[test]
+fn backwards_compatibility_image_index() {
+    use sha2::{Digest as _, Sha256};
+    const UPSTREAM: &str = "backwards_compatibility_test.go TestBackwardsCompatibilityImageIndex/0";
+    const DOCKER_LIST: &str = r#"{
+   "schemaVersion": 2,
+   "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+   "manifests": [
+      {
+         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+         "size": 2094,
+         "digest": "sha256:7820f9a86d4ad15a2c4f0c0e5479298df2aa7c2f6871288e2ef8546f3e7b6783",
+         "platform": {
+            "architecture": "ppc64le",
+            "os": "linux"
+         }
+      },
+      {
+         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+         "size": 1922,
+         "digest": "sha256:ae1b0e06e8ade3a11267564a26e750585ba2259c0ecab59ab165ad1af41d1bdd",
+         "platform": {
+            "architecture": "amd64",
+            "os": "linux"
+         }
+      },
+      {
+         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+         "size": 2084,
+         "digest": "sha256:e4c0df75810b953d6717b8f8f28298d73870e8aa2a0d5e77b8391f16fdfbbbe2",
+         "platform": {
+            "architecture": "s390x",
+            "os": "linux"
+         }
+      },
+      {
+         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+         "size": 2084,
+         "digest": "sha256:07ebe243465ef4a667b78154ae6c3ea46fdb1582936aac3ac899ea311a701b40",
+         "platform": {
+            "architecture": "arm",
+            "os": "linux",
+            "variant": "v7"
+         }
+      },
+      {
+         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+         "size": 2090,
+         "digest": "sha256:fb2fc0707b86dafa9959fe3d29e66af8787aee4d9a23581714be65db4265ad8a",
+         "platform": {
+            "architecture": "arm64",
+            "os": "linux",
+            "variant": "v8"
+         }
+      }
+   ]
+}"#;
+    let hex: String = Sha256::digest(DOCKER_LIST.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        hex, "4ffd0883f25635999f04ea543240a27c9a4341979ff7d46a9774f71512eebb1f",
+        "{UPSTREAM}: the transcribed document is upstream's"
+    );
+    // upstream's compatMap, for the media types this document uses.
+    let converted = DOCKER_LIST
+        .replace(
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+            "application/vnd.oci.image.index.v1+json",
+        )
+        .replace(
+            "application/vnd.docker.distribution.manifest.v2+json",
+            MANIFEST,
+        );
+    for (spelling, doc) in [("Docker", DOCKER_LIST), ("converted", &converted[..])] {
+        let index = Index::parse(doc.as_bytes())
+            .unwrap_or_else(|e| panic!("{UPSTREAM} ({spelling}): Index::parse refuses: {e}"));
+        assert_eq!(index.manifests.len(), 5, "{UPSTREAM} ({spelling})");
+        assert_eq!(
+            lint_errors(doc),
+            Vec::<&str>::new(),
+            "{UPSTREAM} ({spelling}): the schema accepts it"
+        );
+        let target = ocipick::Platform::new("linux", "amd64", None);
+        let chosen = ocipick::Policy::new(&target)
+            .select(&index)
+            .map(|s| s.descriptor.digest.to_string());
+        assert_eq!(
+            chosen.as_deref(),
+            Some("sha256:ae1b0e06e8ade3a11267564a26e750585ba2259c0ecab59ab165ad1af41d1bdd"),
+            "{UPSTREAM} ({spelling}): linux/amd64 takes its entry"
+        );
     }
 }

@@ -59,7 +59,13 @@ impl fmt::Display for Mismatch {
             Mismatch::Architecture { .. } => f.write_str("incompatible architecture or variant"),
             Mismatch::OsVersion { entry } => write!(f, "Windows build of {entry} does not fit"),
             Mismatch::OsFeatures { missing } => {
-                write!(f, "needs os.features {}", missing.join(", "))
+                // An empty feature (which no target can list) is shown as
+                // such: the platform's text leaves it out.
+                let shown: Vec<&str> = missing
+                    .iter()
+                    .map(|m| if m.is_empty() { "\"\" (empty)" } else { m })
+                    .collect();
+                write!(f, "needs os.features {}", shown.join(", "))
             }
         }
     }

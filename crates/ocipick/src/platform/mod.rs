@@ -105,16 +105,31 @@ impl<'a> Platform<'a> {
 /// Formats as containerd's `FormatAll`: `os[(osversion+feature…)]/arch[/variant]`,
 /// with `%`, `+`, `(`, `)`, `/` (and any other byte outside `[A-Za-z0-9_.-]`)
 /// in the version and features percent-escaped so that [`selector::parse`]
-/// reads the same platform back.
+/// reads the same platform back. An empty feature (possible in an index,
+/// never in a selector) is left out, as `FormatAll` leaves it out
+/// (`platforms_test.go`, `TestFormatAllSkipsEmptyOSFeatures`), so the text
+/// always parses.
+///
+/// ```
+/// use ocipick::Platform;
+/// let p = Platform {
+///     os_features: vec!["".into(), "gpu".into()],
+///     ..Platform::new("linux", "amd64", None)
+/// };
+/// assert_eq!(p.to_string(), "linux(+gpu)/amd64");
+/// ```
 impl fmt::Display for Platform<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.os)?;
         let osv = self.os_version.as_deref().unwrap_or("");
-        if !osv.is_empty() || !self.os_features.is_empty() {
+        let mut features = self.os_features.iter().filter(|feat| !feat.is_empty());
+        let mut first = features.next();
+        if !osv.is_empty() || first.is_some() {
             f.write_str("(")?;
             f.write_str(&selector::encode_os_option(osv))?;
-            for feat in &self.os_features {
+            while let Some(feat) = first {
                 write!(f, "+{}", selector::encode_os_option(feat))?;
+                first = features.next();
             }
             f.write_str(")")?;
         }
