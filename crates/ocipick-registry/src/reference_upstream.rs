@@ -14,6 +14,11 @@
 //! `latest` when neither tag nor digest is given, as `ParseDockerRef` /
 //! `TagNameOnly` do. Neither is repeated on every row; every other
 //! difference is in the row's note (and in `docs/decisions.md`).
+//!
+//! Not transcribed: normalize_test.go `TestMatch` and `TestMatchError`
+//! (`FamiliarMatch`, path patterns: ocipick has no such function), and
+//! reference_test.go's JSON-field round trip (`Field`/`AsField`): only
+//! `TestSerialization`'s four inputs are rows.
 
 use super::*;
 
@@ -171,6 +176,12 @@ fn rows() -> Vec<Row> {
             .note("WithName reads a name, which has no tag; as a reference it is valid"),
         bad(RT_WNF, format!("example.com/{}", "a".repeat(256)), "more than 255"),
         bad(RT_WNF, "aa/asdf$$^/aa", "repository name"),
+        // The same function's other rows (inputs TestReferenceParse also has).
+        bad(RT_WNF, "", "empty"),
+        bad(RT_WNF, ":justtag", "repository name"),
+        bad(RT_WNF, format!("@{f256}"), "repository name"),
+        bad(RT_WNF, format!("validname@invaliddigest:{F64}"), "cannot be verified"),
+        bad(RT_WNF, format!("{}a:tag", "a/".repeat(128)), "more than 255"),
         // reference_test.go TestDomainAndPath (WithName: no defaults)
         ok(RT_DP, "test.com/foo", "test.com", "foo", L, None),
         ok(RT_DP, "test_com/foo", DOCKER_HUB, "test_com/foo", L, None),
@@ -179,6 +190,7 @@ fn rows() -> Vec<Row> {
         ok(RT_DP, "test-com:8080/foo", "test-com:8080", "foo", L, None),
         ok(RT_DP, "xn--n3h.com:18080/foo", "xn--n3h.com:18080", "foo", L, None),
         // reference_test.go TestSerialization
+        bad(RT_SER, "", "empty"),
         ok(RT_SER, "example.com:8000/named", "example.com:8000", "named", L, None),
         ok(RT_SER, "example.com:8000/named:tagged", "example.com:8000", "named", Some("tagged"), None),
         ok(RT_SER, "other.com/named@sha256:1234567890098765432112345667890098765432112345667890098765432112", "other.com", "named", None,
@@ -475,6 +487,59 @@ fn parse_repository_info() {
             assert_eq!(r.familiar(), format!("{familiar}:latest"), "{s}");
         }
     }
+}
+
+/// normalize_test.go TestParseDockerRef (every case, by its name), and
+/// reference_test.go TestWithTag and TestWithDigest (name, tag, digest and
+/// the combined string, read here as one reference): the string ocipick
+/// prints for the reference. `ParseDockerRef` is what containerd calls.
+#[test]
+#[rustfmt::skip]
+fn parse_docker_ref_with_tag_with_digest() {
+    const E669: &str = "sha256:e6693c20186f837fc393390135d8a598a96a833917917789d63766cab6c59582";
+    const SHORT: &str = "sha256:1234567890098765432112345667890098765";
+    const PDR: &str = "normalize_test.go TestParseDockerRef";
+    const WT: &str = "reference_test.go TestWithTag";
+    const WD: &str = "reference_test.go TestWithDigest";
+    // (upstream case, input, what ocipick prints or the problem's fragment, note)
+    let rows: Vec<(String, String, Result<String, &str>, &str)> = vec![
+        (format!("{PDR}/nothing"), "busybox".into(), Ok("docker.io/library/busybox:latest".into()), ""),
+        (format!("{PDR}/tag only"), "busybox:latest".into(), Ok("docker.io/library/busybox:latest".into()), ""),
+        (format!("{PDR}/digest only"), format!("busybox@{E669}"), Ok(format!("docker.io/library/busybox@{E669}")), ""),
+        (format!("{PDR}/path only"), "library/busybox".into(), Ok("docker.io/library/busybox:latest".into()), ""),
+        (format!("{PDR}/hostname only"), "docker.io/busybox".into(), Ok("docker.io/library/busybox:latest".into()), ""),
+        (format!("{PDR}/no tag"), "docker.io/library/busybox".into(), Ok("docker.io/library/busybox:latest".into()), ""),
+        (format!("{PDR}/no path"), "docker.io/busybox:latest".into(), Ok("docker.io/library/busybox:latest".into()), ""),
+        (format!("{PDR}/no hostname"), "library/busybox:latest".into(), Ok("docker.io/library/busybox:latest".into()), ""),
+        (format!("{PDR}/full reference with tag"), "docker.io/library/busybox:latest".into(), Ok("docker.io/library/busybox:latest".into()), ""),
+        (format!("{PDR}/gcr reference without tag"), "gcr.io/library/busybox".into(), Ok("gcr.io/library/busybox:latest".into()), ""),
+        (format!("{PDR}/both tag and digest"), format!("gcr.io/library/busybox:latest@{E669}"), Ok(format!("gcr.io/library/busybox:latest@{E669}")),
+            "ParseDockerRef drops the tag when a digest is present (upstream: gcr.io/library/busybox@sha256:…); ocipick keeps both, as ParseNormalizedNamed does, and fetches by the digest"),
+        (format!("{WT}/test.com/foo:tag"), "test.com/foo:tag".into(), Ok("test.com/foo:tag".into()), ""),
+        (format!("{WT}/foo:tag2"), "foo:tag2".into(), Ok("docker.io/library/foo:tag2".into()), "WithName keeps \"foo\" as written; read as a reference it is normalized"),
+        (format!("{WT}/test.com:8000/foo:tag4"), "test.com:8000/foo:tag4".into(), Ok("test.com:8000/foo:tag4".into()), ""),
+        (format!("{WT}/test.com:8000/foo:TAG5"), "test.com:8000/foo:TAG5".into(), Ok("test.com:8000/foo:TAG5".into()), ""),
+        (format!("{WT}/test.com:8000/foo:TAG5@{SHORT}"), format!("test.com:8000/foo:TAG5@{SHORT}"), Err("invalid encoded part"),
+            "WithDigest checks only the pattern; ocipick reads the digest as go-digest's Parse does (TestReferenceParse's own short-sha256 row)"),
+        (format!("{WD}/test.com/foo@{SHORT}"), format!("test.com/foo@{SHORT}"), Err("invalid encoded part"), "as above"),
+        (format!("{WD}/foo@{SHORT}"), format!("foo@{SHORT}"), Err("invalid encoded part"), "as above"),
+        (format!("{WD}/test.com:8000/foo@{SHORT}"), format!("test.com:8000/foo@{SHORT}"), Err("invalid encoded part"), "as above"),
+        (format!("{WD}/test.com:8000/foo:latest@{SHORT}"), format!("test.com:8000/foo:latest@{SHORT}"), Err("invalid encoded part"), "as above"),
+    ];
+    let mut failures = Vec::new();
+    for (case, input, want, note) in &rows {
+        let got = input.parse::<Reference>();
+        let fine = match (want, &got) {
+            (Ok(text), Ok(r)) => r.to_string() == *text && text.parse::<Reference>().as_ref() == Ok(r),
+            (Err(fragment), Err(e)) => e.problem.contains(fragment),
+            _ => false,
+        };
+        if !fine {
+            failures.push(format!("{case}: want {want:?}, got {got:?} {note}"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    assert_eq!(rows.iter().filter(|r| r.0.starts_with(PDR)).count(), 11);
 }
 
 /// normalize_test.go TestParseReferenceWithTagAndDigest: a tag and a
