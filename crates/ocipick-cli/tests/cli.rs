@@ -1774,3 +1774,96 @@ fn lint_text_shows_control_characters_escaped() {
         r.stdout
     );
 }
+
+/// The invalid references make no network system call at all (no
+/// DNS lookup either, which a listener cannot see): under strace, no
+/// `socket` for an internet address family and no `connect`/`sendto`/
+/// `sendmsg`. The control, a valid reference to a loopback listener,
+/// shows the trace does see a connection attempt. Skipped where strace
+/// cannot trace (`OCIPICK_REQUIRE_STRACE=1` makes that a failure).
+#[test]
+fn invalid_references_make_no_network_system_call() {
+    use std::net::TcpListener;
+    let strace = std::env::var("OCIPICK_STRACE").unwrap_or_else(|_| "strace".into());
+    let works = std::process::Command::new(&strace)
+        .args(["-f", "-o", "/dev/null", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !works {
+        assert_ne!(
+            std::env::var("OCIPICK_REQUIRE_STRACE").as_deref(),
+            Ok("1"),
+            "strace is required (OCIPICK_REQUIRE_STRACE=1) but {strace} cannot trace here"
+        );
+        println!("SKIPPED: {strace} cannot run here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("trace");
+    let traced = |reference: &str| -> (Run, Vec<String>) {
+        let mut c = std::process::Command::new(&strace);
+        c.args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=socket,connect,sendto,sendmsg",
+            "-o",
+        ])
+        .arg(&log)
+        .arg(BIN)
+        .args([
+            "resolve",
+            "--no-config",
+            "-p",
+            "linux/amd64",
+            "--retries",
+            "0",
+            "--timeout",
+            "1",
+            "--",
+            reference,
+        ])
+        .env_remove("OCIPICK_CONFIG");
+        let r = run_cmd(c);
+        let network: Vec<String> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                l.contains("connect(")
+                    || l.contains("sendto(")
+                    || l.contains("sendmsg(")
+                    || (l.contains("socket(") && (l.contains("AF_INET") || l.contains("AF_INET6")))
+            })
+            .map(str::to_owned)
+            .collect();
+        (r, network)
+    };
+    for reference in [
+        "test.com:http/x",
+        "-ab.com/x",
+        "do..cker/x",
+        "[fd00:1:2::3]75050/x",
+        "127.0.0.1:99999/x",
+        "-ab.com",
+        "do..cker",
+        "[fd00:1:2::3]75050",
+    ] {
+        let (r, network) = traced(reference);
+        r.expect(2);
+        assert!(
+            network.is_empty(),
+            "{reference}: network system calls {network:?}"
+        );
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let here = format!(
+        "127.0.0.1:{}/demo:v1",
+        listener.local_addr().unwrap().port()
+    );
+    let (r, network) = traced(&here);
+    r.expect(3);
+    assert!(
+        network.iter().any(|l| l.contains("connect(")),
+        "the control made no connect: {network:?}"
+    );
+}
