@@ -771,6 +771,9 @@ fn bad_archives_are_refused() {
         .windows(blob.len())
         .position(|w| w == blob.as_slice())
         .unwrap();
+    // A limit that index.json fits and the nested index does not.
+    assert!(index_json.len() < blob.len());
+    let fits_index_json = index_json.len().to_string();
     // (what, archive bytes, extra arguments, what stderr must say)
     type Case<'a> = (&'a str, Vec<u8>, Vec<&'a str>, Vec<String>);
     let cases: Vec<Case> = vec![
@@ -887,6 +890,15 @@ fn bad_archives_are_refused() {
             ],
         ),
         (
+            "a nested index over the limit (index.json is within it)",
+            good.clone(),
+            vec!["--max-index-bytes", &fits_index_json],
+            vec![
+                format!("!/{blob_name}: larger than the {fits_index_json}-byte limit"),
+                "--max-index-bytes".into(),
+            ],
+        ),
+        (
             "a missing tag",
             good.clone(),
             vec!["--tag", "v9"],
@@ -986,6 +998,14 @@ fn bad_archives_are_refused() {
     // The good one, for contrast.
     let (_d, file) = archive_file(&good, "good.tar");
     select(&format!("oci-archive:{file}"), "linux/amd64", &[]).expect(0);
+    // The same limit on the layout as a directory: the same refusal.
+    select(
+        &l.root(),
+        "linux/amd64",
+        &["--max-index-bytes", &fits_index_json],
+    )
+    .expect(2)
+    .stderr_has(&format!("larger than the {fits_index_json}-byte limit"));
 }
 
 /// An archive path that is not a regular file (a FIFO, a directory) or
