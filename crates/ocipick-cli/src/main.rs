@@ -29,7 +29,7 @@ fn generate(what: Generated) -> ExitCode {
     let mut cmd = Cli::command();
     let mut buf = Vec::new();
     let result = match what {
-        Generated::Man => clap_mangen::Man::new(cmd).render(&mut buf),
+        Generated::Man => man_page(cmd, &mut buf),
         Generated::Bash => {
             clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, "ocipick", &mut buf);
             Ok(())
@@ -53,6 +53,56 @@ fn generate(what: Generated) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The man page: clap_mangen's sections of `ocipick` (the global flags and
+/// the list of commands), then one section per command and subcommand with
+/// its synopsis, description and every flag, headed `OCIPICK SELECT` and so
+/// on, then the version.
+/// clap_mangen's own page stops at the list of commands, so without these
+/// sections the page would show none of the flags `--help` shows.
+fn man_page(mut cmd: clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
+    cmd.build();
+    let man = clap_mangen::Man::new(cmd.clone());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    man.render_subcommands_section(out)?;
+    for sub in cmd.get_subcommands() {
+        man_sections(sub, out)?;
+    }
+    man.render_version_section(out)
+}
+
+/// [`man_page`]'s section for `cmd` (already built, so named with its
+/// parents: `ocipick config check`), then those of its subcommands. The
+/// subcommand's own page sections become subsections of it.
+fn man_sections(cmd: &clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
+    if cmd.get_name() == "help" {
+        return Ok(());
+    }
+    let name = cmd.get_bin_name().unwrap_or_else(|| cmd.get_name());
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut part = Vec::new();
+    man.render_synopsis_section(&mut part)?;
+    man.render_description_section(&mut part)?;
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(&mut part)?;
+    }
+    writeln!(out, ".SH \"{}\"", name.to_uppercase())?;
+    for line in String::from_utf8_lossy(&part).lines() {
+        match line.strip_prefix(".SH ").map(|h| h.trim_matches('"')) {
+            Some("SYNOPSIS" | "DESCRIPTION") => writeln!(out, ".PP")?,
+            Some(heading) => writeln!(out, ".SS \"{heading}\"")?,
+            None => writeln!(out, "{line}")?,
+        }
+    }
+    for sub in cmd.get_subcommands() {
+        man_sections(sub, out)?;
+    }
+    Ok(())
 }
 
 /// Prints a command's output and turns its status into the exit code:

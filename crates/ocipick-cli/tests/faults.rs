@@ -468,6 +468,58 @@ fn body_not_matching_the_requested_digest() {
     assert_eq!(s.paths(), vec![manifest_path(&other)]);
 }
 
+/// `select --raw` fetches the chosen manifest by its digest and checks it
+/// before printing anything: bytes that do not hash to the digest, and
+/// bytes that hash right but are not the size the index declares, are
+/// exit 3 with nothing on stdout; honest bytes are printed exactly as
+/// served. Each run makes two requests: the index, then the manifest by
+/// digest (no blob).
+#[test]
+fn raw_manifest_is_checked_before_it_is_printed() {
+    let honest = image_manifest_bytes();
+    let digest = sha256(&honest);
+    let mut forged: serde_json::Value = serde_json::from_slice(&honest).unwrap();
+    forged["annotations"] = json!({"org.example.forged": "yes"});
+    let forged = serde_json::to_vec(&forged).unwrap();
+    // (what the manifest GET answers, the size the index declares, exit
+    // status, what stderr says)
+    let cases = [
+        (honest.clone(), honest.len(), 0, ""),
+        (forged, honest.len(), 3, "hashes to"),
+        (honest.clone(), honest.len() + 1, 3, "its descriptor says"),
+    ];
+    for (served, declared, code, says) in cases {
+        let listing = serde_json::to_vec(&index(&[json!({
+            "mediaType": OCI_MANIFEST,
+            "digest": digest,
+            "size": declared,
+            "platform": platform("linux/amd64"),
+        })]))
+        .unwrap();
+        let body = served.clone();
+        let s = Server::start(move |_, path| {
+            let (t, b) = if path.ends_with("/v1") {
+                (OCI_INDEX, listing.clone())
+            } else {
+                (OCI_MANIFEST, body.clone())
+            };
+            Reply::Full {
+                status: 200,
+                headers: vec![hdr("Content-Type", t)],
+                body: b,
+            }
+        });
+        let t = select_plain(&s, &tag_ref(&s), &["--raw"]);
+        t.run.expect(code).stderr_has(says);
+        assert_eq!(s.paths(), vec![manifest_path("v1"), manifest_path(&digest)]);
+        if code == 0 {
+            assert_eq!(t.run.stdout.as_bytes(), &served[..]);
+        } else {
+            assert_eq!(t.run.stdout, "", "nothing printed on a failed check");
+        }
+    }
+}
+
 #[test]
 fn docker_content_digest_disagreeing_with_the_body() {
     let s = Server::start(|_, _| Reply::Full {

@@ -569,6 +569,163 @@ fn every_layout_spelling_gives_one_answer() {
     .stderr_has("\"v2\"");
 }
 
+/// The issue's one table: the same selection through every platform
+/// spelling (containerd's, crane's and oras's `:osversion`, regctl's
+/// `,osver=`/`,osversion=`, aliases, a lone architecture, `local/…` and
+/// `local`) and every layout spelling (`DIR`, `DIR:TAG`, `--tag`, `oci:`,
+/// `ocidir://`, `oci-archive:` with and without `./` names, and the index
+/// as a plain file) gives one answer per target: the same digest, and
+/// from layouts and archives (`select --raw`) the same manifest bytes.
+#[test]
+fn every_platform_spelling_through_every_layout_spelling_gives_one_answer() {
+    let l = Layout::new();
+    // Real manifests stored as blobs (so --raw has bytes to print), each
+    // for one platform; 1809 comes before 2022 so that a loose Windows
+    // match would pick the wrong build.
+    let w1809 = "10.0.17763.3406";
+    let w2022 = "10.0.20348.1006";
+    let builds: [(&str, Value); 5] = [
+        (
+            "win-1809",
+            json!({"os": "windows", "architecture": "amd64", "os.version": w1809}),
+        ),
+        (
+            "win-2022",
+            json!({"os": "windows", "architecture": "amd64", "os.version": w2022}),
+        ),
+        ("linux-amd64", platform("linux/amd64")),
+        ("linux-arm64", platform("linux/arm64")),
+        ("linux-arm-v7", platform("linux/arm/v7")),
+    ];
+    let mut entries = Vec::new();
+    let mut manifests = std::collections::BTreeMap::new();
+    for (name, plat) in &builds {
+        let config = format!(r#"{{"build":"{name}"}}"#);
+        let m = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": sha256(config.as_bytes()),
+                "size": config.len(),
+            },
+            "layers": [],
+        });
+        let bytes = serde_json::to_vec(&m).unwrap();
+        let (digest, size) = l.blob(&bytes);
+        entries.push(
+            json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": size, "platform": plat}),
+        );
+        manifests.insert(*name, (digest, bytes));
+    }
+    let inner = index(&entries);
+    let v1 = l.index_blob(&inner, Some("v1"));
+    l.write_index_json(&[v1]);
+    let root = l.root();
+    let (_a, plain) = archive_file(&Tar::of_dir(l.dir.path(), "", false).finish(), "image.tar");
+    let (_b, dotted) = archive_file(&Tar::of_dir(l.dir.path(), "./", true).finish(), "dot.tar");
+    let (_c, file) = archive_file(&serde_json::to_vec_pretty(&inner).unwrap(), "index.json");
+    // (source, extra arguments): every layout spelling.
+    let layouts: Vec<(String, Vec<&str>)> = vec![
+        (root.clone(), vec![]),
+        (format!("{root}:v1"), vec![]),
+        (root.clone(), vec!["--tag", "v1"]),
+        (format!("oci:{root}"), vec![]),
+        (format!("oci:{root}:v1"), vec![]),
+        (format!("ocidir://{root}"), vec![]),
+        (format!("ocidir://{root}:v1"), vec![]),
+        (format!("ocidir://{root}"), vec!["--tag", "v1"]),
+        (format!("oci-archive:{plain}"), vec![]),
+        (format!("oci-archive:{plain}:v1"), vec![]),
+        (format!("oci-archive:{plain}"), vec!["--tag", "v1"]),
+        (format!("oci-archive:{dotted}"), vec![]),
+        (format!("oci-archive:{dotted}:v1"), vec![]),
+    ];
+    // (the build every spelling must select, the spellings; None: no -p).
+    let windows = |v: &str| -> Vec<Option<String>> {
+        vec![
+            Some(format!("windows({v})/amd64")),      // containerd, nerdctl
+            Some(format!("windows({v})/x86_64")),     // containerd's alias
+            Some(format!("windows/amd64:{v}")),       // crane, oras
+            Some(format!("windows/amd64,osver={v}")), // regctl
+            Some(format!("windows/amd64,osversion={v}")),
+        ]
+    };
+    let some =
+        |v: &[&str]| -> Vec<Option<String>> { v.iter().map(|s| Some((*s).to_owned())).collect() };
+    let mut rows: Vec<(&str, Vec<Option<String>>)> = vec![
+        ("win-1809", windows(w1809)),
+        ("win-2022", windows(w2022)),
+        (
+            "linux-arm64",
+            some(&[
+                "linux/arm64",
+                "linux/arm64/v8",
+                "linux/aarch64",
+                "arm64",
+                "local/arm64",
+            ]),
+        ),
+        (
+            "linux-arm-v7",
+            some(&["linux/arm/v7", "linux/arm", "linux/armhf", "local/arm/v7"]),
+        ),
+    ];
+    // `local` is this machine: the same as naming its platform, and as no
+    // -p at all (where this index has a build for it).
+    let host = run(&["host", "-o", "json"]).expect(0).json();
+    let host = host["platform"].as_str().unwrap().to_owned();
+    let local_build = if host.starts_with("linux/amd64") {
+        Some("linux-amd64")
+    } else if host == "linux/arm64" || host.starts_with("linux/arm64/") {
+        Some("linux-arm64")
+    } else {
+        None
+    };
+    if let Some(b) = local_build {
+        rows.push((b, vec![Some("local".into()), Some(host.clone()), None]));
+    } else {
+        eprintln!("no build in this index for this machine ({host}): the local row is skipped");
+    }
+
+    let mut answers = 0;
+    for (build, spellings) in &rows {
+        let (want, bytes) = &manifests[build];
+        let text = std::str::from_utf8(bytes).unwrap();
+        for p in spellings {
+            let mut target: Vec<&str> = vec!["--no-config"];
+            if let Some(p) = p {
+                target.extend(["-p", p.as_str()]);
+            }
+            for (source, extra) in &layouts {
+                let what = format!("-p {p:?} {source} {extra:?}");
+                let mut args = vec!["select", "--raw", "-o", "json"];
+                args.extend(&target);
+                args.extend(extra);
+                args.push(source);
+                let v = run(&args).expect(0).json();
+                assert_eq!(v["digest"], json!(want), "{what}");
+                assert_eq!(v["manifest"]["text"], json!(text), "{what}");
+                answers += 1;
+            }
+            // The index as a plain file: the digest alone (no manifests
+            // there for --raw).
+            let mut args = vec!["digest"];
+            args.extend(&target);
+            args.push(&file);
+            let r = run(&args);
+            assert_eq!(r.expect(0).stdout, format!("{want}\n"), "-p {p:?} {file}");
+            answers += 1;
+        }
+    }
+    assert!(answers >= 4 * 5 * (layouts.len() + 1), "{answers} answers");
+    eprintln!("{answers} answers, one per target");
+    // And a spelling that names no version is not one of them.
+    select(&format!("{root}:v1"), "linux/arm64,osver=", &[])
+        .expect(2)
+        .stderr_has("--platform");
+}
+
 /// An archive whose `index.json` lists the platforms is itself the index,
 /// and a nested index inside is descended into from the archive.
 #[test]
@@ -614,6 +771,9 @@ fn bad_archives_are_refused() {
         .windows(blob.len())
         .position(|w| w == blob.as_slice())
         .unwrap();
+    // A limit that index.json fits and the nested index does not.
+    assert!(index_json.len() < blob.len());
+    let fits_index_json = index_json.len().to_string();
     // (what, archive bytes, extra arguments, what stderr must say)
     type Case<'a> = (&'a str, Vec<u8>, Vec<&'a str>, Vec<String>);
     let cases: Vec<Case> = vec![
@@ -730,6 +890,15 @@ fn bad_archives_are_refused() {
             ],
         ),
         (
+            "a nested index over the limit (index.json is within it)",
+            good.clone(),
+            vec!["--max-index-bytes", &fits_index_json],
+            vec![
+                format!("!/{blob_name}: larger than the {fits_index_json}-byte limit"),
+                "--max-index-bytes".into(),
+            ],
+        ),
+        (
             "a missing tag",
             good.clone(),
             vec!["--tag", "v9"],
@@ -829,6 +998,14 @@ fn bad_archives_are_refused() {
     // The good one, for contrast.
     let (_d, file) = archive_file(&good, "good.tar");
     select(&format!("oci-archive:{file}"), "linux/amd64", &[]).expect(0);
+    // The same limit on the layout as a directory: the same refusal.
+    select(
+        &l.root(),
+        "linux/amd64",
+        &["--max-index-bytes", &fits_index_json],
+    )
+    .expect(2)
+    .stderr_has(&format!("larger than the {fits_index_json}-byte limit"));
 }
 
 /// An archive path that is not a regular file (a FIFO, a directory) or

@@ -225,6 +225,33 @@ fn raw_prints_the_selected_manifest_as_served() {
     assert_eq!(j["registry"]["manifestRequests"], json!(2));
     assert_eq!(j["registry"]["requests"], json!(2));
 
+    // `digest` on the registry: the digest alone; `--full-ref` the pinned
+    // reference resolve prints. One index GET each, no more.
+    reg.sync_log();
+    let before = reg.access_log().len();
+    let d = go(&argv(
+        "digest --no-config -p linux/amd64 --plain-http",
+        &[&host, "--prefer", GPU_KEY, &src],
+    ));
+    assert_eq!(d.expect(0).stdout, format!("{gpu_digest}\n"));
+    let full = go(&argv(
+        "digest --full-ref --no-config -p linux/amd64 --plain-http",
+        &[&host, "--prefer", GPU_KEY, &src],
+    ));
+    assert_eq!(
+        full.expect(0).stdout,
+        format!("{host}/{repo}@{gpu_digest}\n")
+    );
+    reg.sync_log();
+    let uris: Vec<String> = reg
+        .access_log()
+        .into_iter()
+        .skip(before)
+        .filter(|a| a.user_agent.starts_with("ocipick/"))
+        .map(|a| a.uri)
+        .collect();
+    assert_eq!(uris, vec![format!("/v2/{repo}/manifests/v1"); 2]);
+
     // Without --raw: the index GET alone.
     let j = go(&argv(
         "select --no-config -p linux/amd64 -o json --plain-http",
@@ -288,4 +315,69 @@ fn raw_from_a_layout_and_from_a_file() {
         r.stderr
     );
     assert!(r.stdout.is_empty());
+}
+
+/// `--help`, the man page and the shell completions are generated from the
+/// same flag definitions, and each shows what this issue added: every
+/// platform spelling, the layout spellings, `digest` with `--full-ref`,
+/// `select --raw`, the credential and TLS flags, `-v`/`--debug` and `-q`.
+#[test]
+fn help_man_page_and_completions_show_the_peer_conventions() {
+    let forms = [
+        "os[(osversion+feature…)]/arch[/variant]",
+        "os/arch[/variant]:osversion",
+        "os/arch[/variant],osver=osversion",
+        "`local`",
+    ];
+    let sources = ["ocidir://DIR[:TAG]", "oci-archive:FILE[:TAG]"];
+    let registry = ["--authfile", "REGISTRY_AUTH_FILE", "--cert-dir", "certs.d"];
+    for sub in ["select", "rank", "resolve", "digest"] {
+        let r = go(&[sub, "--help"]);
+        let help = &r.expect(0).stdout;
+        for want in forms.iter().chain(&sources).chain(&registry) {
+            assert!(help.contains(want), "{sub} --help lacks {want}");
+        }
+        for want in ["-v, --verbose", "-q, --quiet", "--debug"] {
+            assert!(help.contains(want), "{sub} --help lacks {want}");
+        }
+    }
+    assert!(go(&["select", "--help"]).stdout.contains("--raw"));
+    assert!(go(&["digest", "--help"]).stdout.contains("--full-ref"));
+    assert!(go(&["--help"]).stdout.contains("digest"));
+
+    // The man page: roff writes `-` as `\-`; each command has a section
+    // with its flags.
+    let r = go(&["generate", "man"]);
+    let man = r.expect(0).stdout.replace("\\-", "-");
+    for want in forms.iter().chain(&sources).chain(&registry).chain(&[
+        ".SH \"OCIPICK SELECT\"",
+        ".SH \"OCIPICK DIGEST\"",
+        ".SH \"OCIPICK CONFIG CHECK\"",
+        "--raw",
+        "--full-ref",
+        "--platform",
+        "--verbose",
+        "--quiet",
+        "--debug",
+    ]) {
+        assert!(man.contains(want), "the man page lacks {want}");
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let r = go(&["generate", shell]);
+        let text = &r.expect(0).stdout;
+        for flag in [
+            "raw", "full-ref", "authfile", "cert-dir", "verbose", "quiet", "debug", "platform",
+        ] {
+            let spelled = if shell == "fish" {
+                format!("-l {flag}")
+            } else {
+                format!("--{flag}")
+            };
+            assert!(
+                text.contains(&spelled),
+                "{shell} completions lack {spelled}"
+            );
+        }
+        assert!(text.contains("digest"), "{shell} completions lack digest");
+    }
 }
