@@ -199,29 +199,94 @@ pub struct CredentialsError {
     pub malformed: bool,
 }
 
-/// Reads and parses one credential file; `None` when it does not exist.
-/// A syntax error is reported with its line and column only: serde's
-/// messages may quote the value, which may be a secret.
-fn read_auth_file(path: &Path) -> Result<Option<AuthFile>, String> {
-    let bytes = match crate::read::read_file(path, MAX_AUTH_FILE_BYTES, "") {
-        Ok(b) => b,
+/// Reads one credential file; `None` when it does not exist.
+fn read_auth_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    match crate::read::read_file(path, MAX_AUTH_FILE_BYTES, "") {
+        Ok(b) => Ok(Some(b)),
         Err(crate::SourceError::Io { err, .. }) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(None)
+            Ok(None)
         }
-        Err(e) => return Err(e.to_string()),
-    };
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// What one credential file (`auth.json` or Docker's `config.json`) says
+/// for a registry and repository, before any helper is run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileChoice {
+    /// The `credHelpers` entry naming the registry: when set, only that
+    /// helper is asked, and when it has nothing the next file is read.
+    pub cred_helper: Option<String>,
+    /// `credsStore`, asked first when no `credHelpers` entry applies.
+    pub creds_store: Option<String>,
+    /// The `auths` key and its credentials, used when no helper answers
+    /// (never read when `cred_helper` is set).
+    pub entry: Option<(String, Credentials)>,
+}
+
+/// Parses one credential file's bytes and picks what applies to
+/// `repository` of `registry` (see [`lookup`] for the order). No helper
+/// is run and nothing is read. Errors give a position or the `auths` key,
+/// never a value: serde's messages may quote one, which may be a secret.
+///
+/// ```
+/// use ocipick_registry::auth::choose_in;
+/// let file = br#"{"auths": {"127.0.0.1:5000/team": {"auth": "dTpw"}}}"#;
+/// let c = choose_in(file, "127.0.0.1:5000", "team/app").unwrap();
+/// let (key, creds) = c.entry.unwrap();
+/// assert_eq!(key, "127.0.0.1:5000/team");
+/// assert_eq!((creds.username.as_str(), creds.secret.as_str()), ("u", "p"));
+/// ```
+pub fn choose_in(bytes: &[u8], registry: &str, repository: &str) -> Result<FileChoice, String> {
+    let file: AuthFile = serde_json::from_slice(bytes).map_err(|e| {
         let what = match e.classify() {
             serde_json::error::Category::Data => "a value of the wrong type",
             serde_json::error::Category::Eof => "unexpected end of the file",
             _ => "invalid JSON",
         };
         format!(
-            "{}: not a valid auth.json/config.json file ({what} at line {} column {})",
-            path.display(),
+            "not a valid auth.json/config.json file ({what} at line {} column {})",
             e.line(),
             e.column()
         )
+    })?;
+    let keys = auth_keys(registry);
+    if let Some(helper) = keys.iter().find_map(|k| file.cred_helpers.get(k)) {
+        return Ok(FileChoice {
+            cred_helper: Some(helper.clone()),
+            ..FileChoice::default()
+        });
+    }
+    let mut candidates: Vec<String> = Vec::new();
+    let mut namespace = format!("{registry}/{repository}");
+    while namespace.len() > registry.len() && !repository.is_empty() {
+        candidates.push(namespace.clone());
+        match namespace.rsplit_once('/') {
+            Some((up, _)) => namespace = up.to_owned(),
+            None => break,
+        }
+    }
+    candidates.extend(keys);
+    let key = candidates
+        .iter()
+        .find(|k| file.auths.contains_key(k.as_str()))
+        .cloned()
+        .or_else(|| {
+            file.auths
+                .keys()
+                .find(|k| url_key_host(k) == Some(registry))
+                .cloned()
+        });
+    let entry = match key {
+        Some(key) => decode_entry(&file.auths[&key])
+            .map_err(|p| format!("auths[{key:?}]: {p}"))?
+            .map(|c| (key, c)),
+        None => None,
+    };
+    Ok(FileChoice {
+        cred_helper: None,
+        creds_store: file.creds_store,
+        entry,
     })
 }
 
@@ -243,12 +308,13 @@ pub fn lookup(
         malformed: true,
     };
     for path in files {
-        let Some(file) = read_auth_file(path).map_err(err)? else {
+        let Some(bytes) = read_auth_file(path).map_err(err)? else {
             continue;
         };
-        let keys = auth_keys(registry);
-        if let Some(helper) = keys.iter().find_map(|k| file.cred_helpers.get(k)) {
-            if let Some(c) = run_helper(helper, registry)? {
+        let choice = choose_in(&bytes, registry, repository)
+            .map_err(|p| err(format!("{}: {p}", path.display())))?;
+        if let Some(helper) = choice.cred_helper {
+            if let Some(c) = run_helper(&helper, registry)? {
                 return Ok(Some(Found {
                     credentials: c,
                     origin: format!("{} credHelpers: docker-credential-{helper}", path.display()),
@@ -256,7 +322,7 @@ pub fn lookup(
             }
             continue;
         }
-        if let Some(store) = &file.creds_store {
+        if let Some(store) = &choice.creds_store {
             if let Some(c) = run_helper(store, registry)? {
                 return Ok(Some(Found {
                     credentials: c,
@@ -264,32 +330,9 @@ pub fn lookup(
                 }));
             }
         }
-        let mut candidates: Vec<String> = Vec::new();
-        let mut namespace = format!("{registry}/{repository}");
-        while namespace.len() > registry.len() && !repository.is_empty() {
-            candidates.push(namespace.clone());
-            match namespace.rsplit_once('/') {
-                Some((up, _)) => namespace = up.to_owned(),
-                None => break,
-            }
-        }
-        candidates.extend(keys);
-        let key = candidates
-            .iter()
-            .find(|k| file.auths.contains_key(k.as_str()))
-            .cloned()
-            .or_else(|| {
-                file.auths
-                    .keys()
-                    .find(|k| url_key_host(k) == Some(registry))
-                    .cloned()
-            });
-        let Some(key) = key else { continue };
-        if let Some(c) = decode_entry(&file.auths[&key])
-            .map_err(|p| err(format!("{}: auths[{key:?}]: {p}", path.display())))?
-        {
+        if let Some((key, credentials)) = choice.entry {
             return Ok(Some(Found {
-                credentials: c,
+                credentials,
                 origin: format!("{} auths[{key:?}]", path.display()),
             }));
         }
