@@ -40,6 +40,7 @@ pub mod dest;
 mod layout;
 mod read;
 mod reference;
+pub mod referrers;
 pub mod signature;
 pub mod source;
 
