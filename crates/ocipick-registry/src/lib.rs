@@ -36,6 +36,7 @@ mod archive;
 pub mod auth;
 mod certs;
 mod client;
+pub mod compat;
 pub mod dest;
 mod layout;
 mod read;
