@@ -177,8 +177,24 @@ fn three_nodes_three_answers_through_the_tag_schema() {
 fn rank_names_each_set_and_rule() {
     let reg = Registry::anonymous();
     let host = reg.host();
-    let builds = demo(&reg, "team/rank");
-    let src = format!("{host}/team/rank:v1");
+    let builds = demo(&reg, "team/cuda");
+    let src = format!("{host}/team/cuda:v1");
+    // What the README shows: each node's ranking (run with --nocapture).
+    for n in ["gpu-node", "avx512-node", "plain-node"] {
+        let node = testdata(&format!("nodes/{n}.json"));
+        let r = ocipick(&[
+            "rank",
+            &src,
+            "--platform",
+            "linux/amd64",
+            "--node",
+            &node,
+            "--compat",
+            "nfd",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        println!("== {n}\n{}", r.stdout);
+    }
     let node = testdata("nodes/avx512-node.json");
     let r = ocipick(&[
         "rank",
@@ -191,7 +207,6 @@ fn rank_names_each_set_and_rule() {
         "nfd",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    println!("{}", r.stdout);
     // Reasons are wrapped at 80 columns: compare with runs of blanks as one.
     let flat = r.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
     for line in [
