@@ -292,7 +292,7 @@ fn without_compat_the_one_get_path_is_unchanged() {
     assert_eq!(v["registry"]["compatRequests"], json!(0));
     assert!(v.get("compat").is_none());
     let seen = ocipick_seen(&reg, before);
-    assert_eq!(seen, [format!("GET /v2/team/plain/manifests/v1 200")]);
+    assert_eq!(seen, ["GET /v2/team/plain/manifests/v1 200".to_owned()]);
     // The configuration's [compat] table turns it on as the flag does.
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
