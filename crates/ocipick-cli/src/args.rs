@@ -170,6 +170,23 @@ pub struct PolicyArgs {
     /// Accepts KiB/MiB suffixes. [default: 4MiB]
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub max_manifest_bytes: Option<u64>,
+
+    /// Select with image compatibility artifacts: `nfd` reads
+    /// node-feature-discovery's (artifact type application/vnd.nfd.
+    /// image-compatibility.v1alpha1, attached to the index or to its
+    /// entries; found with the referrers API, the sha256-<hex> tag schema,
+    /// or in an OCI layout). Each set that passes on the target adds its
+    /// weight to its entry's score; a failing or unknown set adds nothing
+    /// and is reported. Costs requests beyond the index GET, counted in
+    /// the JSON output. Also `[compat] artifacts = "nfd"` in the
+    /// configuration.
+    #[arg(long, value_name = "KIND", value_parser = ["nfd"])]
+    pub compat: Option<String>,
+
+    /// With --compat: only the compatibility sets with this tag
+    /// (repeatable or comma-separated), as NFD's --tags.
+    #[arg(long = "compat-tag", value_name = "TAG", value_delimiter = ',')]
+    pub compat_tags: Vec<String>,
 }
 
 /// How to reach registries.

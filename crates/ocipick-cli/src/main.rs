@@ -5,6 +5,7 @@ mod args;
 mod check;
 mod cli;
 mod compat;
+mod discover;
 mod output;
 mod run;
 mod say;

@@ -45,6 +45,10 @@ pub struct Answer<'x, 'a> {
     pub raw: Option<&'x str>,
     /// The signature verdict, when a trust policy applied.
     pub trust: Option<&'x crate::trust::Report>,
+    /// What `--compat nfd` looked up (for the final index).
+    pub compat: Option<&'x crate::discover::Report>,
+    /// Registry requests `--compat nfd` sent, over every index descended.
+    pub compat_requests: u32,
 }
 
 const WIDTH: usize = 80;
@@ -179,6 +183,9 @@ pub fn rank_text(a: &Answer<'_, '_>) -> String {
     if let Some(t) = a.trust {
         label_w(&mut out, "trust", &t.summary(), 7);
     }
+    if let Some(c) = a.compat {
+        label_w(&mut out, "compat", &c.summary(), 7);
+    }
     for h in a.hops {
         label_w(
             &mut out,
@@ -267,6 +274,10 @@ fn ranked_json(a: &Answer<'_, '_>, e: &Ranked) -> Map<String, Value> {
         reasons.push(why.to_owned());
     }
     m.insert("reasons".into(), json!(reasons));
+    if a.compat.is_some() {
+        let sets: Vec<&ocipick::compat::SetVerdict> = a.policy.compat_of(e.position).collect();
+        m.insert("compat".into(), json!(sets));
+    }
     m
 }
 
@@ -287,11 +298,15 @@ fn context_json(a: &Answer<'_, '_>, m: &mut Map<String, Value>) {
                 "requests": st.requests,
                 "manifestRequests": st.manifests,
                 "signatureRequests": a.trust.map_or(0, |t| t.requests),
+                "compatRequests": a.compat_requests,
             }),
         );
     }
     if let Some(t) = a.trust {
         m.insert("trust".into(), t.json());
+    }
+    if let Some(c) = a.compat {
+        m.insert("compat".into(), c.json());
     }
     let via: Vec<Value> = a
         .hops

@@ -161,6 +161,8 @@ pub struct Setup {
     /// preferences or rules): what an index without a valid signature is
     /// selected with under `on-unsigned = "ignore-annotations"`.
     pub platform_only: Policy,
+    /// `--compat nfd` or the `[compat]` table, with the tags in force.
+    pub compat: Option<ocipick::CompatConfig>,
 }
 
 /// Reads a node facts file: `ocipick host --output json` or `nfd export
@@ -192,10 +194,11 @@ pub(crate) fn setup_target(
     let node = target_args.node.as_deref();
     let max_index_bytes = target_args.max_index_bytes;
     let config = load_config(policy_args)?;
+    let compat = compat_setting(policy_args, &config)?;
     let host = ocipick_host::platform(Path::new("/"));
     let (facts, node_platform) = match node {
         Some(path) => load_node(path)?,
-        None if !config.rules.is_empty() || !config.hooks.is_empty() => {
+        None if !config.rules.is_empty() || !config.hooks.is_empty() || compat.is_some() => {
             (ocipick_host::Facts::detect(Path::new("/")), None)
         }
         None => (ocipick_host::Facts::default(), None),
@@ -223,7 +226,36 @@ pub(crate) fn setup_target(
         hooks: config.hooks,
         trust: config.trust,
         platform_only: Policy::new(&target).max_manifest_bytes(max_manifest),
+        compat,
     })
+}
+
+/// Whether to select with NFD artifacts, and with which tags: `--compat
+/// nfd` or the configuration's `[compat]` table; `--compat-tag` replaces
+/// the table's `tags`.
+pub(crate) fn compat_setting(
+    args: &crate::args::PolicyArgs,
+    config: &Config,
+) -> Result<Option<ocipick::CompatConfig>, Failure> {
+    let on = args.compat.is_some() || config.compat.is_some();
+    if !on {
+        if !args.compat_tags.is_empty() {
+            return Err(Failure::Invalid(
+                "--compat-tag needs --compat nfd (or [compat] in the configuration)".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    let tags = if args.compat_tags.is_empty() {
+        config
+            .compat
+            .as_ref()
+            .map(|c| c.tags.clone())
+            .unwrap_or_default()
+    } else {
+        args.compat_tags.clone()
+    };
+    Ok(Some(ocipick::CompatConfig { tags }))
 }
 
 /// Runs the hooks on every candidate of `index` and returns the policy
@@ -405,6 +437,7 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
         mut hooks,
         trust,
         platform_only,
+        mut compat,
     } = setup(args)?;
     let trust = crate::trust::policy(&args.trust, trust)?;
     let (mut origin, mut doc, store) = load(args, max_index)?;
@@ -412,7 +445,11 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
     if trust.as_ref().is_some_and(|t| t.annotations_ignored()) {
         base = platform_only;
         hooks = Vec::new();
+        compat = None;
     }
+    let features = compat.as_ref().map(|_| facts.nfd_features());
+    let mut compat_report: Option<crate::discover::Report> = None;
+    let mut compat_requests = 0;
     let mut hops = Vec::new();
     loop {
         let invalid = |err| SourceError::Index {
@@ -424,17 +461,34 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
         // pass that keeps only the best entry.
         let whole: Option<Index<'_>> = match (&doc, mode) {
             (Doc::Bytes(_), Mode::Select { .. } | Mode::Resolve | Mode::Digest { .. })
-                if hooks.is_empty() =>
+                if hooks.is_empty() && compat.is_none() =>
             {
                 None
             }
             (Doc::Bytes(b), _) => Some(Index::parse(b).map_err(invalid)?),
             (Doc::Single(d), _) => Some(Index::single((**d).clone())),
         };
-        let policy = match &whole {
+        let mut policy = match &whole {
             Some(index) if !hooks.is_empty() => apply_hooks(&base, &hooks, &facts, index)?,
             _ => base.clone(),
         };
+        if let (Some(c), Some(features), Some(index)) = (&compat, &features, &whole) {
+            let index_digest = match &doc {
+                Doc::Bytes(b) => Some(Digest::sha256_of(b)),
+                Doc::Single(_) => None,
+            };
+            let (p, report) = crate::discover::apply(
+                &policy,
+                &c.tags,
+                features,
+                index,
+                index_digest.as_ref(),
+                store.as_ref(),
+            )?;
+            compat_requests += report.requests;
+            policy = p;
+            compat_report = Some(report);
+        }
         // (entry count, media type) of the final index, for the output.
         let shape;
         let (index, chosen): (Option<Index<'_>>, Option<(Descriptor<'_>, Ranked)>) =
@@ -531,6 +585,8 @@ pub fn run(args: &SelectArgs, mode: Mode) -> Result<String, Failure> {
             chosen: chosen.as_ref().map(|(d, _)| d),
             raw: raw.as_deref(),
             trust: trust.as_ref(),
+            compat: compat_report.as_ref(),
+            compat_requests,
         };
         let text = match (mode, args.output) {
             (Mode::Select { raw: true }, Output::Text) => raw.clone().unwrap_or_default(),

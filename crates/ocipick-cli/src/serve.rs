@@ -216,6 +216,13 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
             "the configuration has a [trust] table, which serve does not enforce yet; remove it for serve or use select/resolve".into(),
         ));
     }
+    if setup.compat.is_some() {
+        // Refused rather than ignored: the mirror would answer differently
+        // from `select --compat nfd` for the same node.
+        return Err(Failure::Invalid(
+            "--compat nfd (or a [compat] table) is not applied by serve yet; use select/resolve, or remove it for serve".into(),
+        ));
+    }
     let mut client_opts = run::client_options(&args.registry, setup.max_index)?;
     // --username/--password-stdin are for the first upstream only; the
     // others take theirs from the credential files (--authfile, auth.json,

@@ -36,10 +36,12 @@ mod archive;
 pub mod auth;
 mod certs;
 mod client;
+pub mod compat;
 pub mod dest;
 mod layout;
 mod read;
 mod reference;
+pub mod referrers;
 pub mod signature;
 pub mod source;
 

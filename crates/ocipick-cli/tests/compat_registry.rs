@@ -1,0 +1,321 @@
+//! `--compat nfd` against the real registry (Debian's distribution 2.8,
+//! which has no referrers API): NFD artifacts attached to two builds of an
+//! index with `subject`, listed by the referrers tag schema index
+//! (`sha256-<hex>`) the test pushes itself; three nodes (testdata/nfd/
+//! nodes) get three answers, `rank` names each set and rule, and the
+//! requests counted in the JSON output are those of the registry's own
+//! access log. Without `--compat` the one-GET path is unchanged.
+
+mod common;
+#[path = "support/registry.rs"]
+mod registry_support;
+
+use std::process::Command;
+
+use common::{run_cmd, Run, OCI_INDEX, OCI_MANIFEST};
+use registry_support::Registry;
+use serde_json::{json, Value};
+
+const ARTIFACT_TYPE: &str = "application/vnd.nfd.image-compatibility.v1alpha1";
+const SPEC_TYPE: &str = "application/vnd.nfd.image-compatibility.spec.v1alpha1+yaml";
+const EMPTY: &str = "application/vnd.oci.empty.v1+json";
+
+fn testdata(rel: &str) -> String {
+    format!("{}/../../testdata/nfd/{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `ocipick ARGS` without configuration; `--plain-http` is the
+/// registry's (an HTTPS attempt first would be a request the registry
+/// never logs).
+fn ocipick(args: &[&str]) -> Run {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ocipick"));
+    c.args(args)
+        .args(["--no-config"])
+        .env_remove("OCIPICK_CONFIG");
+    if let Some(host) = args
+        .iter()
+        .find_map(|a| a.split_once("/team/").map(|(h, _)| h))
+    {
+        c.args(["--plain-http", host]);
+    }
+    run_cmd(c)
+}
+
+/// Attaches the YAML file `spec` to `subject` (a descriptor), created at
+/// `created`; returns the artifact's referrer descriptor.
+fn attach(reg: &Registry, repo: &str, subject: &Value, spec: &str, created: &str) -> Value {
+    let yaml = std::fs::read(spec).unwrap();
+    let (ld, ls) = reg.push_blob(repo, &yaml);
+    let (cd, cs) = reg.push_blob(repo, b"{}");
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": ARTIFACT_TYPE,
+        "config": {"mediaType": EMPTY, "digest": cd, "size": cs},
+        "layers": [{"mediaType": SPEC_TYPE, "digest": ld, "size": ls}],
+        "subject": {"mediaType": subject["mediaType"], "digest": subject["digest"], "size": subject["size"]},
+        "annotations": {"org.opencontainers.image.created": created},
+    });
+    let mut d = reg.push_by_digest(repo, OCI_MANIFEST, &manifest);
+    d["artifactType"] = json!(ARTIFACT_TYPE);
+    d["annotations"] = json!({"org.opencontainers.image.created": created});
+    d
+}
+
+/// Pushes the referrers tag schema index of `subject`.
+fn tag_schema(reg: &Registry, repo: &str, subject: &Value, referrers: &[Value]) {
+    let hex = subject["digest"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("sha256:")
+        .unwrap();
+    reg.push_index(repo, &format!("sha256-{hex}"), OCI_INDEX, referrers);
+}
+
+/// The demo: generic, CUDA and AVX-512 builds of linux/amd64; the CUDA
+/// build carries two artifacts (an older one with no sets), the AVX-512
+/// build one.
+fn demo(reg: &Registry, repo: &str) -> Vec<Value> {
+    let generic = reg.push_image(repo, "generic", Some("linux/amd64"), &[], false);
+    let cuda = reg.push_image(repo, "cuda", Some("linux/amd64"), &[], false);
+    let avx = reg.push_image(repo, "avx512", Some("linux/amd64"), &[], false);
+    reg.push_index(
+        repo,
+        "v1",
+        OCI_INDEX,
+        &[generic.clone(), cuda.clone(), avx.clone()],
+    );
+    let old = attach(
+        reg,
+        repo,
+        &cuda,
+        &testdata("avx512-build.yaml"),
+        "2026-01-01T00:00:00Z",
+    );
+    let new = attach(
+        reg,
+        repo,
+        &cuda,
+        &testdata("cuda-build.yaml"),
+        "2026-02-01T00:00:00Z",
+    );
+    tag_schema(reg, repo, &cuda, &[new, old]);
+    let a = attach(
+        reg,
+        repo,
+        &avx,
+        &testdata("avx512-build.yaml"),
+        "2026-02-01T00:00:00Z",
+    );
+    tag_schema(reg, repo, &avx, &[a]);
+    vec![generic, cuda, avx]
+}
+
+fn ocipick_seen(reg: &Registry, before: usize) -> Vec<String> {
+    reg.sync_log();
+    reg.access_log()
+        .into_iter()
+        .skip(before)
+        .filter(|a| a.user_agent.starts_with("ocipick/"))
+        .map(|a| format!("{} {} {}", a.method, a.uri, a.status))
+        .collect()
+}
+
+fn json_of(r: &Run) -> Value {
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr))
+}
+
+#[test]
+fn three_nodes_three_answers_through_the_tag_schema() {
+    let reg = Registry::anonymous();
+    let host = reg.host();
+    let builds = demo(&reg, "team/cuda");
+    let src = format!("{host}/team/cuda:v1");
+    let digest = |i: usize| builds[i]["digest"].as_str().unwrap().to_owned();
+    for (node, want) in [("gpu-node", 1), ("avx512-node", 2), ("plain-node", 0)] {
+        let node_file = testdata(&format!("nodes/{node}.json"));
+        reg.sync_log();
+        let before = reg.access_log().len();
+        let r = ocipick(&[
+            "select",
+            &src,
+            "--platform",
+            "linux/amd64",
+            "--node",
+            &node_file,
+            "--compat",
+            "nfd",
+            "-o",
+            "json",
+        ]);
+        assert_eq!(r.code, 0, "{node}: {}", r.stderr);
+        let v = json_of(&r);
+        assert_eq!(v["digest"], json!(digest(want)), "{node}: {v:#}");
+        // The index and its three entries looked up, each costing the
+        // tag-schema fallback (404 on referrers, then the tag); the two
+        // builds with artifacts add their manifest and YAML layer: 12.
+        assert_eq!(v["registry"]["compatRequests"], json!(12), "{node}: {v:#}");
+        let seen = ocipick_seen(&reg, before);
+        assert_eq!(
+            seen.len() as u64,
+            v["registry"]["requests"].as_u64().unwrap(),
+            "{seen:#?}"
+        );
+        assert_eq!(seen.len(), 13, "{seen:#?}");
+        let referrers_404 = seen
+            .iter()
+            .filter(|l| l.contains("/referrers/") && l.ends_with(" 404"))
+            .count();
+        assert_eq!(referrers_404, 4, "{seen:#?}");
+        // Nothing but manifests and the two YAML blobs.
+        let blobs = seen.iter().filter(|l| l.contains("/blobs/")).count();
+        assert_eq!(blobs, 2, "{seen:#?}");
+    }
+}
+
+#[test]
+fn rank_names_each_set_and_rule() {
+    let reg = Registry::anonymous();
+    let host = reg.host();
+    let builds = demo(&reg, "team/cuda");
+    let src = format!("{host}/team/cuda:v1");
+    // What the README shows: each node's ranking (run with --nocapture).
+    for n in ["gpu-node", "avx512-node", "plain-node"] {
+        let node = testdata(&format!("nodes/{n}.json"));
+        let r = ocipick(&[
+            "rank",
+            &src,
+            "--platform",
+            "linux/amd64",
+            "--node",
+            &node,
+            "--compat",
+            "nfd",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        println!("== {n}\n{}", r.stdout);
+    }
+    let node = testdata("nodes/avx512-node.json");
+    let r = ocipick(&[
+        "rank",
+        &src,
+        "--platform",
+        "linux/amd64",
+        "--node",
+        &node,
+        "--compat",
+        "nfd",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Reasons are wrapped at 80 columns: compare with runs of blanks as one.
+    let flat = r.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    for line in [
+        "nfd compatibility 1 \"NVIDIA GPU\" (tag gpu, weight 50): fail, unpreferred",
+        "rule \"nvidia display or 3D controller\" fail: pci.device class In [0300, 0302]: fail",
+        "nfd compatibility 2 \"NVIDIA driver loaded\" (tag gpu, weight 30): fail",
+        "nfd compatibility 1 \"AVX-512 foundation\" (tag cpu, weight 20): pass, +20",
+    ] {
+        assert!(flat.contains(line), "{line:?} not in\n{}", r.stdout);
+    }
+    // The newest of the CUDA build's two artifacts is the one used.
+    assert!(r.stdout.contains("newest of 2"), "{}", r.stdout);
+    let j = json_of(&ocipick(&[
+        "rank",
+        &src,
+        "--platform",
+        "linux/amd64",
+        "--node",
+        &node,
+        "--compat",
+        "nfd",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(j["selected"], json!(2));
+    let cuda = j["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["digest"] == builds[1]["digest"])
+        .unwrap();
+    let sets = cuda["compat"].as_array().unwrap();
+    assert_eq!(sets.len(), 2, "{cuda:#}");
+    assert_eq!(sets[0]["outcome"], json!("fail"));
+    assert_eq!(sets[0]["added"], json!(0));
+    assert_eq!(sets[0]["rules"][0]["outcome"], json!("fail"));
+    // --compat-tag gpu leaves the AVX-512 set out: every score is 0, so
+    // the first match (generic) wins, as without data.
+    let t = json_of(&ocipick(&[
+        "rank",
+        &src,
+        "--platform",
+        "linux/amd64",
+        "--node",
+        &node,
+        "--compat",
+        "nfd",
+        "--compat-tag",
+        "gpu",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(t["selected"], json!(0), "{t:#}");
+    assert_eq!(t["compat"]["tags"], json!(["gpu"]));
+}
+
+#[test]
+fn without_compat_the_one_get_path_is_unchanged() {
+    let reg = Registry::anonymous();
+    let host = reg.host();
+    let builds = demo(&reg, "team/plain");
+    let src = format!("{host}/team/plain:v1");
+    reg.sync_log();
+    let before = reg.access_log().len();
+    let node = testdata("nodes/gpu-node.json");
+    let r = ocipick(&[
+        "select",
+        &src,
+        "--platform",
+        "linux/amd64",
+        "--node",
+        &node,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = json_of(&r);
+    assert_eq!(
+        v["digest"], builds[0]["digest"],
+        "first match without --compat"
+    );
+    assert_eq!(v["registry"]["requests"], json!(1));
+    assert_eq!(v["registry"]["compatRequests"], json!(0));
+    assert!(v.get("compat").is_none());
+    let seen = ocipick_seen(&reg, before);
+    assert_eq!(seen, ["GET /v2/team/plain/manifests/v1 200".to_owned()]);
+    // The configuration's [compat] table turns it on as the flag does.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, "[compat]\nartifacts = \"nfd\"\n").unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ocipick"));
+    c.args([
+        "select",
+        &src,
+        "--platform",
+        "linux/amd64",
+        "--node",
+        &node,
+        "-o",
+        "json",
+        "--plain-http",
+        &host,
+        "--config",
+    ])
+    .arg(&cfg);
+    let r = run_cmd(c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json_of(&r)["digest"], builds[1]["digest"]);
+    // --compat-tag alone is a usage error.
+    let r = ocipick(&["select", &src, "--compat-tag", "gpu"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
