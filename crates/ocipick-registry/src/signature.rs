@@ -430,10 +430,23 @@ impl Lookup for RegistryLookup<'_> {
     }
 
     fn blob(&self, digest: &Digest<'_>, size: u64) -> Result<Vec<u8>, String> {
-        let bytes = self
-            .get(&format!("blobs/{digest}"), &[], size)?
-            .ok_or_else(|| format!("blob {digest}: not found"))?;
-        check_blob(bytes, digest, Some(size)).map_err(|e| format!("blob {digest}: {e}"))
+        // Bounded by the declared size while reading.
+        let mut resp = self
+            .client
+            .forward(
+                self.reference,
+                ForwardMethod::Get,
+                &format!("blobs/{digest}"),
+                &[],
+            )
+            .map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(format!("HTTP {status}"));
+        }
+        let bytes = read_bounded(resp.body_mut().as_reader(), size)?
+            .ok_or_else(|| format!("longer than its declared {size} bytes"))?;
+        check_blob(bytes, digest, Some(size))
     }
 
     fn referrers(
