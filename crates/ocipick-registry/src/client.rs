@@ -539,6 +539,11 @@ impl Client {
         Ok(tls)
     }
 
+    /// The largest manifest body accepted ([`ClientOptions::max_bytes`]).
+    pub fn max_bytes(&self) -> u64 {
+        self.opts.max_bytes
+    }
+
     /// Requests made so far.
     pub fn stats(&self) -> Stats {
         *lock(&self.stats)

@@ -37,10 +37,12 @@ pub mod auth;
 pub mod bundle;
 mod certs;
 mod client;
+pub mod compat;
 pub mod dest;
 mod layout;
 mod read;
 mod reference;
+pub mod referrers;
 pub mod signature;
 pub mod source;
 

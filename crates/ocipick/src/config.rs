@@ -13,6 +13,10 @@
 //!
 //! [trust]                             # optional: see crate::trust
 //! keys = ["/etc/ocipick/cosign.pub"]
+//!
+//! [compat]                            # optional: see crate::compat
+//! artifacts = "nfd"                   # NFD image compatibility artifacts
+//! tags = ["gpu"]                      # optional: only these sets (NFD's --tags)
 //! ```
 //!
 //! Parsing is pure: it takes the text, so callers decide where it comes
@@ -40,6 +44,23 @@ pub struct Config {
     pub rules: Vec<crate::rules::Rule>,
     /// The `[trust]` table: which indexes must be signed, by which keys.
     pub trust: Option<crate::trust::Trust>,
+    /// The `[compat]` table: select with image compatibility artifacts.
+    pub compat: Option<CompatConfig>,
+}
+
+/// The `[compat]` table: which compatibility artifacts selection reads
+/// (`artifacts = "nfd"`, the only kind) and, as NFD's `--tags`, which of
+/// their sets (`tags`; all when empty).
+///
+/// ```
+/// let c = ocipick::Config::parse("[compat]\nartifacts = \"nfd\"\ntags = [\"gpu\"]\n").unwrap();
+/// assert_eq!(c.compat.unwrap().tags, ["gpu"]);
+/// assert!(ocipick::Config::parse("[compat]\nartifacts = \"sbom\"\n").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CompatConfig {
+    /// Only the sets with one of these tags; all when empty.
+    pub tags: Vec<String>,
 }
 
 /// What a failing hook does to the run.
@@ -86,6 +107,21 @@ struct RawConfig {
     #[serde(default)]
     rule: Vec<RawRule>,
     trust: Option<RawTrust>,
+    compat: Option<RawCompat>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawCompat {
+    artifacts: RawArtifacts,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum RawArtifacts {
+    Nfd,
 }
 
 #[derive(Deserialize)]
@@ -360,6 +396,10 @@ impl Config {
             hooks,
             rules,
             trust,
+            compat: raw.compat.map(|c| {
+                let RawArtifacts::Nfd = c.artifacts;
+                CompatConfig { tags: c.tags }
+            }),
         })
     }
 }

@@ -52,6 +52,7 @@ mod de;
 mod fast;
 
 pub mod base64;
+pub mod compat;
 pub mod config;
 pub mod digest;
 pub mod duplicates;
@@ -96,7 +97,7 @@ pub mod __testing {
     }
 }
 
-pub use config::{Config, ConfigError, HookSpec, OnFailure};
+pub use config::{CompatConfig, Config, ConfigError, HookSpec, OnFailure};
 pub use digest::{Digest, DigestError};
 pub use index::{Annotations, Descriptor, Index, IndexError};
 pub use platform::{Matcher, Mismatch, Platform, PlatformRank};

@@ -49,6 +49,8 @@ pub struct Policy {
     adjustments: Vec<Adjustment>,
     rules: Vec<crate::rules::Rule>,
     facts: crate::rules::HostFacts,
+    /// NFD compatibility verdicts, by entry position.
+    compat: Vec<(usize, crate::compat::SetVerdict)>,
     /// Entries whose declared `size` exceeds this are not eligible
     /// ("runtimes MAY reject manifests that exceed size limits").
     pub max_manifest_bytes: u64,
@@ -122,6 +124,8 @@ pub enum Reason {
     Adjusted(Adjustment),
     /// A rule's verdict, with the host facts it used.
     Rule(crate::rules::Verdict),
+    /// An NFD compatibility set's verdict: its weight when it passes.
+    Compat(crate::compat::SetVerdict),
 }
 
 impl fmt::Display for Reason {
@@ -178,6 +182,7 @@ impl fmt::Display for Reason {
                 )
             }
             Reason::Rule(v) => write!(f, "{v}"),
+            Reason::Compat(v) => write!(f, "{v}"),
             Reason::Adjusted(a) => {
                 if a.veto {
                     write!(f, "vetoed by {}", a.source)?;
@@ -314,6 +319,7 @@ impl Policy {
             adjustments: Vec::new(),
             rules: Vec::new(),
             facts: Default::default(),
+            compat: Vec::new(),
             max_manifest_bytes: DEFAULT_MAX_MANIFEST_BYTES,
         }
     }
@@ -351,6 +357,35 @@ impl Policy {
     pub fn with_adjustments(mut self, adj: impl IntoIterator<Item = Adjustment>) -> Policy {
         self.adjustments.extend(adj);
         self
+    }
+
+    /// Adds the NFD compatibility verdicts of the entry at `position`
+    /// ([`crate::compat`]): each passing set adds its weight to the
+    /// entry's score; failing and unknown sets add nothing and are only
+    /// reported.
+    pub fn with_compat(
+        mut self,
+        position: usize,
+        sets: impl IntoIterator<Item = crate::compat::SetVerdict>,
+    ) -> Policy {
+        self.compat.extend(sets.into_iter().map(|v| (position, v)));
+        self
+    }
+
+    /// The NFD compatibility verdicts of the entry at `position`.
+    pub fn compat_of(
+        &self,
+        position: usize,
+    ) -> impl Iterator<Item = &crate::compat::SetVerdict> + '_ {
+        self.compat
+            .iter()
+            .filter(move |(p, _)| *p == position)
+            .map(|(_, v)| v)
+    }
+
+    /// Whether any entry has NFD compatibility verdicts.
+    pub fn has_compat(&self) -> bool {
+        !self.compat.is_empty()
     }
 
     /// Sets the manifest size limit.
@@ -493,6 +528,10 @@ impl Policy {
                 }
             }
         }
+        for (_, v) in self.compat.iter().filter(|(p, _)| *p == position) {
+            score = score.saturating_add(v.added);
+            say!(Reason::Compat(v.clone()));
+        }
         for a in self.adjustments.iter().filter(|a| a.position == position) {
             score = score.saturating_add(a.delta);
             if a.veto {
@@ -521,6 +560,7 @@ impl Policy {
             .map(|p| p.weight)
             .chain(rules)
             .chain(self.adjustments.iter().map(|a| a.delta))
+            .chain(self.compat.iter().map(|(_, v)| v.added))
             .filter(|&w| w > 0)
             .fold(0i64, i64::saturating_add)
     }
