@@ -100,7 +100,7 @@ fn bundles_in_a_registry() {
     let expected_tail = [
         format!("GET /v2/team/bundled/manifests/sha256-{hex}.sig 404"),
         format!(
-            "GET /v2/team/bundled/referrers/{}?artifactType=application/vnd.dev.sigstore.bundle.v0.3%2Bjson 404",
+            "GET /v2/team/bundled/referrers/{}?artifactType=application%2Fvnd.dev.sigstore.bundle.v0.3%2Bjson 404",
             signed.index
         ),
         format!("GET /v2/team/bundled/manifests/sha256-{hex} 200"),

@@ -455,27 +455,11 @@ impl Lookup for RegistryLookup<'_> {
         artifact_type: &str,
     ) -> Result<Vec<(Digest<'static>, u64)>, String> {
         // The referrers API; a registry without one answers 404, and the
-        // referrers tag schema (`<alg>-<hex>`, an index) stands in.
-        let accept = [("Accept", ocipick::media_type::OCI_INDEX)];
-        let api = format!(
-            "referrers/{subject}?artifactType={}",
-            artifact_type.replace('+', "%2B")
-        );
-        let listing = match self.get(&api, &accept, MAX_SIGNATURE_MANIFEST_BYTES)? {
-            Some(b) => b,
-            None => {
-                let tag = format!("{}-{}", subject.algorithm(), subject.encoded());
-                match self.get(
-                    &format!("manifests/{tag}"),
-                    &accept,
-                    MAX_SIGNATURE_MANIFEST_BYTES,
-                )? {
-                    Some(b) => b,
-                    None => return Ok(Vec::new()),
-                }
-            }
-        };
-        referrer_listing(&listing, artifact_type)
+        // referrers tag schema (`sha256-<hex>`, an index) stands in.
+        let found =
+            crate::referrers::list(self.client, self.reference, subject, Some(artifact_type))
+                .map_err(|e| e.to_string())?;
+        Ok(first_referrers(found.descriptors))
     }
 
     fn requests(&self) -> u32 {
@@ -483,41 +467,13 @@ impl Lookup for RegistryLookup<'_> {
     }
 }
 
-/// The manifests of a referrers listing (an image index) with
-/// `artifact_type`, at most [`MAX_BUNDLE_REFERRERS`] (a registry may
-/// ignore the `artifactType` filter, so it is applied here again).
-pub fn referrer_listing(
-    bytes: &[u8],
-    artifact_type: &str,
-) -> Result<Vec<(Digest<'static>, u64)>, String> {
-    #[derive(serde::Deserialize)]
-    struct Listing {
-        #[serde(default)]
-        manifests: Vec<Entry>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Entry {
-        digest: String,
-        size: u64,
-        #[serde(default)]
-        artifact_type: Option<String>,
-    }
-    let l: Listing = serde_json::from_slice(bytes)
-        .map_err(|e| format!("the referrers listing is not an image index: {e}"))?;
-    let mut out = Vec::new();
-    for e in l.manifests {
-        if e.artifact_type.as_deref() != Some(artifact_type) {
-            continue;
-        }
-        if out.len() == MAX_BUNDLE_REFERRERS {
-            break;
-        }
-        let d = Digest::parse(e.digest.clone())
-            .map_err(|err| format!("referrer digest {:?}: {err}", e.digest))?;
-        out.push((d, e.size));
-    }
-    Ok(out)
+/// The first [`MAX_BUNDLE_REFERRERS`] of a listing, as (digest, size).
+fn first_referrers(listed: Vec<ocipick::Descriptor<'static>>) -> Vec<(Digest<'static>, u64)> {
+    listed
+        .into_iter()
+        .take(MAX_BUNDLE_REFERRERS)
+        .map(|d| (d.digest, d.size))
+        .collect()
 }
 
 /// Signatures stored in a local OCI layout or archive beside the index:
@@ -599,6 +555,14 @@ impl Lookup for LocalLookup<'_> {
         subject: &Digest<'_>,
         artifact_type: &str,
     ) -> Result<Vec<(Digest<'static>, u64)>, String> {
+        if let crate::source::Store::Layout(l) = self.store {
+            let found = crate::referrers::in_layout(l, subject, Some(artifact_type))
+                .map_err(|e| e.to_string())?;
+            return Ok(first_referrers(found.descriptors));
+        }
+        // An archive: the same rule as `referrers::in_layout` (an
+        // `index.json` entry whose manifest has the subject), over the
+        // archive's members.
         let mut out = Vec::new();
         for d in self.entries()?.into_iter().take(MAX_LOCAL_ENTRIES) {
             if out.len() == MAX_BUNDLE_REFERRERS {
