@@ -12,6 +12,8 @@
 //! the annotations are honoured.
 
 mod common;
+#[path = "support/referrers_api.rs"]
+mod referrers_api;
 #[path = "support/registry.rs"]
 mod registry_support;
 #[path = "support/signing.rs"]
@@ -235,6 +237,86 @@ fn bundles_in_a_registry() {
         "(limit 131072)",
     );
     let _ = SIGN_PREDICATE;
+}
+
+/// A registry with the referrers API (the loopback server of
+/// support/referrers_api.rs, holding the real registry's bytes): the
+/// bundle is found in one listing request, the listing's other artifact
+/// (an SBOM) is filtered out here and never fetched.
+#[test]
+fn bundles_through_the_referrers_api() {
+    let reg = Registry::anonymous();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key_a, pub_a) = keypair(d, "a");
+    let (key_b, _) = keypair(d, "b");
+    let trust_a = ["--trust-key", pub_a.to_str().unwrap()];
+    let mut content = referrers_api::Content::default();
+    let mut add = |repo: &str, demo: &signing::Demo, key: &Path| {
+        let index = reg.get_manifest(repo, "v1");
+        content.manifest(repo, "v1", OCI_INDEX, &index);
+        content.manifest(repo, &demo.index, OCI_INDEX, &index);
+        let (bundle, pae, sig) = dsse_bundle(d, key, &statement(&demo.index));
+        assert_eq!(
+            openssl_verifies(d, &pub_a, &pae, &sig),
+            key == key_a.as_path()
+        );
+        let bd = common::sha256(&bundle);
+        content.blob(repo, &bd, &bundle);
+        let m = serde_json::to_vec(&signing::bundle_manifest(
+            &subject(&reg, repo, "v1"),
+            (&bd, bundle.len() as u64),
+            (&common::sha256(b"{}"), 2),
+        ))
+        .unwrap();
+        let md = common::sha256(&m);
+        content.manifest(repo, &md, OCI_MANIFEST, &m);
+        let sbom = common::sha256(b"an sbom manifest");
+        let listing = json!({
+            "schemaVersion": 2, "mediaType": OCI_INDEX,
+            "manifests": [
+                {"mediaType": OCI_MANIFEST, "digest": sbom, "size": 16, "artifactType": "application/spdx+json"},
+                {"mediaType": OCI_MANIFEST, "digest": md, "size": m.len(), "artifactType": BUNDLE_TYPE},
+            ],
+        });
+        content.referrers(repo, &demo.index, &serde_json::to_vec(&listing).unwrap());
+        (md, bd, sbom)
+    };
+    let good = push_demo(&reg, "team/api", "v1", "a");
+    let (md, bd, sbom) = add("team/api", &good, &key_a);
+    let wrong = push_demo(&reg, "team/api-b", "v1", "b");
+    add("team/api-b", &wrong, &key_b);
+    let server = referrers_api::Server::start(content);
+    let host = server.host();
+
+    let v = assert_honoured(
+        &select(&format!("{host}/team/api:v1"), &trust_a),
+        &good,
+        &pub_a,
+    );
+    let hex = good.index.strip_prefix("sha256:").unwrap();
+    assert_eq!(
+        server.log(),
+        vec![
+            "GET /v2/team/api/manifests/v1 200".to_owned(),
+            format!("GET /v2/team/api/manifests/sha256-{hex}.sig 404"),
+            format!(
+                "GET /v2/team/api/referrers/{}?artifactType=application%2Fvnd.dev.sigstore.bundle.v0.3%2Bjson 200",
+                good.index
+            ),
+            format!("GET /v2/team/api/manifests/{md} 200"),
+            format!("GET /v2/team/api/blobs/{bd} 200"),
+        ]
+    );
+    assert!(!server.log().iter().any(|l| l.contains(&sbom)));
+    assert_eq!(v["trust"]["requests"], json!(4), "{v:#}");
+    assert_eq!(v["registry"]["requests"], json!(5));
+
+    assert_ignored(
+        &select(&format!("{host}/team/api-b:v1"), &trust_a),
+        &wrong,
+        "no trusted key",
+    );
 }
 
 /// Writes an OCI layout at `dir` holding `blobs` and `index.json` with
