@@ -286,6 +286,16 @@ fn bundles_through_the_referrers_api() {
     let (md, bd, sbom) = add("team/api", &good, &key_a);
     let wrong = push_demo(&reg, "team/api-b", "v1", "b");
     add("team/api-b", &wrong, &key_b);
+    // An unsigned index on the same server: the API lists no referrer.
+    let none = push_demo(&reg, "team/api-none", "v1", "n");
+    let bytes = reg.get_manifest("team/api-none", "v1");
+    content.manifest("team/api-none", "v1", OCI_INDEX, &bytes);
+    let empty = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []});
+    content.referrers(
+        "team/api-none",
+        &none.index,
+        &serde_json::to_vec(&empty).unwrap(),
+    );
     let server = referrers_api::Server::start(content);
     let host = server.host();
 
@@ -316,6 +326,13 @@ fn bundles_through_the_referrers_api() {
         &select(&format!("{host}/team/api-b:v1"), &trust_a),
         &wrong,
         "no trusted key",
+    );
+    let r = select(&format!("{host}/team/api-none:v1"), &trust_a);
+    assert_ignored(&r, &none, "no Sigstore bundle referrer");
+    assert_eq!(
+        r.json()["trust"]["requests"],
+        json!(2),
+        "unsigned with the API: the .sig 404 and the empty listing"
     );
 }
 

@@ -245,9 +245,17 @@ fn b64(s: &str, max_decoded: usize, what: &str) -> Result<Vec<u8>, BundleError> 
     let cfg = GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
     let std = GeneralPurpose::new(&base64::alphabet::STANDARD, cfg);
     let url = GeneralPurpose::new(&base64::alphabet::URL_SAFE, cfg);
-    std.decode(s)
+    let bytes = std
+        .decode(s)
         .or_else(|_| url.decode(s))
-        .map_err(|e| BundleError::Malformed(format!("{what} is not base64: {e}")))
+        .map_err(|e| BundleError::Malformed(format!("{what} is not base64: {e}")))?;
+    if bytes.len() > max_decoded {
+        return Err(BundleError::Malformed(format!(
+            "{what}: {} bytes (limit {max_decoded})",
+            bytes.len()
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Parses a bundle's JSON (at most [`MAX_BUNDLE_BYTES`]): exactly one
