@@ -380,7 +380,7 @@ fn signatures_in_a_layout() {
     // Unsigned layout: annotations ignored (before, a layout was not
     // verified at all and its annotations counted).
     let plain = d.join("unsigned");
-    layout(&plain, &[&index], &[index_entry.clone()]);
+    layout(&plain, &[&index], std::slice::from_ref(&index_entry));
     let src = format!("oci:{}:v1", plain.display());
     let r = select(&src, &trust_a);
     assert_ignored(&r, &demo, "no signature");

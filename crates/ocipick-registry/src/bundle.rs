@@ -121,6 +121,8 @@ impl std::fmt::Display for BundleError {
     }
 }
 
+impl std::error::Error for BundleError {}
+
 /// How a bundle says it may be verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Material {
