@@ -482,7 +482,10 @@ fn first_referrers(listed: Vec<ocipick::Descriptor<'static>>) -> Vec<(Digest<'st
 /// tag into the layout writes) or marked `kind:
 /// dev.cosignproject.cosign/sigs` (what `cosign save` writes), and bundle
 /// referrers as `index.json` entries whose manifest has the index as its
-/// subject.
+/// subject, or listed by a `sha256-<hex>` tag-schema index tagged there
+/// ([`crate::referrers::in_layout`]; in an archive, the entries alone, at
+/// most 64 read). Reads are the layout's own (bounded, digest-checked);
+/// no request is sent.
 pub struct LocalLookup<'a> {
     /// The layout or archive (a registry store finds nothing here).
     pub store: &'a crate::source::Store,
