@@ -317,5 +317,32 @@ elif target == "signature":
     write("full", manifest + b"\0" + payload + b"\0" + key)
     write("payload-only", b"\0" + payload)
     write("empty-layers", b'{"layers":[]}')
+elif target == "sigstore_bundle":
+    # A bundle, a bundle referrer manifest, an in-toto statement (NUL-separated).
+    import base64, hashlib
+    hexd = hashlib.sha256(b"fuzz index").hexdigest()
+    bt = "application/vnd.dev.sigstore.bundle.v0.3+json"
+    statement = json.dumps({"_type": "https://in-toto.io/Statement/v1",
+                            "subject": [{"digest": {"sha256": hexd}}],
+                            "predicateType": "https://sigstore.dev/cosign/sign/v1", "predicate": {}}).encode()
+    sig = base64.b64encode(b"\x30\x44\x02\x20" + b"\x01" * 32 + b"\x02\x20" + b"\x02" * 32).decode()
+    dsse = json.dumps({"mediaType": bt, "verificationMaterial": {"publicKey": {"hint": "k"}},
+                       "dsseEnvelope": {"payload": base64.b64encode(statement).decode(),
+                                        "payloadType": "application/vnd.in-toto+json",
+                                        "signatures": [{"sig": sig, "keyid": ""}]}}).encode()
+    msg = json.dumps({"mediaType": bt, "verificationMaterial": {"certificate": {"rawBytes": "AAAA"}},
+                      "messageSignature": {"messageDigest": {"algorithm": "SHA2_256",
+                                           "digest": base64.b64encode(bytes.fromhex(hexd)).decode()},
+                                           "signature": sig}}).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "artifactType": bt,
+                           "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+                                      "digest": "sha256:" + "0" * 64, "size": 2},
+                           "layers": [{"mediaType": bt, "digest": "sha256:" + "0" * 64, "size": 100}],
+                           "subject": {"mediaType": "application/vnd.oci.image.index.v1+json",
+                                       "digest": "sha256:" + hexd, "size": 10}}).encode()
+    write("dsse", dsse + b"\0" + manifest + b"\0" + statement)
+    write("keyless-message", msg + b"\0" + manifest)
+    write("statement-only", b"\0\0" + statement)
 else:
     sys.exit(f"unknown target {target}")

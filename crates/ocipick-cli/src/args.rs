@@ -93,8 +93,10 @@ pub struct SelectArgs {
 pub struct TrustArgs {
     /// Trust this cosign public key (PEM, ECDSA P-256, as `cosign
     /// generate-key-pair` writes cosign.pub). Repeatable; replaces the
-    /// config file's [trust] keys. With a key, registry indexes need a
-    /// valid signature (sha256-<hex>.sig tag) for annotations to count.
+    /// config file's [trust] keys. With a key, registry indexes and OCI
+    /// layouts or archives need a valid key-based signature (the
+    /// sha256-<hex>.sig tag or a Sigstore bundle referrer) for
+    /// annotations to count.
     #[arg(long, value_name = "FILE")]
     pub trust_key: Vec<PathBuf>,
 

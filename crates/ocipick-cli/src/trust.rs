@@ -122,19 +122,21 @@ impl Report {
     }
 }
 
-/// Verifies the index a run fetched when the policy applies to it: only
-/// registry sources whose repository the policy names (no request
-/// otherwise). `refuse` without a valid signature is exit 3.
+/// Verifies the index a run read when the policy applies to it: registry
+/// sources whose repository the policy names, and every OCI layout or
+/// archive (signatures stored beside the index in it). A file or standard
+/// input holds nothing but the index, so it is not verified (warned). No
+/// request when the policy does not apply. `refuse` without a valid
+/// signature is exit 3.
 pub(crate) fn judge(
     trust: Option<&Loaded>,
     origin: &str,
     doc: &Doc,
     store: Option<&Store>,
 ) -> Result<Option<Report>, Failure> {
-    let registry = matches!(store, Some(Store(source::Store::Registry(..))));
-    if trust.is_some() && !registry {
+    if trust.is_some() && store.is_none() {
         crate::say::warn(&format!(
-            "the trust policy applies to registry indexes only: {origin} is not verified and its annotations count"
+            "the trust policy applies to registry indexes and OCI layouts or archives only: {origin} is a bare index, not verified, and its annotations count"
         ));
     }
     let report = verdict(trust, doc, store);
@@ -152,20 +154,50 @@ pub(crate) fn judge(
     Ok(report)
 }
 
-/// The verdict on a fetched index when the policy applies to it (what
+/// The verdict on a read index when the policy applies to it (what
 /// [`judge`] decides on; `lint` reports it). No request otherwise.
 pub(crate) fn verdict(trust: Option<&Loaded>, doc: &Doc, store: Option<&Store>) -> Option<Report> {
-    let (Some(t), Some(Store(source::Store::Registry(client, r)))) = (trust, store) else {
+    let (Some(t), Some(Store(store))) = (trust, store) else {
         return None;
     };
-    if !t.policy.applies_to(&r.registry, &r.repository) {
-        return None;
-    }
-    let digest: Digest<'static> = match doc {
-        Doc::Bytes(b) => Digest::sha256_of(b),
-        Doc::Single(d) => d.digest.clone(),
+    let (digest, bytes): (Digest<'static>, Option<&[u8]>) = match doc {
+        Doc::Bytes(b) => (Digest::sha256_of(b), Some(b)),
+        Doc::Single(d) => (d.digest.clone(), None),
     };
-    let out = signature::verify(client, r, &digest, &t.keys, &t.policy.accept_references);
+    let out = match store {
+        source::Store::Registry(client, r) => {
+            if !t.policy.applies_to(&r.registry, &r.repository) {
+                return None;
+            }
+            signature::verify_index(
+                client,
+                r,
+                &digest,
+                bytes,
+                &t.keys,
+                &t.policy.accept_references,
+            )
+        }
+        local => {
+            // A layout has no repository: a signature must name one the
+            // policy covers (its repositories and accept-references), any
+            // when it names none.
+            let accept: Vec<String> = t
+                .policy
+                .repositories
+                .iter()
+                .chain(&t.policy.accept_references)
+                .cloned()
+                .collect();
+            signature::verify_with(
+                &signature::LocalLookup { store: local },
+                &digest,
+                bytes,
+                &t.keys,
+                &signature::Scope::Local { accept: &accept },
+            )
+        }
+    };
     Some(Report {
         on_unsigned: t.policy.on_unsigned,
         digest: digest.to_string(),

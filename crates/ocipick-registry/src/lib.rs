@@ -34,6 +34,7 @@
 
 mod archive;
 pub mod auth;
+pub mod bundle;
 mod certs;
 mod client;
 pub mod compat;

@@ -26,6 +26,11 @@
 //! open and never makes the run fail by itself; the caller's policy
 //! decides what an unsigned index means.
 //!
+//! When the tag scheme gives no valid signature, Sigstore bundles attached
+//! as referrers are tried ([`crate::bundle`], [`verify_with`]); the same
+//! code reads signatures stored in a local layout or archive
+//! ([`LocalLookup`]).
+//!
 //! Every read is bounded while it happens ([`MAX_SIGNATURE_MANIFEST_BYTES`],
 //! [`MAX_PAYLOAD_BYTES`], [`MAX_SIGNATURE_LAYERS`]), and payload blobs are
 //! checked against their digests before they are used.
@@ -209,6 +214,65 @@ pub fn check_payload_accepting(
     reference: &Reference,
     accept: &[String],
 ) -> Result<(), String> {
+    check_payload_in(payload, digest, &Scope::Registry { reference, accept })
+}
+
+/// Which repositories a signature may name, for the index it is checked
+/// against.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// An index fetched from `reference`'s repository: a signature must
+    /// name that repository, or one matching `accept`
+    /// ([`check_payload_accepting`]).
+    Registry {
+        /// Where the index was fetched.
+        reference: &'a Reference,
+        /// Other `REGISTRY/REPOSITORY` patterns accepted.
+        accept: &'a [String],
+    },
+    /// An index read from a local layout or archive, which has no
+    /// repository: a signature must name a repository matching one of
+    /// `accept` (the policy's `repositories` and `accept-references`);
+    /// with none given, any repository (the digest still binds).
+    Local {
+        /// `REGISTRY/REPOSITORY` patterns accepted; empty: any.
+        accept: &'a [String],
+    },
+}
+
+impl Scope<'_> {
+    /// Whether a signature naming `docker_ref` (a repository, perhaps with
+    /// a tag, never a digest) is acceptable here.
+    pub fn check_repository(&self, docker_ref: &str) -> Result<(), String> {
+        let theirs: Reference = docker_ref
+            .parse()
+            .map_err(|_| format!("the signature's repository {docker_ref:?} is not a reference"))?;
+        let named = format!("{}/{}", theirs.registry, theirs.repository);
+        let glob = |accept: &[String]| accept.iter().any(|p| ocipick::rules::glob(p, &named));
+        let (ok, wanted) = match self {
+            Scope::Registry { reference, accept } => (
+                (theirs.registry == reference.registry
+                    && theirs.repository == reference.repository)
+                    || glob(accept),
+                format!("{}/{}", reference.registry, reference.repository),
+            ),
+            Scope::Local { accept } => (accept.is_empty() || glob(accept), accept.join(", ")),
+        };
+        if theirs.digest.is_some() || !ok {
+            return Err(format!(
+                "the signature names repository {docker_ref}, not {wanted}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// [`check_payload_accepting`] for any [`Scope`].
+pub fn check_payload_in(
+    payload: &[u8],
+    digest: &Digest<'_>,
+    scope: &Scope<'_>,
+) -> Result<(), String> {
     let v: serde_json::Value =
         serde_json::from_slice(payload).map_err(|e| format!("the payload is not JSON: {e}"))?;
     let critical = v
@@ -237,19 +301,7 @@ pub fn check_payload_accepting(
     }
     let docker_ref =
         field("identity", "docker-reference").ok_or("the payload names no docker-reference")?;
-    let theirs: Reference = docker_ref
-        .parse()
-        .map_err(|_| format!("the payload's docker-reference {docker_ref:?} is not a reference"))?;
-    let named = format!("{}/{}", theirs.registry, theirs.repository);
-    let same = theirs.registry == reference.registry && theirs.repository == reference.repository;
-    let accepted = accept.iter().any(|p| ocipick::rules::glob(p, &named));
-    if theirs.digest.is_some() || !(same || accepted) {
-        return Err(format!(
-            "the signature names repository {docker_ref}, not {}/{}",
-            reference.registry, reference.repository
-        ));
-    }
-    Ok(())
+    scope.check_repository(docker_ref)
 }
 
 /// Whether an index is signed.
@@ -285,11 +337,266 @@ fn read_bounded(r: impl Read, limit: u64) -> Result<Option<Vec<u8>>, String> {
     Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 
+/// The most bundle referrers tried (each costs a manifest and a blob
+/// request).
+pub const MAX_BUNDLE_REFERRERS: usize = 4;
+
+/// Where signatures are looked up: a registry repository
+/// ([`RegistryLookup`]) or a local layout or archive
+/// ([`LocalLookup`]). Every read is bounded; every blob is checked
+/// against its digest and size.
+pub trait Lookup {
+    /// The manifest tagged `tag` (cosign's `sha256-<hex>.sig`), at most
+    /// `limit` bytes; `None` when there is none.
+    fn tagged(&self, tag: &str, limit: u64) -> Result<Option<Vec<u8>>, String>;
+    /// The manifest `digest`, at most `limit` bytes, checked against it.
+    fn manifest(&self, digest: &Digest<'_>, limit: u64) -> Result<Vec<u8>, String>;
+    /// The blob `digest` of `size` bytes, checked against both.
+    fn blob(&self, digest: &Digest<'_>, size: u64) -> Result<Vec<u8>, String>;
+    /// The manifests whose subject is `subject` with `artifact_type`, as
+    /// (digest, size), at most [`MAX_BUNDLE_REFERRERS`].
+    fn referrers(
+        &self,
+        subject: &Digest<'_>,
+        artifact_type: &str,
+    ) -> Result<Vec<(Digest<'static>, u64)>, String>;
+    /// Requests sent so far (0 for local reads).
+    fn requests(&self) -> u32;
+}
+
+/// Checks `bytes` against a digest (and, when given, a size).
+fn check_blob(bytes: Vec<u8>, digest: &Digest<'_>, size: Option<u64>) -> Result<Vec<u8>, String> {
+    if let Some(size) = size {
+        if bytes.len() as u64 != size {
+            return Err(format!("{} bytes, its descriptor says {size}", bytes.len()));
+        }
+    }
+    match digest.compute_like(&bytes) {
+        Some(actual) if actual == *digest => Ok(bytes),
+        Some(actual) => Err(format!("content hashes to {actual}")),
+        None => Err(format!(
+            "cannot verify digest algorithm {}",
+            digest.algorithm()
+        )),
+    }
+}
+
+/// Signatures in a registry repository, read through a [`Client`].
+pub struct RegistryLookup<'a> {
+    /// The client (its request count is the cost).
+    pub client: &'a Client,
+    /// The repository.
+    pub reference: &'a Reference,
+}
+
+impl RegistryLookup<'_> {
+    fn get(
+        &self,
+        path: &str,
+        accept: &[(&str, &str)],
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let mut resp = self
+            .client
+            .forward(self.reference, ForwardMethod::Get, path, accept)
+            .map_err(|e| format!("fetching {path}: {e}"))?;
+        match resp.status().as_u16() {
+            200 => {}
+            404 => return Ok(None),
+            s => return Err(format!("fetching {path}: HTTP {s}")),
+        }
+        read_bounded(resp.body_mut().as_reader(), limit)
+            .map_err(|e| format!("{path}: {e}"))?
+            .map(Some)
+            .ok_or_else(|| format!("{path}: larger than the {limit}-byte limit"))
+    }
+}
+
+const MANIFEST_ACCEPT: [(&str, &str); 2] = [
+    ("Accept", ocipick::media_type::OCI_MANIFEST),
+    ("Accept", ocipick::media_type::DOCKER_MANIFEST),
+];
+
+impl Lookup for RegistryLookup<'_> {
+    fn tagged(&self, tag: &str, limit: u64) -> Result<Option<Vec<u8>>, String> {
+        self.get(&format!("manifests/{tag}"), &MANIFEST_ACCEPT, limit)
+    }
+
+    fn manifest(&self, digest: &Digest<'_>, limit: u64) -> Result<Vec<u8>, String> {
+        let bytes = self
+            .get(&format!("manifests/{digest}"), &MANIFEST_ACCEPT, limit)?
+            .ok_or_else(|| format!("manifest {digest}: not found"))?;
+        check_blob(bytes, digest, None).map_err(|e| format!("manifest {digest}: {e}"))
+    }
+
+    fn blob(&self, digest: &Digest<'_>, size: u64) -> Result<Vec<u8>, String> {
+        // Bounded by the declared size while reading.
+        let mut resp = self
+            .client
+            .forward(
+                self.reference,
+                ForwardMethod::Get,
+                &format!("blobs/{digest}"),
+                &[],
+            )
+            .map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(format!("HTTP {status}"));
+        }
+        let bytes = read_bounded(resp.body_mut().as_reader(), size)?
+            .ok_or_else(|| format!("longer than its declared {size} bytes"))?;
+        check_blob(bytes, digest, Some(size))
+    }
+
+    fn referrers(
+        &self,
+        subject: &Digest<'_>,
+        artifact_type: &str,
+    ) -> Result<Vec<(Digest<'static>, u64)>, String> {
+        // The referrers API; a registry without one answers 404, and the
+        // referrers tag schema (`sha256-<hex>`, an index) stands in.
+        let found =
+            crate::referrers::list(self.client, self.reference, subject, Some(artifact_type))
+                .map_err(|e| e.to_string())?;
+        Ok(first_referrers(found.descriptors))
+    }
+
+    fn requests(&self) -> u32 {
+        self.client.stats().requests
+    }
+}
+
+/// The first [`MAX_BUNDLE_REFERRERS`] of a listing, as (digest, size).
+fn first_referrers(listed: Vec<ocipick::Descriptor<'static>>) -> Vec<(Digest<'static>, u64)> {
+    listed
+        .into_iter()
+        .take(MAX_BUNDLE_REFERRERS)
+        .map(|d| (d.digest, d.size))
+        .collect()
+}
+
+/// Signatures stored in a local OCI layout or archive beside the index:
+/// the signature manifest as an `index.json` entry tagged
+/// `sha256-<hex>.sig` (what `skopeo copy` or `oras copy` of the signature
+/// tag into the layout writes) or marked `kind:
+/// dev.cosignproject.cosign/sigs` (what `cosign save` writes), and bundle
+/// referrers as `index.json` entries whose manifest has the index as its
+/// subject, or listed by a `sha256-<hex>` tag-schema index tagged there
+/// ([`crate::referrers::in_layout`]; in an archive, the entries alone, at
+/// most 64 read). Reads are the layout's own (bounded, digest-checked);
+/// no request is sent.
+pub struct LocalLookup<'a> {
+    /// The layout or archive (a registry store finds nothing here).
+    pub store: &'a crate::source::Store,
+}
+
+/// The `kind` annotation `cosign save` marks its signature manifest with.
+pub const COSIGN_SAVE_SIGS_KIND: &str = "dev.cosignproject.cosign/sigs";
+/// The most `index.json` entries a local lookup reads for referrers.
+const MAX_LOCAL_ENTRIES: usize = 64;
+
+impl LocalLookup<'_> {
+    fn entries(&self) -> Result<Vec<ocipick::Descriptor<'static>>, String> {
+        #[derive(serde::Deserialize)]
+        struct Top<'a> {
+            #[serde(default, borrow)]
+            manifests: Vec<ocipick::Descriptor<'a>>,
+        }
+        let bytes = match self.store {
+            crate::source::Store::Layout(l) => l.index_json(),
+            crate::source::Store::Archive(a) => a.index_json(),
+            crate::source::Store::Registry(..) => return Ok(Vec::new()),
+        }
+        .map_err(|e| e.to_string())?;
+        let top: Top<'_> =
+            serde_json::from_slice(&bytes).map_err(|e| format!("index.json: {e}"))?;
+        Ok(top.manifests.into_iter().map(|d| d.into_owned()).collect())
+    }
+
+    fn read(&self, d: &ocipick::Descriptor<'_>, limit: u64) -> Result<Vec<u8>, String> {
+        if d.size > limit {
+            return Err(format!("{}: larger than the {limit}-byte limit", d.digest));
+        }
+        self.store.fetch(d).map_err(|e| e.to_string())
+    }
+}
+
+impl Lookup for LocalLookup<'_> {
+    fn tagged(&self, tag: &str, limit: u64) -> Result<Option<Vec<u8>>, String> {
+        let entries = self.entries()?;
+        let by_name = entries
+            .iter()
+            .find(|d| d.annotations.get(crate::layout::REF_NAME).map(|v| &**v) == Some(tag));
+        let by_kind = || {
+            entries
+                .iter()
+                .find(|d| d.annotations.get("kind").map(|v| &**v) == Some(COSIGN_SAVE_SIGS_KIND))
+        };
+        match by_name.or_else(by_kind) {
+            Some(d) => self.read(d, limit).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn manifest(&self, digest: &Digest<'_>, limit: u64) -> Result<Vec<u8>, String> {
+        let d = self
+            .entries()?
+            .into_iter()
+            .find(|d| d.digest == *digest)
+            .ok_or_else(|| format!("manifest {digest}: not in index.json"))?;
+        self.read(&d, limit)
+    }
+
+    fn blob(&self, digest: &Digest<'_>, size: u64) -> Result<Vec<u8>, String> {
+        let d = ocipick::Descriptor::new("application/octet-stream", digest.clone(), size);
+        self.store.fetch(&d).map_err(|e| e.to_string())
+    }
+
+    fn referrers(
+        &self,
+        subject: &Digest<'_>,
+        artifact_type: &str,
+    ) -> Result<Vec<(Digest<'static>, u64)>, String> {
+        if let crate::source::Store::Layout(l) = self.store {
+            let found = crate::referrers::in_layout(l, subject, Some(artifact_type))
+                .map_err(|e| e.to_string())?;
+            return Ok(first_referrers(found.descriptors));
+        }
+        // An archive: the same rule as `referrers::in_layout` (an
+        // `index.json` entry whose manifest has the subject), over the
+        // archive's members.
+        let mut out = Vec::new();
+        for d in self.entries()?.into_iter().take(MAX_LOCAL_ENTRIES) {
+            if out.len() == MAX_BUNDLE_REFERRERS {
+                break;
+            }
+            let maybe = d.artifact_type.as_deref() == Some(artifact_type)
+                || (d.artifact_type.is_none()
+                    && d.media_type == ocipick::media_type::OCI_MANIFEST
+                    && d.platform.is_none());
+            if !maybe || d.size > MAX_SIGNATURE_MANIFEST_BYTES {
+                continue;
+            }
+            let Ok(bytes) = self.read(&d, MAX_SIGNATURE_MANIFEST_BYTES) else {
+                continue;
+            };
+            if crate::bundle::parse_bundle_manifest(&bytes, subject).is_ok() {
+                out.push((d.digest.clone(), d.size));
+            }
+        }
+        Ok(out)
+    }
+
+    fn requests(&self) -> u32 {
+        0
+    }
+}
+
 /// Verifies the index `digest` of `reference`'s repository against
 /// `keys` (a payload may name a repository matching `accept` instead of
-/// `reference`'s own: [`check_payload_accepting`]): one GET of the `sha256-<hex>.sig` manifest, then one GET per
-/// signature layer until one verifies (usually one). Never an error: a
-/// failure to fetch or read is a [`Verdict::NotSigned`] with its reason.
+/// `reference`'s own: [`check_payload_accepting`]). [`verify_index`]
+/// without the index's bytes.
 pub fn verify(
     client: &Client,
     reference: &Reference,
@@ -297,47 +604,77 @@ pub fn verify(
     keys: &[TrustKey],
     accept: &[String],
 ) -> Outcome {
-    let before = client.stats().requests;
-    let verdict = match verify_inner(client, reference, digest, keys, accept) {
-        Ok(key) => Verdict::Signed { key },
-        Err(reason) => Verdict::NotSigned { reason },
-    };
-    Outcome {
-        verdict,
-        requests: client.stats().requests.saturating_sub(before),
-    }
+    verify_index(client, reference, digest, None, keys, accept)
 }
 
-fn verify_inner(
+/// Verifies a registry index: [`verify_with`] over a [`RegistryLookup`]
+/// of `reference`'s repository.
+pub fn verify_index(
     client: &Client,
     reference: &Reference,
     digest: &Digest<'_>,
+    index: Option<&[u8]>,
     keys: &[TrustKey],
     accept: &[String],
+) -> Outcome {
+    let lookup = RegistryLookup { client, reference };
+    verify_with(
+        &lookup,
+        digest,
+        index,
+        keys,
+        &Scope::Registry { reference, accept },
+    )
+}
+
+/// Verifies the index `digest` (its bytes `index` when known) against
+/// `keys`, looking in `lookup`:
+///
+/// 1. cosign's tag scheme: the `sha256-<hex>.sig` manifest (one request;
+///    a 404 when there is none), then its simple-signing payloads, one
+///    request each until one verifies (usually one);
+/// 2. only when that gave no valid signature: Sigstore bundle referrers
+///    ([`crate::bundle`]): the referrers API (one request; a registry
+///    without one answers 404 and the `sha256-<hex>` tag-schema index is
+///    read instead, one more), then per bundle referrer its manifest and
+///    bundle blob (two requests) until one verifies.
+///
+/// Never an error: every failure is a [`Verdict::NotSigned`] naming both
+/// schemes' reasons.
+pub fn verify_with(
+    lookup: &dyn Lookup,
+    digest: &Digest<'_>,
+    index: Option<&[u8]>,
+    keys: &[TrustKey],
+    scope: &Scope<'_>,
+) -> Outcome {
+    let before = lookup.requests();
+    let verdict = match verify_tag(lookup, digest, keys, scope) {
+        Ok(key) => Verdict::Signed { key },
+        Err(tag_reason) => match verify_bundles(lookup, digest, index, keys, scope) {
+            Ok(key) => Verdict::Signed { key },
+            Err(bundle_reason) => Verdict::NotSigned {
+                reason: format!("{tag_reason}; {bundle_reason}"),
+            },
+        },
+    };
+    Outcome {
+        verdict,
+        requests: lookup.requests().saturating_sub(before),
+    }
+}
+
+fn verify_tag(
+    lookup: &dyn Lookup,
+    digest: &Digest<'_>,
+    keys: &[TrustKey],
+    scope: &Scope<'_>,
 ) -> Result<String, String> {
     let tag = signature_tag(digest).ok_or_else(|| format!("{digest} is not a sha256 digest"))?;
-    let accept_headers = [
-        ("Accept", ocipick::media_type::OCI_MANIFEST),
-        ("Accept", ocipick::media_type::DOCKER_MANIFEST),
-    ];
-    let mut resp = client
-        .forward(
-            reference,
-            ForwardMethod::Get,
-            &format!("manifests/{tag}"),
-            &accept_headers,
-        )
-        .map_err(|e| format!("fetching {tag}: {e}"))?;
-    match resp.status().as_u16() {
-        200 => {}
-        404 => return Err(format!("no signature (no {tag} tag)")),
-        s => return Err(format!("fetching {tag}: HTTP {s}")),
-    }
-    let manifest = read_bounded(resp.body_mut().as_reader(), MAX_SIGNATURE_MANIFEST_BYTES)
+    let manifest = lookup
+        .tagged(&tag, MAX_SIGNATURE_MANIFEST_BYTES)
         .map_err(|e| format!("{tag}: {e}"))?
-        .ok_or_else(|| {
-            format!("{tag}: larger than the {MAX_SIGNATURE_MANIFEST_BYTES}-byte limit")
-        })?;
+        .ok_or_else(|| format!("no signature (no {tag} tag)"))?;
     let layers = parse_signature_manifest(&manifest).map_err(|e| format!("{tag}: {e}"))?;
     if layers.is_empty() {
         return Err(format!("{tag}: no simple-signing layer with a signature"));
@@ -351,7 +688,7 @@ fn verify_inner(
             );
             continue;
         }
-        let payload = match fetch_payload(client, reference, &l) {
+        let payload = match lookup.blob(&l.digest, l.size) {
             Ok(p) => p,
             Err(e) => {
                 last = format!("{tag}: payload {}: {e}", l.digest);
@@ -362,7 +699,7 @@ fn verify_inner(
             last = format!("{tag}: no trusted key made its signature");
             continue;
         };
-        match check_payload_accepting(&payload, digest, reference, accept) {
+        match check_payload_in(&payload, digest, scope) {
             Ok(()) => return Ok(key.name().to_owned()),
             Err(e) => last = format!("{tag}: {e}"),
         }
@@ -370,42 +707,39 @@ fn verify_inner(
     Err(last)
 }
 
-/// GETs a payload blob, bounded by its declared size, and checks its
-/// size and digest.
-fn fetch_payload(
-    client: &Client,
-    reference: &Reference,
-    l: &SignatureLayer,
-) -> Result<Vec<u8>, String> {
-    let mut resp = client
-        .forward(
-            reference,
-            ForwardMethod::Get,
-            &format!("blobs/{}", l.digest),
-            &[],
-        )
-        .map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    if status != 200 {
-        return Err(format!("HTTP {status}"));
+fn verify_bundles(
+    lookup: &dyn Lookup,
+    digest: &Digest<'_>,
+    index: Option<&[u8]>,
+    keys: &[TrustKey],
+    scope: &Scope<'_>,
+) -> Result<String, String> {
+    use crate::bundle::{parse_bundle, parse_bundle_manifest, verify_bundle, BUNDLE_ARTIFACT_TYPE};
+    let referrers = lookup
+        .referrers(digest, BUNDLE_ARTIFACT_TYPE)
+        .map_err(|e| format!("bundle referrers: {e}"))?;
+    if referrers.is_empty() {
+        return Err("no Sigstore bundle referrer".into());
     }
-    let bytes = read_bounded(resp.body_mut().as_reader(), l.size)?
-        .ok_or_else(|| format!("longer than its declared {} bytes", l.size))?;
-    if bytes.len() as u64 != l.size {
-        return Err(format!(
-            "{} bytes, its descriptor says {}",
-            bytes.len(),
-            l.size
-        ));
+    let mut last = String::new();
+    for (d, size) in referrers {
+        if size > MAX_SIGNATURE_MANIFEST_BYTES {
+            last = format!("bundle referrer {d}: a manifest of {size} bytes (limit {MAX_SIGNATURE_MANIFEST_BYTES})");
+            continue;
+        }
+        let attempt = || -> Result<String, String> {
+            let manifest = lookup.manifest(&d, MAX_SIGNATURE_MANIFEST_BYTES)?;
+            let layer = parse_bundle_manifest(&manifest, digest)?;
+            let bytes = lookup.blob(&layer.digest, layer.size)?;
+            let bundle = parse_bundle(&bytes).map_err(|e| e.to_string())?;
+            verify_bundle(&bundle, keys, digest, index, scope).map_err(|e| e.to_string())
+        };
+        match attempt() {
+            Ok(key) => return Ok(key),
+            Err(e) => last = format!("bundle referrer {d}: {e}"),
+        }
     }
-    match l.digest.compute_like(&bytes) {
-        Some(actual) if actual == l.digest => Ok(bytes),
-        Some(actual) => Err(format!("content hashes to {actual}")),
-        None => Err(format!(
-            "cannot verify digest algorithm {}",
-            l.digest.algorithm()
-        )),
-    }
+    Err(last)
 }
 
 #[cfg(test)]
