@@ -5,6 +5,7 @@ mod args;
 mod check;
 mod cli;
 mod compat;
+mod compat_attach;
 mod output;
 mod run;
 mod say;

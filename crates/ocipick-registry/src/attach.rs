@@ -98,24 +98,13 @@ pub fn attach_layout(
     which: &LayoutSubject,
     build: impl FnOnce(&Descriptor<'_>) -> Result<Artifact, ArtifactError>,
 ) -> Result<Attached, Error> {
-    let layout = Layout::open(dir, MAX_SUBJECT_BYTES)?;
-    let top = layout.index_json()?;
+    let (layout, top, index, subject) = open_with_subject(dir, which)?;
     let bad = |m: String| {
         Error::Source(SourceError::Layout {
             path: dir.join("index.json"),
             problem: m,
         })
     };
-    let index: serde_json::Value =
-        serde_json::from_slice(&top).map_err(|e| bad(format!("not JSON: {e}")))?;
-    let entries = index
-        .get("manifests")
-        .and_then(|m| m.as_array())
-        .ok_or_else(|| bad("no manifests list".into()))?;
-    let subject = layout_subject(&layout, entries, which).map_err(|m| match m {
-        Problem::Layout(m) => bad(m),
-        Problem::Source(e) => Error::Source(e),
-    })?;
     let a = build(&subject).map_err(artifact_error)?;
     let mut written = 0;
     for blob in [&a.config, &a.layer] {
@@ -153,6 +142,36 @@ pub fn attach_layout(
         blobs_written: written,
         tag_schema: None,
     })
+}
+
+/// The descriptor of the manifest `which` names in the layout at `dir`
+/// (what [`attach_layout`] attaches to), writing nothing.
+pub fn find_layout_subject(dir: &Path, which: &LayoutSubject) -> Result<Descriptor<'static>, Error> {
+    Ok(open_with_subject(dir, which)?.3)
+}
+
+type Opened = (Layout, Vec<u8>, serde_json::Value, Descriptor<'static>);
+
+fn open_with_subject(dir: &Path, which: &LayoutSubject) -> Result<Opened, Error> {
+    let layout = Layout::open(dir, MAX_SUBJECT_BYTES)?;
+    let top = layout.index_json()?;
+    let bad = |m: String| {
+        Error::Source(SourceError::Layout {
+            path: dir.join("index.json"),
+            problem: m,
+        })
+    };
+    let index: serde_json::Value =
+        serde_json::from_slice(&top).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let entries = index
+        .get("manifests")
+        .and_then(|m| m.as_array())
+        .ok_or_else(|| bad("no manifests list".into()))?;
+    let subject = layout_subject(&layout, entries, which).map_err(|m| match m {
+        Problem::Layout(m) => bad(m),
+        Problem::Source(e) => Error::Source(e),
+    })?;
+    Ok((layout, top, index, subject))
 }
 
 enum Problem {

@@ -105,8 +105,10 @@ pub fn author(bytes: &[u8], format: Format) -> Result<Authored, SpecError> {
             let text = std::str::from_utf8(bytes)
                 .map_err(|e| SpecError(format!("TOML is UTF-8, and this is not: {e}")))?;
             let spec: Spec = toml::from_str(text).map_err(|e| SpecError(toml_error(&e, text)))?;
-            let yaml = yaml_serde::to_string(&spec)
+            let value = serde_json::to_value(&spec)
                 .map_err(|e| SpecError(format!("writing the YAML layer: {e}")))?;
+            let mut yaml = String::new();
+            emit_map(&mut yaml, value.as_object().expect("a Spec is an object"), 0);
             let back = parse_spec(yaml.as_bytes())?;
             if back != spec {
                 return Err(SpecError(
@@ -119,6 +121,89 @@ pub fn author(bytes: &[u8], format: Format) -> Result<Authored, SpecError> {
             })
         }
     }
+}
+
+/// Block YAML whose every string is double-quoted, so that YAML 1.1
+/// parsers (NFD's: sigs.k8s.io/yaml on go-yaml v2) and YAML 1.2 ones read
+/// the same thing: a plain `y`, `on`, `no`, `1_000`, `1:20` or
+/// `2001-01-01` is a boolean, number or time to YAML 1.1, a string to
+/// YAML 1.2.
+fn emit_map(out: &mut String, map: &serde_json::Map<String, serde_json::Value>, indent: usize) {
+    for (i, (k, v)) in map.iter().enumerate() {
+        // The first key of a sequence item follows its `- `.
+        if i > 0 || out.is_empty() || out.ends_with('\n') {
+            push_indent(out, indent);
+        }
+        out.push_str(&quote(k));
+        out.push(':');
+        emit_value(out, v, indent + 2);
+    }
+}
+
+/// A value after `key:` (or `-`): a scalar or an empty collection on the
+/// same line, a collection on the lines after.
+fn emit_value(out: &mut String, v: &serde_json::Value, indent: usize) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            emit_map(out, m, indent);
+        }
+        Value::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            for item in a {
+                push_indent(out, indent);
+                out.push('-');
+                match item {
+                    Value::Object(m) if !m.is_empty() => {
+                        out.push(' ');
+                        emit_map(out, m, indent + 2);
+                    }
+                    other => emit_value(out, other, indent + 2),
+                }
+            }
+        }
+        scalar => {
+            out.push(' ');
+            match scalar {
+                Value::String(s) => out.push_str(&quote(s)),
+                Value::Object(_) => out.push_str("{}"),
+                Value::Array(_) => out.push_str("[]"),
+                other => out.push_str(&other.to_string()),
+            }
+            out.push('\n');
+        }
+    }
+}
+
+fn push_indent(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
+}
+
+/// A YAML double-quoted scalar: `"` and `\\` escaped, and every character
+/// YAML does not allow raw (C0 and C1 controls, DEL, U+2028, U+2029,
+/// U+FEFF, U+FFFE, U+FFFF) as an escape both YAML 1.1 and 1.2 read.
+fn quote(s: &str) -> String {
+    use std::fmt::Write;
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            '\n' => q.push_str("\\n"),
+            '\t' => q.push_str("\\t"),
+            c if (c as u32) < 0x20
+                || ('\u{7f}'..='\u{9f}').contains(&c)
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}') =>
+            {
+                let _ = write!(q, "\\u{:04x}", c as u32);
+            }
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
 }
 
 /// A TOML error as one line: the message and its line and column.
@@ -434,6 +519,34 @@ mod tests {
         let e = author(b"version = \"v1alpha1\"\n[[compatibilities]]\nrules = []\nwieght = 3\n", Format::Toml)
             .unwrap_err();
         assert!(e.0.contains("line 4") && e.0.contains("wieght"), "{e}");
+    }
+
+    /// Strings YAML 1.1 (NFD's parser) reads as booleans, numbers or
+    /// times stay strings: every string of a TOML source is quoted.
+    #[test]
+    fn toml_strings_stay_strings_in_yaml_1_1() {
+        let values = ["y", "on", "no", "1_000", "1:20", "2001-01-01", "~", "a\"b\\c", "\u{85}x", "é"];
+        let list: Vec<String> = values
+            .iter()
+            .map(|v| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+            .collect();
+        let src = format!(
+            "version = \"v1alpha1\"\n[[compatibilities]]\ntag = \"\"\n[[compatibilities.rules]]\nname = \"r\"\n\
+             [[compatibilities.rules.matchFeatures]]\nfeature = \"kernel.config\"\n\
+             matchExpressions = {{ X86 = {{ op = \"In\", value = [{}] }} }}\n",
+            list.join(", ")
+        );
+        let a = author(src.as_bytes(), Format::Toml).unwrap();
+        let yaml = String::from_utf8(a.yaml.clone()).unwrap();
+        for line in yaml.lines().filter(|l| l.trim_start().starts_with("- \"") || l.contains(": ")) {
+            let value = line.trim_start().trim_start_matches("- ");
+            let value = value.split_once(": ").map_or(value, |(_, v)| v);
+            assert!(value.starts_with('"') || value.parse::<i64>().is_ok(), "{line:?} in\n{yaml}");
+        }
+        let got = &a.spec.compatibilities[0].rules[0].match_features.as_ref().unwrap()[0]
+            .match_expressions.as_ref().unwrap()["X86"].value;
+        assert_eq!(got, &values);
+        assert_eq!(parse_spec(&a.yaml).unwrap(), a.spec);
     }
 
     #[test]
