@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod compat;
 mod compat_attach;
+mod lint_nfd;
 mod output;
 mod run;
 mod say;

@@ -151,8 +151,10 @@ fn attach_to_a_layout_then_validate_node_finds_it() {
     assert_eq!(m["subject"], child);
 
     // With artifacts in index.json, the one image is still "the only
-    // entry" to attach to when no tag is named.
+    // entry" to attach to, and to select, when no tag is named.
     go(&["compat", "attach", &yaml, &ls, "--created", "2025-01-01T00:00:00Z"]).expect(0);
+    let d = go(&["digest", "--no-config", "-p", "linux/amd64", &ls]);
+    assert_eq!(d.expect(0).stdout.trim(), subject);
 }
 
 #[test]
@@ -437,4 +439,76 @@ fn oci_subject_skips_the_tag_schema() {
     assert!(seen.iter().all(|l| !l.contains("sha256-")), "{seen:#?}");
     assert_eq!(seen.len(), 4, "{seen:#?}"); // GET v1, HEAD, HEAD, PUT by digest
     assert_eq!(v["requests"], 4);
+}
+
+/// `ocipick lint` on NFD artifacts: the manifest alone (a file), the
+/// artifacts a layout lists (their specifications read from the layout),
+/// and an artifact in the registry by digest (its layer fetched).
+#[test]
+fn lint_checks_artifacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (l, _, _) = layout(dir.path());
+    let ls = l.display().to_string();
+    let bad_weight = dir.path().join("w.yaml");
+    std::fs::write(
+        &bad_weight,
+        std::fs::read_to_string(docs_yaml()).unwrap().replace("weight: 10", "weight: 500"),
+    )
+    .unwrap();
+    let art = go(&["compat", "attach", bad_weight.to_str().unwrap(), &format!("{ls}:v1"), "--created", "2025-01-01T00:00:00Z"]);
+    let art = art.expect(0).stdout.trim().to_owned();
+
+    // The manifest as a file: clean but for the note that its layer was not read.
+    let file = dir.path().join("artifact.json");
+    std::fs::write(&file, blob(&l, &art)).unwrap();
+    let v = go(&["lint", file.to_str().unwrap(), "-o", "json"]).expect(0).json();
+    let ids: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["NFD011"]);
+    // Without subject and artifactType: errors, exit 2.
+    let mut m: Value = serde_json::from_slice(&blob(&l, &art)).unwrap();
+    m.as_object_mut().unwrap().remove("subject");
+    m.as_object_mut().unwrap().remove("artifactType");
+    std::fs::write(&file, serde_json::to_vec(&m).unwrap()).unwrap();
+    let r = go(&["lint", file.to_str().unwrap()]);
+    r.expect(2);
+    assert!(r.stdout.contains("error NFD001") && r.stdout.contains("error NFD005"), "{r:?}");
+
+    // The layout (a multi-platform index.json): its index is fine; the
+    // artifact it lists has the weight.
+    let mut index: Value = serde_json::from_slice(&std::fs::read(l.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["platform"] = json!({"architecture": "amd64", "os": "linux"});
+    std::fs::write(l.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    let v = go(&["lint", &ls, "-o", "json"]).expect(0).json();
+    let f = v["findings"].as_array().unwrap();
+    let nfd: Vec<&Value> = f.iter().filter(|f| f["id"].as_str().unwrap().starts_with("NFD")).collect();
+    assert_eq!(nfd.len(), 1, "{f:#?}");
+    assert_eq!(nfd[0]["id"], "NFD008");
+    assert_eq!(
+        nfd[0]["path"],
+        format!("manifests[1] ({art}): layers[0]: compatibilities[0].weight")
+    );
+    go(&["lint", &ls, "--strict"]).expect(1);
+
+    // In the registry, by digest: the specification is fetched.
+    let reg = Registry::anonymous();
+    let host = reg.host();
+    let image = reg.push_image("lint/app", "app", None, &[], false);
+    let at = format!("{host}/lint/app@{}", image["digest"].as_str().unwrap());
+    let bad_op = dir.path().join("op.yaml");
+    std::fs::write(
+        &bad_op,
+        std::fs::read_to_string(docs_yaml()).unwrap().replace("{op: Exists}", "{op: Exists, value: [x]}"),
+    )
+    .unwrap();
+    let v = go(&["compat", "attach", bad_op.to_str().unwrap(), &at, "--plain-http", &host, "-o", "json"]).expect(0).json();
+    let art = v["artifact"]["digest"].as_str().unwrap().to_owned();
+    let r = go(&["lint", &format!("{host}/lint/app@{art}"), "--plain-http", &host, "-o", "json"]);
+    let v = r.expect(2).json();
+    let f = v["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["id"], "NFD010");
+    assert!(f[0]["message"].as_str().unwrap().contains("takes no value"), "{f:#?}");
+    // SARIF lists the NFD rules.
+    let s = go(&["lint", &format!("{host}/lint/app@{art}"), "--plain-http", &host, "-o", "sarif"]);
+    assert!(s.stdout.contains("\"NFD013\""));
 }

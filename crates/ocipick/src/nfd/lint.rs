@@ -319,6 +319,93 @@ fn sorted(mut v: Vec<Finding>) -> Vec<Finding> {
 mod tests {
     use super::*;
 
+    use serde_json::json;
+
+    const SPEC: &[u8] = b"version: v1alpha1\ncompatibilities:\n- weight: 10\n  tag: gpu\n  rules:\n  - name: r\n    matchFeatures:\n    - feature: cpu.cpuid\n      matchExpressions:\n        AVX2: {op: Exists}\n";
+
+    /// A clean artifact manifest (as `artifact::build` writes one).
+    fn good() -> Value {
+        let subject = crate::Descriptor::new(
+            crate::media_type::OCI_MANIFEST,
+            crate::Digest::sha256_of(b"image"),
+            5,
+        );
+        let a = super::super::artifact::build(SPEC, &subject, "2025-01-01T00:00:00Z", &[]).unwrap();
+        serde_json::from_slice(&a.manifest).unwrap()
+    }
+
+    fn ids(m: &Value, spec: Option<&[u8]>) -> Vec<&'static str> {
+        lint(&serde_json::to_vec(m).unwrap(), spec).iter().map(|f| f.id).collect()
+    }
+
+    fn spec_ids(spec: &str) -> Vec<&'static str> {
+        lint_spec(spec.as_bytes()).iter().map(|f| f.id).collect()
+    }
+
+    #[test]
+    fn a_built_artifact_is_clean() {
+        assert_eq!(ids(&good(), Some(SPEC)), Vec::<&str>::new());
+        assert!(is_nfd_artifact(&serde_json::to_vec(&good()).unwrap()));
+        assert!(!is_nfd_artifact(br#"{"schemaVersion":2,"layers":[]}"#));
+    }
+
+    /// Each manifest rule, one change to a clean artifact at a time.
+    #[test]
+    fn manifest_rules() {
+        let cases: Vec<(&str, fn(&mut Value))> = vec![
+            ("NFD001", |m| m["artifactType"] = json!("application/vnd.example+json")),
+            ("NFD001", |m| {
+                m.as_object_mut().unwrap().remove("artifactType");
+            }),
+            ("NFD002", |m| m["config"]["mediaType"] = json!("application/vnd.oci.image.config.v1+json")),
+            ("NFD003", |m| m["layers"][0]["mediaType"] = json!("application/yaml")),
+            ("NFD003", |m| m["layers"] = json!([])),
+            ("NFD005", |m| {
+                m.as_object_mut().unwrap().remove("subject");
+            }),
+            ("NFD005", |m| m["subject"] = json!({"digest": "sha256:x"})),
+            ("NFD007", |m| m["annotations"] = json!({})),
+            ("NFD007", |m| m["annotations"] = json!({"org.opencontainers.image.created": "2025-01-01"})),
+            ("NFD012", |m| m["mediaType"] = json!("application/vnd.oci.image.index.v1+json")),
+        ];
+        for (id, change) in cases {
+            let mut m = good();
+            change(&mut m);
+            assert_eq!(ids(&m, Some(SPEC)), [id], "{m}");
+        }
+        let mut m = good();
+        let layer = m["layers"][0].clone();
+        m["layers"] = json!([layer.clone(), layer]);
+        assert_eq!(ids(&m, Some(SPEC)), ["NFD004"]);
+        // NFD's docs example spells the key oci.opencontainers…: named.
+        let mut m = good();
+        m["annotations"] = json!({"oci.opencontainers.image.created": "2025-01-01T00:00:00Z"});
+        let f = lint(&serde_json::to_vec(&m).unwrap(), Some(SPEC));
+        assert!(f[0].message.contains("misspelt"), "{f:?}");
+        assert_eq!(ids(&good(), None), ["NFD011"]);
+        assert_eq!(lint(b"[1]", None)[0].id, "NFD012");
+    }
+
+    /// Each specification rule.
+    #[test]
+    fn spec_rules() {
+        let spec = std::str::from_utf8(SPEC).unwrap();
+        let e = lint(&serde_json::to_vec(&good()).unwrap(), Some(b"version: v1alpha1\ncompatibilities:\n- wieght: 1\n  rules: []\n"));
+        assert_eq!(e.iter().map(|f| f.id).collect::<Vec<_>>(), ["NFD006"]);
+        assert!(e[0].message.contains("line 3 column"), "{e:?}");
+        for (w, want) in [("0", vec!["NFD008"]), ("101", vec!["NFD008"]), ("-5", vec!["NFD008"]), ("1", vec![]), ("100", vec![])] {
+            assert_eq!(spec_ids(&spec.replace("weight: 10", &format!("weight: {w}"))), want, "{w}");
+        }
+        assert_eq!(spec_ids(&spec.replace("tag: gpu", "tag: \"\"")), ["NFD009"]);
+        assert_eq!(spec_ids(&spec.replace("tag: gpu", "tag: \" \"")), ["NFD009"]);
+        assert_eq!(spec_ids(&spec.replace("{op: Exists}", "{op: Exist}")), ["NFD010"]);
+        assert_eq!(spec_ids(&spec.replace("{op: Exists}", "{op: Gt, value: [a]}")), ["NFD010"]);
+        assert_eq!(spec_ids(&spec.replace("{op: Exists}", "{op: InRegexp, value: [\"(\"]}")), ["NFD010"]);
+        let f = lint_spec(spec.replace("{op: Exists}", "{op: In}").as_bytes());
+        assert_eq!(f[0].path, "spec: compatibilities[0].rules[0].matchFeatures[0].matchExpressions.AVX2");
+        assert_eq!(spec_ids("version: v1alpha1\ncompatibilities:\n- rules: []\n"), ["NFD013"]);
+    }
+
     #[test]
     fn every_rule_has_a_hint() {
         for (id, _, _) in RULES {
