@@ -215,7 +215,11 @@ fn report(a: &AttachArgs, target: &str, at: &Attached, requests: Option<u32>) ->
             s
         }
         Output::Text => {
-            let verb = if a.dry_run { "would attach" } else { "attached" };
+            let verb = if a.dry_run {
+                "would attach"
+            } else {
+                "attached"
+            };
             crate::say::note(&format!(
                 "{verb} {} to {} ({}) in {target}",
                 art.digest, at.subject.digest, at.subject.media_type

@@ -40,7 +40,10 @@ fn spec_of(store: &Store, manifest: &[u8]) -> Result<Option<Vec<u8>>, Failure> {
 
 /// The NFD findings for what `lint` loaded, or `None` when it is not an
 /// NFD artifact (then the index rules apply).
-pub fn artifact_findings(doc: &Doc, store: Option<&Store>) -> Result<Option<Vec<Finding>>, Failure> {
+pub fn artifact_findings(
+    doc: &Doc,
+    store: Option<&Store>,
+) -> Result<Option<Vec<Finding>>, Failure> {
     match doc {
         Doc::Bytes(b) if nfd::lint::is_nfd_artifact(b) => Ok(Some(nfd::lint::lint(b, None))),
         Doc::Single(d) => {
@@ -75,7 +78,9 @@ pub fn listed_artifacts(doc: &Doc, store: Option<&Store>) -> Result<Vec<Finding>
         }
         let (Some(media), Some(digest), Some(size)) = (
             e.get("mediaType").and_then(Value::as_str),
-            e.get("digest").and_then(Value::as_str).and_then(|d| Digest::parse(d.to_owned()).ok()),
+            e.get("digest")
+                .and_then(Value::as_str)
+                .and_then(|d| Digest::parse(d.to_owned()).ok()),
             e.get("size").and_then(Value::as_u64),
         ) else {
             continue; // the index rules report a malformed descriptor

@@ -43,7 +43,12 @@ fn write_blob(layout: &Path, bytes: &[u8]) -> Value {
 }
 
 fn blob(layout: &Path, digest: &str) -> Vec<u8> {
-    std::fs::read(layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))).unwrap()
+    std::fs::read(
+        layout
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:")),
+    )
+    .unwrap()
 }
 
 /// A layout with two images: `v1` tagged in index.json, and one only as
@@ -92,7 +97,14 @@ fn attach_to_a_layout_then_validate_node_finds_it() {
     let node = good_node(dir.path());
     let yaml = docs_yaml();
 
-    let r = go(&["compat", "attach", &yaml, &format!("{ls}:v1"), "--created", "2025-01-01T00:00:00Z"]);
+    let r = go(&[
+        "compat",
+        "attach",
+        &yaml,
+        &format!("{ls}:v1"),
+        "--created",
+        "2025-01-01T00:00:00Z",
+    ]);
     r.expect(0).stderr_has("attached sha256:");
     let digest = r.stdout.trim().to_owned();
     assert!(digest.starts_with("sha256:") && digest.len() == 71, "{r:?}");
@@ -102,18 +114,25 @@ fn attach_to_a_layout_then_validate_node_finds_it() {
     assert_eq!(sha256(&blob(&l, &digest)), digest);
     assert_eq!(m["mediaType"], OCI_MANIFEST);
     assert_eq!(m["artifactType"], ARTIFACT_TYPE);
-    assert_eq!(m["config"], json!({"mediaType": EMPTY_TYPE, "digest": EMPTY_DIGEST, "size": 2}));
+    assert_eq!(
+        m["config"],
+        json!({"mediaType": EMPTY_TYPE, "digest": EMPTY_DIGEST, "size": 2})
+    );
     assert_eq!(blob(&l, EMPTY_DIGEST), b"{}");
     let layers = m["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 1);
     assert_eq!(layers[0]["mediaType"], SPEC_TYPE);
     // YAML is the layer byte for byte.
-    assert_eq!(blob(&l, layers[0]["digest"].as_str().unwrap()), std::fs::read(&yaml).unwrap());
+    assert_eq!(
+        blob(&l, layers[0]["digest"].as_str().unwrap()),
+        std::fs::read(&yaml).unwrap()
+    );
     assert_eq!(m["subject"], tagged);
     assert_eq!(m["annotations"], json!({CREATED: "2025-01-01T00:00:00Z"}));
 
     // index.json lists it, untagged, with its artifactType.
-    let index: Value = serde_json::from_slice(&std::fs::read(l.join("index.json")).unwrap()).unwrap();
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(l.join("index.json")).unwrap()).unwrap();
     let entries = index["manifests"].as_array().unwrap();
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[1]["digest"], digest.as_str());
@@ -121,38 +140,106 @@ fn attach_to_a_layout_then_validate_node_finds_it() {
     assert!(entries[1].get("annotations").is_none());
 
     let subject = tagged["digest"].as_str().unwrap();
-    let v = go(&["compat", "validate-node", &ls, "--subject", subject, "--node", &node, "-o", "json"]);
+    let v = go(&[
+        "compat",
+        "validate-node",
+        &ls,
+        "--subject",
+        subject,
+        "--node",
+        &node,
+        "-o",
+        "json",
+    ]);
     let v = v.expect(0).json();
     assert_eq!(v["artifact"]["digest"], digest.as_str());
     assert_eq!(v["outcome"], "pass");
 
     // Attaching the same again changes nothing.
     let before = std::fs::read(l.join("index.json")).unwrap();
-    let again = go(&["compat", "attach", &yaml, &format!("{ls}:v1"), "--created", "2025-01-01T00:00:00Z"]);
+    let again = go(&[
+        "compat",
+        "attach",
+        &yaml,
+        &format!("{ls}:v1"),
+        "--created",
+        "2025-01-01T00:00:00Z",
+    ]);
     assert_eq!(again.expect(0).stdout.trim(), digest);
     assert_eq!(std::fs::read(l.join("index.json")).unwrap(), before);
 
     // A newer artifact that the node fails wins over the first; another
     // image's artifact (by --subject, a blob only) is apart.
     let strict = dir.path().join("strict.yaml");
-    std::fs::write(&strict, std::fs::read_to_string(&yaml).unwrap().replace("vfio-pci", "no-such-module")).unwrap();
+    std::fs::write(
+        &strict,
+        std::fs::read_to_string(&yaml)
+            .unwrap()
+            .replace("vfio-pci", "no-such-module"),
+    )
+    .unwrap();
     let s = strict.display().to_string();
-    go(&["compat", "attach", &s, &format!("{ls}:v1"), "--created", "2026-01-01T00:00:00Z"]).expect(0);
+    go(&[
+        "compat",
+        "attach",
+        &s,
+        &format!("{ls}:v1"),
+        "--created",
+        "2026-01-01T00:00:00Z",
+    ])
+    .expect(0);
     let child_digest = child["digest"].as_str().unwrap();
-    let for_child = go(&["compat", "attach", &yaml, &ls, "--subject", child_digest, "--created", "2027-01-01T00:00:00Z"]);
+    let for_child = go(&[
+        "compat",
+        "attach",
+        &yaml,
+        &ls,
+        "--subject",
+        child_digest,
+        "--created",
+        "2027-01-01T00:00:00Z",
+    ]);
     let for_child = for_child.expect(0).stdout.trim().to_owned();
-    let v = go(&["compat", "validate-node", &ls, "--subject", subject, "--node", &node, "-o", "json"]);
+    let v = go(&[
+        "compat",
+        "validate-node",
+        &ls,
+        "--subject",
+        subject,
+        "--node",
+        &node,
+        "-o",
+        "json",
+    ]);
     let v = v.expect(1).json();
     assert_eq!(v["artifact"]["candidates"], 2);
     assert_eq!(v["artifact"]["created"], "2026-01-01T00:00:00Z");
-    let v = go(&["compat", "validate-node", &ls, "--subject", child_digest, "--node", &node, "-o", "json"]);
+    let v = go(&[
+        "compat",
+        "validate-node",
+        &ls,
+        "--subject",
+        child_digest,
+        "--node",
+        &node,
+        "-o",
+        "json",
+    ]);
     assert_eq!(v.expect(0).json()["artifact"]["digest"], for_child.as_str());
     let m: Value = serde_json::from_slice(&blob(&l, &for_child)).unwrap();
     assert_eq!(m["subject"], child);
 
     // With artifacts in index.json, the one image is still "the only
     // entry" to attach to, and to select, when no tag is named.
-    go(&["compat", "attach", &yaml, &ls, "--created", "2025-01-01T00:00:00Z"]).expect(0);
+    go(&[
+        "compat",
+        "attach",
+        &yaml,
+        &ls,
+        "--created",
+        "2025-01-01T00:00:00Z",
+    ])
+    .expect(0);
     let d = go(&["digest", "--no-config", "-p", "linux/amd64", &ls]);
     assert_eq!(d.expect(0).stdout.trim(), subject);
 }
@@ -165,13 +252,25 @@ fn toml_and_yaml_give_the_same_artifact() {
     let toml = td("nfd/docs-example.toml");
     let created = ["--created", "2025-01-01T00:00:00Z"];
     let dry = |spec: &str| {
-        let mut a = vec!["compat", "attach", spec, target.as_str(), "--dry-run", "-o", "json"];
+        let mut a = vec![
+            "compat",
+            "attach",
+            spec,
+            target.as_str(),
+            "--dry-run",
+            "-o",
+            "json",
+        ];
         a.extend(created);
         go(&a).expect(0).json()
     };
     let before = std::fs::read(l.join("index.json")).unwrap();
     let from_toml = dry(&toml);
-    assert_eq!(std::fs::read(l.join("index.json")).unwrap(), before, "--dry-run wrote");
+    assert_eq!(
+        std::fs::read(l.join("index.json")).unwrap(),
+        before,
+        "--dry-run wrote"
+    );
     assert_eq!(from_toml["dryRun"], true);
     // The TOML's YAML says what the documentation's YAML says: the same
     // answers, set by set, rule by rule, on a node.
@@ -179,25 +278,65 @@ fn toml_and_yaml_give_the_same_artifact() {
     std::fs::write(&yaml_of_toml, from_toml["specYaml"].as_str().unwrap()).unwrap();
     let node = good_node(dir.path());
     let answers = |spec: &str| {
-        let mut v = go(&["compat", "validate-node", spec, "--node", &node, "-o", "json"]).expect(0).json();
+        let mut v = go(&[
+            "compat",
+            "validate-node",
+            spec,
+            "--node",
+            &node,
+            "-o",
+            "json",
+        ])
+        .expect(0)
+        .json();
         v["compatibilities"].take()
     };
-    assert_eq!(answers(yaml_of_toml.to_str().unwrap()), answers(&docs_yaml()));
+    assert_eq!(
+        answers(yaml_of_toml.to_str().unwrap()),
+        answers(&docs_yaml())
+    );
     // And that YAML attached is the TOML's artifact, digest for digest.
     let from_yaml = dry(yaml_of_toml.to_str().unwrap());
-    assert_eq!(from_yaml["artifact"]["digest"], from_toml["artifact"]["digest"]);
+    assert_eq!(
+        from_yaml["artifact"]["digest"],
+        from_toml["artifact"]["digest"]
+    );
     assert_eq!(from_yaml["manifest"], from_toml["manifest"]);
     // --format overrides the extension.
     let renamed = dir.path().join("spec.txt");
     std::fs::copy(&toml, &renamed).unwrap();
-    let mut a = vec!["compat", "attach", renamed.to_str().unwrap(), target.as_str(), "--dry-run", "-o", "json", "--format", "toml"];
+    let mut a = vec![
+        "compat",
+        "attach",
+        renamed.to_str().unwrap(),
+        target.as_str(),
+        "--dry-run",
+        "-o",
+        "json",
+        "--format",
+        "toml",
+    ];
     a.extend(created);
-    assert_eq!(go(&a).expect(0).json()["artifact"]["digest"], from_toml["artifact"]["digest"]);
+    assert_eq!(
+        go(&a).expect(0).json()["artifact"]["digest"],
+        from_toml["artifact"]["digest"]
+    );
     // SOURCE_DATE_EPOCH gives the created time when --created is absent.
-    let mut c = cmd(&["compat", "attach", &toml, &target, "--dry-run", "-o", "json"]);
+    let mut c = cmd(&[
+        "compat",
+        "attach",
+        &toml,
+        &target,
+        "--dry-run",
+        "-o",
+        "json",
+    ]);
     c.env("SOURCE_DATE_EPOCH", "1735689600");
     let v = run_cmd(c).expect(0).json();
-    assert_eq!(v["artifact"]["annotations"][CREATED], "2025-01-01T00:00:00Z");
+    assert_eq!(
+        v["artifact"]["annotations"][CREATED],
+        "2025-01-01T00:00:00Z"
+    );
     assert_eq!(v["artifact"]["digest"], from_toml["artifact"]["digest"]);
 }
 
@@ -224,16 +363,27 @@ fn bad_input_is_refused_before_anything_is_written() {
         .stderr_has("wieght")
         .stderr_has("line 3 column");
     let version = write("v9.yaml", "version: v9\ncompatibilities: []\n");
-    go(&["compat", "attach", &version, &tagged]).expect(2).stderr_has("only v1alpha1");
+    go(&["compat", "attach", &version, &tagged])
+        .expect(2)
+        .stderr_has("only v1alpha1");
     let toml = write("bad.toml", "version = \"v1alpha1\"\ncompatibilities = 3\n");
-    go(&["compat", "attach", &toml, &tagged]).expect(2).stderr_has("TOML at line 2 column");
+    go(&["compat", "attach", &toml, &tagged])
+        .expect(2)
+        .stderr_has("TOML at line 2 column");
     let docs = docs_yaml();
     go(&["compat", "attach", &docs, &tagged, "--created", "yesterday"])
         .expect(2)
         .stderr_has("not an RFC 3339 date-time");
-    go(&["compat", "attach", &docs, &tagged, "--annotation", "novalue"])
-        .expect(2)
-        .stderr_has("KEY=VALUE");
+    go(&[
+        "compat",
+        "attach",
+        &docs,
+        &tagged,
+        "--annotation",
+        "novalue",
+    ])
+    .expect(2)
+    .stderr_has("KEY=VALUE");
     go(&["compat", "attach", &docs, &format!("{ls}:v2")])
         .expect(2)
         .stderr_has("no entry is tagged \"v2\"; tags: v1");
@@ -242,7 +392,9 @@ fn bad_input_is_refused_before_anything_is_written() {
         .expect(2)
         .stderr_has("has no manifest");
     go(&["compat", "attach", &docs, &ls, "--subject", "sha256:nothex"]).expect(2);
-    go(&["compat", "attach", &docs, &docs]).expect(2).stderr_has("files and archives are not rewritten");
+    go(&["compat", "attach", &docs, &docs])
+        .expect(2)
+        .stderr_has("files and archives are not rewritten");
     assert_eq!(files(), n, "a refused attach wrote blobs");
     assert_eq!(std::fs::read(l.join("index.json")).unwrap(), index);
 }
@@ -254,7 +406,14 @@ fn ocipick_requests(reg: &Registry, from: usize) -> Vec<String> {
         .into_iter()
         .skip(from)
         .filter(|a: &Access| a.user_agent.starts_with("ocipick/"))
-        .map(|a| format!("{} {} {}", a.method, a.uri.split('?').next().unwrap(), a.status))
+        .map(|a| {
+            format!(
+                "{} {} {}",
+                a.method,
+                a.uri.split('?').next().unwrap(),
+                a.status
+            )
+        })
         .collect()
 }
 
@@ -288,9 +447,20 @@ fn attach_in_the_registry_with_the_tag_schema() {
     let attach = |spec: &str, created: &str| {
         reg.sync_log();
         let from = reg.access_log().len();
-        let v = go(&["compat", "attach", spec, &target, "--plain-http", &host, "--created", created, "-o", "json"])
-            .expect(0)
-            .json();
+        let v = go(&[
+            "compat",
+            "attach",
+            spec,
+            &target,
+            "--plain-http",
+            &host,
+            "--created",
+            created,
+            "-o",
+            "json",
+        ])
+        .expect(0)
+        .json();
         let lines = generic(ocipick_requests(&reg, from));
         assert_eq!(v["requests"], lines.len(), "{lines:#?}");
         (v, lines)
@@ -315,7 +485,10 @@ fn attach_in_the_registry_with_the_tag_schema() {
             format!("PUT {p}/manifests/{schema_tag} 201"),
         ]
     );
-    assert_eq!(first["tagSchema"], json!({"tag": schema_tag, "action": "created", "entries": 1}));
+    assert_eq!(
+        first["tagSchema"],
+        json!({"tag": schema_tag, "action": "created", "entries": 1})
+    );
     assert_eq!(first["blobsWritten"], 2);
     // Fetchable by digest, byte for byte what was built.
     let m: Value = serde_json::from_slice(&reg.get_manifest(repo, &art)).unwrap();
@@ -333,7 +506,13 @@ fn attach_in_the_registry_with_the_tag_schema() {
     // A second artifact: the config blob is there already, the tag
     // schema index keeps the first entry and gains the second.
     let strict = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(strict.path(), std::fs::read_to_string(&docs).unwrap().replace("vfio-pci", "other")).unwrap();
+    std::fs::write(
+        strict.path(),
+        std::fs::read_to_string(&docs)
+            .unwrap()
+            .replace("vfio-pci", "other"),
+    )
+    .unwrap();
     let (second, lines) = attach(strict.path().to_str().unwrap(), "2026-01-01T00:00:00Z");
     let art2 = second["artifact"]["digest"].as_str().unwrap().to_owned();
     let layer2 = second["layer"]["digest"].as_str().unwrap().to_owned();
@@ -363,19 +542,41 @@ fn attach_in_the_registry_with_the_tag_schema() {
     let (third, lines) = attach(&docs, "2025-01-01T00:00:00Z");
     assert_eq!(third["artifact"]["digest"], art.as_str());
     assert_eq!(third["tagSchema"]["action"], "unchanged");
-    assert_eq!(lines.iter().filter(|l| l.starts_with("PUT")).count(), 1, "{lines:#?}");
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("PUT")).count(),
+        1,
+        "{lines:#?}"
+    );
     assert_eq!(lines.len(), 5, "{lines:#?}");
 
     // By digest works as by tag; an image that is not there is exit 3
     // and nothing is pushed.
     let by_digest = format!("{host}/{repo}@{image_digest}");
-    let v = go(&["compat", "attach", &docs, &by_digest, "--plain-http", &host, "--created", "2025-01-01T00:00:00Z", "-o", "json"]);
+    let v = go(&[
+        "compat",
+        "attach",
+        &docs,
+        &by_digest,
+        "--plain-http",
+        &host,
+        "--created",
+        "2025-01-01T00:00:00Z",
+        "-o",
+        "json",
+    ]);
     assert_eq!(v.expect(0).json()["artifact"]["digest"], art.as_str());
     reg.sync_log();
     let from = reg.access_log().len();
-    go(&["compat", "attach", &docs, &format!("{host}/{repo}:missing"), "--plain-http", &host])
-        .expect(3)
-        .stderr_has("404");
+    go(&[
+        "compat",
+        "attach",
+        &docs,
+        &format!("{host}/{repo}:missing"),
+        "--plain-http",
+        &host,
+    ])
+    .expect(3)
+    .stderr_has("404");
     let lines = ocipick_requests(&reg, from);
     assert_eq!(lines.len(), 1, "{lines:#?}");
 }
@@ -414,10 +615,21 @@ fn oci_subject_skips_the_tag_schema() {
             let mut body = vec![0; len];
             r.read_exact(&mut body).unwrap();
             let mut parts = line.split_whitespace();
-            let (method, path) = (parts.next().unwrap().to_owned(), parts.next().unwrap().to_owned());
-            log.lock().unwrap().push(format!("{method} {}", path.split('?').next().unwrap()));
-            let (status, headers, body): (u16, String, Vec<u8>) = if method == "GET" && path.ends_with("/manifests/v1") {
-                (200, format!("Content-Type: {OCI_MANIFEST}\r\nDocker-Content-Digest: {subject}\r\n"), image.to_vec())
+            let (method, path) = (
+                parts.next().unwrap().to_owned(),
+                parts.next().unwrap().to_owned(),
+            );
+            log.lock()
+                .unwrap()
+                .push(format!("{method} {}", path.split('?').next().unwrap()));
+            let (status, headers, body): (u16, String, Vec<u8>) = if method == "GET"
+                && path.ends_with("/manifests/v1")
+            {
+                (
+                    200,
+                    format!("Content-Type: {OCI_MANIFEST}\r\nDocker-Content-Digest: {subject}\r\n"),
+                    image.to_vec(),
+                )
             } else if method == "HEAD" {
                 (200, String::new(), Vec::new())
             } else if method == "PUT" && path.contains("/manifests/sha256:") {
@@ -425,14 +637,27 @@ fn oci_subject_skips_the_tag_schema() {
             } else {
                 (404, String::new(), Vec::new())
             };
-            let _ = write!(s, "HTTP/1.1 {status} X\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status} X\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
             let _ = s.write_all(&body);
         }
     });
     let host = format!("127.0.0.1:{port}");
-    let v = go(&["compat", "attach", &docs_yaml(), &format!("{host}/app:v1"), "--plain-http", &host, "-o", "json"])
-        .expect(0)
-        .json();
+    let v = go(&[
+        "compat",
+        "attach",
+        &docs_yaml(),
+        &format!("{host}/app:v1"),
+        "--plain-http",
+        &host,
+        "-o",
+        "json",
+    ])
+    .expect(0)
+    .json();
     assert_eq!(v["tagSchema"]["action"], "skipped");
     assert_eq!(v["subject"]["digest"], image_digest.as_str());
     let seen = seen.lock().unwrap().clone();
@@ -452,17 +677,33 @@ fn lint_checks_artifacts() {
     let bad_weight = dir.path().join("w.yaml");
     std::fs::write(
         &bad_weight,
-        std::fs::read_to_string(docs_yaml()).unwrap().replace("weight: 10", "weight: 500"),
+        std::fs::read_to_string(docs_yaml())
+            .unwrap()
+            .replace("weight: 10", "weight: 500"),
     )
     .unwrap();
-    let art = go(&["compat", "attach", bad_weight.to_str().unwrap(), &format!("{ls}:v1"), "--created", "2025-01-01T00:00:00Z"]);
+    let art = go(&[
+        "compat",
+        "attach",
+        bad_weight.to_str().unwrap(),
+        &format!("{ls}:v1"),
+        "--created",
+        "2025-01-01T00:00:00Z",
+    ]);
     let art = art.expect(0).stdout.trim().to_owned();
 
     // The manifest as a file: clean but for the note that its layer was not read.
     let file = dir.path().join("artifact.json");
     std::fs::write(&file, blob(&l, &art)).unwrap();
-    let v = go(&["lint", file.to_str().unwrap(), "-o", "json"]).expect(0).json();
-    let ids: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    let v = go(&["lint", file.to_str().unwrap(), "-o", "json"])
+        .expect(0)
+        .json();
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["NFD011"]);
     // Without subject and artifactType: errors, exit 2.
     let mut m: Value = serde_json::from_slice(&blob(&l, &art)).unwrap();
@@ -471,16 +712,23 @@ fn lint_checks_artifacts() {
     std::fs::write(&file, serde_json::to_vec(&m).unwrap()).unwrap();
     let r = go(&["lint", file.to_str().unwrap()]);
     r.expect(2);
-    assert!(r.stdout.contains("error NFD001") && r.stdout.contains("error NFD005"), "{r:?}");
+    assert!(
+        r.stdout.contains("error NFD001") && r.stdout.contains("error NFD005"),
+        "{r:?}"
+    );
 
     // The layout (a multi-platform index.json): its index is fine; the
     // artifact it lists has the weight.
-    let mut index: Value = serde_json::from_slice(&std::fs::read(l.join("index.json")).unwrap()).unwrap();
+    let mut index: Value =
+        serde_json::from_slice(&std::fs::read(l.join("index.json")).unwrap()).unwrap();
     index["manifests"][0]["platform"] = json!({"architecture": "amd64", "os": "linux"});
     std::fs::write(l.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
     let v = go(&["lint", &ls, "-o", "json"]).expect(0).json();
     let f = v["findings"].as_array().unwrap();
-    let nfd: Vec<&Value> = f.iter().filter(|f| f["id"].as_str().unwrap().starts_with("NFD")).collect();
+    let nfd: Vec<&Value> = f
+        .iter()
+        .filter(|f| f["id"].as_str().unwrap().starts_with("NFD"))
+        .collect();
     assert_eq!(nfd.len(), 1, "{f:#?}");
     assert_eq!(nfd[0]["id"], "NFD008");
     assert_eq!(
@@ -497,18 +745,48 @@ fn lint_checks_artifacts() {
     let bad_op = dir.path().join("op.yaml");
     std::fs::write(
         &bad_op,
-        std::fs::read_to_string(docs_yaml()).unwrap().replace("{op: Exists}", "{op: Exists, value: [x]}"),
+        std::fs::read_to_string(docs_yaml())
+            .unwrap()
+            .replace("{op: Exists}", "{op: Exists, value: [x]}"),
     )
     .unwrap();
-    let v = go(&["compat", "attach", bad_op.to_str().unwrap(), &at, "--plain-http", &host, "-o", "json"]).expect(0).json();
+    let v = go(&[
+        "compat",
+        "attach",
+        bad_op.to_str().unwrap(),
+        &at,
+        "--plain-http",
+        &host,
+        "-o",
+        "json",
+    ])
+    .expect(0)
+    .json();
     let art = v["artifact"]["digest"].as_str().unwrap().to_owned();
-    let r = go(&["lint", &format!("{host}/lint/app@{art}"), "--plain-http", &host, "-o", "json"]);
+    let r = go(&[
+        "lint",
+        &format!("{host}/lint/app@{art}"),
+        "--plain-http",
+        &host,
+        "-o",
+        "json",
+    ]);
     let v = r.expect(2).json();
     let f = v["findings"].as_array().unwrap();
     assert_eq!(f.len(), 1, "{f:#?}");
     assert_eq!(f[0]["id"], "NFD010");
-    assert!(f[0]["message"].as_str().unwrap().contains("takes no value"), "{f:#?}");
+    assert!(
+        f[0]["message"].as_str().unwrap().contains("takes no value"),
+        "{f:#?}"
+    );
     // SARIF lists the NFD rules.
-    let s = go(&["lint", &format!("{host}/lint/app@{art}"), "--plain-http", &host, "-o", "sarif"]);
+    let s = go(&[
+        "lint",
+        &format!("{host}/lint/app@{art}"),
+        "--plain-http",
+        &host,
+        "-o",
+        "sarif",
+    ]);
     assert!(s.stdout.contains("\"NFD013\""));
 }

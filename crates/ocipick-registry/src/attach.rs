@@ -146,7 +146,10 @@ pub fn attach_layout(
 
 /// The descriptor of the manifest `which` names in the layout at `dir`
 /// (what [`attach_layout`] attaches to), writing nothing.
-pub fn find_layout_subject(dir: &Path, which: &LayoutSubject) -> Result<Descriptor<'static>, Error> {
+pub fn find_layout_subject(
+    dir: &Path,
+    which: &LayoutSubject,
+) -> Result<Descriptor<'static>, Error> {
     Ok(open_with_subject(dir, which)?.3)
 }
 
@@ -341,7 +344,12 @@ pub fn attach_registry(
         let (_, sent) = client.push_blob(image, blob)?;
         written += usize::from(sent);
     }
-    let pushed = client.push_manifest(image, a.digest.as_str(), media_type::OCI_MANIFEST, &a.manifest)?;
+    let pushed = client.push_manifest(
+        image,
+        a.digest.as_str(),
+        media_type::OCI_MANIFEST,
+        &a.manifest,
+    )?;
     if pushed.digest != a.digest {
         return Err(Error::Remote(format!(
             "{image}: the artifact was stored as {}, not {}",

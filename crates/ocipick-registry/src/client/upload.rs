@@ -206,7 +206,11 @@ impl Client {
             return Err(t.err_invalid(format!(
                 "{} bytes{}, its descriptor says {}",
                 bytes.len(),
-                if bytes.len() as u64 > d.size { " or more" } else { "" },
+                if bytes.len() as u64 > d.size {
+                    " or more"
+                } else {
+                    ""
+                },
                 d.size
             )));
         }

@@ -108,7 +108,11 @@ pub fn author(bytes: &[u8], format: Format) -> Result<Authored, SpecError> {
             let value = serde_json::to_value(&spec)
                 .map_err(|e| SpecError(format!("writing the YAML layer: {e}")))?;
             let mut yaml = String::new();
-            emit_map(&mut yaml, value.as_object().expect("a Spec is an object"), 0);
+            emit_map(
+                &mut yaml,
+                value.as_object().expect("a Spec is an object"),
+                0,
+            );
             let back = parse_spec(yaml.as_bytes())?;
             if back != spec {
                 return Err(SpecError(
@@ -195,7 +199,10 @@ fn quote(s: &str) -> String {
             '\t' => q.push_str("\\t"),
             c if (c as u32) < 0x20
                 || ('\u{7f}'..='\u{9f}').contains(&c)
-                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}') =>
+                || matches!(
+                    c,
+                    '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+                ) =>
             {
                 let _ = write!(q, "\\u{:04x}", c as u32);
             }
@@ -362,7 +369,11 @@ pub fn check_rfc3339(s: &str) -> Result<(), String> {
     ) else {
         return bad("YYYY-MM-DDTHH:MM:SS expected");
     };
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':'
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return bad("YYYY-MM-DDTHH:MM:SS expected");
     }
@@ -514,10 +525,17 @@ mod tests {
 
     #[test]
     fn toml_errors_have_a_line_and_column() {
-        let e = author(b"version = \"v1alpha1\"\ncompatibilities = 3\n", Format::Toml).unwrap_err();
+        let e = author(
+            b"version = \"v1alpha1\"\ncompatibilities = 3\n",
+            Format::Toml,
+        )
+        .unwrap_err();
         assert!(e.0.contains("line 2 column"), "{e}");
-        let e = author(b"version = \"v1alpha1\"\n[[compatibilities]]\nrules = []\nwieght = 3\n", Format::Toml)
-            .unwrap_err();
+        let e = author(
+            b"version = \"v1alpha1\"\n[[compatibilities]]\nrules = []\nwieght = 3\n",
+            Format::Toml,
+        )
+        .unwrap_err();
         assert!(e.0.contains("line 4") && e.0.contains("wieght"), "{e}");
     }
 
@@ -525,7 +543,18 @@ mod tests {
     /// times stay strings: every string of a TOML source is quoted.
     #[test]
     fn toml_strings_stay_strings_in_yaml_1_1() {
-        let values = ["y", "on", "no", "1_000", "1:20", "2001-01-01", "~", "a\"b\\c", "\u{85}x", "é"];
+        let values = [
+            "y",
+            "on",
+            "no",
+            "1_000",
+            "1:20",
+            "2001-01-01",
+            "~",
+            "a\"b\\c",
+            "\u{85}x",
+            "é",
+        ];
         let list: Vec<String> = values
             .iter()
             .map(|v| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
@@ -538,13 +567,25 @@ mod tests {
         );
         let a = author(src.as_bytes(), Format::Toml).unwrap();
         let yaml = String::from_utf8(a.yaml.clone()).unwrap();
-        for line in yaml.lines().filter(|l| l.trim_start().starts_with("- \"") || l.contains(": ")) {
+        for line in yaml
+            .lines()
+            .filter(|l| l.trim_start().starts_with("- \"") || l.contains(": "))
+        {
             let value = line.trim_start().trim_start_matches("- ");
             let value = value.split_once(": ").map_or(value, |(_, v)| v);
-            assert!(value.starts_with('"') || value.parse::<i64>().is_ok(), "{line:?} in\n{yaml}");
+            assert!(
+                value.starts_with('"') || value.parse::<i64>().is_ok(),
+                "{line:?} in\n{yaml}"
+            );
         }
-        let got = &a.spec.compatibilities[0].rules[0].match_features.as_ref().unwrap()[0]
-            .match_expressions.as_ref().unwrap()["X86"].value;
+        let got = &a.spec.compatibilities[0].rules[0]
+            .match_features
+            .as_ref()
+            .unwrap()[0]
+            .match_expressions
+            .as_ref()
+            .unwrap()["X86"]
+            .value;
         assert_eq!(got, &values);
         assert_eq!(parse_spec(&a.yaml).unwrap(), a.spec);
     }
@@ -559,6 +600,8 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(v["manifests"][0], one);
         assert_eq!(v["manifests"][1], two);
-        assert!(add_to_referrers_index(Some(br#"{"mediaType":"x","manifests":[]}"#), &one).is_err());
+        assert!(
+            add_to_referrers_index(Some(br#"{"mediaType":"x","manifests":[]}"#), &one).is_err()
+        );
     }
 }

@@ -66,7 +66,11 @@ pub const RULES: &[(&str, Severity, &str)] = &[
         Severity::Warning,
         "a weight outside Kubernetes' node affinity range 1-100",
     ),
-    ("NFD009", Severity::Warning, "a compatibility set's tag is empty"),
+    (
+        "NFD009",
+        Severity::Warning,
+        "a compatibility set's tag is empty",
+    ),
     (
         "NFD010",
         Severity::Error,
@@ -133,12 +137,10 @@ pub fn is_nfd_artifact(doc: &[u8]) -> bool {
         return false;
     };
     v.get("artifactType").and_then(Value::as_str) == Some(ARTIFACT_TYPE)
-        || v.get("layers")
-            .and_then(Value::as_array)
-            .is_some_and(|l| {
-                l.iter()
-                    .any(|d| d.get("mediaType").and_then(Value::as_str) == Some(SPEC_MEDIA_TYPE))
-            })
+        || v.get("layers").and_then(Value::as_array).is_some_and(|l| {
+            l.iter()
+                .any(|d| d.get("mediaType").and_then(Value::as_str) == Some(SPEC_MEDIA_TYPE))
+        })
 }
 
 /// Lints an NFD artifact manifest and, when given, the bytes of its
@@ -173,10 +175,7 @@ pub fn lint(manifest: &[u8], spec: Option<&[u8]>) -> Vec<Finding> {
         out.add(
             "NFD002",
             "config",
-            format!(
-                "config is {}",
-                top.get("config").unwrap_or(&Value::Null)
-            ),
+            format!("config is {}", top.get("config").unwrap_or(&Value::Null)),
         );
     }
     let layers = top.get("layers").and_then(Value::as_array);
@@ -188,7 +187,10 @@ pub fn lint(manifest: &[u8], spec: Option<&[u8]>) -> Vec<Finding> {
                 out.add(
                     "NFD003",
                     "layers[0].mediaType",
-                    format!("the first layer is a {}", t.unwrap_or("layer without mediaType")),
+                    format!(
+                        "the first layer is a {}",
+                        t.unwrap_or("layer without mediaType")
+                    ),
                 );
             }
         }
@@ -236,11 +238,7 @@ pub fn lint(manifest: &[u8], spec: Option<&[u8]>) -> Vec<Finding> {
         }
     }
     match spec {
-        None => out.add(
-            "NFD011",
-            "layers[0]",
-            "only the manifest was linted".into(),
-        ),
+        None => out.add("NFD011", "layers[0]", "only the manifest was linted".into()),
         Some(bytes) => lint_spec_into(&mut out, bytes, "layers[0]"),
     }
     sorted(out.0)
@@ -311,7 +309,11 @@ fn collect<'s>(out: &mut Vec<(String, &'s Expression)>, terms: &'s [super::Term]
 }
 
 fn sorted(mut v: Vec<Finding>) -> Vec<Finding> {
-    v.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.path.cmp(&b.path)));
+    v.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.path.cmp(&b.path))
+    });
     v
 }
 
@@ -335,7 +337,10 @@ mod tests {
     }
 
     fn ids(m: &Value, spec: Option<&[u8]>) -> Vec<&'static str> {
-        lint(&serde_json::to_vec(m).unwrap(), spec).iter().map(|f| f.id).collect()
+        lint(&serde_json::to_vec(m).unwrap(), spec)
+            .iter()
+            .map(|f| f.id)
+            .collect()
     }
 
     fn spec_ids(spec: &str) -> Vec<&'static str> {
@@ -353,20 +358,30 @@ mod tests {
     #[test]
     fn manifest_rules() {
         let cases: Vec<(&str, fn(&mut Value))> = vec![
-            ("NFD001", |m| m["artifactType"] = json!("application/vnd.example+json")),
+            ("NFD001", |m| {
+                m["artifactType"] = json!("application/vnd.example+json")
+            }),
             ("NFD001", |m| {
                 m.as_object_mut().unwrap().remove("artifactType");
             }),
-            ("NFD002", |m| m["config"]["mediaType"] = json!("application/vnd.oci.image.config.v1+json")),
-            ("NFD003", |m| m["layers"][0]["mediaType"] = json!("application/yaml")),
+            ("NFD002", |m| {
+                m["config"]["mediaType"] = json!("application/vnd.oci.image.config.v1+json")
+            }),
+            ("NFD003", |m| {
+                m["layers"][0]["mediaType"] = json!("application/yaml")
+            }),
             ("NFD003", |m| m["layers"] = json!([])),
             ("NFD005", |m| {
                 m.as_object_mut().unwrap().remove("subject");
             }),
             ("NFD005", |m| m["subject"] = json!({"digest": "sha256:x"})),
             ("NFD007", |m| m["annotations"] = json!({})),
-            ("NFD007", |m| m["annotations"] = json!({"org.opencontainers.image.created": "2025-01-01"})),
-            ("NFD012", |m| m["mediaType"] = json!("application/vnd.oci.image.index.v1+json")),
+            ("NFD007", |m| {
+                m["annotations"] = json!({"org.opencontainers.image.created": "2025-01-01"})
+            }),
+            ("NFD012", |m| {
+                m["mediaType"] = json!("application/vnd.oci.image.index.v1+json")
+            }),
         ];
         for (id, change) in cases {
             let mut m = good();
@@ -390,20 +405,51 @@ mod tests {
     #[test]
     fn spec_rules() {
         let spec = std::str::from_utf8(SPEC).unwrap();
-        let e = lint(&serde_json::to_vec(&good()).unwrap(), Some(b"version: v1alpha1\ncompatibilities:\n- wieght: 1\n  rules: []\n"));
+        let e = lint(
+            &serde_json::to_vec(&good()).unwrap(),
+            Some(b"version: v1alpha1\ncompatibilities:\n- wieght: 1\n  rules: []\n"),
+        );
         assert_eq!(e.iter().map(|f| f.id).collect::<Vec<_>>(), ["NFD006"]);
         assert!(e[0].message.contains("line 3 column"), "{e:?}");
-        for (w, want) in [("0", vec!["NFD008"]), ("101", vec!["NFD008"]), ("-5", vec!["NFD008"]), ("1", vec![]), ("100", vec![])] {
-            assert_eq!(spec_ids(&spec.replace("weight: 10", &format!("weight: {w}"))), want, "{w}");
+        for (w, want) in [
+            ("0", vec!["NFD008"]),
+            ("101", vec!["NFD008"]),
+            ("-5", vec!["NFD008"]),
+            ("1", vec![]),
+            ("100", vec![]),
+        ] {
+            assert_eq!(
+                spec_ids(&spec.replace("weight: 10", &format!("weight: {w}"))),
+                want,
+                "{w}"
+            );
         }
         assert_eq!(spec_ids(&spec.replace("tag: gpu", "tag: \"\"")), ["NFD009"]);
-        assert_eq!(spec_ids(&spec.replace("tag: gpu", "tag: \" \"")), ["NFD009"]);
-        assert_eq!(spec_ids(&spec.replace("{op: Exists}", "{op: Exist}")), ["NFD010"]);
-        assert_eq!(spec_ids(&spec.replace("{op: Exists}", "{op: Gt, value: [a]}")), ["NFD010"]);
-        assert_eq!(spec_ids(&spec.replace("{op: Exists}", "{op: InRegexp, value: [\"(\"]}")), ["NFD010"]);
+        assert_eq!(
+            spec_ids(&spec.replace("tag: gpu", "tag: \" \"")),
+            ["NFD009"]
+        );
+        assert_eq!(
+            spec_ids(&spec.replace("{op: Exists}", "{op: Exist}")),
+            ["NFD010"]
+        );
+        assert_eq!(
+            spec_ids(&spec.replace("{op: Exists}", "{op: Gt, value: [a]}")),
+            ["NFD010"]
+        );
+        assert_eq!(
+            spec_ids(&spec.replace("{op: Exists}", "{op: InRegexp, value: [\"(\"]}")),
+            ["NFD010"]
+        );
         let f = lint_spec(spec.replace("{op: Exists}", "{op: In}").as_bytes());
-        assert_eq!(f[0].path, "spec: compatibilities[0].rules[0].matchFeatures[0].matchExpressions.AVX2");
-        assert_eq!(spec_ids("version: v1alpha1\ncompatibilities:\n- rules: []\n"), ["NFD013"]);
+        assert_eq!(
+            f[0].path,
+            "spec: compatibilities[0].rules[0].matchFeatures[0].matchExpressions.AVX2"
+        );
+        assert_eq!(
+            spec_ids("version: v1alpha1\ncompatibilities:\n- rules: []\n"),
+            ["NFD013"]
+        );
     }
 
     #[test]
