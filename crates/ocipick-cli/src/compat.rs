@@ -3,6 +3,7 @@
 //! file, or the newest NFD artifact of an OCI image layout), evaluates it
 //! with `ocipick::nfd` against this host's facts or a `--node` file, and
 //! prints each compatibility set, rule and expression with its answer.
+//! `attach` (in `compat_attach`) writes and attaches an artifact.
 
 use std::path::{Path, PathBuf};
 

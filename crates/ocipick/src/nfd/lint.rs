@@ -357,7 +357,8 @@ mod tests {
     /// Each manifest rule, one change to a clean artifact at a time.
     #[test]
     fn manifest_rules() {
-        let cases: Vec<(&str, fn(&mut Value))> = vec![
+        type Change = fn(&mut Value);
+        let cases: Vec<(&str, Change)> = vec![
             ("NFD001", |m| {
                 m["artifactType"] = json!("application/vnd.example+json")
             }),
