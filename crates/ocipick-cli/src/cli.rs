@@ -75,7 +75,10 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
     },
-    /// Check an index against the OCI image-spec and Proposal A's guidance.
+    /// Check an index against the OCI image-spec and Proposal A's guidance,
+    /// or an NFD image compatibility artifact (NFD001…: a manifest file,
+    /// a layout tag or registry reference, and the NFD artifacts a layout
+    /// lists, their specification layers included).
     ///
     /// Every finding has a stable ID, a severity, a JSON path and a fix
     /// hint. Exit status: 0 clean (or warnings only), 1 warnings with

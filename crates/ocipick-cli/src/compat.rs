@@ -3,6 +3,7 @@
 //! file, or the newest NFD artifact of an OCI image layout), evaluates it
 //! with `ocipick::nfd` against this host's facts or a `--node` file, and
 //! prints each compatibility set, rule and expression with its answer.
+//! `attach` (in `compat_attach`) writes and attaches an artifact.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,20 @@ pub enum CompatCommand {
     /// evaluated passes, 1 some set fails or is unknown (or none is left
     /// after --tags), 2 usage error or invalid input.
     ValidateNode(Deferred<ValidateNodeArgs>),
+    /// Write an NFD image compatibility artifact from a specification
+    /// (NFD's YAML, or the same structure in TOML) and attach it to an
+    /// image without rebuilding it: in an OCI layout (blobs written, the
+    /// artifact listed in index.json, where validate-node --subject finds
+    /// it) or in a registry (blobs pushed, the manifest pushed by digest,
+    /// and the referrers tag schema index sha256-HEX created or extended,
+    /// unless the registry answers OCI-Subject).
+    ///
+    /// The specification is checked as validate-node reads it before
+    /// anything is written. Prints the artifact's digest. Exit status: 0
+    /// attached (or --dry-run), 2 invalid specification, flags or layout,
+    /// unknown subject in a layout, 3 network, registry or authentication
+    /// failure (an unknown image in a registry included).
+    Attach(Deferred<crate::compat_attach::AttachArgs>),
 }
 
 /// Flags of `ocipick compat validate-node`.
@@ -71,6 +86,7 @@ pub struct ValidateNodeArgs {
 pub fn run(cmd: &CompatCommand) -> Result<(String, u8), Failure> {
     match cmd {
         CompatCommand::ValidateNode(a) => validate_node(a),
+        CompatCommand::Attach(a) => crate::compat_attach::run(a),
     }
 }
 

@@ -6,6 +6,8 @@ mod check;
 mod cli;
 mod compat;
 mod discover;
+mod compat_attach;
+mod lint_nfd;
 mod output;
 mod run;
 mod say;

@@ -524,6 +524,7 @@ pub fn lint_json(
 pub fn lint_sarif(origin: &str, findings: &[ocipick::lint::Finding]) -> String {
     let rules: Vec<Value> = ocipick::lint::RULES
         .iter()
+        .chain(ocipick::nfd::lint::RULES)
         .map(|(id, sev, text)| {
             let level = match sev {
                 ocipick::lint::Severity::Error => "error",

@@ -627,7 +627,9 @@ pub fn lint(args: &crate::args::LintArgs) -> Result<(String, u8), Failure> {
     let trust = crate::trust::policy(&args.trust, None)?;
     let (origin, doc, store) =
         load_source(&args.source, args.tag.as_deref(), &args.registry, max_index)?;
+    let nfd_artifact = crate::lint_nfd::artifact_findings(&doc, store.as_ref())?;
     let mut findings = match &doc {
+        _ if nfd_artifact.is_some() => nfd_artifact.unwrap_or_default(),
         Doc::Bytes(b) => ocipick::lint::lint(
             b,
             args.max_manifest_bytes
@@ -641,6 +643,7 @@ pub fn lint(args: &crate::args::LintArgs) -> Result<(String, u8), Failure> {
             hint: "lint an image index or manifest list",
         }],
     };
+    findings.extend(crate::lint_nfd::listed_artifacts(&doc, store.as_ref())?);
     if let Some(f) = crate::trust::lint(trust.as_ref(), &doc, store.as_ref()) {
         findings.push(f);
     }

@@ -15,6 +15,9 @@ use ureq::http::Response;
 use crate::auth::{self, Challenge, Credentials};
 use crate::reference::Reference;
 
+mod upload;
+pub use upload::Pushed;
+
 /// The `Accept` header of manifest requests: indexes first, then single
 /// manifests, so a registry that stores only one can still answer.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -283,6 +286,8 @@ enum Method<'b> {
         body: &'b [u8],
         content_type: &'b str,
     },
+    /// A POST without a body (a blob upload's start).
+    Post,
     /// A GET or HEAD whose body is read by the caller, as long as it
     /// takes: no per-call deadline, only the per-read timeout; `headers`
     /// (checked by [`Client::forward`]) are sent as well.
@@ -298,6 +303,7 @@ impl Method<'_> {
             Method::Get | Method::Stream { head: false, .. } => "GET",
             Method::Head | Method::Stream { head: true, .. } => "HEAD",
             Method::Put { .. } => "PUT",
+            Method::Post => "POST",
         }
     }
 }
@@ -690,6 +696,13 @@ impl Client {
                         req = req.header("Authorization", a);
                     }
                     with_tls(req, &tls).send(body)
+                }
+                Method::Post => {
+                    let mut req = self.agent.post(&url).header("Accept", accept);
+                    if let Some(a) = authorization {
+                        req = req.header("Authorization", a);
+                    }
+                    with_tls(req, &tls).send_empty()
                 }
             };
             self.trace_answer(method.name(), &url, &result, started);

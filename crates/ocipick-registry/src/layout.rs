@@ -494,10 +494,18 @@ pub(crate) fn resolve(
             }
         }
         None => {
+            // Artifacts listed beside the images (an NFD compatibility
+            // artifact attached by `ocipick compat attach`, with its
+            // artifactType) are not what a runtime would run.
+            let images: Vec<&Descriptor<'_>> = index
+                .manifests
+                .iter()
+                .filter(|d| d.artifact_type.is_none())
+                .collect();
             if index.manifests.iter().any(|d| d.platform.is_some()) {
                 Ok(LayoutTarget::TopIndex)
-            } else if let [only] = index.manifests.as_slice() {
-                Ok(LayoutTarget::Entry(Box::new(only.clone().into_owned())))
+            } else if let [only] = images.as_slice() {
+                Ok(LayoutTarget::Entry(Box::new((*only).clone().into_owned())))
             } else {
                 Err(bad(format!(
                     "{} entries and no tag given: name one with :TAG or --tag ({})",

@@ -33,6 +33,7 @@
 //! ```
 
 mod archive;
+pub mod attach;
 pub mod auth;
 pub mod bundle;
 mod certs;
@@ -51,7 +52,7 @@ pub use archive::{
 };
 pub use certs::CERTS_D;
 pub use client::{
-    redact_url, Client, ClientOptions, Fetched, ForwardMethod, ManifestAnswer, Refusal,
+    redact_url, Client, ClientOptions, Fetched, ForwardMethod, ManifestAnswer, Pushed, Refusal,
     RegistryError, Stats, Trace, MANIFEST_ACCEPT,
 };
 pub use layout::{Layout, LayoutTarget};

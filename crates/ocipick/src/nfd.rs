@@ -59,6 +59,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+pub mod artifact;
+pub mod lint;
+
 /// The artifact type of an NFD image compatibility manifest.
 pub const ARTIFACT_TYPE: &str = "application/vnd.nfd.image-compatibility.v1alpha1";
 /// The media type of its one layer, the specification in YAML.
@@ -177,13 +180,13 @@ pub struct Rule {
     pub labels_template: Option<String>,
     /// NodeFeatureRule outputs with no bearing on matching, accepted and
     /// ignored as NFD's validator ignores them.
-    #[serde(default, skip_serializing)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<serde_json::Value>,
     /// As `annotations`.
-    #[serde(default, skip_serializing)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taints: Option<serde_json::Value>,
     /// As `annotations`.
-    #[serde(default, skip_serializing)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extended_resources: Option<serde_json::Value>,
     /// Terms that must all pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
