@@ -356,7 +356,7 @@ pub fn attach_registry(
             pushed.digest, a.digest
         )));
     }
-    let tag = artifact::tag_schema_tag(&subject.digest);
+    let tag = crate::referrers::tag_schema_tag(&subject.digest);
     let tag_schema = if pushed.oci_subject.is_some() {
         TagSchema {
             tag,

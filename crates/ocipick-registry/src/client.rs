@@ -1078,40 +1078,8 @@ impl Client {
         media_type: &str,
         bytes: &[u8],
     ) -> Result<Digest<'static>, RegistryError> {
-        let t = Target {
-            reference,
-            what: format!("PUT manifest {tag}"),
-        };
-        let host = reference.api_host().to_owned();
-        let path = format!("/v2/{}/manifests/{tag}", reference.repository);
-        let url_for = |scheme: &str| format!("{scheme}://{host}{path}");
-        let key = format!("{}/{}#push", reference.registry, reference.repository);
-        let mut resp = self.send_authorized(
-            &t,
-            &url_for,
-            Method::Put {
-                body: bytes,
-                content_type: media_type,
-            },
-            key,
-            "push,pull",
-        )?;
-        let status = resp.status().as_u16();
-        if status != 201 && status != 200 {
-            let detail = error_detail(&mut resp);
-            return Err(t.err_status(status, detail));
-        }
-        let digest = Digest::sha256_of(bytes);
-        if let Some(h) = header(&resp, "docker-content-digest").filter(|h| !h.is_empty()) {
-            if let Ok(claimed) = Digest::parse(h.clone()) {
-                if claimed.compute_like(bytes).is_some_and(|a| a != claimed) {
-                    return Err(t.err_invalid(format!(
-                        "the registry stored it as {claimed}, but the bytes sent hash to {digest}"
-                    )));
-                }
-            }
-        }
-        Ok(digest)
+        self.push_manifest(reference, tag, media_type, bytes)
+            .map(|p| p.digest)
     }
 }
 
@@ -1242,7 +1210,9 @@ impl Client {
     }
 }
 
-fn encode(s: &str) -> String {
+/// Percent-encodes a path segment or query value (RFC 3986 unreserved
+/// characters kept).
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -142,8 +142,7 @@ pub fn discover(
                 referrers::fetch_manifest(client, reference, d, MAX_ARTIFACT_MANIFEST_BYTES)?;
             let layer = spec_layer(&manifest, subject)
                 .map_err(|e| invalid(format!("NFD artifact {}", d.digest), e))?;
-            let spec =
-                referrers::fetch_blob(client, reference, &layer, nfd::MAX_SPEC_BYTES as u64)?;
+            let spec = client.fetch_blob(reference, &layer, nfd::MAX_SPEC_BYTES as u64)?;
             Some(Found {
                 artifact: d.digest.clone(),
                 created: created(d),

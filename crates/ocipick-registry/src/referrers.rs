@@ -128,19 +128,6 @@ pub fn parse_listing(
         .collect())
 }
 
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// The path (after `/v2/NAME/`) of a `Link: <URL>; rel="next"` header, if
 /// it points to the same repository's referrers (relative, or absolute on
 /// the same host); other links are not followed.
@@ -222,7 +209,7 @@ pub fn list(
     let what = format!("referrers of {subject}");
     let mut path = format!("referrers/{subject}");
     if let Some(t) = artifact_type {
-        path.push_str(&format!("?artifactType={}", encode(t)));
+        path.push_str(&format!("?artifactType={}", crate::client::encode(t)));
     }
     let accept = [("Accept", media_type::OCI_INDEX)];
     let mut descriptors: Vec<Descriptor<'static>> = Vec::new();
@@ -348,56 +335,6 @@ pub fn fetch_manifest(
         ));
     }
     Ok(f.bytes)
-}
-
-/// GETs a blob by its descriptor: at most `limit` bytes (its declared size
-/// is checked first and the read stops there), size and digest verified.
-pub fn fetch_blob(
-    client: &Client,
-    reference: &Reference,
-    d: &Descriptor<'_>,
-    limit: u64,
-) -> Result<Vec<u8>, RegistryError> {
-    let what = format!("blob {}", d.digest);
-    if d.size > limit {
-        return Err(invalid(
-            reference,
-            &what,
-            format!("{} bytes listed, more than the {limit} read", d.size),
-        ));
-    }
-    let mut resp = client.forward(
-        reference,
-        ForwardMethod::Get,
-        &format!("blobs/{}", d.digest),
-        &[],
-    )?;
-    let status = resp.status().as_u16();
-    if status != 200 {
-        return Err(status_error(reference, &what, status));
-    }
-    let bytes = read_bounded(resp.body_mut().as_reader(), d.size, &what)
-        .map_err(|e| invalid(reference, &what, e))?;
-    if bytes.len() as u64 != d.size {
-        return Err(invalid(
-            reference,
-            &what,
-            format!("{} bytes, its descriptor says {}", bytes.len(), d.size),
-        ));
-    }
-    match d.digest.compute_like(&bytes) {
-        Some(actual) if actual == d.digest => Ok(bytes),
-        Some(actual) => Err(invalid(
-            reference,
-            &what,
-            format!("content hashes to {actual}"),
-        )),
-        None => Err(invalid(
-            reference,
-            &what,
-            format!("cannot verify digest algorithm {}", d.digest.algorithm()),
-        )),
-    }
 }
 
 /// The referrers of `subject` in an OCI image layout, of `artifact_type`

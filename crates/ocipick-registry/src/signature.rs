@@ -56,7 +56,7 @@
 use std::io::Read;
 
 use base64::Engine;
-use ocipick::Digest;
+use ocipick::{Descriptor, Digest};
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
@@ -430,23 +430,11 @@ impl Lookup for RegistryLookup<'_> {
     }
 
     fn blob(&self, digest: &Digest<'_>, size: u64) -> Result<Vec<u8>, String> {
-        // Bounded by the declared size while reading.
-        let mut resp = self
-            .client
-            .forward(
-                self.reference,
-                ForwardMethod::Get,
-                &format!("blobs/{digest}"),
-                &[],
-            )
-            .map_err(|e| e.to_string())?;
-        let status = resp.status().as_u16();
-        if status != 200 {
-            return Err(format!("HTTP {status}"));
-        }
-        let bytes = read_bounded(resp.body_mut().as_reader(), size)?
-            .ok_or_else(|| format!("longer than its declared {size} bytes"))?;
-        check_blob(bytes, digest, Some(size))
+        // Bounded by the declared size while reading; size and digest checked.
+        let d = Descriptor::new("", digest.clone(), size);
+        self.client
+            .fetch_blob(self.reference, &d, size)
+            .map_err(|e| e.to_string())
     }
 
     fn referrers(

@@ -436,11 +436,11 @@ fn artifacts_are_fetched_and_checked() {
         Digest::parse(l["digest"].as_str().unwrap().to_owned()).unwrap(),
         l["size"].as_u64().unwrap(),
     );
-    let yaml = referrers::fetch_blob(&client, &r, &layer, 1 << 20).unwrap();
+    let yaml = client.fetch_blob(&r, &layer, 1 << 20).unwrap();
     assert!(yaml.starts_with(b"version: v1alpha1"));
     // Limits are checked before anything is asked.
     let before = client.stats().requests;
-    let e = referrers::fetch_blob(&client, &r, &layer, 4).unwrap_err();
+    let e = client.fetch_blob(&r, &layer, 4).unwrap_err();
     assert!(e.to_string().contains("more than the 4 read"), "{e}");
     assert_eq!(client.stats().requests, before);
     // A blob whose bytes differ from its digest is refused.
@@ -452,7 +452,7 @@ fn artifacts_are_fetched_and_checked() {
         content(),
     );
     let (client, r) = connect(s.port);
-    let e = referrers::fetch_blob(&client, &r, &layer, 1 << 20).unwrap_err();
+    let e = client.fetch_blob(&r, &layer, 1 << 20).unwrap_err();
     assert!(e.to_string().contains("content hashes to"), "{e}");
 }
 

@@ -202,21 +202,19 @@ impl Client {
             .take(d.size + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| t.err_transport(format!("{}: reading the body: {e}", t.what)))?;
+        if bytes.len() as u64 > d.size {
+            return Err(t.err_invalid(format!("longer than its declared {} bytes", d.size)));
+        }
         if bytes.len() as u64 != d.size {
             return Err(t.err_invalid(format!(
-                "{} bytes{}, its descriptor says {}",
+                "{} bytes, its descriptor says {}",
                 bytes.len(),
-                if bytes.len() as u64 > d.size {
-                    " or more"
-                } else {
-                    ""
-                },
                 d.size
             )));
         }
         match d.digest.compute_like(&bytes) {
             Some(a) if a == d.digest => Ok(bytes),
-            Some(a) => Err(t.err_invalid(format!("the bytes hash to {a}"))),
+            Some(a) => Err(t.err_invalid(format!("content hashes to {a}"))),
             None => Err(t.err_invalid(format!(
                 "cannot verify digests of algorithm {}",
                 d.digest.algorithm()

@@ -35,7 +35,6 @@
 //! let m: serde_json::Value = serde_json::from_slice(&a.manifest).unwrap();
 //! assert_eq!(m["artifactType"], ocipick::nfd::ARTIFACT_TYPE);
 //! assert_eq!(m["subject"]["digest"], subject.digest.as_str());
-//! assert_eq!(artifact::tag_schema_tag(&subject.digest), format!("sha256-{}", subject.digest.encoded()));
 //! ```
 
 use std::collections::BTreeMap;
@@ -430,14 +429,6 @@ pub fn rfc3339_utc(seconds: u64) -> String {
         rest % 3600 / 60,
         rest % 60
     )
-}
-
-/// The referrers tag schema's tag for `subject` (distribution-spec 1.1,
-/// "Referrers Tag Schema"): `<alg>-<ref>`, the encoded digest cut to 64
-/// characters.
-pub fn tag_schema_tag(subject: &Digest<'_>) -> String {
-    let enc = subject.encoded();
-    format!("{}-{}", subject.algorithm(), &enc[..enc.len().min(64)])
 }
 
 /// The referrers tag schema index with `descriptor` (a referrer, as
