@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use ocipick::nfd::{self, CompatibilityReport, ExpressionReport, Outcome, TermsReport};
-use ocipick::{Descriptor, Digest};
-use serde_json::{json, Value};
+use ocipick::Digest;
+use serde_json::json;
 
 use crate::args::Output;
 use crate::cli::Deferred;
@@ -163,95 +163,27 @@ fn read_source(path: &Path, subject: Option<&str>) -> Result<Found, Failure> {
 }
 
 /// The specification of the newest NFD artifact listed in a layout's
-/// index.json (of those whose subject is `subject`, when given).
+/// index.json (of those whose subject is `subject`, when given), as
+/// `select --compat nfd` finds it ([`ocipick_registry::compat::discover_in_layout`]).
 fn read_layout(dir: &Path, subject: Option<&str>) -> Result<Found, Failure> {
     let bad = |m: String| Failure::Invalid(format!("{}: {m}", dir.display()));
     let layout = ocipick_registry::Layout::open(dir, MAX_MANIFEST_BYTES)?;
-    let index: Value = serde_json::from_slice(&layout.index_json()?)
-        .map_err(|e| bad(format!("index.json is not JSON: {e}")))?;
-    let listed = index
-        .get("manifests")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("index.json has no manifests list".into()))?;
-    // (digest, created, manifest) of every NFD artifact manifest.
-    let mut found: Vec<(String, Option<String>, Value)> = Vec::new();
-    for d in listed {
-        let media = d.get("mediaType").and_then(Value::as_str).unwrap_or("");
-        let listed_type = d.get("artifactType").and_then(Value::as_str);
-        if media != ocipick::media_type::OCI_MANIFEST
-            || listed_type.is_some_and(|t| t != nfd::ARTIFACT_TYPE)
-        {
-            continue;
-        }
-        let desc = descriptor(d, MAX_MANIFEST_BYTES).map_err(bad)?;
-        let bytes = layout.blob(&desc)?;
-        let m: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| bad(format!("manifest {} is not JSON: {e}", desc.digest)))?;
-        if m.get("artifactType").and_then(Value::as_str) != Some(nfd::ARTIFACT_TYPE) {
-            continue;
-        }
-        if subject.is_some() && m.pointer("/subject/digest").and_then(Value::as_str) != subject {
-            continue;
-        }
-        let created = m
-            .pointer("/annotations")
-            .and_then(|a| a.get(nfd::CREATED))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        found.push((desc.digest.to_string(), created, m));
-    }
-    let candidates = found.len();
-    let Some(i) = nfd::newest(found.iter().map(|f| f.1.as_deref())) else {
+    let subject = subject
+        .map(|s| Digest::parse(s.to_owned()).map_err(|e| bad(format!("--subject: {e}"))))
+        .transpose()?;
+    let discovery = ocipick_registry::compat::discover_in_layout(&layout, subject.as_ref())?;
+    let Some(f) = discovery.found else {
         let of = subject.map_or(String::new(), |s| format!(" with subject {s}"));
         return Err(bad(format!(
             "no manifest of artifact type {}{of} in index.json",
             nfd::ARTIFACT_TYPE
         )));
     };
-    let (digest, created, manifest) = found.swap_remove(i);
-    let layer = manifest
-        .get("layers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .find(|l| l.get("mediaType").and_then(Value::as_str) == Some(nfd::SPEC_MEDIA_TYPE))
-        .ok_or_else(|| {
-            bad(format!(
-                "artifact {digest} has no layer of type {}",
-                nfd::SPEC_MEDIA_TYPE
-            ))
-        })?;
-    let desc = descriptor(layer, nfd::MAX_SPEC_BYTES as u64).map_err(bad)?;
-    let bytes = layout.blob(&desc)?;
     Ok(Found {
-        bytes,
-        artifact: Some((digest, created)),
-        candidates,
+        bytes: f.spec,
+        artifact: Some((f.artifact.to_string(), f.created)),
+        candidates: f.candidates,
     })
-}
-
-/// A descriptor's media type, digest and size, with its size checked
-/// against `limit`.
-fn descriptor(v: &Value, limit: u64) -> Result<Descriptor<'static>, String> {
-    let media = v
-        .get("mediaType")
-        .and_then(Value::as_str)
-        .ok_or("a descriptor without mediaType")?;
-    let digest = v
-        .get("digest")
-        .and_then(Value::as_str)
-        .ok_or("a descriptor without digest")?;
-    let digest = Digest::parse(digest.to_owned()).map_err(|e| format!("digest: {e}"))?;
-    let size = v
-        .get("size")
-        .and_then(Value::as_u64)
-        .ok_or("a descriptor without a size")?;
-    if size > limit {
-        return Err(format!(
-            "{digest}: {size} bytes, more than the {limit} read"
-        ));
-    }
-    Ok(Descriptor::new(media.to_owned(), digest, size))
 }
 
 fn text(

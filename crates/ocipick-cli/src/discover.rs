@@ -112,7 +112,10 @@ fn lookup(store: &Store, subject: &Digest<'_>) -> Result<Option<Discovery>, Fail
         source::Store::Registry(client, r) => {
             Some(ocipick_registry::compat::discover(client, r, subject)?)
         }
-        source::Store::Layout(l) => Some(ocipick_registry::compat::discover_in_layout(l, subject)?),
+        source::Store::Layout(l) => Some(ocipick_registry::compat::discover_in_layout(
+            l,
+            Some(subject),
+        )?),
         source::Store::Archive(_) => None,
     })
 }

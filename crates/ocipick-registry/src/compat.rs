@@ -69,6 +69,11 @@ pub struct Discovery {
 /// checking that the manifest is an NFD artifact (`artifactType`, else its
 /// config's media type) whose `subject` is `subject`.
 pub fn spec_layer(manifest: &[u8], subject: &Digest<'_>) -> Result<Descriptor<'static>, String> {
+    layer_of(manifest, Some(subject))
+}
+
+/// [`spec_layer`], with no `subject` for an artifact whatever it refers to.
+fn layer_of(manifest: &[u8], subject: Option<&Digest<'_>>) -> Result<Descriptor<'static>, String> {
     let m: serde_json::Value =
         serde_json::from_slice(manifest).map_err(|e| format!("not JSON: {e}"))?;
     let kind = m
@@ -81,7 +86,7 @@ pub fn spec_layer(manifest: &[u8], subject: &Digest<'_>) -> Result<Descriptor<'s
         ));
     }
     let named = m.pointer("/subject/digest").and_then(|v| v.as_str());
-    if named != Some(subject.as_str()) {
+    if let Some(subject) = subject.filter(|s| named != Some(s.as_str())) {
         return Err(format!(
             "its subject is {named:?}, not {subject}: listed as a referrer of a manifest it does not refer to"
         ));
@@ -158,9 +163,17 @@ pub fn discover(
     })
 }
 
-/// [`discover`] in an OCI image layout ([`referrers::in_layout`]).
-pub fn discover_in_layout(layout: &Layout, subject: &Digest<'_>) -> Result<Discovery, SourceError> {
-    let listed = referrers::in_layout(layout, subject, Some(ARTIFACT_TYPE))?;
+/// [`discover`] in an OCI image layout ([`referrers::in_layout`]); with
+/// no `subject`, the newest NFD artifact listed in the layout whatever it
+/// refers to ([`referrers::artifacts_in_layout`]).
+pub fn discover_in_layout(
+    layout: &Layout,
+    subject: Option<&Digest<'_>>,
+) -> Result<Discovery, SourceError> {
+    let listed = match subject {
+        Some(s) => referrers::in_layout(layout, s, Some(ARTIFACT_TYPE))?,
+        None => referrers::artifacts_in_layout(layout, ARTIFACT_TYPE)?,
+    };
     let found = match newest(&listed.descriptors) {
         None => None,
         Some((d, candidates)) => {
@@ -175,7 +188,7 @@ pub fn discover_in_layout(layout: &Layout, subject: &Digest<'_>) -> Result<Disco
                 )));
             }
             let manifest = layout.blob(d)?;
-            let layer = spec_layer(&manifest, subject).map_err(bad)?;
+            let layer = layer_of(&manifest, subject).map_err(bad)?;
             if layer.size > nfd::MAX_SPEC_BYTES as u64 {
                 return Err(bad(format!(
                     "a specification of {} bytes, more than the {} read",

@@ -376,6 +376,22 @@ pub fn in_layout(
     subject: &Digest<'_>,
     artifact_type: Option<&str>,
 ) -> Result<Referrers, SourceError> {
+    scan_layout(layout, Some(subject), artifact_type)
+}
+
+/// The manifests of `artifact_type` listed in a layout's `index.json`,
+/// whatever their `subject` (as [`in_layout`] describes them; no
+/// tag-schema index is read, since it names one subject).
+pub fn artifacts_in_layout(layout: &Layout, artifact_type: &str) -> Result<Referrers, SourceError> {
+    scan_layout(layout, None, Some(artifact_type))
+}
+
+/// [`in_layout`], or with no `subject` [`artifacts_in_layout`].
+fn scan_layout(
+    layout: &Layout,
+    subject: Option<&Digest<'_>>,
+    artifact_type: Option<&str>,
+) -> Result<Referrers, SourceError> {
     let bad = |problem: String| SourceError::Layout {
         path: layout.root().to_owned(),
         problem,
@@ -385,17 +401,22 @@ pub fn in_layout(
         path: layout.root().join("index.json"),
         err,
     })?;
-    let tag = tag_schema_tag(subject);
+    let tag = subject.map(tag_schema_tag);
     let mut out: Vec<Descriptor<'static>> = Vec::new();
     let mut seen = BTreeSet::new();
     for entry in &index.manifests {
         let kind = entry.media_type.as_ref();
         if kind == media_type::OCI_INDEX
-            && entry.annotations.get(REF_NAME).map(|v| v.as_ref()) == Some(tag.as_str())
+            && tag.is_some()
+            && entry.annotations.get(REF_NAME).map(|v| v.as_ref()) == tag.as_deref()
         {
             let bytes = layout.blob(entry)?;
-            let listed = parse_listing(&bytes, artifact_type)
-                .map_err(|e| bad(format!("tag-schema index {tag}: {e}")))?;
+            let listed = parse_listing(&bytes, artifact_type).map_err(|e| {
+                bad(format!(
+                    "tag-schema index {}: {e}",
+                    tag.as_deref().unwrap_or("")
+                ))
+            })?;
             for d in listed {
                 if seen.insert(d.digest.to_string()) {
                     out.push(d);
@@ -414,7 +435,9 @@ pub fn in_layout(
         let bytes = layout.blob(entry)?;
         let m: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| bad(format!("manifest {} is not JSON: {e}", entry.digest)))?;
-        if m.pointer("/subject/digest").and_then(|v| v.as_str()) != Some(subject.as_str()) {
+        if subject.is_some_and(|s| {
+            m.pointer("/subject/digest").and_then(|v| v.as_str()) != Some(s.as_str())
+        }) {
             continue;
         }
         let kind_of = m
