@@ -248,14 +248,18 @@ pub struct Stats {
     pub manifests: u32,
 }
 
-/// A registry client. One per run; it remembers tokens and which loopback
-/// registries speak plain HTTP.
+/// A registry client. One per run; it remembers tokens, which loopback
+/// registries speak plain HTTP and which have no referrers API.
 pub struct Client {
     agent: ureq::Agent,
     opts: ClientOptions,
     stats: Mutex<Stats>,
     auth_headers: Mutex<BTreeMap<String, String>>,
     plain: Mutex<BTreeSet<String>>,
+    /// Registries whose referrers API answered 404: they lack it (a
+    /// registry that has it never answers 404 there, distribution-spec
+    /// 1.1), so later listings go to the tag schema at once.
+    no_referrers_api: Mutex<BTreeSet<String>>,
     creds: Mutex<BTreeMap<String, Option<Credentials>>>,
     /// The roots every request trusts: `--ca-file`'s, or the platform's.
     roots: ureq::tls::RootCerts,
@@ -456,6 +460,7 @@ impl Client {
             stats: Mutex::new(Stats::default()),
             auth_headers: Mutex::new(BTreeMap::new()),
             plain: Mutex::new(BTreeSet::new()),
+            no_referrers_api: Mutex::new(BTreeSet::new()),
             creds: Mutex::new(BTreeMap::new()),
             roots,
             ca_certs,
@@ -553,6 +558,16 @@ impl Client {
     /// Requests made so far.
     pub fn stats(&self) -> Stats {
         *lock(&self.stats)
+    }
+
+    /// Whether `registry`'s referrers API answered 404 before.
+    pub(crate) fn lacks_referrers_api(&self, registry: &str) -> bool {
+        lock(&self.no_referrers_api).contains(registry)
+    }
+
+    /// Remembers that `registry` has no referrers API.
+    pub(crate) fn note_no_referrers_api(&self, registry: &str) {
+        lock(&self.no_referrers_api).insert(registry.to_owned());
     }
 
     fn count(&self, manifest: bool) {

@@ -196,8 +196,10 @@ fn status_error(reference: &Reference, what: &str, status: u16) -> RegistryError
 /// answer lists any, or no tag-schema tag) is an empty list, not an error;
 /// other refusals and malformed answers are errors.
 ///
-/// Costs one request when the API answers in one page; two (the API's 404,
-/// the tag's GET) on a registry without it, plus any token requests.
+/// Costs one request when the API answers in one page; on a registry
+/// without it two (the API's 404, the tag's GET) the first time and one
+/// (the tag's GET) after that, since the client remembers the 404; plus
+/// any token requests.
 pub fn list(
     client: &Client,
     reference: &Reference,
@@ -205,6 +207,9 @@ pub fn list(
     artifact_type: Option<&str>,
 ) -> Result<Referrers, RegistryError> {
     let before = client.stats().requests;
+    if client.lacks_referrers_api(&reference.registry) {
+        return tag_schema(client, reference, subject, artifact_type, before);
+    }
     let limit = client.max_bytes();
     let what = format!("referrers of {subject}");
     let mut path = format!("referrers/{subject}");
@@ -220,6 +225,7 @@ pub fn list(
         let mut resp = client.forward(reference, ForwardMethod::Get, &path, &accept)?;
         let status = resp.status().as_u16();
         if status == 404 && pages == 0 {
+            client.note_no_referrers_api(&reference.registry);
             return tag_schema(client, reference, subject, artifact_type, before);
         }
         if status != 200 {

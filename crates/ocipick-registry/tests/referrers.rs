@@ -403,6 +403,40 @@ fn no_api_falls_back_to_the_tag_schema() {
 }
 
 #[test]
+fn the_missing_api_is_asked_once_per_registry() {
+    let c = content();
+    let subject = Digest::parse(c.subject.clone()).unwrap();
+    let other = Digest::sha256_of(b"another subject");
+    let tag_index = index_of(&c.referrers);
+    let s = start(
+        Behaviour {
+            tag_index: Some(tag_index),
+            ..Behaviour::default()
+        },
+        c,
+    );
+    let (client, r) = connect(s.port);
+    assert_eq!(
+        referrers::list(&client, &r, &subject, None)
+            .unwrap()
+            .requests,
+        2
+    );
+    // The 404 is remembered: the next listing, of another subject too,
+    // goes to its tag at once.
+    let again = referrers::list(&client, &r, &other, None).unwrap();
+    assert_eq!(again.requests, 1);
+    assert_eq!(again.via, Via::TagSchema { found: false });
+    let log = s.log.lock().unwrap().clone();
+    let asked = log.iter().filter(|l| l.contains("/referrers/")).count();
+    assert_eq!(asked, 1, "{log:#?}");
+    assert_eq!(
+        log.last().unwrap(),
+        &format!("GET /v2/team/app/manifests/sha256-{}", other.encoded())
+    );
+}
+
+#[test]
 fn no_api_and_no_tag_is_no_referrers() {
     let c = content();
     let subject = Digest::parse(c.subject.clone()).unwrap();
