@@ -22,7 +22,7 @@ mod signing;
 use std::path::Path;
 
 use common::{OCI_INDEX, OCI_MANIFEST};
-use registry_support::Registry;
+use registry_support::{Access, Registry};
 use serde_json::{json, Value};
 use signing::{
     assert_honoured, assert_ignored, b64, dsse_bundle, keyless_bundle, keypair, message_bundle,
@@ -87,17 +87,9 @@ fn bundles_in_a_registry() {
         &bundle,
     );
     let src = format!("{host}/team/bundled:v1");
-    reg.sync_log();
-    let before = reg.access_log().len();
+    let before = reg.log_mark();
     let v = assert_honoured(&select(&src, &trust_a), &signed, &pub_a);
-    reg.sync_log();
-    let seen: Vec<String> = reg
-        .access_log()
-        .into_iter()
-        .skip(before)
-        .filter(|a| a.user_agent.starts_with("ocipick/"))
-        .map(|a| format!("{} {} {}", a.method, a.uri, a.status))
-        .collect();
+    let seen: Vec<String> = reg.ocipick_since(before).iter().map(Access::line).collect();
     let hex = signed.index.strip_prefix("sha256:").unwrap();
     let expected_tail = [
         format!("GET /v2/team/bundled/manifests/sha256-{hex}.sig 404"),

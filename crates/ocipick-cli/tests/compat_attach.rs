@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use common::{cmd, run_cmd, sha256, td, Run, OCI_INDEX, OCI_MANIFEST, REF_NAME};
-use registry_support::{Access, Registry};
+use registry_support::Registry;
 use serde_json::{json, Value};
 
 const ARTIFACT_TYPE: &str = "application/vnd.nfd.image-compatibility.v1alpha1";
@@ -401,11 +401,8 @@ fn bad_input_is_refused_before_anything_is_written() {
 
 /// ocipick's access-log lines after the first `from`, as `METHOD URI`.
 fn ocipick_requests(reg: &Registry, from: usize) -> Vec<String> {
-    reg.sync_log();
-    reg.access_log()
+    reg.ocipick_since(from)
         .into_iter()
-        .skip(from)
-        .filter(|a: &Access| a.user_agent.starts_with("ocipick/"))
         .map(|a| {
             format!(
                 "{} {} {}",
@@ -445,8 +442,7 @@ fn attach_in_the_registry_with_the_tag_schema() {
     let docs = docs_yaml();
     let target = format!("{host}/{repo}:v1");
     let attach = |spec: &str, created: &str| {
-        reg.sync_log();
-        let from = reg.access_log().len();
+        let from = reg.log_mark();
         let v = go(&[
             "compat",
             "attach",
@@ -565,8 +561,7 @@ fn attach_in_the_registry_with_the_tag_schema() {
         "json",
     ]);
     assert_eq!(v.expect(0).json()["artifact"]["digest"], art.as_str());
-    reg.sync_log();
-    let from = reg.access_log().len();
+    let from = reg.log_mark();
     go(&[
         "compat",
         "attach",

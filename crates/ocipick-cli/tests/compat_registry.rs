@@ -13,7 +13,7 @@ mod registry_support;
 use std::process::Command;
 
 use common::{run_cmd, Run, OCI_INDEX, OCI_MANIFEST};
-use registry_support::Registry;
+use registry_support::{Access, Registry};
 use serde_json::{json, Value};
 
 const ARTIFACT_TYPE: &str = "application/vnd.nfd.image-compatibility.v1alpha1";
@@ -112,13 +112,7 @@ fn demo(reg: &Registry, repo: &str) -> Vec<Value> {
 }
 
 fn ocipick_seen(reg: &Registry, before: usize) -> Vec<String> {
-    reg.sync_log();
-    reg.access_log()
-        .into_iter()
-        .skip(before)
-        .filter(|a| a.user_agent.starts_with("ocipick/"))
-        .map(|a| format!("{} {} {}", a.method, a.uri, a.status))
-        .collect()
+    reg.ocipick_since(before).iter().map(Access::line).collect()
 }
 
 fn json_of(r: &Run) -> Value {
@@ -134,8 +128,7 @@ fn three_nodes_three_answers_through_the_tag_schema() {
     let digest = |i: usize| builds[i]["digest"].as_str().unwrap().to_owned();
     for (node, want) in [("gpu-node", 1), ("avx512-node", 2), ("plain-node", 0)] {
         let node_file = testdata(&format!("nodes/{node}.json"));
-        reg.sync_log();
-        let before = reg.access_log().len();
+        let before = reg.log_mark();
         let r = ocipick(&[
             "select",
             &src,
@@ -270,8 +263,7 @@ fn without_compat_the_one_get_path_is_unchanged() {
     let host = reg.host();
     let builds = demo(&reg, "team/plain");
     let src = format!("{host}/team/plain:v1");
-    reg.sync_log();
-    let before = reg.access_log().len();
+    let before = reg.log_mark();
     let node = testdata("nodes/gpu-node.json");
     let r = ocipick(&[
         "select",

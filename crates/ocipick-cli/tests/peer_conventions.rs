@@ -180,8 +180,7 @@ fn raw_prints_the_selected_manifest_as_served() {
     let src = format!("{host}/{repo}:v1");
     let gpu_digest = gpu["digest"].as_str().unwrap().to_owned();
 
-    reg.sync_log();
-    let before = reg.access_log().len();
+    let before = reg.log_mark();
     let r = go(&argv(
         "select --raw --no-config -p linux/amd64 --plain-http",
         &[&host, "--prefer", GPU_KEY, &src],
@@ -192,13 +191,7 @@ fn raw_prints_the_selected_manifest_as_served() {
     let hash = format!("sha256:{:x}", Sha256::digest(r.stdout.as_bytes()));
     assert_eq!(hash, gpu_digest);
 
-    reg.sync_log();
-    let ours: Vec<_> = reg
-        .access_log()
-        .into_iter()
-        .skip(before)
-        .filter(|a| a.user_agent.starts_with("ocipick/"))
-        .collect();
+    let ours = reg.ocipick_since(before);
     let uris: Vec<&str> = ours.iter().map(|a| a.uri.as_str()).collect();
     assert_eq!(
         uris,
@@ -227,8 +220,7 @@ fn raw_prints_the_selected_manifest_as_served() {
 
     // `digest` on the registry: the digest alone; `--full-ref` the pinned
     // reference resolve prints. One index GET each, no more.
-    reg.sync_log();
-    let before = reg.access_log().len();
+    let before = reg.log_mark();
     let d = go(&argv(
         "digest --no-config -p linux/amd64 --plain-http",
         &[&host, "--prefer", GPU_KEY, &src],
@@ -242,12 +234,9 @@ fn raw_prints_the_selected_manifest_as_served() {
         full.expect(0).stdout,
         format!("{host}/{repo}@{gpu_digest}\n")
     );
-    reg.sync_log();
     let uris: Vec<String> = reg
-        .access_log()
+        .ocipick_since(before)
         .into_iter()
-        .skip(before)
-        .filter(|a| a.user_agent.starts_with("ocipick/"))
         .map(|a| a.uri)
         .collect();
     assert_eq!(uris, vec![format!("/v2/{repo}/manifests/v1"); 2]);

@@ -220,6 +220,13 @@ pub struct Access {
     pub user_agent: String,
 }
 
+impl Access {
+    /// `METHOD URI STATUS`.
+    pub fn line(&self) -> String {
+        format!("{} {} {}", self.method, self.uri, self.status)
+    }
+}
+
 impl Registry {
     /// Starts an anonymous plain-HTTP registry.
     pub fn anonymous() -> Registry {
@@ -376,6 +383,24 @@ impl Registry {
     /// Access-log lines (every request, whatever its status).
     pub fn access_log(&self) -> Vec<Access> {
         self.log_text().lines().filter_map(parse_access).collect()
+    }
+
+    /// The access log's length now, every earlier request in it: a mark
+    /// for [`Registry::ocipick_since`].
+    pub fn log_mark(&self) -> usize {
+        self.sync_log();
+        self.access_log().len()
+    }
+
+    /// ocipick's own requests (its `User-Agent`) logged after `mark`, in
+    /// order, every one of them in the log.
+    pub fn ocipick_since(&self, mark: usize) -> Vec<Access> {
+        self.sync_log();
+        self.access_log()
+            .into_iter()
+            .skip(mark)
+            .filter(|a| a.user_agent.starts_with("ocipick/"))
+            .collect()
     }
 
     /// The "response completed" lines (successful requests), as JSON.
