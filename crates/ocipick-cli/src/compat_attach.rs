@@ -129,13 +129,7 @@ pub fn run(a: &AttachArgs) -> Result<(String, u8), Failure> {
                 (None, None) => LayoutSubject::Only,
             };
             let attached = if a.dry_run {
-                let d = engine::find_layout_subject(&dir, &which)?;
-                Attached {
-                    artifact: build(&d).map_err(|e| invalid(e.to_string()))?,
-                    subject: d,
-                    blobs_written: 0,
-                    tag_schema: None,
-                }
+                engine::plan(engine::find_layout_subject(&dir, &which)?, build)?
             } else {
                 engine::attach_layout(&dir, &which, build)?
             };
@@ -149,14 +143,7 @@ pub fn run(a: &AttachArgs) -> Result<(String, u8), Failure> {
             }
             let client = crate::run::client(&a.registry, engine::MAX_SUBJECT_BYTES)?;
             let attached = if a.dry_run {
-                let f = client.fetch_manifest(&r, &r.manifest_ref())?;
-                let d = ocipick::Descriptor::new(f.media_type, f.digest, f.bytes.len() as u64);
-                Attached {
-                    artifact: build(&d).map_err(|e| invalid(e.to_string()))?,
-                    subject: d,
-                    blobs_written: 0,
-                    tag_schema: None,
-                }
+                engine::plan(engine::registry_subject(&client, &r)?, build)?
             } else {
                 engine::attach_registry(&client, &r, build)?
             };

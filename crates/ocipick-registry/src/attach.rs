@@ -311,6 +311,37 @@ fn blob_subject(layout: &Layout, d: &Digest<'static>) -> Result<Descriptor<'stat
     Ok(Descriptor::new(media, d.clone(), size))
 }
 
+/// The descriptor of `image` (by tag or digest) as an artifact's subject:
+/// one manifest GET; an image manifest or an index, else an error.
+pub fn registry_subject(client: &Client, image: &Reference) -> Result<Descriptor<'static>, Error> {
+    let f = client.fetch_manifest(image, &image.manifest_ref())?;
+    if !matches!(
+        media_type::kind(&f.media_type),
+        Kind::ImageManifest | Kind::Index
+    ) {
+        return Err(invalid(format!(
+            "{image}: {} is not an image manifest or index",
+            f.media_type
+        )));
+    }
+    let size = f.bytes.len() as u64;
+    Ok(Descriptor::new(f.media_type, f.digest, size))
+}
+
+/// What attaching to `subject` would write, with nothing written (a dry
+/// run): the artifact `build` makes, no blob written, no tag schema.
+pub fn plan(
+    subject: Descriptor<'static>,
+    build: impl FnOnce(&Descriptor<'_>) -> Result<Artifact, ArtifactError>,
+) -> Result<Attached, Error> {
+    Ok(Attached {
+        artifact: build(&subject).map_err(artifact_error)?,
+        subject,
+        blobs_written: 0,
+        tag_schema: None,
+    })
+}
+
 /// Attaches the artifact `build` makes for the manifest `image` names
 /// (a tag or a digest of a repository) in its registry: one GET for the
 /// subject, the config and layer blobs (a HEAD each, and an upload for
@@ -326,18 +357,7 @@ pub fn attach_registry(
     image: &Reference,
     build: impl FnOnce(&Descriptor<'_>) -> Result<Artifact, ArtifactError>,
 ) -> Result<Attached, Error> {
-    let what = image.manifest_ref();
-    let f = client.fetch_manifest(image, &what)?;
-    if !matches!(
-        media_type::kind(&f.media_type),
-        Kind::ImageManifest | Kind::Index
-    ) {
-        return Err(invalid(format!(
-            "{image}: {} is not an image manifest or index",
-            f.media_type
-        )));
-    }
-    let subject = Descriptor::new(f.media_type.clone(), f.digest.clone(), f.bytes.len() as u64);
+    let subject = registry_subject(client, image)?;
     let a = build(&subject).map_err(artifact_error)?;
     let mut written = 0;
     for blob in [&a.config, &a.layer] {
