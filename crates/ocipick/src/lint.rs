@@ -268,21 +268,50 @@ fn hint(id: &str) -> &'static str {
     }
 }
 
-struct Out(Vec<Finding>);
+/// Findings collected against a rule table: each takes its severity from
+/// the table and its hint from `hint` (the image-spec rules here, the NFD
+/// artifact rules in `nfd::lint`).
+pub(crate) struct Out {
+    rules: &'static [(&'static str, Severity, &'static str)],
+    hint: fn(&str) -> &'static str,
+    pub(crate) found: Vec<Finding>,
+}
 
 impl Out {
-    fn add(&mut self, id: &'static str, path: String, message: String) {
-        let severity = RULES
+    pub(crate) fn new(
+        rules: &'static [(&'static str, Severity, &'static str)],
+        hint: fn(&str) -> &'static str,
+    ) -> Out {
+        Out {
+            rules,
+            hint,
+            found: Vec::new(),
+        }
+    }
+
+    pub(crate) fn add(&mut self, id: &'static str, path: String, message: String) {
+        let severity = self
+            .rules
             .iter()
             .find(|r| r.0 == id)
             .map_or(Severity::Warning, |r| r.1);
-        self.0.push(Finding {
+        self.found.push(Finding {
             id,
             severity,
             path,
             message,
-            hint: hint(id),
+            hint: (self.hint)(id),
         });
+    }
+
+    /// The findings, errors first, then by path.
+    pub(crate) fn sorted(mut self) -> Vec<Finding> {
+        self.found.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.path.cmp(&b.path))
+        });
+        self.found
     }
 }
 
@@ -310,17 +339,17 @@ fn reverse_dns(key: &str) -> bool {
 /// assert_eq!(ids, ["PA006", "OCI004"]); // errors first, then by JSON path
 /// ```
 pub fn lint(bytes: &[u8], max_manifest_bytes: u64) -> Vec<Finding> {
-    let mut out = Out(Vec::new());
+    let mut out = Out::new(RULES, hint);
     let v: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
             out.add("OCI001", ".".into(), format!("not JSON: {e}"));
-            return out.0;
+            return out.found;
         }
     };
     let Some(top) = v.as_object() else {
         out.add("OCI001", ".".into(), "the document is not an object".into());
-        return out.0;
+        return out.found;
     };
     for dup in crate::duplicates::find(bytes).unwrap_or_default() {
         let path = match dup.path.as_str() {
@@ -404,7 +433,7 @@ pub fn lint(bytes: &[u8], max_manifest_bytes: u64) -> Vec<Finding> {
             "missing"
         };
         out.add("OCI003", "manifests".into(), format!("manifests is {what}"));
-        return sorted(out.0);
+        return out.sorted();
     };
     // Platform groups, in document order: platform → positions.
     let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -601,19 +630,10 @@ pub fn lint(bytes: &[u8], max_manifest_bytes: u64) -> Vec<Finding> {
             }
         }
     }
-    sorted(out.0)
+    out.sorted()
 }
 
 /// Errors first, then by JSON path.
-fn sorted(mut found: Vec<Finding>) -> Vec<Finding> {
-    found.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.path.cmp(&b.path))
-    });
-    found
-}
-
 /// What a JSON value is, for messages (the value itself may be large).
 fn json_kind(v: &Value) -> &'static str {
     match v {

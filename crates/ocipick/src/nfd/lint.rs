@@ -22,7 +22,7 @@
 use serde_json::Value;
 
 use super::{eval_op, Expression, Spec, ARTIFACT_TYPE, CREATED, SPEC_MEDIA_TYPE};
-use crate::lint::{Finding, Severity};
+use crate::lint::{Finding, Out, Severity};
 
 /// Every rule: ID, severity, one-line description (for SARIF rule lists).
 pub const RULES: &[(&str, Severity, &str)] = &[
@@ -112,24 +112,6 @@ fn hint(id: &str) -> &'static str {
     }
 }
 
-struct Out(Vec<Finding>);
-
-impl Out {
-    fn add(&mut self, id: &'static str, path: impl Into<String>, message: String) {
-        let severity = RULES
-            .iter()
-            .find(|r| r.0 == id)
-            .map_or(Severity::Warning, |r| r.1);
-        self.0.push(Finding {
-            id,
-            severity,
-            path: path.into(),
-            message,
-            hint: hint(id),
-        });
-    }
-}
-
 /// Whether `doc` looks like an NFD artifact manifest: its `artifactType`
 /// is NFD's, or a layer has the specification's media type.
 pub fn is_nfd_artifact(doc: &[u8]) -> bool {
@@ -147,46 +129,54 @@ pub fn is_nfd_artifact(doc: &[u8]) -> bool {
 /// first layer (the specification). Findings come errors first, then by
 /// path.
 pub fn lint(manifest: &[u8], spec: Option<&[u8]>) -> Vec<Finding> {
-    let mut out = Out(Vec::new());
+    let mut out = Out::new(RULES, hint);
     let v: Value = match serde_json::from_slice(manifest) {
         Ok(v) => v,
         Err(e) => {
-            out.add("NFD012", ".", format!("not JSON: {e}"));
-            return out.0;
+            out.add("NFD012", ".".into(), format!("not JSON: {e}"));
+            return out.found;
         }
     };
     let Some(top) = v.as_object() else {
-        out.add("NFD012", ".", "the document is not an object".into());
-        return out.0;
+        out.add("NFD012", ".".into(), "the document is not an object".into());
+        return out.found;
     };
     match top.get("mediaType").and_then(Value::as_str) {
         Some(crate::media_type::OCI_MANIFEST) => {}
-        Some(m) => out.add("NFD012", "mediaType", format!("mediaType is {m}")),
-        None => out.add("NFD012", "mediaType", "mediaType is missing".into()),
+        Some(m) => out.add("NFD012", "mediaType".into(), format!("mediaType is {m}")),
+        None => out.add("NFD012", "mediaType".into(), "mediaType is missing".into()),
     }
     match top.get("artifactType") {
         Some(Value::String(t)) if t == ARTIFACT_TYPE => {}
-        Some(t) => out.add("NFD001", "artifactType", format!("artifactType is {t}")),
-        None => out.add("NFD001", "artifactType", "artifactType is missing".into()),
+        Some(t) => out.add(
+            "NFD001",
+            "artifactType".into(),
+            format!("artifactType is {t}"),
+        ),
+        None => out.add(
+            "NFD001",
+            "artifactType".into(),
+            "artifactType is missing".into(),
+        ),
     }
     let config_type = v.pointer("/config/mediaType").and_then(Value::as_str);
     let config_size = v.pointer("/config/size").and_then(Value::as_u64);
     if config_type != Some(super::artifact::EMPTY_MEDIA_TYPE) || config_size != Some(2) {
         out.add(
             "NFD002",
-            "config",
+            "config".into(),
             format!("config is {}", top.get("config").unwrap_or(&Value::Null)),
         );
     }
     let layers = top.get("layers").and_then(Value::as_array);
     match layers.and_then(|l| l.first()) {
-        None => out.add("NFD003", "layers", "no layers".into()),
+        None => out.add("NFD003", "layers".into(), "no layers".into()),
         Some(first) => {
             let t = first.get("mediaType").and_then(Value::as_str);
             if t != Some(SPEC_MEDIA_TYPE) {
                 out.add(
                     "NFD003",
-                    "layers[0].mediaType",
+                    "layers[0].mediaType".into(),
                     format!(
                         "the first layer is a {}",
                         t.unwrap_or("layer without mediaType")
@@ -196,7 +186,7 @@ pub fn lint(manifest: &[u8], spec: Option<&[u8]>) -> Vec<Finding> {
         }
     }
     if let Some(l) = layers.filter(|l| l.len() > 1) {
-        out.add("NFD004", "layers", format!("{} layers", l.len()));
+        out.add("NFD004", "layers".into(), format!("{} layers", l.len()));
     }
     let subject_ok = top.get("subject").is_some_and(|s| {
         s.get("digest")
@@ -210,7 +200,7 @@ pub fn lint(manifest: &[u8], spec: Option<&[u8]>) -> Vec<Finding> {
             None => "no subject".to_owned(),
             Some(s) => format!("subject is {s}"),
         };
-        out.add("NFD005", "subject", what);
+        out.add("NFD005", "subject".into(), what);
     }
     let created_path = format!("annotations.{CREATED}");
     match top.get("annotations").and_then(|a| a.get(CREATED)) {
@@ -238,18 +228,22 @@ pub fn lint(manifest: &[u8], spec: Option<&[u8]>) -> Vec<Finding> {
         }
     }
     match spec {
-        None => out.add("NFD011", "layers[0]", "only the manifest was linted".into()),
+        None => out.add(
+            "NFD011",
+            "layers[0]".into(),
+            "only the manifest was linted".into(),
+        ),
         Some(bytes) => lint_spec_into(&mut out, bytes, "layers[0]"),
     }
-    sorted(out.0)
+    out.sorted()
 }
 
 /// Lints a specification alone (the layer's bytes): NFD006, NFD008,
 /// NFD009, NFD010 and NFD013, their paths prefixed with `spec`.
 pub fn lint_spec(bytes: &[u8]) -> Vec<Finding> {
-    let mut out = Out(Vec::new());
+    let mut out = Out::new(RULES, hint);
     lint_spec_into(&mut out, bytes, "spec");
-    sorted(out.0)
+    out.sorted()
 }
 
 fn lint_spec_into(out: &mut Out, bytes: &[u8], at: &str) {
@@ -306,15 +300,6 @@ fn collect<'s>(out: &mut Vec<(String, &'s Expression)>, terms: &'s [super::Term]
             out.push((format!("{tp}.matchName"), e));
         }
     }
-}
-
-fn sorted(mut v: Vec<Finding>) -> Vec<Finding> {
-    v.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.path.cmp(&b.path))
-    });
-    v
 }
 
 #[cfg(test)]
