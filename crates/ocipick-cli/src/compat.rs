@@ -252,13 +252,7 @@ fn terms(s: &mut String, t: &TermsReport, indent: &str) {
 }
 
 fn expression(e: &ExpressionReport) -> String {
-    let mut out = match &e.name {
-        Some(n) => format!("{} {n} {}", e.feature, e.op),
-        None => format!("{} matchName {}", e.feature, e.op),
-    };
-    if !e.value.is_empty() {
-        out.push_str(&format!(" [{}]", e.value.join(", ")));
-    }
+    let mut out = e.words();
     if let Some(p) = &e.problem {
         out.push_str(&format!(" ({p})"));
     }

@@ -110,14 +110,7 @@ pub struct SetVerdict {
 
 fn not_passed(t: &TermsReport, out: &mut Vec<String>) {
     for e in t.expressions.iter().filter(|e| e.outcome != Outcome::Pass) {
-        let mut s = match &e.name {
-            Some(n) => format!("{} {n} {}", e.feature, e.op),
-            None => format!("{} matchName {}", e.feature, e.op),
-        };
-        if !e.value.is_empty() {
-            s.push_str(&format!(" [{}]", e.value.join(", ")));
-        }
-        s.push_str(&format!(": {}", e.outcome.as_str()));
+        let mut s = format!("{}: {}", e.words(), e.outcome.as_str());
         if let Some(p) = &e.problem {
             s.push_str(&format!(" ({p})"));
         }

@@ -342,6 +342,22 @@ pub struct ExpressionReport {
     pub problem: Option<String>,
 }
 
+impl ExpressionReport {
+    /// The expression in words, without its answer: `cpu.cpuid AVX512F
+    /// Exists`, `kernel.version major Gt [5]`, `pci.device matchName In
+    /// [10de]`.
+    pub fn words(&self) -> String {
+        let mut s = match &self.name {
+            Some(n) => format!("{} {n} {}", self.feature, self.op),
+            None => format!("{} matchName {}", self.feature, self.op),
+        };
+        if !self.value.is_empty() {
+            s.push_str(&format!(" [{}]", self.value.join(", ")));
+        }
+        s
+    }
+}
+
 /// A group of terms (`matchFeatures`, or one `matchAny` element).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TermsReport {
