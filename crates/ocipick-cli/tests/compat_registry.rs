@@ -173,34 +173,29 @@ fn rank_names_each_set_and_rule() {
     let host = reg.host();
     let builds = demo(&reg, "team/cuda");
     let src = format!("{host}/team/cuda:v1");
-    // What the README shows: each node's ranking (run with --nocapture).
-    for n in ["gpu-node", "avx512-node", "plain-node"] {
-        let node = testdata(&format!("nodes/{n}.json"));
-        let r = ocipick(&[
+    let rank = |node: &str, more: &[&str]| {
+        let base = [
             "rank",
-            &src,
+            src.as_str(),
             "--platform",
             "linux/amd64",
             "--node",
-            &node,
+            node,
             "--compat",
             "nfd",
-        ]);
+        ];
+        ocipick(&[&base[..], more].concat())
+    };
+    // What the README shows: each node's ranking (run with --nocapture).
+    let mut texts = std::collections::BTreeMap::new();
+    for n in ["gpu-node", "avx512-node", "plain-node"] {
+        let r = rank(&testdata(&format!("nodes/{n}.json")), &[]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         println!("== {n}\n{}", r.stdout);
+        texts.insert(n, r);
     }
     let node = testdata("nodes/avx512-node.json");
-    let r = ocipick(&[
-        "rank",
-        &src,
-        "--platform",
-        "linux/amd64",
-        "--node",
-        &node,
-        "--compat",
-        "nfd",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = &texts["avx512-node"];
     // Reasons are wrapped at 80 columns: compare with runs of blanks as one.
     let flat = r.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
     for line in [
@@ -213,18 +208,7 @@ fn rank_names_each_set_and_rule() {
     }
     // The newest of the CUDA build's two artifacts is the one used.
     assert!(r.stdout.contains("newest of 2"), "{}", r.stdout);
-    let j = json_of(&ocipick(&[
-        "rank",
-        &src,
-        "--platform",
-        "linux/amd64",
-        "--node",
-        &node,
-        "--compat",
-        "nfd",
-        "-o",
-        "json",
-    ]));
+    let j = json_of(&rank(&node, &["-o", "json"]));
     assert_eq!(j["selected"], json!(2));
     let cuda = j["entries"]
         .as_array()
@@ -239,20 +223,7 @@ fn rank_names_each_set_and_rule() {
     assert_eq!(sets[0]["rules"][0]["outcome"], json!("fail"));
     // --compat-tag gpu leaves the AVX-512 set out: every score is 0, so
     // the first match (generic) wins, as without data.
-    let t = json_of(&ocipick(&[
-        "rank",
-        &src,
-        "--platform",
-        "linux/amd64",
-        "--node",
-        &node,
-        "--compat",
-        "nfd",
-        "--compat-tag",
-        "gpu",
-        "-o",
-        "json",
-    ]));
+    let t = json_of(&rank(&node, &["--compat-tag", "gpu", "-o", "json"]));
     assert_eq!(t["selected"], json!(0), "{t:#}");
     assert_eq!(t["compat"]["tags"], json!(["gpu"]));
 }
