@@ -12,7 +12,7 @@ mod registry_support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use common::{cmd, run_cmd, sha256, td, Run, OCI_INDEX, OCI_MANIFEST, REF_NAME};
@@ -661,6 +661,16 @@ fn oci_subject_skips_the_tag_schema() {
     assert_eq!(v["requests"], 4);
 }
 
+/// NFD's documented example with `from` replaced by `to`, written to
+/// `dir/name`.
+fn docs_variant(dir: &Path, name: &str, from: &str, to: &str) -> PathBuf {
+    let path = dir.join(name);
+    let text = std::fs::read_to_string(docs_yaml()).unwrap();
+    assert!(text.contains(from), "{from:?} is not in the example");
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    path
+}
+
 /// `ocipick lint` on NFD artifacts: the manifest alone (a file), the
 /// artifacts a layout lists (their specifications read from the layout),
 /// and an artifact in the registry by digest (its layer fetched).
@@ -669,14 +679,7 @@ fn lint_checks_artifacts() {
     let dir = tempfile::tempdir().unwrap();
     let (l, _, _) = layout(dir.path());
     let ls = l.display().to_string();
-    let bad_weight = dir.path().join("w.yaml");
-    std::fs::write(
-        &bad_weight,
-        std::fs::read_to_string(docs_yaml())
-            .unwrap()
-            .replace("weight: 10", "weight: 500"),
-    )
-    .unwrap();
+    let bad_weight = docs_variant(dir.path(), "w.yaml", "weight: 10", "weight: 500");
     let art = go(&[
         "compat",
         "attach",
@@ -737,14 +740,12 @@ fn lint_checks_artifacts() {
     let host = reg.host();
     let image = reg.push_image("lint/app", "app", None, &[], false);
     let at = format!("{host}/lint/app@{}", image["digest"].as_str().unwrap());
-    let bad_op = dir.path().join("op.yaml");
-    std::fs::write(
-        &bad_op,
-        std::fs::read_to_string(docs_yaml())
-            .unwrap()
-            .replace("{op: Exists}", "{op: Exists, value: [x]}"),
-    )
-    .unwrap();
+    let bad_op = docs_variant(
+        dir.path(),
+        "op.yaml",
+        "{op: Exists}",
+        "{op: Exists, value: [x]}",
+    );
     let v = go(&[
         "compat",
         "attach",
