@@ -344,5 +344,22 @@ elif target == "sigstore_bundle":
     write("dsse", dsse + b"\0" + manifest + b"\0" + statement)
     write("keyless-message", msg + b"\0" + manifest)
     write("statement-only", b"\0\0" + statement)
+elif target == "nfd_author":
+    # First byte even: TOML, odd: YAML; the rest is the source.
+    for name, lead in [("docs-example.toml", b"\x00"), ("docs-example.yaml", b"\x01"),
+                       ("all-operators.yaml", b"\x01"), ("cuda-build.yaml", b"\x01")]:
+        with open(os.path.join(td, "nfd", name), "rb") as fh:
+            write(name, lead + fh.read())
+elif target == "auth_file":
+    # Credential files as podman, skopeo and Docker write them.
+    import base64
+    basic = base64.b64encode(b"user:secret-password").decode()
+    write("auths", json.dumps({"auths": {"127.0.0.1:5000": {"auth": basic}}}))
+    write("namespaced", json.dumps({"auths": {"127.0.0.1:5000/team": {"auth": basic},
+                                              "127.0.0.1:5000": {"username": "u", "password": "p"}}}))
+    write("identity", json.dumps({"auths": {"https://127.0.0.1:5000/v2/": {"identitytoken": "refresh-token-xyz"}}}))
+    write("helpers", json.dumps({"auths": {"127.0.0.1:5000": {}}, "credsStore": "desktop",
+                                 "credHelpers": {"127.0.0.1:5000": "ecr-login"}}))
+    write("bad-auth", json.dumps({"auths": {"127.0.0.1:5000": {"auth": "not base64 !"}}}))
 else:
     sys.exit(f"unknown target {target}")

@@ -6,7 +6,7 @@
 # Targets: index_select lint platform_selector config prefer layout
 # layout_archive mirror_request registry_response pci_ids reference
 # index_edit mirror_state inventory admission_review signature sigstore_bundle
-# nfd_compat
+# nfd_compat nfd_author auth_file
 # (see fuzz/fuzz_targets/). Only a stable toolchain is
 # needed: RUSTC_BOOTSTRAP=1 lets it accept the nightly flags cargo-fuzz
 # passes. Set FUZZ_SANITIZER=none to build without AddressSanitizer.
