@@ -338,16 +338,29 @@ fn containerd_runs_the_build_the_mirror_selects() {
         // A namespace per cell; namespaces share no content.
         run_limited(ctd.ctr(id, &pull), LIMIT)
             .map_err(|e| format!("{e}\ncontainerd log:\n{}", ctd.log()))?;
-        let out = run_limited(
-            ctd.ctr(
-                id,
-                &["run", "--rm", "--snapshotter", "native", &reference, id],
-            ),
-            LIMIT,
-        )?;
+        let run = || {
+            run_limited(
+                ctd.ctr(
+                    id,
+                    &["run", "--rm", "--snapshotter", "native", &reference, id],
+                ),
+                LIMIT,
+            )
+        };
+        let mut out = run()?;
+        let mut notes = String::new();
+        // `ctr run` exited 0 with no output in one cell of one CI run
+        // (2026-12-02, reorder/gpu/digest; the mirror's log showed every
+        // answer right, and three reruns printed): its output copy was
+        // lost, not the build. Run it once more; what it prints is still
+        // asserted.
+        if out.stdout.is_empty() {
+            out = run()?;
+            notes = "ctr run printed nothing the first time; ran again".into();
+        }
         Ok(Ran {
             printed: build_printed(&out.stdout),
-            notes: String::new(),
+            notes,
         })
     });
 }
