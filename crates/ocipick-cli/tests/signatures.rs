@@ -414,11 +414,11 @@ fn lint_reports_annotations_without_a_signature() {
     assert_eq!(sig001(&lint(&format!("{host}/team/unsigned:v1"), &[])), 0);
 }
 
-/// `serve` does not enforce a trust policy yet, so it refuses to start
-/// with one (exit 2) rather than let unsigned annotations steer the nodes
-/// behind it; `check` warns that it is not applied.
+/// `serve` enforces the trust policy (tests/serve_trust.rs), so it reads
+/// every key before it listens: a missing key stops it (exit 2) instead
+/// of a mirror that would let unsigned annotations through.
 #[test]
-fn serve_refuses_a_trust_policy_it_cannot_enforce() {
+fn serve_reads_the_trust_keys_before_it_listens() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
     std::fs::write(&cfg, "[trust]\nkeys = [\"/nonexistent/cosign.pub\"]\n").unwrap();
@@ -431,7 +431,8 @@ fn serve_refuses_a_trust_policy_it_cannot_enforce() {
         "--upstream",
         "127.0.0.1:1",
     ]));
-    r.expect(2).stderr_has("serve does not enforce yet");
+    r.expect(2).stderr_has("/nonexistent/cosign.pub");
+    assert!(!r.stderr.contains("listening on"), "{r:#?}");
 }
 
 /// `annotate` on a signed registry index: the new index is not covered by
