@@ -1,11 +1,13 @@
 //! Signature-aware selection in `ocipick serve`, end to end against the
-//! real CNCF distribution registry, with signatures made by the `openssl`
-//! command line in cosign's format (support/cosign.rs; openssl's own
-//! verdict checked on each signature made here):
+//! real CNCF distribution registry (2.8: no referrers API), with
+//! signatures made by the `openssl` command line in cosign's formats
+//! (support/signing.rs; openssl's own verdict checked on each signature
+//! made here). Every request count is read from the registry's own access
+//! log and compared with the mirror's metrics:
 //!
-//! - a signed index is honoured (the GPU entry, by its annotation), at two
-//!   signature requests, seen in the registry's access log; its verdict is
-//!   kept by index digest, so another tag naming the same index costs no
+//! - a signed index (`.sig` tag, or a Sigstore bundle referrer) is
+//!   honoured (the GPU entry, by its annotation); its verdict is kept by
+//!   index digest, so another tag naming the same index costs no
 //!   signature request;
 //! - an unsigned index (or one signed by another key) is answered on
 //!   platform alone in child mode (the first match), passed through
@@ -13,8 +15,9 @@
 //! - a new index digest under the same tag is verified afresh (a replayed
 //!   signature of the old one does not count);
 //! - without a policy for the repository no signature request is made;
-//! - a silent signature endpoint is cut off by `--signature-deadline`, in
-//!   `serve` and `select` alike;
+//! - a silent signature endpoint (the `.sig` tag, or the bundle
+//!   referrers) is cut off by `--signature-deadline`, in `serve` and
+//!   `select` alike;
 //! - in child mode the child's own signature (cosign `--recursive`)
 //!   keeps verifying over the bytes the mirror answers.
 //!
@@ -22,12 +25,12 @@
 //! the GPU annotation]; every mirror prefers the GPU annotation.
 
 mod common;
-#[path = "support/cosign.rs"]
-mod cosign;
 #[path = "support/registry.rs"]
 mod registry_support;
 #[path = "support/serve.rs"]
 mod serve_support;
+#[path = "support/signing.rs"]
+mod signing;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -37,10 +40,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{sha256, OCI_INDEX};
-use cosign::{keypair, openssl_verifies, payload, push_demo, push_signature, sign, sign_and_push};
-use registry_support::{Registry, GPU_KEY};
+use registry_support::{Access, Registry, GPU_KEY};
 use serde_json::{json, Value};
 use serve_support::Mirror;
+use signing::{
+    attach, dsse_bundle, keypair, openssl_verifies, payload, push_demo, push_signature, sign,
+    sign_and_push, statement, subject, Demo,
+};
 
 /// An answer of the mirror.
 #[derive(Debug)]
@@ -98,27 +104,30 @@ fn mirror(upstream: &str, extra: &[&str]) -> Mirror {
 
 /// Where the registry's access log stands now.
 fn mark(reg: &Registry) -> usize {
-    reg.sync_log();
-    reg.access_log().len()
+    reg.log_mark()
 }
 
 /// The mirror's requests to the registry (user agent `ocipick/…`) since
 /// `from`, as `METHOD URI`.
 fn upstream_since(reg: &Registry, from: usize) -> Vec<String> {
-    reg.sync_log();
-    reg.access_log()
-        .into_iter()
-        .skip(from)
-        .filter(|a| a.user_agent.starts_with("ocipick/"))
-        .map(|a| format!("{} {}", a.method, a.uri))
+    reg.ocipick_since(from)
+        .iter()
+        .map(|a: &Access| format!("{} {}", a.method, a.uri))
         .collect()
 }
 
-/// Signature requests among `seen`: `sha256-<hex>.sig` manifests and
-/// blobs (the mirror fetches no other blob by itself).
-fn signature_requests(seen: &[String]) -> usize {
+/// Signature requests among `seen`, the mirror's requests for tags of
+/// `demo`: everything but a tag GET and the GET of one of the demo
+/// index's entries (`.sig` manifests, payload and bundle blobs, the
+/// referrers API, the `sha256-<hex>` tag-schema index, bundle manifests).
+fn signature_requests(seen: &[String], demo: &Demo) -> usize {
     seen.iter()
-        .filter(|l| l.contains(".sig") || l.contains("/blobs/"))
+        .filter(|l| {
+            let what = l.rsplit("/manifests/").next().unwrap_or("");
+            let plain_tag = l.contains("/manifests/") && !what.starts_with("sha256");
+            let entry = what == demo.plain || what == demo.gpu;
+            !plain_tag && !entry
+        })
         .count()
 }
 
@@ -158,8 +167,13 @@ fn signed_index_is_honoured_and_its_verdict_kept_by_digest() {
     assert_eq!(seen.len(), 4, "{seen:?}");
     assert_eq!(seen[0], "GET /v2/team/app/manifests/v1", "{seen:?}");
     assert!(seen.contains(&sig_uri("team/app", &demo.index)), "{seen:?}");
-    assert_eq!(signature_requests(&seen), 2, "{seen:?}");
-    assert_eq!(m.metric(SIG_REQUESTS), 2.0);
+    let cost = signature_requests(&seen, &demo);
+    eprintln!(
+        "serve, .sig-signed index: {cost} signature requests, {} in all",
+        seen.len()
+    );
+    assert_eq!(cost, 2, "{seen:?}");
+    assert_eq!(m.metric(SIG_REQUESTS), cost as f64);
     assert_eq!(m.metric(&verdicts("signed", "honoured")), 1.0);
     let line = format!(
         "trust image=\"{host}/team/app:v1\" repository=\"{host}/team/app\" index={} verdict=signed key=\"{}\" action=honoured cached=false",
@@ -167,6 +181,14 @@ fn signed_index_is_honoured_and_its_verdict_kept_by_digest() {
         public.display()
     );
     assert!(m.wait_log(&line, Duration::from_secs(2)), "{}", m.log());
+    assert!(
+        m.log().contains(&format!(
+            "ocipick serve: trust policy: 1 key(s) ({}), repositories all, on-unsigned ignore-annotations, signature deadline 5 s",
+            public.display()
+        )),
+        "{}",
+        m.log()
+    );
 
     // The same tag again: the tag's answer is kept, nothing upstream.
     let from = mark(&reg);
@@ -182,9 +204,9 @@ fn signed_index_is_honoured_and_its_verdict_kept_by_digest() {
     let g = get(&format!("{}/v2/team/app/manifests/v1-copy", m.url()));
     assert_eq!(sha256(&g.body), demo.gpu);
     let seen = upstream_since(&reg, from);
-    assert_eq!(signature_requests(&seen), 0, "{seen:?}");
+    assert_eq!(signature_requests(&seen, &demo), 0, "{seen:?}");
     assert_eq!(seen[0], "GET /v2/team/app/manifests/v1-copy", "{seen:?}");
-    assert_eq!(m.metric(SIG_REQUESTS), 2.0);
+    assert_eq!(m.metric(SIG_REQUESTS), cost as f64);
     assert_eq!(
         m.metric("ocipick_mirror_cache_lookups_total{cache=\"verdict\",result=\"hit\"}"),
         1.0
@@ -212,8 +234,11 @@ fn unsigned_index_first_match_in_child_mode_passed_through_otherwise() {
     sign_and_push(&reg, d, (&key_a, &pub_a), "team/signed", &signed.index);
     let key = pub_a.to_str().unwrap();
 
-    // Child mode: the first match on platform alone, at one signature
-    // request (the .sig tag's 404), logged and counted.
+    // Child mode: the first match on platform alone, logged and counted.
+    // On this registry (no referrers API) the signature requests are the
+    // .sig tag's 404, the referrers API's 404 and the tag-schema index's
+    // 404; the client remembers the missing API, so a later index costs
+    // two.
     let child = mirror(&host, &["--trust-key", key]);
     let from = mark(&reg);
     let g = get(&format!("{}/v2/team/unsigned/manifests/v1", child.url()));
@@ -224,9 +249,14 @@ fn unsigned_index_first_match_in_child_mode_passed_through_otherwise() {
         "annotations must not count"
     );
     let seen = upstream_since(&reg, from);
-    assert_eq!(signature_requests(&seen), 1, "{seen:?}");
+    let cost = signature_requests(&seen, &unsigned);
+    eprintln!(
+        "serve, unsigned index, first of the mirror: {cost} signature requests, {} in all",
+        seen.len()
+    );
+    assert_eq!(cost, 3, "{seen:?}");
     assert!(seen.contains(&sig_uri("team/unsigned", &unsigned.index)));
-    assert_eq!(child.metric(SIG_REQUESTS), 1.0);
+    assert_eq!(child.metric(SIG_REQUESTS), cost as f64);
     assert_eq!(child.metric(&verdicts("unsigned", "first_match")), 1.0);
     let line = format!(
         "repository=\"{host}/team/unsigned\" index={} verdict=unsigned reason=\"no signature",
@@ -245,9 +275,15 @@ fn unsigned_index_first_match_in_child_mode_passed_through_otherwise() {
         "the decision line says why: {}",
         child.log()
     );
-    // Signed by a key not trusted: the same.
+    // Signed by a key not trusted: the same (the .sig manifest, its
+    // payload, the tag-schema index's 404).
+    let from = mark(&reg);
     let g = get(&format!("{}/v2/team/by-b/manifests/v1", child.url()));
     assert_eq!(sha256(&g.body), by_b.plain);
+    let seen = upstream_since(&reg, from);
+    let cost_b = signature_requests(&seen, &by_b);
+    assert_eq!(cost_b, 3, "{seen:?}");
+    assert_eq!(child.metric(SIG_REQUESTS), (cost + cost_b) as f64);
     assert!(child.log().contains("no trusted key made its signature"));
     assert_eq!(child.metric(&verdicts("unsigned", "first_match")), 2.0);
 
@@ -289,24 +325,25 @@ fn a_new_index_digest_is_verified_afresh() {
     let p_old = payload(&format!("{host}/team/app"), &old.index);
     let sig_old = sign(d, &key, &p_old);
     assert!(openssl_verifies(d, &public, &p_old, &sig_old));
-    push_signature(&reg, "team/app", &old.index, &p_old, &sig_old);
+    push_signature(&reg, "team/app", &old.index, &p_old, &sig_old, None);
     // A new index in the same repository, with the old signature replayed
     // under the new digest's .sig tag.
     let new = push_demo(&reg, "team/app", "v2", "r2");
     assert_ne!(new.index, old.index);
-    push_signature(&reg, "team/app", &new.index, &p_old, &sig_old);
+    push_signature(&reg, "team/app", &new.index, &p_old, &sig_old, None);
     let key_arg = public.to_str().unwrap();
 
     // While the old index's verdict is kept (30 s TTL), the new digest is
     // verified on its own, and the replay does not count.
+    let from = mark(&reg);
     let m = mirror(&host, &["--trust-key", key_arg]);
     let get_tag = |m: &Mirror, tag: &str| {
         sha256(&get(&format!("{}/v2/team/app/manifests/{tag}", m.url())).body)
     };
     assert_eq!(get_tag(&m, "v1"), old.gpu);
-    let from = mark(&reg);
+    let between = mark(&reg);
     assert_eq!(get_tag(&m, "v2"), new.plain, "a replay must not count");
-    let seen = upstream_since(&reg, from);
+    let seen = upstream_since(&reg, between);
     assert!(seen.contains(&sig_uri("team/app", &new.index)), "{seen:?}");
     let line = format!(
         "index={} verdict=unsigned reason=\"sha256-{}.sig: the signature is for {}",
@@ -315,7 +352,11 @@ fn a_new_index_digest_is_verified_afresh() {
         old.index
     );
     assert!(m.wait_log(&line, Duration::from_secs(2)), "{}", m.log());
-    assert_eq!(m.metric(SIG_REQUESTS), 4.0, "two per index");
+    // Every signature request of both indexes, as the registry saw them.
+    let all = upstream_since(&reg, from);
+    let cost = signature_requests(&all, &old) - signature_requests(&seen, &old)
+        + signature_requests(&seen, &new);
+    assert_eq!(m.metric(SIG_REQUESTS), cost as f64, "{all:?}");
 
     // The tag moves to the new index: verified afresh once the tag's
     // answer expires (1 s TTL); signed for real after that, it counts
@@ -333,7 +374,7 @@ fn a_new_index_digest_is_verified_afresh() {
     let p_new = payload(&format!("{host}/team/app"), &new.index);
     let sig_new = sign(d, &key, &p_new);
     assert!(openssl_verifies(d, &public, &p_new, &sig_new));
-    push_signature(&reg, "team/app", &new.index, &p_new, &sig_new);
+    push_signature(&reg, "team/app", &new.index, &p_new, &sig_new, None);
     thread::sleep(Duration::from_millis(1300));
     assert_eq!(get_tag(&m, "v1"), new.gpu);
     assert_eq!(m.metric(&verdicts("signed", "honoured")), 2.0);
@@ -356,6 +397,7 @@ fn no_policy_for_the_repository_means_no_signature_request() {
             "--trust-repository",
             "elsewhere.example/*",
         ][..],
+        &["--trust-key", key, "--trust-repository", "*/other/*"][..],
     ] {
         let m = mirror(&host, extra);
         let from = mark(&reg);
@@ -379,8 +421,9 @@ fn no_policy_for_the_repository_means_no_signature_request() {
 // A signature endpoint that never answers.
 
 /// A loopback HTTP/1.1 proxy in front of the registry on `target` that
-/// forwards each request (one per connection) except those for a
-/// `sha256-<hex>.sig` tag, which it holds without a word.
+/// forwards each request (one per connection) except those whose request
+/// line contains `hold` (the `.sig` tag, the referrers API), which it
+/// holds without a word.
 struct SilentSignatures {
     port: u16,
     held: Arc<AtomicUsize>,
@@ -399,12 +442,18 @@ fn read_head(s: &mut TcpStream) -> Option<String> {
     String::from_utf8(head).ok()
 }
 
-fn proxy_one(mut client: TcpStream, target: u16, held: &AtomicUsize, stopped: &AtomicBool) {
+fn proxy_one(
+    mut client: TcpStream,
+    target: u16,
+    hold: &str,
+    held: &AtomicUsize,
+    stopped: &AtomicBool,
+) {
     let _ = client.set_read_timeout(Some(Duration::from_secs(10)));
     let Some(head) = read_head(&mut client) else {
         return;
     };
-    if head.lines().next().is_some_and(|l| l.contains(".sig ")) {
+    if head.lines().next().is_some_and(|l| l.contains(hold)) {
         held.fetch_add(1, Ordering::SeqCst);
         let end = Instant::now() + Duration::from_secs(60);
         while Instant::now() < end && !stopped.load(Ordering::SeqCst) {
@@ -436,7 +485,7 @@ fn proxy_one(mut client: TcpStream, target: u16, held: &AtomicUsize, stopped: &A
 }
 
 impl SilentSignatures {
-    fn start(target: u16) -> SilentSignatures {
+    fn start(target: u16, hold: &'static str) -> SilentSignatures {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let held = Arc::new(AtomicUsize::new(0));
@@ -449,7 +498,7 @@ impl SilentSignatures {
                 }
                 let Ok(conn) = conn else { continue };
                 let (h, st) = (h.clone(), st.clone());
-                thread::spawn(move || proxy_one(conn, target, &h, &st));
+                thread::spawn(move || proxy_one(conn, target, hold, &h, &st));
             }
         });
         SilentSignatures {
@@ -479,7 +528,7 @@ fn a_silent_signature_endpoint_is_cut_off_by_the_deadline() {
     let demo = push_demo(&reg, "team/app", "v1", "t");
     let bytes = reg.get_manifest("team/app", "v1");
     reg.push_manifest("team/app", "v1-copy", OCI_INDEX, &bytes);
-    let proxy = SilentSignatures::start(reg.port);
+    let proxy = SilentSignatures::start(reg.port, ".sig ");
     let up = proxy.host();
     let key = public.to_str().unwrap();
 
@@ -544,6 +593,27 @@ fn a_silent_signature_endpoint_is_cut_off_by_the_deadline() {
     assert_eq!(v["trust"]["signed"], json!(false));
     r.stderr_has("passed the 1 s deadline");
     assert!(took < Duration::from_millis(3500), "select took {took:?}");
+
+    // The bundle lookup obeys the same deadline: the .sig tag answers 404
+    // at once, the referrers API never does.
+    let proxy = SilentSignatures::start(reg.port, "/referrers/");
+    let up = proxy.host();
+    let m = mirror(&up, &["--trust-key", key, "--signature-deadline", "1"]);
+    let g = get(&format!("{}/v2/team/app/manifests/v1", m.url()));
+    assert_eq!(sha256(&g.body), demo.plain, "treated as unsigned");
+    eprintln!(
+        "serve: answered in {:?} with the referrers API silent, 1 s deadline",
+        g.took
+    );
+    assert!(
+        g.took >= Duration::from_millis(900) && g.took < Duration::from_millis(3500),
+        "answered in {:?}",
+        g.took
+    );
+    assert_eq!(proxy.held.load(Ordering::SeqCst), 1);
+    assert_eq!(m.metric(&verdicts("deadline", "first_match")), 1.0);
+    // The .sig 404 and the held referrers request, both sent.
+    assert_eq!(m.metric(SIG_REQUESTS), 2.0);
 }
 
 // ---------------------------------------------------------------------------
@@ -585,7 +655,7 @@ fn child_mode_answers_bytes_the_childs_own_signature_verifies() {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD
             .decode(
-                layer["annotations"][cosign::SIG_ANNOTATION]
+                layer["annotations"][signing::SIG_ANNOTATION]
                     .as_str()
                     .unwrap(),
             )
@@ -625,4 +695,64 @@ fn child_mode_answers_bytes_the_childs_own_signature_verifies() {
     assert_eq!(v["trust"]["signed"], json!(true), "{r:#?}");
     assert_eq!(v["trust"]["digest"], json!(digest));
     assert_eq!(v["trust"]["key"], json!(public.display().to_string()));
+}
+
+// ---------------------------------------------------------------------------
+// Sigstore bundles.
+
+/// A DSSE bundle attached as cosign attaches it to a registry without
+/// the referrers API: honoured by the mirror as select honours it, its
+/// cost (the .sig 404, the referrers 404, the tag-schema index, the
+/// bundle manifest and blob) in the registry's log and the metrics, and
+/// kept by index digest.
+#[test]
+fn a_bundle_signed_index_is_honoured() {
+    let reg = Registry::anonymous();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, public) = keypair(d, "a");
+    let host = reg.host();
+    let demo = push_demo(&reg, "team/bundled", "v1", "b");
+    let (bundle, pae, sig) = dsse_bundle(d, &key, &statement(&demo.index));
+    assert!(openssl_verifies(d, &public, &pae, &sig));
+    let bundle_manifest = attach(
+        &reg,
+        "team/bundled",
+        &subject(&reg, "team/bundled", "v1"),
+        &bundle,
+    );
+    let bytes = reg.get_manifest("team/bundled", "v1");
+    reg.push_manifest("team/bundled", "v1-copy", OCI_INDEX, &bytes);
+    let m = mirror(&host, &["--trust-key", public.to_str().unwrap()]);
+
+    let from = mark(&reg);
+    let g = get(&format!("{}/v2/team/bundled/manifests/v1", m.url()));
+    assert_eq!(
+        sha256(&g.body),
+        demo.gpu,
+        "bundle-signed: the annotation counts"
+    );
+    let seen = upstream_since(&reg, from);
+    assert!(
+        seen.contains(&sig_uri("team/bundled", &demo.index)),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&format!("GET /v2/team/bundled/manifests/{bundle_manifest}")),
+        "{seen:?}"
+    );
+    let cost = signature_requests(&seen, &demo);
+    eprintln!(
+        "serve, bundle-signed index: {cost} signature requests, {} in all",
+        seen.len()
+    );
+    assert_eq!(cost, 5, "{seen:?}");
+    assert_eq!(m.metric(SIG_REQUESTS), cost as f64);
+    assert_eq!(m.metric(&verdicts("signed", "honoured")), 1.0);
+
+    let from = mark(&reg);
+    let g = get(&format!("{}/v2/team/bundled/manifests/v1-copy", m.url()));
+    assert_eq!(sha256(&g.body), demo.gpu);
+    assert_eq!(signature_requests(&upstream_since(&reg, from), &demo), 0);
+    assert_eq!(m.metric(SIG_REQUESTS), cost as f64);
 }
