@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use ocipick::{Index, Policy};
 use ocipick_mirror::{Decide, Decision, Mirror, Options};
 
-use crate::args::{parse_bytes, PolicyArgs, RegistryArgs, TargetArgs, TrustArgs};
+use crate::args::{parse_bytes, parse_deadline, PolicyArgs, RegistryArgs, TargetArgs, TrustArgs};
 use crate::run::{self, Failure, Setup};
 
 /// What a tag request for an index is answered with.
@@ -80,7 +80,7 @@ pub struct ServeArgs {
     /// After SIGTERM or SIGINT, seconds the requests in progress may take
     /// to finish (new connections are refused, /readyz answers 503) before
     /// the mirror exits anyway.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_drain)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_deadline)]
     pub drain_timeout: f64,
     /// Seconds past its TTL a tag's last good answer still answers the
     /// tag while upstream fails (unreachable, timed out, 5xx, 429; never
@@ -140,15 +140,6 @@ fn parse_ttl(s: &str) -> Result<f64, String> {
         Ok(v) if (0.0..=86400.0).contains(&v) => Ok(v),
         _ => Err(format!(
             "{s:?} is not a number of seconds between 0 and 86400"
-        )),
-    }
-}
-
-fn parse_drain(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
-        _ => Err(format!(
-            "{s:?} is not a number of seconds between 0 and 3600"
         )),
     }
 }
