@@ -155,7 +155,34 @@ pub struct Options {
 ///
 /// Verdicts are kept per registry, repository and index digest for the
 /// TTL ([`Options::ttl`]); one cut off by [`TrustOptions::deadline`] is
-/// not kept, so the next fetch tries again.
+/// not kept, so the next fetch tries again. Each verification's requests
+/// are counted in `ocipick_mirror_signature_requests_total`, each judged
+/// tag in `ocipick_mirror_trust_verdicts_total`.
+///
+/// ```
+/// use std::time::Duration;
+/// use ocipick::trust::{OnUnsigned, Trust};
+/// use ocipick_mirror::{Options, TrustOptions};
+///
+/// let mut opts = Options::new(vec!["registry.example.com".into()]);
+/// opts.trust = Some(TrustOptions {
+///     policy: Trust {
+///         keys: vec!["/etc/ocipick/cosign.pub".into()],
+///         repositories: vec!["registry.example.com/team/*".into()],
+///         on_unsigned: OnUnsigned::IgnoreAnnotations,
+///         accept_references: vec![],
+///         signature_deadline: None,
+///     },
+///     // Each key read with `TrustKey::from_pem`.
+///     keys: vec![],
+///     deadline: ocipick::trust::DEFAULT_SIGNATURE_DEADLINE,
+/// });
+/// let t = opts.trust.as_ref().unwrap();
+/// assert!(t.policy.applies_to("registry.example.com", "team/app"));
+/// // No signature request for a repository outside the policy.
+/// assert!(!t.policy.applies_to("registry.example.com", "other/app"));
+/// assert_eq!(t.deadline, Duration::from_secs(5));
+/// ```
 #[derive(Debug, Clone)]
 pub struct TrustOptions {
     /// Which repositories, and the outcome without a valid signature.
