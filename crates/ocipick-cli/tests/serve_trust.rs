@@ -284,8 +284,29 @@ fn unsigned_index_first_match_in_child_mode_passed_through_otherwise() {
     let cost_b = signature_requests(&seen, &by_b);
     assert_eq!(cost_b, 3, "{seen:?}");
     assert_eq!(child.metric(SIG_REQUESTS), (cost + cost_b) as f64);
+    // Another unsigned index, now that the client knows the registry has
+    // no referrers API: the .sig 404 and the tag-schema 404.
+    let later = push_demo(&reg, "team/unsigned-later", "v1", "l");
+    let from = mark(&reg);
+    let g = get(&format!(
+        "{}/v2/team/unsigned-later/manifests/v1",
+        child.url()
+    ));
+    assert_eq!(sha256(&g.body), later.plain);
+    let seen = upstream_since(&reg, from);
+    let cost_later = signature_requests(&seen, &later);
+    eprintln!(
+        "serve, unsigned index, later: {cost_later} signature requests, {} in all",
+        seen.len()
+    );
+    assert_eq!(cost_later, 2, "{seen:?}");
+    assert!(!seen.iter().any(|l| l.contains("/referrers/")), "{seen:?}");
+    assert_eq!(
+        child.metric(SIG_REQUESTS),
+        (cost + cost_b + cost_later) as f64
+    );
     assert!(child.log().contains("no trusted key made its signature"));
-    assert_eq!(child.metric(&verdicts("unsigned", "first_match")), 2.0);
+    assert_eq!(child.metric(&verdicts("unsigned", "first_match")), 3.0);
 
     // Reorder mode: the index as upstream serves it (the runtime's own
     // first match applies).
