@@ -114,10 +114,32 @@ pub struct TrustArgs {
     pub trust_accept_reference: Vec<String>,
 
     /// Without a valid signature: select on platform alone (first match;
-    /// preferences, rules and hooks ignored) or refuse (exit 3).
+    /// preferences, rules and hooks ignored) or refuse (exit 3). serve:
+    /// ignore-annotations answers the first-match child (child mode) or
+    /// passes the index through (reorder mode); refuse passes it through.
     /// [default: ignore-annotations]
     #[arg(long, value_name = "WHAT", value_parser = ["ignore-annotations", "refuse"])]
     pub on_unsigned: Option<String>,
+
+    /// Seconds all signature reads of one index (signature manifest,
+    /// payloads, bundle referrers, token requests, retries) may take;
+    /// past it the index
+    /// counts as unsigned (--on-unsigned decides), said on standard error
+    /// and in the output. 0: no deadline but the registry timeouts.
+    /// Replaces the config file's signature-deadline. [default: 5]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_deadline)]
+    pub signature_deadline: Option<f64>,
+}
+
+/// A number of seconds from 0 to 3600 (`--signature-deadline`, serve's
+/// `--drain-timeout`).
+pub(crate) fn parse_deadline(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a number of seconds between 0 and 3600"
+        )),
+    }
 }
 
 /// Whom a command selects for, and the index size limit: shared by

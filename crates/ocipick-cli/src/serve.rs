@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use ocipick::{Index, Policy};
 use ocipick_mirror::{Decide, Decision, Mirror, Options};
 
-use crate::args::{parse_bytes, PolicyArgs, RegistryArgs, TargetArgs};
+use crate::args::{parse_bytes, parse_deadline, PolicyArgs, RegistryArgs, TargetArgs, TrustArgs};
 use crate::run::{self, Failure, Setup};
 
 /// What a tag request for an index is answered with.
@@ -80,7 +80,7 @@ pub struct ServeArgs {
     /// After SIGTERM or SIGINT, seconds the requests in progress may take
     /// to finish (new connections are refused, /readyz answers 503) before
     /// the mirror exits anyway.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_drain)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_deadline)]
     pub drain_timeout: f64,
     /// Seconds past its TTL a tag's last good answer still answers the
     /// tag while upstream fails (unreachable, timed out, 5xx, 429; never
@@ -125,6 +125,14 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub registry: RegistryArgs,
+
+    /// The trust policy, as select's: the index of each tag fetched from a
+    /// repository it names is verified (cached by digest for
+    /// --cache-ttl); without a valid signature child mode answers the
+    /// first match on platform alone and reorder mode (or
+    /// --on-unsigned refuse) passes the index through unchanged.
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 fn parse_ttl(s: &str) -> Result<f64, String> {
@@ -132,15 +140,6 @@ fn parse_ttl(s: &str) -> Result<f64, String> {
         Ok(v) if (0.0..=86400.0).contains(&v) => Ok(v),
         _ => Err(format!(
             "{s:?} is not a number of seconds between 0 and 86400"
-        )),
-    }
-}
-
-fn parse_drain(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
-        _ => Err(format!(
-            "{s:?} is not a number of seconds between 0 and 3600"
         )),
     }
 }
@@ -160,6 +159,33 @@ struct NodePolicy {
     /// The same target with no preferences, rules or hooks: what a
     /// first-match runtime takes, for `--mode reorder`.
     plain: Policy,
+}
+
+impl NodePolicy {
+    /// The decision of `policy` (already adjusted by hooks) over `index`.
+    fn decision(&self, policy: &Policy, index: &Index<'_>) -> Result<Decision, String> {
+        let Some(chosen) = policy.select(index) else {
+            return Err(run::no_match_message("the index", policy, index));
+        };
+        let ranked = policy.explain(index, chosen.position);
+        let fallbacks = policy
+            .rank(index)
+            .entries
+            .iter()
+            .filter(|e| e.eligible && e.position != chosen.position)
+            .map(|e| e.position)
+            .collect();
+        let d = &index.manifests[chosen.position];
+        Ok(Decision {
+            position: chosen.position,
+            digest: d.digest.to_string(),
+            media_type: d.media_type.to_string(),
+            score: ranked.score,
+            reasons: ranked.reasons.iter().map(ToString::to_string).collect(),
+            first_fit: self.plain.select(index).map(|s| s.position),
+            fallbacks,
+        })
+    }
 }
 
 impl Decide for NodePolicy {
@@ -182,40 +208,28 @@ impl Decide for NodePolicy {
             }
             &adjusted
         };
-        let Some(chosen) = policy.select(&index) else {
-            return Err(run::no_match_message("the index", policy, &index));
-        };
-        let ranked = policy.explain(&index, chosen.position);
-        let fallbacks = policy
-            .rank(&index)
-            .entries
-            .iter()
-            .filter(|e| e.eligible && e.position != chosen.position)
-            .map(|e| e.position)
-            .collect();
-        let d = &index.manifests[chosen.position];
-        Ok(Decision {
-            position: chosen.position,
-            digest: d.digest.to_string(),
-            media_type: d.media_type.to_string(),
-            score: ranked.score,
-            reasons: ranked.reasons.iter().map(ToString::to_string).collect(),
-            first_fit: self.plain.select(&index).map(|s| s.position),
-            fallbacks,
-        })
+        self.decision(policy, &index)
+    }
+
+    /// select's `ignore-annotations` policy: the target alone, no
+    /// preferences, rules or hooks (the hooks are not even run).
+    fn decide_platform_only(&self, bytes: &[u8]) -> Result<Decision, String> {
+        let index = Index::parse(bytes).map_err(|e| format!("invalid index: {e}"))?;
+        let mut d = self.decision(&self.setup.platform_only, &index)?;
+        d.reasons.push(
+            "annotations ignored: the index has no valid signature (trust policy); platform alone decides, first match"
+                .into(),
+        );
+        Ok(d)
     }
 }
 
 /// Runs the mirror until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
     let setup = run::setup_target(&args.target, &args.policy)?;
-    if setup.trust.is_some() {
-        // Fail closed: a mirror that ignored the policy would let unsigned
-        // annotations steer every node behind it (docs/security.md).
-        return Err(Failure::Invalid(
-            "the configuration has a [trust] table, which serve does not enforce yet; remove it for serve or use select/resolve".into(),
-        ));
-    }
+    // Every key is read now: a bad one stops the mirror before it listens.
+    let trust = crate::trust::policy(&args.trust, setup.trust.clone())?
+        .map(crate::trust::Loaded::into_mirror);
     if setup.compat.is_some() {
         // Refused rather than ignored: the mirror would answer differently
         // from `select --compat nfd` for the same node.
@@ -260,6 +274,20 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
         None => ocipick_mirror::runtime::matching_platform(setup.policy.target()),
     };
     let runtime_text = runtime_platform.to_string();
+    let trust_text = trust.as_ref().map(|t| {
+        format!(
+            "ocipick serve: trust policy: {} key(s) ({}), repositories {}, on-unsigned {}, signature deadline {} s",
+            t.keys.len(),
+            t.keys.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
+            if t.policy.repositories.is_empty() {
+                "all".to_owned()
+            } else {
+                t.policy.repositories.join(", ")
+            },
+            t.policy.on_unsigned.as_str(),
+            t.deadline.as_secs_f64()
+        )
+    });
     let opts = Options {
         mode: match args.mode {
             ServeMode::Child => ocipick_mirror::Mode::Child,
@@ -281,6 +309,7 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
                 max_files: args.state_max_files as usize,
                 max_bytes: usize::try_from(args.state_max_bytes).unwrap_or(usize::MAX),
             }),
+        trust,
         ..Options::new(args.upstream.clone())
     };
     // Before listening: a state directory that cannot be opened stops here.
@@ -307,6 +336,9 @@ pub fn run(args: &ServeArgs) -> Result<(String, u8), Failure> {
         }
         None => None,
     };
+    if let Some(t) = trust_text {
+        eprintln!("{t}");
+    }
     eprintln!(
         "ocipick serve: listening on {addr}, mirroring {} for {target} ({} mode, cache TTL {} s, runtime matches as {runtime_text})",
         args.upstream.join(", "),

@@ -20,6 +20,17 @@ pub(crate) struct Loaded {
     keys: Vec<TrustKey>,
 }
 
+impl Loaded {
+    /// The policy and its keys, for the mirror (`serve`).
+    pub(crate) fn into_mirror(self) -> ocipick_mirror::TrustOptions {
+        ocipick_mirror::TrustOptions {
+            deadline: self.policy.deadline(),
+            policy: self.policy,
+            keys: self.keys,
+        }
+    }
+}
+
 /// The policy in force: the config file's `[trust]`, each flag replacing
 /// its part; `None` when no key is configured either way. Every key file
 /// is read and parsed now, so a bad key fails the run (exit 2) before any
@@ -32,14 +43,16 @@ pub(crate) fn policy(args: &TrustArgs, config: Option<Trust>) -> Result<Option<L
             repositories: Vec::new(),
             on_unsigned: OnUnsigned::default(),
             accept_references: Vec::new(),
+            signature_deadline: None,
         },
         (None, true) => {
             if !args.trust_repository.is_empty()
                 || args.on_unsigned.is_some()
                 || !args.trust_accept_reference.is_empty()
+                || args.signature_deadline.is_some()
             {
                 return Err(Failure::Invalid(
-                    "--trust-repository, --trust-accept-reference and --on-unsigned need a key (--trust-key or [trust] keys)"
+                    "--trust-repository, --trust-accept-reference, --on-unsigned and --signature-deadline need a key (--trust-key or [trust] keys)"
                         .into(),
                 ));
             }
@@ -54,6 +67,9 @@ pub(crate) fn policy(args: &TrustArgs, config: Option<Trust>) -> Result<Option<L
     }
     if !args.trust_accept_reference.is_empty() {
         t.accept_references = args.trust_accept_reference.clone();
+    }
+    if let Some(s) = args.signature_deadline {
+        t.signature_deadline = Some(std::time::Duration::from_secs_f64(s));
     }
     if let Some(o) = args.on_unsigned.as_deref() {
         t.on_unsigned =
@@ -79,6 +95,8 @@ pub(crate) struct Report {
     pub verdict: Verdict,
     /// Signature requests made (manifest and payload GETs, tokens).
     pub requests: u32,
+    /// Whether the signature reads were cut off by the deadline.
+    pub deadline_passed: bool,
 }
 
 impl Report {
@@ -118,6 +136,7 @@ impl Report {
             "onUnsigned": self.on_unsigned.as_str(),
             "annotationsIgnored": self.annotations_ignored(),
             "requests": self.requests,
+            "deadlinePassed": self.deadline_passed,
         })
     }
 }
@@ -169,14 +188,26 @@ pub(crate) fn verdict(trust: Option<&Loaded>, doc: &Doc, store: Option<&Store>) 
             if !t.policy.applies_to(&r.registry, &r.repository) {
                 return None;
             }
-            signature::verify_index(
+            let deadline = t.policy.deadline();
+            let out = signature::verify_within(
                 client,
                 r,
                 &digest,
                 bytes,
                 &t.keys,
                 &t.policy.accept_references,
-            )
+                deadline,
+            );
+            if out.deadline_passed {
+                crate::say::warn(&format!(
+                    "{}/{}: the signature reads for {digest} passed the {} s deadline (--signature-deadline) after {} requests: the index counts as unsigned",
+                    r.registry,
+                    r.repository,
+                    deadline.as_secs_f64(),
+                    out.requests
+                ));
+            }
+            out
         }
         local => {
             // A layout has no repository: a signature must name one the
@@ -203,6 +234,7 @@ pub(crate) fn verdict(trust: Option<&Loaded>, doc: &Doc, store: Option<&Store>) 
         digest: digest.to_string(),
         verdict: out.verdict,
         requests: out.requests,
+        deadline_passed: out.deadline_passed,
     })
 }
 

@@ -25,45 +25,10 @@ use common::{OCI_INDEX, OCI_MANIFEST};
 use registry_support::{Access, Registry};
 use serde_json::{json, Value};
 use signing::{
-    assert_honoured, assert_ignored, b64, dsse_bundle, keyless_bundle, keypair, message_bundle,
-    openssl_verifies, payload, push_demo, select, sign, statement, BUNDLE_TYPE, EMPTY_TYPE,
-    SIGN_PREDICATE,
+    assert_honoured, assert_ignored, attach, b64, dsse_bundle, keyless_bundle, keypair,
+    message_bundle, openssl_verifies, payload, push_demo, select, sign, statement, subject,
+    BUNDLE_TYPE, EMPTY_TYPE, SIGN_PREDICATE,
 };
-
-/// The index descriptor of `repo:tag` (the bundle manifest's subject).
-fn subject(reg: &Registry, repo: &str, tag: &str) -> Value {
-    let bytes = reg.get_manifest(repo, tag);
-    json!({"mediaType": OCI_INDEX, "digest": common::sha256(&bytes), "size": bytes.len()})
-}
-
-/// Attaches `bundle` to `subject` as cosign does on a registry without
-/// the referrers API: the bundle blob, the empty config, the bundle
-/// manifest by digest, and the tag-schema index `sha256-<hex>` listing
-/// it. Returns the bundle manifest's digest.
-fn attach(reg: &Registry, repo: &str, subject: &Value, bundle: &[u8]) -> String {
-    let empty = reg.push_blob(repo, b"{}");
-    let (bd, bs) = reg.push_blob(repo, bundle);
-    let m = signing::bundle_manifest(subject, (&bd, bs), (&empty.0, empty.1));
-    let d = reg.push_by_digest(repo, OCI_MANIFEST, &m);
-    let listing = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_INDEX,
-        "manifests": [{"mediaType": OCI_MANIFEST, "digest": d["digest"], "size": d["size"],
-                       "artifactType": BUNDLE_TYPE}],
-    });
-    let hex = subject["digest"]
-        .as_str()
-        .unwrap()
-        .strip_prefix("sha256:")
-        .unwrap();
-    reg.push_manifest(
-        repo,
-        &format!("sha256-{hex}"),
-        OCI_INDEX,
-        &serde_json::to_vec(&listing).unwrap(),
-    );
-    d["digest"].as_str().unwrap().to_owned()
-}
 
 #[test]
 fn bundles_in_a_registry() {

@@ -23,43 +23,9 @@ use common::{run_cmd, OCI_MANIFEST};
 use registry_support::{Registry, GPU_KEY};
 use serde_json::json;
 use signing::{
-    assert_honoured, assert_ignored, keypair, openssl_verifies, payload, push_demo, select, sign,
-    Demo,
+    assert_honoured, assert_ignored, keypair, openssl_verifies, payload, push_demo, push_signature,
+    select, sign, Demo, SIG_ANNOTATION, SIMPLE_SIGNING,
 };
-
-const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
-const SIG_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
-
-/// Pushes a cosign-style signature manifest for `index` (its tag
-/// `sha256-<hex>.sig`): one simple-signing layer holding `payload`, its
-/// annotation the base64 of `sig`. `extra` is merged into the manifest's
-/// annotations (to make it large).
-fn push_signature(
-    reg: &Registry,
-    repo: &str,
-    index: &str,
-    payload: &[u8],
-    sig: &[u8],
-    extra: Option<&str>,
-) {
-    use base64::Engine as _;
-    let (cd, cs) = reg.push_blob(repo, b"{}");
-    let (pd, ps) = reg.push_blob(repo, payload);
-    let mut m = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
-        "layers": [{
-            "mediaType": SIMPLE_SIGNING, "digest": pd, "size": ps,
-            "annotations": {SIG_ANNOTATION: base64::engine::general_purpose::STANDARD.encode(sig)},
-        }],
-    });
-    if let Some(x) = extra {
-        m["annotations"] = json!({"padding": x});
-    }
-    let tag = format!("sha256-{}.sig", index.strip_prefix("sha256:").unwrap());
-    reg.push_manifest(repo, &tag, OCI_MANIFEST, &serde_json::to_vec(&m).unwrap());
-}
 
 #[test]
 fn signed_unsigned_and_forged_indexes() {
@@ -414,11 +380,11 @@ fn lint_reports_annotations_without_a_signature() {
     assert_eq!(sig001(&lint(&format!("{host}/team/unsigned:v1"), &[])), 0);
 }
 
-/// `serve` does not enforce a trust policy yet, so it refuses to start
-/// with one (exit 2) rather than let unsigned annotations steer the nodes
-/// behind it; `check` warns that it is not applied.
+/// `serve` enforces the trust policy (tests/serve_trust.rs), so it reads
+/// every key before it listens: a missing key stops it (exit 2) instead
+/// of a mirror that would let unsigned annotations through.
 #[test]
-fn serve_refuses_a_trust_policy_it_cannot_enforce() {
+fn serve_reads_the_trust_keys_before_it_listens() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
     std::fs::write(&cfg, "[trust]\nkeys = [\"/nonexistent/cosign.pub\"]\n").unwrap();
@@ -431,7 +397,37 @@ fn serve_refuses_a_trust_policy_it_cannot_enforce() {
         "--upstream",
         "127.0.0.1:1",
     ]));
-    r.expect(2).stderr_has("serve does not enforce yet");
+    r.expect(2).stderr_has("/nonexistent/cosign.pub");
+    assert!(!r.stderr.contains("listening on"), "{r:#?}");
+    assert!(!r.stderr.contains("panicked"), "{r:#?}");
+    // A key file that is not a P-256 public key, given as a flag.
+    let bad = dir.path().join("bad.pub");
+    std::fs::write(&bad, "not a key\n").unwrap();
+    let r = run_cmd(common::cmd(&[
+        "serve",
+        "--no-config",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        "127.0.0.1:1",
+        "--trust-key",
+        bad.to_str().unwrap(),
+    ]));
+    r.expect(2)
+        .stderr_has("bad.pub: not a PEM ECDSA P-256 public key");
+    assert!(!r.stderr.contains("listening on"), "{r:#?}");
+    // The trust flags without a key.
+    let r = run_cmd(common::cmd(&[
+        "serve",
+        "--no-config",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        "127.0.0.1:1",
+        "--signature-deadline",
+        "2",
+    ]));
+    r.expect(2).stderr_has("need a key");
 }
 
 /// `annotate` on a signed registry index: the new index is not covered by

@@ -132,13 +132,73 @@ pub struct Options {
     /// Where reordered indexes are kept across restarts; `None` keeps them
     /// in memory only.
     pub state: Option<StateOptions>,
+    /// Signature-aware selection: indexes of the repositories the policy
+    /// names must carry a valid cosign signature before their annotations
+    /// steer the answer. `None`: no signature is ever read.
+    pub trust: Option<TrustOptions>,
+}
+
+/// The mirror's trust policy, with its keys read.
+///
+/// For each index fetched by tag from a repository the policy applies to
+/// ([`ocipick::trust::Trust::applies_to`]), the mirror verifies the
+/// signature of that index digest (`sha256-<hex>.sig`,
+/// [`ocipick_registry::signature::verify_within`]) before it decides:
+///
+/// - signed: answered as without a policy;
+/// - not signed, `ignore-annotations`: in [`Mode::Child`] the entry chosen
+///   on platform alone ([`Decide::decide_platform_only`], the first-match
+///   rule) is answered; in [`Mode::Reorder`] the index is passed through
+///   as upstream serves it, so the runtime's own first match applies;
+/// - not signed, `refuse`: the index is passed through as upstream serves
+///   it, in both modes.
+///
+/// Verdicts are kept per registry, repository and index digest for the
+/// TTL ([`Options::ttl`]); one cut off by [`TrustOptions::deadline`] is
+/// not kept, so the next fetch tries again. Each verification's requests
+/// are counted in `ocipick_mirror_signature_requests_total`, each judged
+/// tag in `ocipick_mirror_trust_verdicts_total`.
+///
+/// ```
+/// use std::time::Duration;
+/// use ocipick::trust::{OnUnsigned, Trust};
+/// use ocipick_mirror::{Options, TrustOptions};
+///
+/// let mut opts = Options::new(vec!["registry.example.com".into()]);
+/// opts.trust = Some(TrustOptions {
+///     policy: Trust {
+///         keys: vec!["/etc/ocipick/cosign.pub".into()],
+///         repositories: vec!["registry.example.com/team/*".into()],
+///         on_unsigned: OnUnsigned::IgnoreAnnotations,
+///         accept_references: vec![],
+///         signature_deadline: None,
+///     },
+///     // Each key read with `TrustKey::from_pem`.
+///     keys: vec![],
+///     deadline: ocipick::trust::DEFAULT_SIGNATURE_DEADLINE,
+/// });
+/// let t = opts.trust.as_ref().unwrap();
+/// assert!(t.policy.applies_to("registry.example.com", "team/app"));
+/// // No signature request for a repository outside the policy.
+/// assert!(!t.policy.applies_to("registry.example.com", "other/app"));
+/// assert_eq!(t.deadline, Duration::from_secs(5));
+/// ```
+#[derive(Debug, Clone)]
+pub struct TrustOptions {
+    /// Which repositories, and the outcome without a valid signature.
+    pub policy: ocipick::trust::Trust,
+    /// The keys any one of which may sign.
+    pub keys: Vec<ocipick_registry::signature::TrustKey>,
+    /// The longest all signature reads of one index may take; past it
+    /// the index counts as unsigned. Zero: no deadline.
+    pub deadline: Duration,
 }
 
 impl Options {
     /// Defaults for `upstreams`: child mode, 30 s TTL, 512 connections,
     /// 64 MiB of cached manifests, 30 s client timeout, 256 KiB read-ahead,
     /// no runtime platform, 10 s drain, stale answers up to 5 minutes past
-    /// the TTL, a 10 s tag deadline, no state directory.
+    /// the TTL, a 10 s tag deadline, no state directory, no trust policy.
     pub fn new(upstreams: Vec<String>) -> Self {
         Options {
             upstreams,
@@ -154,6 +214,7 @@ impl Options {
             stale_for: Duration::from_secs(300),
             tag_deadline: Duration::from_secs(10),
             state: None,
+            trust: None,
         }
     }
 }
@@ -188,4 +249,15 @@ pub trait Decide: Send + Sync + 'static {
     /// served them), or says why none can be chosen — the mirror then
     /// passes the index through unchanged.
     fn decide(&self, index: &[u8]) -> Result<Decision, String>;
+
+    /// Chooses an entry of `index` on platform alone: the first-match
+    /// rule, no annotation, preference, rule or hook consulted. Used in
+    /// [`Mode::Child`] for an index without a valid signature under a
+    /// [`TrustOptions`] policy with `ignore-annotations`. The default has
+    /// no platform to match, so it declines, and such an index is passed
+    /// through unchanged (the runtime's own first match).
+    fn decide_platform_only(&self, index: &[u8]) -> Result<Decision, String> {
+        let _ = index;
+        Err("no platform-only selection configured".into())
+    }
 }

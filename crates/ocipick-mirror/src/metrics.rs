@@ -27,7 +27,9 @@ pub struct OutcomeLabels {
     /// `selected` (the node's manifest answered), `reordered` (a new
     /// index answered), `unchanged` (reorder mode, the choice already
     /// first), `fallback` (the upstream index passed through because
-    /// selection failed), `not_index` (the tag names a single manifest).
+    /// selection failed), `not_index` (the tag names a single manifest),
+    /// `untrusted` (the upstream index passed through because it has no
+    /// valid signature: `refuse`, or reorder mode).
     pub outcome: &'static str,
 }
 
@@ -35,8 +37,10 @@ pub struct OutcomeLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CacheLabels {
     /// `tag` (tag → answer, for the TTL), `decision` (index digest →
-    /// choice, for the TTL), `manifest` (digest → bytes) or `child_check`
-    /// (repository and child digest → still upstream, for the TTL).
+    /// choice, for the TTL), `manifest` (digest → bytes), `child_check`
+    /// (repository and child digest → still upstream, for the TTL) or
+    /// `verdict` (registry, repository and index digest → signed or not,
+    /// for the TTL).
     pub cache: &'static str,
     /// `hit` or `miss`.
     pub result: &'static str,
@@ -100,6 +104,18 @@ pub struct StateLabels {
     pub event: &'static str,
 }
 
+/// Labels of `ocipick_mirror_trust_verdicts_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TrustLabels {
+    /// `signed`, `unsigned` (no valid signature) or `deadline` (the
+    /// signature reads passed the deadline: treated as unsigned).
+    pub verdict: &'static str,
+    /// What the tag was answered with: `honoured` (the node's choice),
+    /// `first_match` (child mode, platform alone), `passed_through` (the
+    /// upstream index unchanged: `refuse`, or reorder mode).
+    pub action: &'static str,
+}
+
 type Hist = Family<UpstreamLabels, Histogram, fn() -> Histogram>;
 
 /// Every metric of the mirror.
@@ -128,6 +144,11 @@ pub struct Metrics {
     pub child_checks: Family<CheckLabels, Counter>,
     /// Files of the state directory.
     pub state_files: Family<StateLabels, Counter>,
+    /// Tag answers fetched from a repository under the trust policy, by
+    /// verdict and action.
+    pub trust_verdicts: Family<TrustLabels, Counter>,
+    /// Requests sent to read signatures.
+    pub signature_requests: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -154,7 +175,7 @@ impl Default for Metrics {
         );
         registry.register(
             "selections",
-            "Tag answers fetched from upstream (cache misses), by outcome: selected, reordered, unchanged, fallback, not_index",
+            "Tag answers fetched from upstream (cache misses), by outcome: selected, reordered, unchanged, fallback, not_index, untrusted",
             selections.clone(),
         );
         registry.register(
@@ -204,7 +225,21 @@ impl Default for Metrics {
             "Reordered indexes in the state directory (--state-dir), by event",
             state_files.clone(),
         );
+        let trust_verdicts = Family::<TrustLabels, Counter>::default();
+        let signature_requests = Counter::default();
+        registry.register(
+            "trust_verdicts",
+            "Tag answers fetched from upstream for repositories under the trust policy, by the index's verdict (signed, unsigned, deadline) and the action taken (honoured, first_match, passed_through)",
+            trust_verdicts.clone(),
+        );
+        registry.register(
+            "signature_requests",
+            "Requests sent to read signatures (sha256-<hex>.sig manifests, payload blobs, token requests, retries); none for verdicts found in the cache",
+            signature_requests.clone(),
+        );
         Metrics {
+            trust_verdicts,
+            signature_requests,
             registry,
             stale_answers,
             child_checks,
@@ -264,6 +299,13 @@ impl Metrics {
     pub fn child_check(&self, result: &'static str) {
         self.child_checks
             .get_or_create(&CheckLabels { result })
+            .inc();
+    }
+
+    /// Counts a tag answer under the trust policy.
+    pub fn trust(&self, verdict: &'static str, action: &'static str) {
+        self.trust_verdicts
+            .get_or_create(&TrustLabels { verdict, action })
             .inc();
     }
 

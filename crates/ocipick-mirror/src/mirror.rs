@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ocipick::media_type::{self, Kind};
+use ocipick::trust::OnUnsigned;
 use ocipick::Digest;
+use ocipick_registry::signature::{self, Verdict};
 use ocipick_registry::{Client, ManifestAnswer, Reference, Refusal, RegistryError};
 
 use crate::cache::{ManifestCache, TtlSlots};
@@ -18,6 +20,27 @@ use crate::{reorder, Decide, Decision, Mode, Options};
 
 /// How deep the mirror follows a chosen entry that is itself an index.
 const MAX_DEPTH: usize = 4;
+
+/// What the trust policy lets an index's answer be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Judged {
+    /// No policy applies, or the index is signed: the node's choice.
+    Honour,
+    /// Unsigned, `ignore-annotations`, child mode: the choice on platform
+    /// alone.
+    PlatformOnly,
+    /// Unsigned, `refuse` (or reorder mode): the upstream index as it is.
+    PassThrough,
+}
+
+/// Which choice among an index's entries answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum How {
+    /// The node's policy ([`Decide::decide`]).
+    Policy,
+    /// Platform alone ([`Decide::decide_platform_only`]).
+    PlatformOnly,
+}
 
 /// A manifest to answer with.
 #[derive(Debug, Clone)]
@@ -60,6 +83,11 @@ pub(crate) struct State {
     tags: TtlSlots<(usize, String, String), Served>,
     /// index digest → decision (or why there is none).
     decisions: TtlSlots<String, Result<Decision, String>>,
+    /// index digest → decision on platform alone, for unsigned indexes.
+    platform_decisions: TtlSlots<String, Result<Decision, String>>,
+    /// (registry, repository, index digest) → signed or not, under
+    /// [`Options::trust`].
+    verdicts: TtlSlots<(String, String, String), Verdict>,
     /// manifest digest → its fetch in progress: one at a time per digest
     /// (nothing kept; the manifest cache keeps the result).
     fetches: TtlSlots<String, Served>,
@@ -141,6 +169,8 @@ impl Mirror {
                 metrics,
                 tags: TtlSlots::new(ttl, 4096, budget, |s: &Served| s.bytes.len() + 256),
                 decisions: TtlSlots::new(ttl, 4096, budget, decision_weight),
+                platform_decisions: TtlSlots::new(ttl, 4096, budget, decision_weight),
+                verdicts: TtlSlots::new(ttl, 4096, budget, verdict_weight),
                 fetches: TtlSlots::new(Duration::ZERO, 4096, budget, |s: &Served| s.bytes.len()),
                 manifests: ManifestCache::new(budget),
                 runtime,
@@ -155,6 +185,14 @@ fn decision_weight(d: &Result<Decision, String>) -> usize {
     256 + match d {
         Ok(d) => d.reasons.iter().map(String::len).sum::<usize>() + d.digest.len(),
         Err(why) => why.len(),
+    }
+}
+
+/// About what a verdict holds in memory.
+fn verdict_weight(v: &Verdict) -> usize {
+    256 + match v {
+        Verdict::Signed { key } => key.len(),
+        Verdict::NotSigned { reason } => reason.len(),
     }
 }
 
@@ -248,15 +286,101 @@ impl State {
             self.metrics.outcome("not_index");
             return Ok(served);
         }
-        Ok(self.select(&r, &image, served, 0))
+        let how = match self.judge(&r, &image, &served) {
+            Judged::Honour => How::Policy,
+            Judged::PlatformOnly => How::PlatformOnly,
+            Judged::PassThrough => {
+                self.metrics.outcome("untrusted");
+                return Ok(served);
+            }
+        };
+        Ok(self.select(&r, &image, served, 0, how))
     }
 
-    /// Answers with the node's choice among the entries of `index`, or
-    /// with `index` itself when there is none.
-    fn select(&self, r: &Reference, image: &str, mut index: Served, depth: usize) -> Served {
-        let (decision, hit) = self.decisions.get_or_fetch(&index.digest, || {
-            Ok::<_, std::convert::Infallible>(self.decide.decide(&index.bytes))
+    /// What [`Options::trust`] lets the answer for the index `index` of
+    /// `r`'s repository be: its signature verified (`.sig` tag, then
+    /// Sigstore bundles; or its verdict taken from the cache), logged and
+    /// counted. No request when no policy applies to the repository.
+    fn judge(&self, r: &Reference, image: &str, index: &Served) -> Judged {
+        let digest = index.digest.as_str();
+        let Some(t) = &self.opts.trust else {
+            return Judged::Honour;
+        };
+        if !t.policy.applies_to(&r.registry, &r.repository) {
+            return Judged::Honour;
+        }
+        let key = (r.registry.clone(), r.repository.clone(), digest.to_owned());
+        let (result, hit) = self.verdicts.get_or_fetch(&key, || {
+            let d = match Digest::parse(digest.to_owned()) {
+                Ok(d) => d,
+                Err(e) => {
+                    return Ok(Verdict::NotSigned {
+                        reason: format!("index digest {digest}: {e}"),
+                    })
+                }
+            };
+            let out = signature::verify_within(
+                &self.client,
+                r,
+                &d,
+                Some(&index.bytes),
+                &t.keys,
+                &t.policy.accept_references,
+                t.deadline,
+            );
+            self.metrics.signature_requests.inc_by(out.requests.into());
+            // Cut off by the deadline: not kept, the next fetch tries again.
+            if out.deadline_passed {
+                Err(out.verdict)
+            } else {
+                Ok(out.verdict)
+            }
         });
+        self.metrics.cache("verdict", hit);
+        let (verdict, label) = match &result {
+            Ok(v @ Verdict::Signed { .. }) => (v, "signed"),
+            Ok(v) => (v, "unsigned"),
+            Err(v) => (v, "deadline"),
+        };
+        let (judged, action) = match (verdict, t.policy.on_unsigned, self.opts.mode) {
+            (Verdict::Signed { .. }, _, _) => (Judged::Honour, "honoured"),
+            (_, OnUnsigned::IgnoreAnnotations, Mode::Child) => {
+                (Judged::PlatformOnly, "first_match")
+            }
+            _ => (Judged::PassThrough, "passed_through"),
+        };
+        self.metrics.trust(label, action);
+        let detail = match verdict {
+            Verdict::Signed { key } => format!("key={}", q(key)),
+            Verdict::NotSigned { reason } => format!("reason={}", q(reason)),
+        };
+        eprintln!(
+            "ocipick serve: trust image={} repository={} index={digest} verdict={label} {detail} action={action} cached={hit}",
+            q(image),
+            q(&format!("{}/{}", r.registry, r.repository)),
+        );
+        judged
+    }
+
+    /// Answers with the node's choice among the entries of `index` (on
+    /// platform alone with [`How::PlatformOnly`]), or with `index` itself
+    /// when there is none.
+    fn select(
+        &self,
+        r: &Reference,
+        image: &str,
+        mut index: Served,
+        depth: usize,
+        how: How,
+    ) -> Served {
+        let (decision, hit) = match how {
+            How::Policy => self.decisions.get_or_fetch(&index.digest, || {
+                Ok::<_, std::convert::Infallible>(self.decide.decide(&index.bytes))
+            }),
+            How::PlatformOnly => self.platform_decisions.get_or_fetch(&index.digest, || {
+                Ok::<_, std::convert::Infallible>(self.decide.decide_platform_only(&index.bytes))
+            }),
+        };
         self.metrics.cache("decision", hit);
         let d = match decision {
             Ok(Ok(d)) => d,
@@ -340,7 +464,9 @@ impl State {
                     };
                     self.log_decision(image, &index.digest, &d, "selected");
                     if media_type::kind(&child.media_type) == Kind::Index && depth < MAX_DEPTH {
-                        return self.select(r, image, child, depth + 1);
+                        // A nested index is named by digest from the one
+                        // judged above: chosen the same way.
+                        return self.select(r, image, child, depth + 1, how);
                     }
                     self.metrics.outcome("selected");
                     child

@@ -2,9 +2,11 @@
 //! manifest (the index) by tag or digest, authenticated, verified and
 //! bounded.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -237,6 +239,24 @@ pub struct Refusal {
     pub body: Vec<u8>,
     /// The same refusal as an error, for messages.
     pub error: RegistryError,
+}
+
+thread_local! {
+    /// Where [`counting_requests`] counts this thread's requests.
+    static REQUEST_SINK: RefCell<Option<Arc<AtomicU32>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f`, adding to `sink` every HTTP request (token requests and
+/// retries included) that this thread sends meanwhile through any
+/// [`Client`]. Unlike a difference of [`Client::stats`], the count is
+/// exact while other threads use the same client (the mirror's
+/// signature reads), and `sink` can be read from another thread while `f`
+/// runs.
+pub(crate) fn counting_requests<T>(sink: &Arc<AtomicU32>, f: impl FnOnce() -> T) -> T {
+    let before = REQUEST_SINK.with(|s| s.replace(Some(sink.clone())));
+    let out = f();
+    REQUEST_SINK.with(|s| *s.borrow_mut() = before);
+    out
 }
 
 /// Request counters.
@@ -576,6 +596,11 @@ impl Client {
             s.manifests += 1;
         } else {
             s.requests += 1;
+            REQUEST_SINK.with(|sink| {
+                if let Some(c) = sink.borrow().as_ref() {
+                    c.fetch_add(1, Ordering::Relaxed);
+                }
+            });
         }
     }
 

@@ -31,6 +31,10 @@
 //! code reads signatures stored in a local layout or archive
 //! ([`LocalLookup`]).
 //!
+//! A registry lookup may run under a deadline for all its reads
+//! ([`verify_within`]): a slow or silent signature endpoint then costs
+//! the caller at most that long, and the index counts as unsigned.
+//!
 //! Every read is bounded while it happens ([`MAX_SIGNATURE_MANIFEST_BYTES`],
 //! [`MAX_PAYLOAD_BYTES`], [`MAX_SIGNATURE_LAYERS`]), and payload blobs are
 //! checked against their digests before they are used.
@@ -54,6 +58,9 @@
 //! ```
 
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use ocipick::{Descriptor, Digest};
@@ -324,18 +331,50 @@ pub enum Verdict {
 pub struct Outcome {
     /// Signed or not.
     pub verdict: Verdict,
-    /// HTTP requests it sent (token requests and retries included).
+    /// HTTP requests it sent (token requests and retries included); with
+    /// a deadline that passed, those sent by then.
     pub requests: u32,
+    /// Whether the reads were cut off by [`verify_within`]'s deadline (the
+    /// verdict is then [`Verdict::NotSigned`]).
+    pub deadline_passed: bool,
 }
 
-/// Reads at most `limit` bytes of a body; `None` when there is more.
-fn read_bounded(r: impl Read, limit: u64) -> Result<Option<Vec<u8>>, String> {
+/// Reads at most `limit` bytes of a body; `None` when there is more. Past
+/// `until`, the next read fails.
+fn read_bounded(
+    r: impl Read,
+    limit: u64,
+    until: Option<Instant>,
+) -> Result<Option<Vec<u8>>, String> {
     let mut bytes = Vec::new();
-    r.take(limit + 1)
+    Until { inner: r, until }
+        .take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("reading: {e}"))?;
     Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
+
+/// A reader that fails once a deadline has passed (each read is still
+/// bounded by the client's own read timeout).
+struct Until<R> {
+    inner: R,
+    until: Option<Instant>,
+}
+
+impl<R: Read> Read for Until<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.until.is_some_and(|u| Instant::now() >= u) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                DEADLINE_PASSED,
+            ));
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// The words of a read cut off by the deadline.
+const DEADLINE_PASSED: &str = "the signature deadline passed";
 
 /// The most bundle referrers tried (each costs a manifest and a blob
 /// request).
@@ -382,33 +421,88 @@ fn check_blob(bytes: Vec<u8>, digest: &Digest<'_>, size: Option<u64>) -> Result<
 }
 
 /// Signatures in a registry repository, read through a [`Client`].
+///
+/// Its requests are counted on their own ([`Lookup::requests`]), exactly
+/// even while other threads use the same client (the mirror's); with a
+/// deadline ([`RegistryLookup::until`]) no request starts after it and a
+/// body being read stops there.
 pub struct RegistryLookup<'a> {
-    /// The client (its request count is the cost).
-    pub client: &'a Client,
-    /// The repository.
-    pub reference: &'a Reference,
+    client: &'a Client,
+    reference: &'a Reference,
+    until: Option<Instant>,
+    /// Requests sent, readable from another thread while they run.
+    sent: Arc<AtomicU32>,
+    /// Whether a read was refused at the deadline.
+    cut_off: AtomicBool,
 }
 
-impl RegistryLookup<'_> {
+impl<'a> RegistryLookup<'a> {
+    /// A lookup in `reference`'s repository through `client`, with no
+    /// deadline but the client's own timeouts.
+    pub fn new(client: &'a Client, reference: &'a Reference) -> Self {
+        RegistryLookup {
+            client,
+            reference,
+            until: None,
+            sent: Arc::default(),
+            cut_off: AtomicBool::new(false),
+        }
+    }
+
+    /// The same lookup, starting no request and reading no body past
+    /// `until`: what is left fails, naming the deadline.
+    pub fn until(mut self, until: Instant) -> Self {
+        self.until = Some(until);
+        self
+    }
+
+    /// [`RegistryLookup::until`], its requests counted into `sent` (which
+    /// another thread may read while they run).
+    fn counting_into(mut self, sent: Arc<AtomicU32>, until: Instant) -> Self {
+        self.sent = sent;
+        self.until(until)
+    }
+
+    /// Whether a read was refused because the deadline had passed.
+    pub fn deadline_passed(&self) -> bool {
+        self.cut_off.load(Ordering::Relaxed)
+    }
+
+    /// Runs one read (`what`, for the message): refused past the
+    /// deadline, its requests counted.
+    fn send<T>(&self, what: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+        if self.until.is_some_and(|u| Instant::now() >= u) {
+            self.cut_off.store(true, Ordering::Relaxed);
+            return Err(format!("{DEADLINE_PASSED} before {what}"));
+        }
+        let out = crate::client::counting_requests(&self.sent, f);
+        if matches!(&out, Err(e) if e.contains(DEADLINE_PASSED)) {
+            self.cut_off.store(true, Ordering::Relaxed);
+        }
+        out
+    }
+
     fn get(
         &self,
         path: &str,
         accept: &[(&str, &str)],
         limit: u64,
     ) -> Result<Option<Vec<u8>>, String> {
-        let mut resp = self
-            .client
-            .forward(self.reference, ForwardMethod::Get, path, accept)
-            .map_err(|e| format!("fetching {path}: {e}"))?;
-        match resp.status().as_u16() {
-            200 => {}
-            404 => return Ok(None),
-            s => return Err(format!("fetching {path}: HTTP {s}")),
-        }
-        read_bounded(resp.body_mut().as_reader(), limit)
-            .map_err(|e| format!("{path}: {e}"))?
-            .map(Some)
-            .ok_or_else(|| format!("{path}: larger than the {limit}-byte limit"))
+        self.send(&format!("fetching {path}"), || {
+            let mut resp = self
+                .client
+                .forward(self.reference, ForwardMethod::Get, path, accept)
+                .map_err(|e| format!("fetching {path}: {e}"))?;
+            match resp.status().as_u16() {
+                200 => {}
+                404 => return Ok(None),
+                s => return Err(format!("fetching {path}: HTTP {s}")),
+            }
+            read_bounded(resp.body_mut().as_reader(), limit, self.until)
+                .map_err(|e| format!("{path}: {e}"))?
+                .map(Some)
+                .ok_or_else(|| format!("{path}: larger than the {limit}-byte limit"))
+        })
     }
 }
 
@@ -430,11 +524,15 @@ impl Lookup for RegistryLookup<'_> {
     }
 
     fn blob(&self, digest: &Digest<'_>, size: u64) -> Result<Vec<u8>, String> {
-        // Bounded by the declared size while reading; size and digest checked.
+        // Bounded by the declared size while reading; size and digest
+        // checked. Past the deadline no request starts; one under way is
+        // bounded by the client's read timeout.
         let d = Descriptor::new("", digest.clone(), size);
-        self.client
-            .fetch_blob(self.reference, &d, size)
-            .map_err(|e| e.to_string())
+        self.send(&format!("fetching blob {digest}"), || {
+            self.client
+                .fetch_blob(self.reference, &d, size)
+                .map_err(|e| e.to_string())
+        })
     }
 
     fn referrers(
@@ -444,14 +542,15 @@ impl Lookup for RegistryLookup<'_> {
     ) -> Result<Vec<(Digest<'static>, u64)>, String> {
         // The referrers API; a registry without one answers 404, and the
         // referrers tag schema (`sha256-<hex>`, an index) stands in.
-        let found =
+        self.send("listing referrers", || {
             crate::referrers::list(self.client, self.reference, subject, Some(artifact_type))
-                .map_err(|e| e.to_string())?;
-        Ok(first_referrers(found.descriptors))
+                .map(|found| first_referrers(found.descriptors))
+                .map_err(|e| e.to_string())
+        })
     }
 
     fn requests(&self) -> u32 {
-        self.client.stats().requests
+        self.sent.load(Ordering::Relaxed)
     }
 }
 
@@ -584,7 +683,7 @@ impl Lookup for LocalLookup<'_> {
 /// Verifies the index `digest` of `reference`'s repository against
 /// `keys` (a payload may name a repository matching `accept` instead of
 /// `reference`'s own: [`check_payload_accepting`]). [`verify_index`]
-/// without the index's bytes.
+/// without the index's bytes; no deadline but the client's own timeouts.
 pub fn verify(
     client: &Client,
     reference: &Reference,
@@ -596,7 +695,8 @@ pub fn verify(
 }
 
 /// Verifies a registry index: [`verify_with`] over a [`RegistryLookup`]
-/// of `reference`'s repository.
+/// of `reference`'s repository, with no deadline but the client's own
+/// timeouts ([`verify_within`] has one).
 pub fn verify_index(
     client: &Client,
     reference: &Reference,
@@ -605,14 +705,116 @@ pub fn verify_index(
     keys: &[TrustKey],
     accept: &[String],
 ) -> Outcome {
-    let lookup = RegistryLookup { client, reference };
-    verify_with(
-        &lookup,
+    registry_outcome(
+        &RegistryLookup::new(client, reference),
         digest,
         index,
         keys,
-        &Scope::Registry { reference, accept },
+        accept,
     )
+}
+
+/// [`verify_with`] over `lookup`, noting whether its deadline cut it off.
+fn registry_outcome(
+    lookup: &RegistryLookup<'_>,
+    digest: &Digest<'_>,
+    index: Option<&[u8]>,
+    keys: &[TrustKey],
+    accept: &[String],
+) -> Outcome {
+    let scope = Scope::Registry {
+        reference: lookup.reference,
+        accept,
+    };
+    let mut out = verify_with(lookup, digest, index, keys, &scope);
+    if lookup.deadline_passed() && matches!(out.verdict, Verdict::NotSigned { .. }) {
+        out.deadline_passed = true;
+    }
+    out
+}
+
+/// [`verify_index`] under an overall `deadline` for all its reads (the
+/// `.sig` manifest and payloads, the bundle referrers, manifests and
+/// blobs, token requests and retries included), so that a slow or silent
+/// signature endpoint cannot hold the caller longer. When it passes, the
+/// answer is [`Verdict::NotSigned`] with [`Outcome::deadline_passed`]
+/// set, at the deadline: the reads run on a thread of their own, which
+/// starts no request after the deadline and ends at its next read (each
+/// bounded by the client's read timeout). A zero `deadline` is none.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use ocipick_registry::signature::{verify_within, TrustKey, Verdict};
+/// use ocipick_registry::{Client, ClientOptions, Reference};
+///
+/// let client = Arc::new(Client::new(ClientOptions::default())?);
+/// let key = TrustKey::from_pem("cosign.pub", &std::fs::read_to_string("cosign.pub")?)?;
+/// let r: Reference = "registry.example.com/team/app:v1".parse()?;
+/// let index = ocipick::Digest::parse(format!("sha256:{}", "a".repeat(64)))?;
+/// let out = verify_within(&client, &r, &index, None, &[key], &[], Duration::from_secs(5));
+/// if out.deadline_passed {
+///     eprintln!("signature reads took over 5 s: treated as unsigned");
+/// }
+/// assert!(matches!(out.verdict, Verdict::Signed { .. } | Verdict::NotSigned { .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn verify_within(
+    client: &Arc<Client>,
+    reference: &Reference,
+    digest: &Digest<'_>,
+    index: Option<&[u8]>,
+    keys: &[TrustKey],
+    accept: &[String],
+    deadline: Duration,
+) -> Outcome {
+    if deadline.is_zero() {
+        return verify_index(client, reference, digest, index, keys, accept);
+    }
+    let until = Instant::now() + deadline;
+    let sent = Arc::new(AtomicU32::new(0));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let job = {
+        let (client, reference, sent) = (client.clone(), reference.clone(), sent.clone());
+        let digest = digest.clone().into_owned();
+        let index = index.map(<[u8]>::to_vec);
+        let (keys, accept) = (keys.to_vec(), accept.to_vec());
+        move || {
+            let lookup = RegistryLookup::new(&client, &reference).counting_into(sent, until);
+            let _ = tx.send(registry_outcome(
+                &lookup,
+                &digest,
+                index.as_deref(),
+                &keys,
+                &accept,
+            ));
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("ocipick-signature".into())
+        .spawn(job);
+    let result = match spawned {
+        Ok(_) => rx.recv_timeout(deadline).ok(),
+        // No thread: the reads run here, still refused past the deadline.
+        Err(_) => {
+            let lookup = RegistryLookup::new(client, reference).counting_into(sent.clone(), until);
+            Some(registry_outcome(&lookup, digest, index, keys, accept))
+        }
+    };
+    match result {
+        Some(out) if !out.deadline_passed => out,
+        // Cut off, in time or not: one reason either way.
+        _ => Outcome {
+            verdict: Verdict::NotSigned {
+                reason: format!(
+                    "the signature reads did not finish within the {} s deadline",
+                    deadline.as_secs_f64()
+                ),
+            },
+            requests: sent.load(Ordering::Relaxed),
+            deadline_passed: true,
+        },
+    }
 }
 
 /// Verifies the index `digest` (its bytes `index` when known) against
@@ -649,6 +851,7 @@ pub fn verify_with(
     Outcome {
         verdict,
         requests: lookup.requests().saturating_sub(before),
+        deadline_passed: false,
     }
 }
 
@@ -775,6 +978,70 @@ mod tests {
         assert!(ok("busybox", d.as_str(), "atomic container signature").is_err());
         assert!(ok(&format!("busybox@{d}"), d.as_str(), PAYLOAD_TYPE).is_err());
         assert!(check_payload(b"[]", &d, &r).is_err());
+    }
+
+    /// A registry that accepts connections and never answers: the
+    /// deadline, not the 30 s read timeout, ends the verification, and the
+    /// one request sent by then is counted.
+    #[test]
+    fn deadline_cuts_off_a_silent_registry() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let held = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_secs(3));
+            drop(conn);
+        });
+        let client = Arc::new(
+            Client::new(crate::ClientOptions {
+                plain_http: [host.clone()].into(),
+                retries: 0,
+                auth_files: vec![],
+                ..Default::default()
+            })
+            .unwrap(),
+        );
+        let r: Reference = format!("{host}/team/app:v1").parse().unwrap();
+        let d = Digest::sha256_of(b"index");
+        let began = Instant::now();
+        let out = verify_within(&client, &r, &d, None, &[], &[], Duration::from_millis(300));
+        let took = began.elapsed();
+        assert!(out.deadline_passed, "{out:?}");
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_millis(1500),
+            "{took:?}"
+        );
+        assert!(
+            matches!(&out.verdict, Verdict::NotSigned { reason } if reason.contains("0.3 s deadline")),
+            "{out:?}"
+        );
+        assert_eq!(out.requests, 1);
+        held.join().unwrap();
+    }
+
+    /// A deadline already passed: no request at all, neither for the tag
+    /// scheme nor for the bundles, and the verdict says so.
+    #[test]
+    fn nothing_is_sent_past_the_deadline() {
+        let client = Client::new(crate::ClientOptions {
+            plain_http: ["127.0.0.1:1".to_owned()].into(),
+            retries: 0,
+            auth_files: vec![],
+            ..Default::default()
+        })
+        .unwrap();
+        let r: Reference = "127.0.0.1:1/team/app:v1".parse().unwrap();
+        let lookup = RegistryLookup::new(&client, &r).until(Instant::now());
+        let out = registry_outcome(&lookup, &Digest::sha256_of(b"i"), None, &[], &[]);
+        assert!(out.deadline_passed, "{out:?}");
+        assert_eq!(out.requests, 0);
+        assert_eq!(client.stats().requests, 0);
+        assert!(
+            matches!(&out.verdict, Verdict::NotSigned { reason }
+                if reason.contains("before fetching manifests/sha256-")
+                    && reason.contains("before listing referrers")),
+            "{out:?}"
+        );
     }
 
     #[test]

@@ -314,7 +314,7 @@ impl Source {
                 (
                     origin,
                     doc,
-                    Some(Store::Registry(Box::new(client), r.clone())),
+                    Some(Store::Registry(std::sync::Arc::new(client), r.clone())),
                 )
             }
         })
@@ -361,8 +361,10 @@ pub enum Store {
     Layout(Layout),
     /// A tar archive of an OCI image layout.
     Archive(ArchiveLayout),
-    /// A registry repository, with the client that read the index.
-    Registry(Box<Client>, Reference),
+    /// A registry repository, with the client that read the index
+    /// (shared: signature reads run on a thread of their own under a
+    /// deadline, [`crate::signature::verify_within`]).
+    Registry(std::sync::Arc<Client>, Reference),
 }
 
 impl Store {

@@ -133,6 +133,7 @@ struct RawTrust {
     on_unsigned: Option<String>,
     #[serde(default)]
     accept_references: Vec<String>,
+    signature_deadline: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -354,6 +355,11 @@ impl Config {
                     None => Some(crate::trust::OnUnsigned::default()),
                     Some(s) => crate::trust::OnUnsigned::parse(s),
                 };
+                let deadline = t.signature_deadline.map(|v| {
+                    (0.0..=3600.0)
+                        .contains(&v)
+                        .then(|| std::time::Duration::from_secs_f64(v))
+                });
                 match on_unsigned {
                     _ if t.keys.is_empty() => {
                         problems.push(err("keys is empty: name at least one public key".into()));
@@ -368,6 +374,13 @@ impl Config {
                         problems.push(err("an empty repository pattern".into()));
                         None
                     }
+                    _ if deadline == Some(None) => {
+                        problems.push(err(format!(
+                            "signature-deadline {} is not a number of seconds between 0 and 3600",
+                            t.signature_deadline.unwrap_or_default()
+                        )));
+                        None
+                    }
                     None => {
                         problems.push(err(format!(
                             "unknown on-unsigned {:?} (ignore-annotations, refuse)",
@@ -380,6 +393,7 @@ impl Config {
                         repositories: t.repositories,
                         on_unsigned,
                         accept_references: t.accept_references,
+                        signature_deadline: deadline.flatten(),
                     }),
                 }
             }
@@ -553,11 +567,24 @@ mod tests {
             .unwrap();
         assert_eq!(d.on_unsigned, crate::trust::OnUnsigned::IgnoreAnnotations);
         assert!(d.repositories.is_empty());
+        assert_eq!(d.signature_deadline, None);
+        assert_eq!(d.deadline(), crate::trust::DEFAULT_SIGNATURE_DEADLINE);
+        for (v, want) in [("2.5", 2500), ("0", 0), ("7", 7000)] {
+            let t = Config::parse(&format!(
+                "[trust]\nkeys = [\"/k\"]\nsignature-deadline = {v}\n"
+            ))
+            .unwrap()
+            .trust
+            .unwrap();
+            assert_eq!(t.deadline(), std::time::Duration::from_millis(want), "{v}");
+        }
         for (text, line) in [
             ("\n[trust]\nkeys = []\n", 2),
             ("[trust]\nkeys = [\"/k\"]\non-unsigned = \"allow\"\n", 1),
             ("[trust]\nkeys = [\"/k\"]\nrepositories = [\"\"]\n", 1),
             ("[trust]\nkeys = [\"/k\"]\nkey = \"/j\"\n", 3),
+            ("[trust]\nkeys = [\"/k\"]\nsignature-deadline = -1\n", 1),
+            ("[trust]\nkeys = [\"/k\"]\nsignature-deadline = 4000\n", 1),
         ] {
             assert_eq!(
                 Config::parse(text).unwrap_err().line,

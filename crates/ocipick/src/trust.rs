@@ -8,6 +8,7 @@
 //! repositories = ["registry.example.com/*"] # optional; default ["*"]: every registry index
 //! on-unsigned = "ignore-annotations"        # or "refuse"; default "ignore-annotations"
 //! accept-references = ["upstream.example/team/*"] # optional: signatures naming these repositories count too
+//! signature-deadline = 5                    # optional: seconds for all signature reads of one index; 0: none
 //! ```
 //!
 //! This module only decides *whether* a policy applies to a repository
@@ -21,12 +22,19 @@
 //!     repositories: vec!["registry.example.com/team/*".into()],
 //!     on_unsigned: OnUnsigned::Refuse,
 //!     accept_references: vec![],
+//!     signature_deadline: None,
 //! };
 //! assert!(t.applies_to("registry.example.com", "team/app"));
 //! assert!(!t.applies_to("docker.io", "library/busybox"));
 //! ```
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// The deadline for the signature reads of one index (manifest, payloads,
+/// token requests and retries) when neither the configuration nor a flag
+/// names one.
+pub const DEFAULT_SIGNATURE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// What a run does with an index that has no valid signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -76,9 +84,19 @@ pub struct Trust {
     /// a mirror or promoted copy of the signed repository); empty: only
     /// its own.
     pub accept_references: Vec<String>,
+    /// The longest all signature reads of one index may take (`None`:
+    /// [`DEFAULT_SIGNATURE_DEADLINE`]; zero: no deadline). Past it the
+    /// index counts as unsigned, and [`Trust::on_unsigned`] decides.
+    pub signature_deadline: Option<Duration>,
 }
 
 impl Trust {
+    /// The deadline in force for one index's signature reads.
+    pub fn deadline(&self) -> Duration {
+        self.signature_deadline
+            .unwrap_or(DEFAULT_SIGNATURE_DEADLINE)
+    }
+
     /// Whether indexes of `registry`/`repository` must be signed.
     pub fn applies_to(&self, registry: &str, repository: &str) -> bool {
         let name = format!("{registry}/{repository}");
@@ -101,7 +119,9 @@ mod tests {
             repositories: vec![],
             on_unsigned: OnUnsigned::default(),
             accept_references: vec![],
+            signature_deadline: None,
         };
+        assert_eq!(t.deadline(), DEFAULT_SIGNATURE_DEADLINE);
         assert!(t.applies_to("a.example", "x/y"), "empty scope: every index");
         t.repositories = vec!["a.example/x/*".into(), "b.example/one".into()];
         assert!(t.applies_to("a.example", "x/y"));

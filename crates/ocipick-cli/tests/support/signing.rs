@@ -2,7 +2,9 @@
 //! keys and ECDSA / SHA-256 DER signatures by the `openssl` command line,
 //! over documents written here from their specifications:
 //!
-//! - cosign's simple-signing payload (cosign's SIGNATURE_SPEC.md);
+//! - cosign's simple-signing payload (cosign's SIGNATURE_SPEC.md), and
+//!   the signature manifest cosign stores it in under the
+//!   `sha256-<hex>.sig` tag;
 //! - a Sigstore bundle (sigstore protobuf-specs `Bundle`, JSON encoding)
 //!   holding a DSSE envelope (DSSE protocol: the signature is over
 //!   `PAE(payloadType, payload)` = `"DSSEv1" SP LEN(type) SP type SP
@@ -23,9 +25,13 @@ use std::process::Command;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::common::{self, run_cmd, Run, OCI_INDEX};
+use crate::common::{self, run_cmd, Run, OCI_INDEX, OCI_MANIFEST};
 use crate::registry_support::{Registry, GPU_KEY};
 
+/// The layer media type of a simple-signing payload.
+pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// The layer annotation holding the base64 DER signature.
+pub const SIG_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 /// The bundle referrer's artifactType and layer media type.
 pub const BUNDLE_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 /// The in-toto DSSE payload type.
@@ -116,6 +122,46 @@ pub fn openssl_verifies(dir: &Path, public: &Path, data: &[u8], sig: &[u8]) -> b
     ])
     .status
     .success()
+}
+
+/// Pushes a cosign-style signature manifest for the manifest `signed`
+/// (its tag `sha256-<hex>.sig`): one simple-signing layer holding
+/// `payload`, its annotation the base64 of `sig`. `extra` is merged into
+/// the manifest's annotations (to make it large).
+pub fn push_signature(
+    reg: &Registry,
+    repo: &str,
+    signed: &str,
+    payload: &[u8],
+    sig: &[u8],
+    extra: Option<&str>,
+) {
+    let (cd, cs) = reg.push_blob(repo, b"{}");
+    let (pd, ps) = reg.push_blob(repo, payload);
+    let mut m = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+        "layers": [{
+            "mediaType": SIMPLE_SIGNING, "digest": pd, "size": ps,
+            "annotations": {SIG_ANNOTATION: b64(sig)},
+        }],
+    });
+    if let Some(x) = extra {
+        m["annotations"] = json!({"padding": x});
+    }
+    let tag = format!("sha256-{}.sig", signed.strip_prefix("sha256:").unwrap());
+    reg.push_manifest(repo, &tag, OCI_MANIFEST, &serde_json::to_vec(&m).unwrap());
+}
+
+/// Signs the manifest `digest` of `repo` as cosign does (a payload naming
+/// the registry's repository, openssl's signature with `keys.0`, its
+/// verdict checked with `keys.1`) and pushes the signature.
+pub fn sign_and_push(reg: &Registry, dir: &Path, keys: (&Path, &Path), repo: &str, digest: &str) {
+    let p = payload(&format!("{}/{repo}", reg.host()), digest);
+    let sig = sign(dir, keys.0, &p);
+    assert!(openssl_verifies(dir, keys.1, &p, &sig));
+    push_signature(reg, repo, digest, &p, &sig, None);
 }
 
 pub fn b64(bytes: &[u8]) -> String {
@@ -213,6 +259,41 @@ pub fn bundle_manifest(subject: &Value, layer: (&str, u64), empty: (&str, u64)) 
             "dev.sigstore.bundle.predicateType": SIGN_PREDICATE,
         },
     })
+}
+
+/// The index descriptor of `repo:tag` (the bundle manifest's subject).
+pub fn subject(reg: &Registry, repo: &str, tag: &str) -> Value {
+    let bytes = reg.get_manifest(repo, tag);
+    json!({"mediaType": OCI_INDEX, "digest": common::sha256(&bytes), "size": bytes.len()})
+}
+
+/// Attaches `bundle` to `subject` as cosign does on a registry without
+/// the referrers API: the bundle blob, the empty config, the bundle
+/// manifest by digest, and the tag-schema index `sha256-<hex>` listing
+/// it. Returns the bundle manifest's digest.
+pub fn attach(reg: &Registry, repo: &str, subject: &Value, bundle: &[u8]) -> String {
+    let empty = reg.push_blob(repo, b"{}");
+    let (bd, bs) = reg.push_blob(repo, bundle);
+    let m = bundle_manifest(subject, (&bd, bs), (&empty.0, empty.1));
+    let d = reg.push_by_digest(repo, OCI_MANIFEST, &m);
+    let listing = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [{"mediaType": OCI_MANIFEST, "digest": d["digest"], "size": d["size"],
+                       "artifactType": BUNDLE_TYPE}],
+    });
+    let hex = subject["digest"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("sha256:")
+        .unwrap();
+    reg.push_manifest(
+        repo,
+        &format!("sha256-{hex}"),
+        OCI_INDEX,
+        &serde_json::to_vec(&listing).unwrap(),
+    );
+    d["digest"].as_str().unwrap().to_owned()
 }
 
 /// The demo index: [plain linux/amd64, linux/arm64, linux/amd64 with the
