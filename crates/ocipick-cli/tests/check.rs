@@ -901,3 +901,40 @@ fn build_words_escape_hostile_annotation_values() {
         h.stdout
     );
 }
+
+/// `check` does not read NFD artifacts yet: `--compat` (and `--compat-tag`)
+/// are refused rather than accepted and ignored, and a `[compat]` table
+/// in the configuration is named in a warning.
+#[test]
+fn compat_is_refused_not_ignored() {
+    for flags in [&["--compat", "nfd"][..], &["--compat-tag", "gpu"][..]] {
+        let r = check(&[&["--pods", PODS, "--nodes", NODES], flags].concat());
+        assert_eq!(r.code, 2, "{flags:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr
+                .contains("check does not read NFD compatibility artifacts yet"),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, "[compat]\nartifacts = \"nfd\"\n").unwrap();
+    let r = check(&[
+        "--pods",
+        PODS,
+        "--nodes",
+        NODES,
+        "--config",
+        cfg.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert!(r.code != 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the [compat] table is not applied"),
+        "{}",
+        r.stderr
+    );
+}
