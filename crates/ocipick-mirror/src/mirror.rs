@@ -21,24 +21,15 @@ use crate::{reorder, Decide, Decision, Mode, Options};
 /// How deep the mirror follows a chosen entry that is itself an index.
 const MAX_DEPTH: usize = 4;
 
-/// What the trust policy lets an index's answer be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Judged {
-    /// No policy applies, or the index is signed: the node's choice.
-    Honour,
-    /// Unsigned, `ignore-annotations`, child mode: the choice on platform
-    /// alone.
-    PlatformOnly,
-    /// Unsigned, `refuse` (or reorder mode): the upstream index as it is.
-    PassThrough,
-}
-
-/// Which choice among an index's entries answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which choice among an index's entries answers, as the trust policy
+/// allows ([`State::judge`]; `None` there: none, the index as it is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum How {
-    /// The node's policy ([`Decide::decide`]).
+    /// No policy applies, or the index is signed: the node's policy
+    /// ([`Decide::decide`]).
     Policy,
-    /// Platform alone ([`Decide::decide_platform_only`]).
+    /// Unsigned, `ignore-annotations`, child mode: platform alone
+    /// ([`Decide::decide_platform_only`]).
     PlatformOnly,
 }
 
@@ -81,10 +72,8 @@ pub(crate) struct State {
     pub(crate) metrics: Metrics,
     /// (upstream, repository, tag) → answer.
     tags: TtlSlots<(usize, String, String), Served>,
-    /// index digest → decision (or why there is none).
-    decisions: TtlSlots<String, Result<Decision, String>>,
-    /// index digest → decision on platform alone, for unsigned indexes.
-    platform_decisions: TtlSlots<String, Result<Decision, String>>,
+    /// (index digest, how) → decision (or why there is none).
+    decisions: TtlSlots<(String, How), Result<Decision, String>>,
     /// (registry, repository, index digest) → signed or not, under
     /// [`Options::trust`].
     verdicts: TtlSlots<(String, String, String), Verdict>,
@@ -169,7 +158,6 @@ impl Mirror {
                 metrics,
                 tags: TtlSlots::new(ttl, 4096, budget, |s: &Served| s.bytes.len() + 256),
                 decisions: TtlSlots::new(ttl, 4096, budget, decision_weight),
-                platform_decisions: TtlSlots::new(ttl, 4096, budget, decision_weight),
                 verdicts: TtlSlots::new(ttl, 4096, budget, verdict_weight),
                 fetches: TtlSlots::new(Duration::ZERO, 4096, budget, |s: &Served| s.bytes.len()),
                 manifests: ManifestCache::new(budget),
@@ -286,13 +274,9 @@ impl State {
             self.metrics.outcome("not_index");
             return Ok(served);
         }
-        let how = match self.judge(&r, &image, &served) {
-            Judged::Honour => How::Policy,
-            Judged::PlatformOnly => How::PlatformOnly,
-            Judged::PassThrough => {
-                self.metrics.outcome("untrusted");
-                return Ok(served);
-            }
+        let Some(how) = self.judge(&r, &image, &served) else {
+            self.metrics.outcome("untrusted");
+            return Ok(served);
         };
         Ok(self.select(&r, &image, served, 0, how))
     }
@@ -300,14 +284,16 @@ impl State {
     /// What [`Options::trust`] lets the answer for the index `index` of
     /// `r`'s repository be: its signature verified (`.sig` tag, then
     /// Sigstore bundles; or its verdict taken from the cache), logged and
-    /// counted. No request when no policy applies to the repository.
-    fn judge(&self, r: &Reference, image: &str, index: &Served) -> Judged {
+    /// counted; `None`: the index is answered as it is (unsigned, under
+    /// `refuse` or in reorder mode). No request when no policy applies to
+    /// the repository.
+    fn judge(&self, r: &Reference, image: &str, index: &Served) -> Option<How> {
         let digest = index.digest.as_str();
         let Some(t) = &self.opts.trust else {
-            return Judged::Honour;
+            return Some(How::Policy);
         };
         if !t.policy.applies_to(&r.registry, &r.repository) {
-            return Judged::Honour;
+            return Some(How::Policy);
         }
         let key = (r.registry.clone(), r.repository.clone(), digest.to_owned());
         let (result, hit) = self.verdicts.get_or_fetch(&key, || {
@@ -343,11 +329,11 @@ impl State {
             Err(v) => (v, "deadline"),
         };
         let (judged, action) = match (verdict, t.policy.on_unsigned, self.opts.mode) {
-            (Verdict::Signed { .. }, _, _) => (Judged::Honour, "honoured"),
+            (Verdict::Signed { .. }, _, _) => (Some(How::Policy), "honoured"),
             (_, OnUnsigned::IgnoreAnnotations, Mode::Child) => {
-                (Judged::PlatformOnly, "first_match")
+                (Some(How::PlatformOnly), "first_match")
             }
-            _ => (Judged::PassThrough, "passed_through"),
+            _ => (None, "passed_through"),
         };
         self.metrics.trust(label, action);
         let detail = match verdict {
@@ -373,14 +359,13 @@ impl State {
         depth: usize,
         how: How,
     ) -> Served {
-        let (decision, hit) = match how {
-            How::Policy => self.decisions.get_or_fetch(&index.digest, || {
-                Ok::<_, std::convert::Infallible>(self.decide.decide(&index.bytes))
-            }),
-            How::PlatformOnly => self.platform_decisions.get_or_fetch(&index.digest, || {
-                Ok::<_, std::convert::Infallible>(self.decide.decide_platform_only(&index.bytes))
-            }),
-        };
+        let key = (index.digest.clone(), how);
+        let (decision, hit) = self.decisions.get_or_fetch(&key, || {
+            Ok::<_, std::convert::Infallible>(match how {
+                How::Policy => self.decide.decide(&index.bytes),
+                How::PlatformOnly => self.decide.decide_platform_only(&index.bytes),
+            })
+        });
         self.metrics.cache("decision", hit);
         let d = match decision {
             Ok(Ok(d)) => d,
