@@ -438,6 +438,42 @@ fn no_policy_for_the_repository_means_no_signature_request() {
     }
 }
 
+/// One index in two repositories, one under the policy (unsigned there)
+/// and one outside it: the mirror keeps its choice per index digest *and*
+/// per kind of choice, so neither answer leaks into the other, in either
+/// order.
+#[test]
+fn one_index_in_and_out_of_the_policy_keeps_both_answers() {
+    let reg = Registry::anonymous();
+    let dir = tempfile::tempdir().unwrap();
+    let (_key, public) = keypair(dir.path(), "a");
+    let host = reg.host();
+    let inside = push_demo(&reg, "team/app", "v1", "same");
+    let outside = push_demo(&reg, "other/app", "v1", "same");
+    assert_eq!(inside.index, outside.index, "the same index in both");
+    let key = public.to_str().unwrap();
+    for order in [["other/app", "team/app"], ["team/app", "other/app"]] {
+        let m = mirror(
+            &host,
+            &["--trust-key", key, "--trust-repository", "*/team/*"],
+        );
+        for repo in order {
+            let g = get(&format!("{}/v2/{repo}/manifests/v1", m.url()));
+            let want = if repo == "team/app" {
+                &inside.plain
+            } else {
+                &outside.gpu
+            };
+            assert_eq!(
+                &sha256(&g.body),
+                want,
+                "{repo} after {order:?}: {}",
+                m.log()
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // A signature endpoint that never answers.
 
@@ -587,25 +623,10 @@ fn a_silent_signature_endpoint_is_cut_off_by_the_deadline() {
 
     // select: its --timeout (30 s) would hold it; the deadline does not.
     let began = Instant::now();
-    let mut c = common::cmd(&[
-        "select",
-        "--no-config",
-        "-p",
-        "linux/amd64",
-        "--prefer",
-        GPU_KEY,
-        "-o",
-        "json",
-        "--plain-http",
-        &up,
-        "--trust-key",
-        key,
-        "--signature-deadline",
-        "1",
+    let r = signing::select(
         &format!("{up}/team/app:v1"),
-    ]);
-    c.env("DOCKER_CONFIG", "/nonexistent/ocipick-signature-tests");
-    let r = common::run_cmd(c);
+        &["--trust-key", key, "--signature-deadline", "1"],
+    );
     let took = began.elapsed();
     eprintln!("select: finished in {took:?} with a 1 s signature deadline");
     let v = r.expect(0).json();

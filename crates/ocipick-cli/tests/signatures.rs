@@ -385,48 +385,32 @@ fn lint_reports_annotations_without_a_signature() {
 /// of a mirror that would let unsigned annotations through.
 #[test]
 fn serve_reads_the_trust_keys_before_it_listens() {
+    let serve = |more: &[&str]| {
+        let base = [
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "127.0.0.1:1",
+        ];
+        run_cmd(common::cmd(&[&base[..], more].concat()))
+    };
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
     std::fs::write(&cfg, "[trust]\nkeys = [\"/nonexistent/cosign.pub\"]\n").unwrap();
-    let r = run_cmd(common::cmd(&[
-        "serve",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        "127.0.0.1:1",
-    ]));
+    let r = serve(&["--config", cfg.to_str().unwrap()]);
     r.expect(2).stderr_has("/nonexistent/cosign.pub");
     assert!(!r.stderr.contains("listening on"), "{r:#?}");
     assert!(!r.stderr.contains("panicked"), "{r:#?}");
     // A key file that is not a P-256 public key, given as a flag.
     let bad = dir.path().join("bad.pub");
     std::fs::write(&bad, "not a key\n").unwrap();
-    let r = run_cmd(common::cmd(&[
-        "serve",
-        "--no-config",
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        "127.0.0.1:1",
-        "--trust-key",
-        bad.to_str().unwrap(),
-    ]));
+    let r = serve(&["--no-config", "--trust-key", bad.to_str().unwrap()]);
     r.expect(2)
         .stderr_has("bad.pub: not a PEM ECDSA P-256 public key");
     assert!(!r.stderr.contains("listening on"), "{r:#?}");
     // The trust flags without a key.
-    let r = run_cmd(common::cmd(&[
-        "serve",
-        "--no-config",
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        "127.0.0.1:1",
-        "--signature-deadline",
-        "2",
-    ]));
+    let r = serve(&["--no-config", "--signature-deadline", "2"]);
     r.expect(2).stderr_has("need a key");
 }
 
