@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use common::{sha256, OCI_INDEX};
 use registry_support::{Registry, GPU_KEY};
 use serde_json::Value;
-use serve_support::Mirror;
+use serve_support::{agent, get, Mirror};
 
 // ---------------------------------------------------------------------------
 // The proxy.
@@ -178,55 +178,6 @@ impl Drop for Proxy {
 
 // ---------------------------------------------------------------------------
 // Helpers.
-
-/// An answer of the mirror (or the registry).
-#[derive(Debug)]
-struct Got {
-    status: u16,
-    digest: Option<String>,
-    body: Vec<u8>,
-    took: Duration,
-}
-
-impl Got {
-    fn code(&self) -> String {
-        serde_json::from_slice::<Value>(&self.body)
-            .ok()
-            .and_then(|v| v["errors"][0]["code"].as_str().map(str::to_owned))
-            .unwrap_or_default()
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(40)))
-        .build()
-        .into()
-}
-
-fn get(url: &str) -> Got {
-    let began = Instant::now();
-    let mut r = agent()
-        .get(url)
-        .header(
-            "Accept",
-            format!("{OCI_INDEX}, application/vnd.oci.image.manifest.v1+json"),
-        )
-        .call()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    let body = r.body_mut().read_to_vec().unwrap_or_default();
-    Got {
-        status: r.status().as_u16(),
-        digest: r
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        body,
-        took: began.elapsed(),
-    }
-}
 
 fn delete_manifest(reg: &Registry, repo: &str, digest: &str) {
     let r = agent()

@@ -42,48 +42,11 @@ use std::time::{Duration, Instant};
 use common::{sha256, OCI_INDEX};
 use registry_support::{Access, Registry, GPU_KEY};
 use serde_json::{json, Value};
-use serve_support::Mirror;
+use serve_support::{get, Mirror};
 use signing::{
     attach, dsse_bundle, keypair, openssl_verifies, payload, push_demo, push_signature, sign,
     sign_and_push, statement, subject, Demo,
 };
-
-/// An answer of the mirror.
-#[derive(Debug)]
-struct Got {
-    status: u16,
-    digest: Option<String>,
-    body: Vec<u8>,
-    took: Duration,
-}
-
-fn get(url: &str) -> Got {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(40)))
-        .build()
-        .into();
-    let began = Instant::now();
-    let mut r = agent
-        .get(url)
-        .header(
-            "Accept",
-            format!("{OCI_INDEX}, application/vnd.oci.image.manifest.v1+json"),
-        )
-        .call()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    let body = r.body_mut().read_to_vec().unwrap_or_default();
-    Got {
-        status: r.status().as_u16(),
-        digest: r
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        body,
-        took: began.elapsed(),
-    }
-}
 
 /// A mirror of `upstream` (plain HTTP) for linux/amd64 preferring the GPU
 /// annotation, with `extra` flags.

@@ -147,3 +147,56 @@ impl Drop for Mirror {
         let _ = self.child.wait();
     }
 }
+
+/// An answer of the mirror (or the registry) to [`get`].
+#[derive(Debug)]
+pub struct Got {
+    pub status: u16,
+    /// Its `Docker-Content-Digest`.
+    pub digest: Option<String>,
+    pub body: Vec<u8>,
+    pub took: Duration,
+}
+
+impl Got {
+    /// The distribution-spec error code of the body, if any.
+    pub fn code(&self) -> String {
+        serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v["errors"][0]["code"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+/// A client that returns every status as an answer, 40 s at most a call.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(40)))
+        .build()
+        .into()
+}
+
+/// `GET url` accepting an OCI index or manifest, timed.
+pub fn get(url: &str) -> Got {
+    let began = Instant::now();
+    let mut r = agent()
+        .get(url)
+        .header(
+            "Accept",
+            "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
+        )
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let body = r.body_mut().read_to_vec().unwrap_or_default();
+    Got {
+        status: r.status().as_u16(),
+        digest: r
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body,
+        took: began.elapsed(),
+    }
+}
