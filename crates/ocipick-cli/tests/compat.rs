@@ -3,15 +3,17 @@
 //! form), from a YAML file and from an OCI image layout holding two
 //! artifacts (the newest wins), with text, JSON and exit statuses.
 
+#[path = "support/nfd.rs"]
+mod nfd;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use nfd::{ARTIFACT_TYPE, SPEC_TYPE};
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ocipick");
-const ARTIFACT_TYPE: &str = "application/vnd.nfd.image-compatibility.v1alpha1";
-const SPEC_TYPE: &str = "application/vnd.nfd.image-compatibility.spec.v1alpha1+yaml";
 
 fn spec_path() -> PathBuf {
     PathBuf::from(concat!(

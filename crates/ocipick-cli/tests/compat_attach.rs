@@ -7,6 +7,8 @@
 //! `OCI-Subject` (a loopback server) gets no tag schema update; bad input.
 
 mod common;
+#[path = "support/nfd.rs"]
+mod nfd;
 #[path = "support/registry.rs"]
 mod registry_support;
 
@@ -16,16 +18,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use common::{cmd, run_cmd, sha256, td, Run, OCI_INDEX, OCI_MANIFEST, REF_NAME};
+use nfd::{ARTIFACT_TYPE, CREATED, EMPTY_TYPE, SPEC_TYPE};
 use registry_support::Registry;
 use serde_json::{json, Value};
 
-const ARTIFACT_TYPE: &str = "application/vnd.nfd.image-compatibility.v1alpha1";
-const SPEC_TYPE: &str = "application/vnd.nfd.image-compatibility.spec.v1alpha1+yaml";
-const EMPTY_TYPE: &str = "application/vnd.oci.empty.v1+json";
 /// The digest of `{}`, the OCI empty descriptor's (image-spec manifest.md).
 const EMPTY_DIGEST: &str =
     "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
-const CREATED: &str = "org.opencontainers.image.created";
 
 fn go(args: &[&str]) -> Run {
     let mut c = cmd(args);

@@ -13,22 +13,18 @@
 //! own log is the request count.
 
 mod common;
+#[path = "support/nfd.rs"]
+mod nfd;
 #[path = "support/referrers_api.rs"]
 mod referrers_api;
 
 use std::process::Command;
 
 use common::{run_cmd, Run, OCI_INDEX, OCI_MANIFEST};
+use nfd::testdata;
 use serde_json::{json, Value};
 
-const ARTIFACT_TYPE: &str = "application/vnd.nfd.image-compatibility.v1alpha1";
-const SPEC_TYPE: &str = "application/vnd.nfd.image-compatibility.spec.v1alpha1+yaml";
-const EMPTY: &str = "application/vnd.oci.empty.v1+json";
 const REPO: &str = "team/cuda";
-
-fn testdata(rel: &str) -> String {
-    format!("{}/../../testdata/nfd/{rel}", env!("CARGO_MANIFEST_DIR"))
-}
 
 fn ocipick(host: &str, args: &[&str]) -> Run {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ocipick"));
@@ -79,21 +75,19 @@ fn artifact(
     let yaml = std::fs::read(testdata(spec)).unwrap();
     let ld = common::sha256(&yaml);
     c.blob(REPO, &ld, &yaml);
-    let m = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "artifactType": ARTIFACT_TYPE,
-        "config": {"mediaType": EMPTY, "digest": common::sha256(b"{}"), "size": 2},
-        "layers": [{"mediaType": SPEC_TYPE, "digest": ld, "size": yaml.len()}],
-        "subject": {"mediaType": subject["mediaType"], "digest": subject["digest"], "size": subject["size"]},
-        "annotations": {"org.opencontainers.image.created": created},
-    }))
+    let m = serde_json::to_vec(&nfd::manifest(
+        (&ld, yaml.len() as u64),
+        (&common::sha256(b"{}"), 2),
+        subject,
+        created,
+    ))
     .unwrap();
     let md = common::sha256(&m);
     c.manifest(REPO, &md, OCI_MANIFEST, &m);
-    let d = json!({"mediaType": OCI_MANIFEST, "digest": md, "size": m.len(),
-                   "artifactType": ARTIFACT_TYPE,
-                   "annotations": {"org.opencontainers.image.created": created}});
+    let d = nfd::referrer(
+        json!({"mediaType": OCI_MANIFEST, "digest": md, "size": m.len()}),
+        created,
+    );
     (d, ld)
 }
 

@@ -7,22 +7,17 @@
 //! access log. Without `--compat` the one-GET path is unchanged.
 
 mod common;
+#[path = "support/nfd.rs"]
+mod nfd;
 #[path = "support/registry.rs"]
 mod registry_support;
 
 use std::process::Command;
 
 use common::{run_cmd, Run, OCI_INDEX, OCI_MANIFEST};
+use nfd::testdata;
 use registry_support::{Access, Registry};
 use serde_json::{json, Value};
-
-const ARTIFACT_TYPE: &str = "application/vnd.nfd.image-compatibility.v1alpha1";
-const SPEC_TYPE: &str = "application/vnd.nfd.image-compatibility.spec.v1alpha1+yaml";
-const EMPTY: &str = "application/vnd.oci.empty.v1+json";
-
-fn testdata(rel: &str) -> String {
-    format!("{}/../../testdata/nfd/{rel}", env!("CARGO_MANIFEST_DIR"))
-}
 
 /// `ocipick ARGS` without configuration; `--plain-http` is the
 /// registry's (an HTTPS attempt first would be a request the registry
@@ -47,19 +42,8 @@ fn attach(reg: &Registry, repo: &str, subject: &Value, spec: &str, created: &str
     let yaml = std::fs::read(spec).unwrap();
     let (ld, ls) = reg.push_blob(repo, &yaml);
     let (cd, cs) = reg.push_blob(repo, b"{}");
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "artifactType": ARTIFACT_TYPE,
-        "config": {"mediaType": EMPTY, "digest": cd, "size": cs},
-        "layers": [{"mediaType": SPEC_TYPE, "digest": ld, "size": ls}],
-        "subject": {"mediaType": subject["mediaType"], "digest": subject["digest"], "size": subject["size"]},
-        "annotations": {"org.opencontainers.image.created": created},
-    });
-    let mut d = reg.push_by_digest(repo, OCI_MANIFEST, &manifest);
-    d["artifactType"] = json!(ARTIFACT_TYPE);
-    d["annotations"] = json!({"org.opencontainers.image.created": created});
-    d
+    let manifest = nfd::manifest((&ld, ls), (&cd, cs), subject, created);
+    nfd::referrer(reg.push_by_digest(repo, OCI_MANIFEST, &manifest), created)
 }
 
 /// Pushes the referrers tag schema index of `subject`.
