@@ -246,6 +246,9 @@ struct ImageResult {
     cells: Vec<Cell>,
     /// For an image pinned to an index: the runtime's first match per class.
     first_match: Option<Vec<Cell>>,
+    /// With `--compat nfd`: what discovery found and the requests it took
+    /// (looked up once for the image, whatever the number of classes).
+    compat: Option<crate::discover::Report>,
 }
 
 fn failure_text(f: Failure) -> (u8, String) {
@@ -269,12 +272,15 @@ impl std::fmt::Display for NestedError {
 /// they could not be), whatever the number of classes that descend into them.
 type NestedCache = HashMap<String, Result<Rc<fleet::Nested>, (u8, String)>>;
 
-/// Loads one image once and judges it for every class.
+/// Loads one image once and judges it for every class; with `compat`
+/// (`--compat nfd`), looks its artifacts up once and scores them for each
+/// class's features.
 fn check_image(
     source: &str,
     registry: &RegistryArgs,
     max_index: u64,
     classes: &[Class],
+    compat: Option<&ocipick::CompatConfig>,
 ) -> ImageResult {
     let failed =
         |origin: Option<String>, digest: Option<String>, (code, m): (u8, String)| ImageResult {
@@ -284,6 +290,7 @@ fn check_image(
             error: Some((code, m)),
             pinned: None,
             first_match: None,
+            compat: None,
         };
     let (origin, doc, store) = match crate::run::load_source(source, None, registry, max_index) {
         Ok(x) => x,
@@ -310,6 +317,36 @@ fn check_image(
             pinned_ref.then_some(Pinned::Manifest),
         ),
     };
+    // The artifacts of the index and of every image-manifest entry some
+    // class could choose: one discovery for all classes.
+    let artifacts = match compat {
+        None => None,
+        Some(c) => {
+            let digest = index_digest.as_deref().and_then(|d| Digest::parse(d).ok());
+            let wanted = |i: usize| {
+                classes
+                    .iter()
+                    .any(|k| k.policy().explain(&index, i).eligible)
+            };
+            match crate::discover::discover(
+                &c.tags,
+                &index,
+                digest.as_ref(),
+                store.as_ref(),
+                wanted,
+            ) {
+                Ok(found) => Some(found),
+                Err(f) => return failed(Some(origin), index_digest, failure_text(f)),
+            }
+        }
+    };
+    let policies: Vec<Cow<'_, ocipick::Policy>> = classes
+        .iter()
+        .map(|c| match (&artifacts, compat) {
+            (Some((found, _)), Some(cfg)) => Cow::Owned(c.compat_policy(found, &index, &cfg.tags)),
+            _ => Cow::Borrowed(c.policy()),
+        })
+        .collect();
     let mut cache = NestedCache::new();
     let mut worst: Option<u8> = None;
     let mut descend = |d: &ocipick::Descriptor<'_>, depth: usize| {
@@ -336,11 +373,12 @@ fn check_image(
     let mut judge_all = |first: bool| -> Vec<Cell> {
         classes
             .iter()
-            .map(|c| {
+            .zip(&policies)
+            .map(|(c, policy)| {
                 let (cell, e) = if first {
                     fleet::judge(c.first_match_policy(), &index, &origin, &mut descend)
                 } else {
-                    fleet::judge_class(c, &index, &origin, &mut descend)
+                    fleet::judge_with_facts(policy, &c.facts, &index, &origin, &mut descend)
                 };
                 if let Some(NestedError(code, _)) = e {
                     worst = Some(worst.map_or(code, |w| w.max(code)));
@@ -358,6 +396,7 @@ fn check_image(
         pinned,
         cells,
         first_match,
+        compat: artifacts.map(|(_, report)| report),
     }
 }
 
@@ -397,20 +436,7 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
             ));
         }
     }
-    // NFD artifacts are not read by check yet (docs/compat.md, "Not
-    // yet"): asked for on the command line, a report without them would
-    // answer a question that was not asked; from the configuration, say so.
-    if args.policy.compat.is_some() || !args.policy.compat_tags.is_empty() {
-        return Err(Failure::Invalid(
-            "check does not read NFD compatibility artifacts yet (--compat, --compat-tag): run `ocipick rank SOURCE --compat nfd --node FILE` per node".into(),
-        ));
-    }
     let config = crate::run::load_config(&args.policy)?;
-    if config.compat.is_some() {
-        crate::say::warn(
-            "check does not read NFD compatibility artifacts yet: the [compat] table is not applied, and no artifact counts in this report",
-        );
-    }
     if config.trust.is_some() {
         crate::say::warn(
             "check does not verify signatures yet: the [trust] table is not applied, and annotations count as if every index were signed",
@@ -422,6 +448,7 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
             config.hooks.len()
         ));
     }
+    let compat = crate::run::compat_setting(&args.policy, &config)?;
     let max_index = args
         .max_index_bytes
         .or(config.max_index_bytes)
@@ -443,16 +470,19 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
                 .map_err(|e| Failure::Invalid(format!("node {:?}: platform {e}", n.name)))?,
         );
     }
-    // Node by node: its facts flattened for the classes, then its labels
-    // and facts dropped (the classes hold what the choice needs; the
-    // report needs only names, platforms and sources).
-    let fleet = Fleet::new(
+    // Node by node: its facts flattened for the classes (with --compat
+    // also its NFD features, which only nodes with the same features
+    // share a class by), then its labels and facts dropped (the classes
+    // hold what the choice needs; the report needs only names, platforms
+    // and sources).
+    let fleet = Fleet::with_features(
         &template,
         targets.into_iter().zip(nodes.iter_mut()).map(|(t, n)| {
             let flat = n.facts.flatten();
+            let features = compat.as_ref().map(|_| n.facts.nfd_features());
             n.labels = BTreeMap::new();
             n.facts = ocipick_host::Facts::default();
-            (t, flat)
+            (t, flat, features)
         }),
     );
 
@@ -471,7 +501,15 @@ pub fn run(args: &CheckArgs) -> Result<(String, u8), Failure> {
         CheckOutput::Html => Box::new(HtmlOut::new(&ctx)),
     };
     let mut tally = Tally::new(&ctx);
-    let written = stream(&ctx, &mut *r, &mut tally, &mut out, args, max_index);
+    let written = stream(
+        &ctx,
+        &mut *r,
+        &mut tally,
+        &mut out,
+        args,
+        max_index,
+        compat.as_ref(),
+    );
     match written.and_then(|_| out.flush()) {
         Ok(()) => {}
         // `ocipick check … | head`: not an error worth a message.
@@ -491,6 +529,7 @@ fn stream(
     out: &mut dyn Write,
     args: &CheckArgs,
     max_index: u64,
+    compat: Option<&ocipick::CompatConfig>,
 ) -> std::io::Result<()> {
     let images = ctx.images;
     let classes = ctx.fleet.classes();
@@ -511,7 +550,7 @@ fn stream(
                 if i >= images.len() || stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let res = check_image(&images[i].source, registry, max_index, classes);
+                let res = check_image(&images[i].source, registry, max_index, classes, compat);
                 if tx.send((i, res)).is_err() {
                     break;
                 }
@@ -611,12 +650,13 @@ struct Tally {
     heads: Vec<Option<Head>>,
 }
 
-/// An image's origin, index digest, pin and error.
+/// An image's origin, index digest, pin, error and compat report (JSON).
 type Head = (
     Option<String>,
     Option<String>,
     Option<Pinned>,
     Option<String>,
+    Option<Value>,
 );
 
 impl Tally {
@@ -663,6 +703,7 @@ impl Tally {
                 r.index_digest.clone(),
                 r.pinned,
                 r.error.as_ref().map(|e| e.1.clone()),
+                r.compat.as_ref().map(crate::discover::Report::json),
             ));
         }
     }
@@ -876,6 +917,14 @@ impl Render for TextOut {
         {
             return writeln!(out, "  ERROR: {}", visible(m));
         }
+        if let Some(c) = &r.compat {
+            writeln!(
+                out,
+                "  {} ({})",
+                visible(&c.summary()),
+                plural(c.requests as usize, "request", "requests")
+            )?;
+        }
         for (k, c) in r.cells.iter().enumerate() {
             write!(out, "  {}  {}", class_name(k), text_cell(c))?;
             if let Some(first) = r.first_match.as_ref().map(|f| &f[k]) {
@@ -1049,6 +1098,7 @@ impl Render for JsonOut {
                 "index_digest": r.index_digest,
                 "pinned": r.pinned.map(Pinned::word),
                 "error": r.error.as_ref().map(|e| &e.1),
+                "compat": r.compat.as_ref().map(crate::discover::Report::json),
                 "cells": cells,
             });
             // Each element ends its line, so that a reader gets it whole
@@ -1097,9 +1147,11 @@ impl Render for JsonOut {
                 .iter()
                 .zip(&t.heads)
                 .map(|(i, h)| {
-                    let (origin, digest, pinned, error) = h.clone().unwrap_or((None, None, None, None));
+                    let (origin, digest, pinned, error, compat) =
+                        h.clone().unwrap_or((None, None, None, None, None));
                     json!({"image": i.source, "pods": i.pods, "origin": origin,
-                           "index_digest": digest, "pinned": pinned.map(Pinned::word), "error": error})
+                           "index_digest": digest, "pinned": pinned.map(Pinned::word), "error": error,
+                           "compat": compat})
                 })
                 .collect();
             out.write_all(b",\n\"images\": ")?;
@@ -1425,6 +1477,9 @@ impl Render for HtmlOut {
         }
         if let Some((_, e)) = &r.error {
             title.push_str(&format!("\n{e}"));
+        }
+        if let Some(c) = &r.compat {
+            title.push_str(&format!("\n{} ({} requests)", c.summary(), c.requests));
         }
         let mut h = format!(
             "<tr><th class=\"image\" title=\"{}\">{}</th>",

@@ -4,10 +4,10 @@
 //! features (`ocipick::nfd`) and hands the verdicts to the policy
 //! (`ocipick::compat`). Wiring only.
 
-use ocipick::compat::{self, Scope};
+use ocipick::compat;
 use ocipick::media_type::{self, Kind};
 use ocipick::{Digest, Index, Policy};
-use ocipick_registry::compat::{Discovery, Found};
+use ocipick_registry::compat::Discovery;
 use ocipick_registry::source;
 use serde_json::{json, Value};
 
@@ -120,23 +120,6 @@ fn lookup(store: &Store, subject: &Digest<'_>) -> Result<Option<Discovery>, Fail
     })
 }
 
-/// The verdicts of a found specification, or why there are none.
-fn judge(
-    found: &Found,
-    features: &ocipick::nfd::Features,
-    tags: &[String],
-    scope: Scope,
-) -> Result<Vec<compat::SetVerdict>, String> {
-    let spec = ocipick::nfd::parse_spec(&found.spec).map_err(|e| e.to_string())?;
-    let reports = ocipick::nfd::evaluate(&spec, features, tags);
-    Ok(compat::verdicts(
-        &reports,
-        found.artifact.as_str(),
-        found.created.as_deref(),
-        scope,
-    ))
-}
-
 /// The policy with the NFD verdicts of `index`'s candidates: the entries
 /// that are image manifests and eligible under `base` (others cannot be
 /// chosen, so their artifacts are not looked up). `index_digest` is the
@@ -151,43 +134,53 @@ pub fn apply(
     index_digest: Option<&Digest<'_>>,
     store: Option<&Store>,
 ) -> Result<(Policy, Report), Failure> {
+    let (found, report) = discover(tags, index, index_digest, store, |i| {
+        base.explain(index, i).eligible
+    })?;
+    Ok((found.policy(base, index, features, tags), report))
+}
+
+/// Looks up, once, the artifacts of `index` (by `index_digest`) and of its
+/// image-manifest entries for which `wanted` holds, where the index came
+/// from; parses each specification found. What is found can then be
+/// scored for any number of targets ([`compat::Artifacts::policy`]).
+pub fn discover(
+    tags: &[String],
+    index: &Index<'_>,
+    index_digest: Option<&Digest<'_>>,
+    store: Option<&Store>,
+    wanted: impl Fn(usize) -> bool,
+) -> Result<(compat::Artifacts, Report), Failure> {
     let mut report = Report {
         tags: tags.to_vec(),
         ..Report::default()
     };
+    let mut found_all = compat::Artifacts::default();
     let Some(store) = store else {
         report.unavailable =
             Some("a file or standard input holds no artifacts: nothing looked up".into());
         crate::say::warn("--compat nfd: a file or standard input holds no artifacts");
-        return Ok((base.clone(), report));
+        return Ok((found_all, report));
     };
     if matches!(store.0, source::Store::Archive(_)) {
         report.unavailable = Some("artifacts are not read from layout archives".into());
         crate::say::warn("--compat nfd: artifacts are not read from layout archives");
-        return Ok((base.clone(), report));
+        return Ok((found_all, report));
     }
     let mut subjects: Vec<(Option<usize>, Digest<'static>)> = Vec::new();
     if let Some(d) = index_digest {
         subjects.push((None, d.clone().into_owned()));
     }
     for (i, d) in index.manifests.iter().enumerate() {
-        if media_type::kind(&d.media_type) == Kind::ImageManifest && base.explain(index, i).eligible
-        {
+        if media_type::kind(&d.media_type) == Kind::ImageManifest && wanted(i) {
             subjects.push((Some(i), d.digest.clone().into_owned()));
         }
     }
-    let mut index_sets: Option<Vec<compat::SetVerdict>> = None;
-    let mut entry_sets: Vec<(usize, Vec<compat::SetVerdict>)> = Vec::new();
     for (position, digest) in subjects {
         let Some(found) = lookup(store, &digest)? else {
             continue;
         };
         report.requests += found.requests;
-        let scope = if position.is_some() {
-            Scope::Entry
-        } else {
-            Scope::Index
-        };
         let mut line = Subject {
             position,
             digest: digest.to_string(),
@@ -198,41 +191,26 @@ pub fn apply(
                 .map(|f| (f.artifact.to_string(), f.created.clone(), f.candidates)),
             problem: None,
         };
-        if let Some(f) = &found.found {
-            match judge(f, features, tags, scope) {
-                Ok(sets) => match position {
-                    None => index_sets = Some(sets),
-                    Some(p) => entry_sets.push((p, sets)),
-                },
+        let attached = found.found.as_ref().map(|f| compat::Attached {
+            artifact: f.artifact.to_string(),
+            created: f.created.clone(),
+            spec: match ocipick::nfd::parse_spec(&f.spec) {
+                Ok(spec) => Some(spec),
                 Err(e) => {
                     crate::say::warn(&format!(
                         "--compat nfd: artifact {} of {digest}: {e}; not used",
                         f.artifact
                     ));
-                    line.problem = Some(e);
+                    line.problem = Some(e.to_string());
+                    None
                 }
-            }
+            },
+        });
+        match position {
+            None => found_all.index = attached,
+            Some(p) => found_all.entries.push((p, attached)),
         }
         report.subjects.push(line);
     }
-    let mut policy = base.clone();
-    // An entry's own artifact speaks for it (even an unusable one: it then
-    // has no verdicts); the index's speaks for the entries without one.
-    let candidates: Vec<(usize, bool)> = report
-        .subjects
-        .iter()
-        .filter_map(|s| s.position.map(|p| (p, s.artifact.is_some())))
-        .collect();
-    for (p, own) in candidates {
-        match entry_sets.iter().find(|(q, _)| *q == p) {
-            Some((_, sets)) => policy = policy.with_compat(p, sets.iter().cloned()),
-            None if !own => {
-                if let Some(sets) = &index_sets {
-                    policy = policy.with_compat(p, sets.iter().cloned());
-                }
-            }
-            None => {}
-        }
-    }
-    Ok((policy, report))
+    Ok((found_all, report))
 }

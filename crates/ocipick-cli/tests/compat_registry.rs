@@ -267,3 +267,135 @@ fn without_compat_the_one_get_path_is_unchanged() {
     let r = ocipick(&["select", &src, "--compat-tag", "gpu"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+/// testdata/nfd/nodes' three nodes, each `copies` times (`NAME.json`, or
+/// `NAME-1.json`, `NAME-2.json`…), with `"platform": "linux/amd64"` added
+/// (NFD's export names none, and check has no `--platform`).
+fn nodes_dir(copies: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for n in ["gpu-node", "avx512-node", "plain-node"] {
+        let text = std::fs::read_to_string(testdata(&format!("nodes/{n}.json"))).unwrap();
+        let mut v: Value = serde_json::from_str(&text).unwrap();
+        v["platform"] = json!("linux/amd64");
+        for k in 1..=copies {
+            let name = if copies == 1 {
+                n.to_owned()
+            } else {
+                format!("{n}-{k}")
+            };
+            std::fs::write(dir.path().join(format!("{name}.json")), v.to_string()).unwrap();
+        }
+    }
+    dir
+}
+
+/// `check SRC --compat nfd --node DIR -o json --per-pair`: the result per
+/// node name (its digest) and the image's head (with its `compat`).
+fn check_per_node(src: &str, nodes: &str, more: &[&str]) -> (Vec<(String, Value)>, Value, Run) {
+    let base = ["check", src, "--node", nodes, "-o", "json", "--per-pair"];
+    let r = ocipick(&[&base[..], more].concat());
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v = json_of(&r);
+    let results = v["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v:#}"))
+        .iter()
+        .map(|x| (x["node"].as_str().unwrap().to_owned(), x["digest"].clone()))
+        .collect();
+    let head = v["images"][0].clone();
+    (results, head, r)
+}
+
+/// What `select --compat nfd --node FILE` picks for `src` on that node.
+fn select_on(src: &str, node_file: &str, more: &[&str]) -> Value {
+    let base = [
+        "select", src, "--node", node_file, "--compat", "nfd", "-o", "json",
+    ];
+    let r = ocipick(&[&base[..], more].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    json_of(&r)["digest"].clone()
+}
+
+/// `check --compat nfd` gives each node what `select --compat nfd --node`
+/// gives it (the three nodes of testdata/nfd/nodes, three answers), with
+/// one discovery per image: the requests counted in its `compat` object
+/// plus the index GET are the registry's access log, whatever the number
+/// of nodes (3 or 6).
+#[test]
+fn check_gives_each_node_what_select_gives_it() {
+    let reg = Registry::anonymous();
+    let host = reg.host();
+    let builds = demo(&reg, "team/cuda");
+    let src = format!("{host}/team/cuda:v1");
+    let nodes = nodes_dir(1);
+    let dir = nodes.path().to_str().unwrap();
+    let before = reg.log_mark();
+    let (results, head, _) = check_per_node(&src, dir, &["--compat", "nfd"]);
+    let seen = ocipick_seen(&reg, before);
+    assert_eq!(results.len(), 3, "{results:?}");
+    let mut answers = std::collections::BTreeSet::new();
+    for (node, digest) in &results {
+        let file = nodes.path().join(format!("{node}.json"));
+        let want = select_on(&src, file.to_str().unwrap(), &[]);
+        assert_eq!(digest, &want, "{node}: check and select disagree");
+        answers.insert(digest.to_string());
+    }
+    assert_eq!(answers.len(), 3, "three nodes, three answers: {results:?}");
+    let by_node: std::collections::BTreeMap<_, _> = results.iter().cloned().collect();
+    assert_eq!(by_node["gpu-node"], builds[1]["digest"]);
+    assert_eq!(by_node["avx512-node"], builds[2]["digest"]);
+    assert_eq!(by_node["plain-node"], builds[0]["digest"]);
+    // One index GET, then the discovery select makes (9 requests: see
+    // three_nodes_three_answers_through_the_tag_schema), once.
+    let compat = &head["compat"];
+    assert_eq!(compat["requests"], json!(9), "{head:#}");
+    assert_eq!(seen.len(), 10, "{seen:#?}");
+    assert_eq!(seen[0], "GET /v2/team/cuda/manifests/v1 200");
+
+    // Six nodes (each file twice): the same classes, the same requests.
+    let six = nodes_dir(2);
+    let before = reg.log_mark();
+    let (results6, head6, r) =
+        check_per_node(&src, six.path().to_str().unwrap(), &["--compat", "nfd"]);
+    let seen6 = ocipick_seen(&reg, before);
+    assert_eq!(results6.len(), 6);
+    for (node, digest) in &results6 {
+        let stem = node.trim_end_matches("-1").trim_end_matches("-2");
+        assert_eq!(digest, &by_node[stem], "{node}");
+    }
+    assert_eq!(json_of(&r)["summary"]["classes"], json!(3));
+    assert_eq!(head6["compat"]["requests"], json!(9), "{head6:#}");
+    assert_eq!(seen6, seen, "the same requests for 6 nodes as for 3");
+}
+
+/// Without `--compat` check reads nothing but the index (one GET) and
+/// every node gets the first match; `--compat-tag gpu` leaves the AVX-512
+/// set out, as select's `--compat-tag` does.
+#[test]
+fn check_without_compat_reads_only_the_index_and_tags_limit_the_sets() {
+    let reg = Registry::anonymous();
+    let host = reg.host();
+    let builds = demo(&reg, "team/tags");
+    let src = format!("{host}/team/tags:v1");
+    let nodes = nodes_dir(1);
+    let dir = nodes.path().to_str().unwrap();
+    let before = reg.log_mark();
+    let (results, head, _) = check_per_node(&src, dir, &[]);
+    assert_eq!(
+        ocipick_seen(&reg, before),
+        ["GET /v2/team/tags/manifests/v1 200".to_owned()]
+    );
+    assert!(head["compat"].is_null(), "{head:#}");
+    for (node, digest) in &results {
+        assert_eq!(digest, &builds[0]["digest"], "{node}: first match");
+    }
+    let (results, head, _) = check_per_node(&src, dir, &["--compat", "nfd", "--compat-tag", "gpu"]);
+    assert_eq!(head["compat"]["tags"], json!(["gpu"]), "{head:#}");
+    for (node, digest) in &results {
+        let file = nodes.path().join(format!("{node}.json"));
+        let want = select_on(&src, file.to_str().unwrap(), &["--compat-tag", "gpu"]);
+        assert_eq!(digest, &want, "{node}");
+        let expect = if node == "gpu-node" { 1 } else { 0 };
+        assert_eq!(digest, &builds[expect]["digest"], "{node}");
+    }
+}

@@ -54,7 +54,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::nfd::{CompatibilityReport, Outcome, TermsReport};
+use crate::nfd::{CompatibilityReport, Features, Outcome, Spec, TermsReport};
 
 /// Whose artifact a verdict comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -222,10 +222,112 @@ impl fmt::Display for SetVerdict {
     }
 }
 
+/// An artifact found for one subject (the index or an entry), its
+/// specification parsed once, whatever the number of targets it is then
+/// evaluated for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attached {
+    /// The artifact manifest's digest.
+    pub artifact: String,
+    /// Its `org.opencontainers.image.created`.
+    pub created: Option<String>,
+    /// Its specification; `None` when it could not be used (the artifact
+    /// then still speaks for its entry, with no verdicts).
+    pub spec: Option<Spec>,
+}
+
+/// The artifacts found for one index: the index's own, and for each entry
+/// looked up, its own (if any). Discovery (I/O) fills it once; then
+/// [`Artifacts::policy`] scores it for any number of targets, each with
+/// its own features.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Artifacts {
+    /// The artifact attached to the index itself.
+    pub index: Option<Attached>,
+    /// Each entry looked up, by position, with its own artifact.
+    pub entries: Vec<(usize, Option<Attached>)>,
+}
+
+impl Artifacts {
+    /// `base` with the verdicts of these artifacts for a target with
+    /// `features`, the sets limited to `tags` (all when empty): for each
+    /// entry looked up that is eligible under `base`, its own artifact's
+    /// sets (none when that one is unusable), else the index's
+    /// ([`Scope::Index`]).
+    ///
+    /// ```
+    /// use ocipick::compat::{Artifacts, Attached};
+    /// use ocipick::nfd::{self, Features};
+    /// use ocipick::{Index, Platform, Policy};
+    ///
+    /// let spec = nfd::parse_spec(br#"
+    /// version: v1alpha1
+    /// compatibilities:
+    /// - weight: 50
+    ///   rules:
+    ///   - name: avx512
+    ///     matchFeatures:
+    ///     - feature: cpu.cpuid
+    ///       matchExpressions:
+    ///         AVX512F: {op: Exists}
+    /// "#).unwrap();
+    /// let index = Index::parse(br#"{"schemaVersion":2,"manifests":[
+    ///   {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":7143,
+    ///    "digest":"sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f",
+    ///    "platform":{"architecture":"amd64","os":"linux"}},
+    ///   {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":7682,
+    ///    "digest":"sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270",
+    ///    "platform":{"architecture":"amd64","os":"linux"}}]}"#).unwrap();
+    /// let found = Artifacts {
+    ///     index: None,
+    ///     entries: vec![(0, None), (1, Some(Attached {
+    ///         artifact: "sha256:…".into(), created: None, spec: Some(spec),
+    ///     }))],
+    /// };
+    /// let base = Policy::new(&Platform::new("linux", "amd64", None));
+    /// let mut avx512 = Features::default();
+    /// avx512.flags.entry("cpu.cpuid".into()).or_default().insert("AVX512F".into());
+    /// let p = found.policy(&base, &index, &avx512, &[]);
+    /// assert_eq!(p.select(&index).unwrap().position, 1);
+    /// let p = found.policy(&base, &index, &Features::default(), &[]);
+    /// assert_eq!(p.select(&index).unwrap().position, 0);
+    /// ```
+    pub fn policy(
+        &self,
+        base: &crate::Policy,
+        index: &crate::Index<'_>,
+        features: &Features,
+        tags: &[String],
+    ) -> crate::Policy {
+        let sets = |a: &Attached, scope: Scope| -> Option<Vec<SetVerdict>> {
+            let spec = a.spec.as_ref()?;
+            let reports = crate::nfd::evaluate(spec, features, tags);
+            Some(verdicts(&reports, &a.artifact, a.created.as_deref(), scope))
+        };
+        let mut index_sets: Option<Option<Vec<SetVerdict>>> = None;
+        let mut policy = base.clone();
+        for (p, own) in &self.entries {
+            if *p >= index.manifests.len() || !base.explain(index, *p).eligible {
+                continue;
+            }
+            let got = match own {
+                Some(a) => sets(a, Scope::Entry),
+                None => index_sets
+                    .get_or_insert_with(|| self.index.as_ref().and_then(|a| sets(a, Scope::Index)))
+                    .clone(),
+            };
+            if let Some(v) = got {
+                policy = policy.with_compat(*p, v);
+            }
+        }
+        policy
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nfd::{self, Features};
+    use crate::nfd;
 
     #[test]
     fn pass_adds_weight_fail_and_unknown_add_nothing() {

@@ -50,7 +50,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
+use crate::compat::Artifacts;
 use crate::media_type::{self, Kind};
+use crate::nfd::Features;
 use crate::rules::{HostFacts, Operand, Rule};
 use crate::{Config, Descriptor, Index, Platform, Policy, Preference, Reason};
 
@@ -135,6 +137,10 @@ pub struct Class {
     /// The class's nodes: their positions in the list given to
     /// [`Fleet::new`], in order.
     pub nodes: Vec<usize>,
+    /// The nodes' node-feature-discovery features, when the fleet was made
+    /// with them ([`Fleet::with_features`]): what image compatibility
+    /// artifacts are evaluated against ([`Class::compat_policy`]).
+    pub features: Option<Features>,
     policy: Policy,
     first_match: Policy,
 }
@@ -151,6 +157,22 @@ impl Class {
     /// content addressed by its digest.
     pub fn first_match_policy(&self) -> &Policy {
         &self.first_match
+    }
+
+    /// The class's policy with the verdicts of an image's compatibility
+    /// artifacts for the class's features, the sets limited to `tags`:
+    /// what `select --compat nfd` selects with on each of its nodes. A
+    /// class without features gets its plain policy.
+    pub fn compat_policy(
+        &self,
+        artifacts: &Artifacts,
+        index: &Index<'_>,
+        tags: &[String],
+    ) -> Policy {
+        match &self.features {
+            Some(f) => artifacts.policy(&self.policy, index, f, tags),
+            None => self.policy.clone(),
+        }
     }
 }
 
@@ -171,11 +193,42 @@ impl Fleet {
         template: &Template,
         nodes: impl IntoIterator<Item = (Platform<'static>, F)>,
     ) -> Fleet {
+        Fleet::with_features(template, nodes.into_iter().map(|(p, f)| (p, f, None)))
+    }
+
+    /// [`Fleet::new`] for selection with image compatibility artifacts:
+    /// each node also gives its NFD features (`None`: none kept), and only
+    /// nodes with the same features share a class, so that each class can
+    /// be judged with its own ([`Class::compat_policy`]).
+    ///
+    /// ```
+    /// use ocipick::fleet::{Fleet, Template};
+    /// use ocipick::nfd::Features;
+    /// use ocipick::rules::HostFacts;
+    /// use ocipick::Platform;
+    ///
+    /// let amd = Platform::new("linux", "amd64", None);
+    /// let mut avx512 = Features::default();
+    /// avx512.flags.entry("cpu.cpuid".into()).or_default().insert("AVX512F".into());
+    /// let none = HostFacts::new();
+    /// let fleet = Fleet::with_features(&Template::new(), [
+    ///     (amd.clone(), &none, Some(avx512.clone())),
+    ///     (amd.clone(), &none, Some(Features::default())),
+    ///     (amd, &none, Some(avx512)),
+    /// ]);
+    /// assert_eq!(fleet.classes().len(), 2);
+    /// assert_eq!(fleet.classes()[0].nodes, [0, 2]);
+    /// ```
+    pub fn with_features<F: Borrow<HostFacts>>(
+        template: &Template,
+        nodes: impl IntoIterator<Item = (Platform<'static>, F, Option<Features>)>,
+    ) -> Fleet {
         let read = template.facts_read();
-        let mut by_key: HashMap<(String, HostFacts), usize> = HashMap::new();
+        type Key = (String, HostFacts, Option<Features>);
+        let mut by_key: HashMap<Key, usize> = HashMap::new();
         let mut classes: Vec<Class> = Vec::new();
         let mut class_of = Vec::new();
-        for (n, (target, facts)) in nodes.into_iter().enumerate() {
+        for (n, (target, facts, features)) in nodes.into_iter().enumerate() {
             let target = target.normalized();
             let projected: HostFacts = facts
                 .borrow()
@@ -183,7 +236,7 @@ impl Fleet {
                 .filter(|(k, _)| read.contains(k.as_str()))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            let key = (target.to_string(), projected);
+            let key = (target.to_string(), projected, features);
             let c = match by_key.get(&key) {
                 Some(&c) => c,
                 None => {
@@ -193,6 +246,7 @@ impl Fleet {
                         platform: target,
                         facts: key.1.clone(),
                         nodes: Vec::new(),
+                        features: key.2.clone(),
                         policy,
                     });
                     by_key.insert(key, classes.len() - 1);
@@ -398,8 +452,15 @@ pub fn no_match_message(origin: &str, policy: &Policy, index: &Index<'_>) -> Str
     msg
 }
 
-/// The satisfied preferences and `prefer` rules that added to `d`'s score.
-fn decided_by(policy: &Policy, facts: &HostFacts, d: &Descriptor<'_>) -> Vec<String> {
+/// The satisfied preferences, `prefer` rules and NFD compatibility sets
+/// (`nfd:DESCRIPTION`, else `nfd:N`) that added to the score of `d`, the
+/// entry at `position`.
+fn decided_by(
+    policy: &Policy,
+    facts: &HostFacts,
+    d: &Descriptor<'_>,
+    position: usize,
+) -> Vec<String> {
     let word = |key: &str| -> String {
         match d.annotations.get(key) {
             Some(v) => format!("{}={}", short_key(key), cut(v, WORD_VALUE_CHARS)),
@@ -418,6 +479,12 @@ fn decided_by(policy: &Policy, facts: &HostFacts, d: &Descriptor<'_>) -> Vec<Str
         {
             out.push(word(&r.annotation));
         }
+    }
+    for v in policy.compat_of(position).filter(|v| v.added > 0) {
+        out.push(match &v.description {
+            Some(d) => format!("nfd:{}", cut(d, WORD_VALUE_CHARS)),
+            None => format!("nfd:{}", v.set + 1),
+        });
     }
     let mut seen = BTreeSet::new();
     out.retain(|w| seen.insert(w.clone()));
@@ -527,7 +594,7 @@ fn judge_at<E: fmt::Display>(
         }
     }
     let ranked = policy.explain(index, sel.position);
-    let mut words = decided_by(policy, facts, d);
+    let mut words = decided_by(policy, facts, d, sel.position);
     if words.is_empty() {
         words.push("first match".to_owned());
     }

@@ -83,7 +83,7 @@ pub const RULE_MATCHED: &str = "rule.matched";
 
 /// A node's features, in NFD's three kinds (as `nfd export features`
 /// prints them).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Features {
     /// Flag features: feature → names.
     pub flags: BTreeMap<String, BTreeSet<String>>,
