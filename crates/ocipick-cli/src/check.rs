@@ -344,6 +344,7 @@ fn check_image(
         .iter()
         .map(|c| match (&artifacts, compat) {
             (Some((found, _)), Some(cfg)) => Cow::Owned(c.compat_policy(found, &index, &cfg.tags)),
+            // No --compat: no artifacts were looked up.
             _ => Cow::Borrowed(c.policy()),
         })
         .collect();
@@ -1479,7 +1480,11 @@ impl Render for HtmlOut {
             title.push_str(&format!("\n{e}"));
         }
         if let Some(c) = &r.compat {
-            title.push_str(&format!("\n{} ({} requests)", c.summary(), c.requests));
+            title.push_str(&format!(
+                "\n{} ({})",
+                c.summary(),
+                plural(c.requests as usize, "request", "requests")
+            ));
         }
         let mut h = format!(
             "<tr><th class=\"image\" title=\"{}\">{}</th>",

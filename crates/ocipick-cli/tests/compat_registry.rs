@@ -95,6 +95,16 @@ fn demo(reg: &Registry, repo: &str) -> Vec<Value> {
     vec![generic, cuda, avx]
 }
 
+/// `select SRC --node FILE --compat nfd -o json MORE…`, which must exit 0.
+fn select_json(src: &str, node_file: &str, more: &[&str]) -> Value {
+    let base = [
+        "select", src, "--node", node_file, "--compat", "nfd", "-o", "json",
+    ];
+    let r = ocipick(&[&base[..], more].concat());
+    assert_eq!(r.code, 0, "{node_file}: {}", r.stderr);
+    json_of(&r)
+}
+
 fn ocipick_seen(reg: &Registry, before: usize) -> Vec<String> {
     reg.ocipick_since(before).iter().map(Access::line).collect()
 }
@@ -113,20 +123,7 @@ fn three_nodes_three_answers_through_the_tag_schema() {
     for (node, want) in [("gpu-node", 1), ("avx512-node", 2), ("plain-node", 0)] {
         let node_file = testdata(&format!("nodes/{node}.json"));
         let before = reg.log_mark();
-        let r = ocipick(&[
-            "select",
-            &src,
-            "--platform",
-            "linux/amd64",
-            "--node",
-            &node_file,
-            "--compat",
-            "nfd",
-            "-o",
-            "json",
-        ]);
-        assert_eq!(r.code, 0, "{node}: {}", r.stderr);
-        let v = json_of(&r);
+        let v = select_json(&src, &node_file, &["--platform", "linux/amd64"]);
         assert_eq!(v["digest"], json!(digest(want)), "{node}: {v:#}");
         // The index and its three entries looked up through the tag
         // schema: the first lookup's 404 on referrers says the registry
@@ -308,12 +305,7 @@ fn check_per_node(src: &str, nodes: &str, more: &[&str]) -> (Vec<(String, Value)
 
 /// What `select --compat nfd --node FILE` picks for `src` on that node.
 fn select_on(src: &str, node_file: &str, more: &[&str]) -> Value {
-    let base = [
-        "select", src, "--node", node_file, "--compat", "nfd", "-o", "json",
-    ];
-    let r = ocipick(&[&base[..], more].concat());
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    json_of(&r)["digest"].clone()
+    select_json(src, node_file, more)["digest"].clone()
 }
 
 /// `check --compat nfd` gives each node what `select --compat nfd --node`
@@ -351,6 +343,31 @@ fn check_gives_each_node_what_select_gives_it() {
     assert_eq!(compat["requests"], json!(9), "{head:#}");
     assert_eq!(seen.len(), 10, "{seen:#?}");
     assert_eq!(seen[0], "GET /v2/team/cuda/manifests/v1 200");
+    // The text report: the discovery line with its request count, and the
+    // set that decided the GPU node's build named in its cell.
+    let t = ocipick(&["check", &src, "--node", dir, "--compat", "nfd"]);
+    assert_eq!(t.code, 0, "{}", t.stderr);
+    let line = t.stdout.lines().find(|l| l.starts_with("  nfd: "));
+    assert!(
+        line.is_some_and(|l| l.contains("newest of 2") && l.ends_with(" (9 requests)")),
+        "{}",
+        t.stdout
+    );
+    let j = json_of(&ocipick(&[
+        "check", &src, "--node", dir, "--compat", "nfd", "-o", "json",
+    ]));
+    let cells = j["images"][0]["cells"].as_array().unwrap();
+    let gpu = cells
+        .iter()
+        .find(|c| c["digest"] == builds[1]["digest"])
+        .unwrap_or_else(|| panic!("{j:#}"));
+    assert!(
+        gpu["decided_by"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("nfd:NVIDIA GPU")),
+        "{gpu:#}"
+    );
 
     // Six nodes (each file twice): the same classes, the same requests.
     let six = nodes_dir(2);
